@@ -1,0 +1,14 @@
+"""The walkthrough's worker: run the tasks of the queue 'tasks' until Ctrl-C."""
+
+import logging
+import os
+
+import yotaq
+
+logging.basicConfig(level=logging.INFO)
+
+# Configure our redis client
+r = yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0"))
+
+# Wait for tasks on the 'tasks' queue, deserialize and run each one, for ever
+yotaq.Worker(r, queues=["tasks"], secret=os.environ.get("YOTAQ_SECRET") or None).run()

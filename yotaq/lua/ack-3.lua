@@ -1,0 +1,13 @@
+--[[
+  Acknowledge a task that ran to completion: it leaves this worker's active list for good.
+  KEYS[1] this worker's active list   KEYS[2] deliveries hash   KEYS[3] stats hash
+  ARGV[1] the message                 ARGV[2] its job id
+  Returns: 1, or 0 when the message was no longer leased by this worker (it was reaped and
+  given to another worker), in which case nothing changes.
+]]
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'done', 1)
+return 1
