@@ -13,10 +13,10 @@ from pathlib import Path
 import redis
 
 from .connection import connect
-from .exceptions import YotaqError
+from .exceptions import ConfigurationError, YotaqError
 from .queue import Queue, QueueInfo
 from .server import serve
-from .worker import Worker
+from .worker import HEARTBEAT_INTERVAL_S, LIVENESS_TIMEOUT_S, Worker
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -47,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run tasks (what worker.py does)")
     add_queues(worker, "a queue to take tasks from; repeat for several, first has priority (default: tasks)")
     worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    worker.add_argument(
+        "--liveness-timeout",
+        type=float,
+        default=LIVENESS_TIMEOUT_S,
+        metavar="S",
+        help="a worker silent this long is presumed dead and its tasks requeued (default %(default)s)",
+    )
+    worker.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=HEARTBEAT_INTERVAL_S,
+        metavar="S",
+        help="seconds between heartbeats and looks for dead workers (default %(default)s)",
+    )
 
     info = commands.add_parser("info", help="pending, active, done, failed and dead counts, and the workers")
     add_queues(info, "a queue to describe; repeat for several (default: tasks)")
@@ -68,11 +82,22 @@ def main(argv: list[str] | None = None) -> int:
             serve(args.port, args.dir)
         elif args.command == "worker":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            Worker(connect(redis_url()), args.queues or ["tasks"], secret=secret(), burst=args.burst).run()
+            worker = Worker(
+                connect(redis_url()),
+                args.queues or ["tasks"],
+                secret=secret(),
+                burst=args.burst,
+                liveness_timeout=args.liveness_timeout,
+                heartbeat_interval=args.heartbeat_interval,
+            )
+            worker.run()
         elif args.command == "info":
             _info([Queue(connect(redis_url()), name) for name in args.queues or ["tasks"]], as_json=args.json)
         elif args.command == "dead":
             _dead(Queue(connect(redis_url()), args.queue), args)
+    except ConfigurationError as exc:
+        print(f"yotaq: error: {exc}", file=sys.stderr)
+        return 2
     except (YotaqError, redis.RedisError) as exc:
         print(f"yotaq: error: {exc}", file=sys.stderr)
         return 1

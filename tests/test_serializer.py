@@ -1,0 +1,144 @@
+"""The wire format: what travels, what is refused at enqueue, what a worker refuses to unpickle."""
+
+import io
+import os
+import pickle
+import socket
+import threading
+
+import dill
+import pytest
+
+from yotaq import InvalidMessage, SerializationError
+from yotaq import serializer
+from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
+
+SECRET = b"s3cret"
+
+
+def forge(body: bytes, *, version: bytes = PYTHON_VERSION, job_id: bytes = b"abc123", signature: bytes = b"-") -> bytes:
+    """A message with a well-formed header around an arbitrary body."""
+    return b"yq1 " + version + b" " + job_id + b" " + signature + b" " + body
+
+
+def roundtrip(fn, *args, secret=None, **kwargs):
+    task = decode(encode(Task("id1", fn, args, kwargs), secret), secret)
+    return task.fn(*task.args, **task.kwargs)
+
+
+def test_a_closure_and_a_lambda_travel_by_value():
+    offset = 10
+
+    def add(x, y=0):
+        return x + y + offset
+
+    assert roundtrip(add, 1, y=2) == 13
+    assert roundtrip(lambda x: x * 3, 4) == 12
+
+
+def test_the_header_is_readable_and_carries_the_job_id():
+    message = encode(Task("0123abcd", print, ("hi",), {}), None)
+    assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd - ")
+    assert message_id(message) == "0123abcd"
+
+
+def test_a_message_without_a_header_gets_an_id_from_its_bytes():
+    assert message_id(b"garbage") == message_id(b"garbage")
+    assert message_id(b"garbage").startswith("invalid-")
+
+
+def test_a_signed_message_verifies_with_the_same_secret():
+    assert roundtrip(pow, 2, 5, secret=SECRET) == 32
+
+
+@pytest.mark.parametrize(
+    "offender, type_name",
+    [
+        (threading.Lock(), "lock"),
+        (threading.RLock(), "RLock"),
+        (socket.socket(), "socket"),
+        (io.open(__file__), "TextIOWrapper"),
+        (io.open(__file__, "rb"), "BufferedReader"),
+        ((n for n in range(3)), "generator"),
+    ],
+)
+def test_what_cannot_travel_is_refused_at_enqueue_naming_its_type(offender, type_name):
+    try:
+        with pytest.raises(SerializationError, match=type_name):
+            encode(Task("id1", print, (offender,), {}), None)
+    finally:
+        if hasattr(offender, "close"):
+            offender.close()
+
+
+def test_a_function_that_closes_over_a_lock_is_refused_too():
+    lock = threading.Lock()
+
+    def guarded():
+        with lock:
+            return 1
+
+    with pytest.raises(SerializationError, match="lock"):
+        encode(Task("id1", guarded, (), {}), None)
+
+
+def test_in_memory_objects_still_travel():
+    assert roundtrip(lambda buffer: buffer.getvalue(), io.BytesIO(b"data")) == b"data"
+
+
+@pytest.mark.parametrize(
+    "message, reason",
+    [
+        (b"\x00\x01garbage bytes", "not a yotaq message"),
+        (b"", "not a yotaq message"),
+        (forge(dill.dumps((print, (), {}))[:-7]), "cannot rebuild the task"),
+        (forge(dill.dumps({"fn": print})), "malformed task"),
+        (forge(dill.dumps((print, [1, 2], {}))), "malformed task"),
+        (forge(dill.dumps(("not callable", (), {}))), "malformed task"),
+        (forge(b"(cno_such_module_for_yotaq\nfn\n)}t."), "cannot rebuild the task: ModuleNotFoundError"),
+        (forge(dill.dumps((print, (), {})), version=b"3.7"), "enqueued by Python 3.7"),
+    ],
+    ids=["garbage", "empty", "truncated", "dict", "list-args", "not-callable", "missing-module", "python-3.7"],
+)
+def test_a_bad_message_is_refused_with_its_reason(message, reason):
+    with pytest.raises(InvalidMessage, match=reason):
+        decode(message, None)
+
+
+def test_with_a_secret_unsigned_and_tampered_messages_are_refused():
+    signed = encode(Task("id1", print, (), {}), SECRET)
+    with pytest.raises(InvalidMessage, match="bad signature: unsigned"):
+        decode(encode(Task("id1", print, (), {}), None), SECRET)
+    with pytest.raises(InvalidMessage, match="bad signature: signature does not match"):
+        decode(signed[:-1] + bytes([signed[-1] ^ 1]), SECRET)
+    with pytest.raises(InvalidMessage, match="bad signature"):
+        decode(signed.replace(b"id1", b"id2"), SECRET)
+    with pytest.raises(InvalidMessage, match="bad signature"):
+        decode(signed, b"another secret")
+
+
+class _CreatesFile:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(tmp_path):
+    evidence = tmp_path / "pwned"
+    body = pickle.dumps(_CreatesFile(str(evidence)))
+    for signature in (b"-", b"0" * 64):
+        with pytest.raises(InvalidMessage, match="bad signature"):
+            decode(forge(body, signature=signature), SECRET)
+    assert not evidence.exists()
+    # The same bytes do run code when unpickled: the check above is what stops it.
+    with pytest.raises(InvalidMessage, match="malformed task"):
+        decode(forge(body), None)
+    assert evidence.exists()
+
+
+@pytest.mark.parametrize("secret", ["", b"", 42])
+def test_an_empty_or_odd_secret_is_a_configuration_error(secret):
+    with pytest.raises(ValueError, match="secret"):
+        serializer.as_secret(secret)

@@ -1,0 +1,145 @@
+"""An in-process worker in burst mode against a real Redis."""
+
+import json
+import logging
+
+import dill
+import pytest
+
+import yotaq
+from yotaq import ConfigurationError
+from yotaq.serializer import PYTHON_VERSION
+
+RESULTS = "yotaq-test:results"
+
+
+def record(r_url, value):
+    import redis
+
+    client = redis.Redis.from_url(r_url)
+    client.rpush(RESULTS + r_url, value)
+    client.close()
+
+
+@pytest.fixture
+def results(r, redis_url):
+    key = RESULTS + redis_url
+    r.delete(key)
+    yield lambda: [int(v) for v in r.lrange(key, 0, -1)]
+    r.delete(key)
+
+
+def test_a_worker_runs_every_task_once_in_order_and_empties_the_queue(queue, burst_worker, results, redis_url, r):
+    for n in range(10):
+        queue.enqueue(record, redis_url, n)
+    worker = burst_worker()
+    assert results() == list(range(10))
+    assert worker.counts == {"done": 10}
+    info = queue.info()
+    assert (info.pending, info.active, info.done, info.failed, info.dead, info.workers) == (0, 0, 10, 0, 0, [])
+    assert r.hlen(queue.keys.deliveries) == 0
+
+
+def explode(message):
+    raise RuntimeError(message)
+
+
+def test_a_task_that_raises_is_logged_counted_and_set_aside_and_the_worker_goes_on(
+    queue, burst_worker, results, redis_url, caplog
+):
+    failing = queue.enqueue(explode, "boom")
+    queue.enqueue(record, redis_url, 1)
+    with caplog.at_level(logging.ERROR, logger="yotaq.worker"):
+        worker = burst_worker()
+    assert results() == [1]
+    assert worker.counts == {"failed": 1, "done": 1}
+    assert f"job {failing.id} failed" in caplog.text and "RuntimeError: boom" in caplog.text
+    info = queue.info()
+    assert (info.done, info.failed, info.dead) == (1, 1, 1)
+    [dead] = queue.dead_jobs()
+    assert dead.id == failing.id
+    assert "Traceback" in dead.reason and "RuntimeError: boom" in dead.reason
+
+
+def test_a_task_calling_sys_exit_does_not_stop_the_worker(queue, burst_worker, results, redis_url):
+    queue.enqueue(exit, 3)
+    queue.enqueue(record, redis_url, 2)
+    worker = burst_worker()
+    assert results() == [2]
+    assert worker.counts == {"failed": 1, "done": 1}
+
+
+def header(body: bytes, version: bytes = PYTHON_VERSION) -> bytes:
+    return b"yq1 " + version + b" 0123456789abcdef - " + body
+
+
+BAD_MESSAGES = {
+    "garbage bytes": (b"\xff\xfe not a message at all", "not a yotaq message"),
+    "truncated dill": (header(dill.dumps((print, (), {}))[:-5]), "cannot rebuild the task"),
+    "dill of the wrong shape": (header(dill.dumps(["print", 1])), "malformed task"),
+    "function cannot be rebuilt": (header(b"(cno_such_module_for_yotaq\nfn\n)}t."), "ModuleNotFoundError"),
+    "another python minor version": (header(dill.dumps((print, (), {})), b"3.99"), "enqueued by Python 3.99"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_MESSAGES)
+def test_a_bad_message_is_set_aside_with_its_reason_and_the_worker_carries_on(
+    kind, queue, r, burst_worker, results, redis_url
+):
+    message, reason = BAD_MESSAGES[kind]
+    r.rpush(queue.keys.pending, message)
+    queue.enqueue(record, redis_url, 7)
+    worker = burst_worker()
+    assert results() == [7]
+    assert worker.counts == {"invalid": 1, "done": 1}
+    [dead] = queue.dead_jobs()
+    assert reason in dead.reason
+    assert r.hget(queue.keys.dead, dead.id) == message
+    assert json.loads(r.hget(queue.keys.dead_reasons, dead.id))["reason"] == dead.reason
+    info = queue.info()
+    assert (info.pending, info.active, info.invalid, info.dead) == (0, 0, 1, 1)
+
+
+def test_dead_tasks_can_be_requeued_or_purged(queue, burst_worker):
+    first = queue.enqueue(explode, "one")
+    queue.enqueue(explode, "two")
+    burst_worker()
+    assert queue.requeue_dead([first.id, "no-such-id"]) == 1
+    assert queue.info().pending == 1 and len(queue.dead_jobs()) == 1
+    assert queue.requeue_dead() == 1
+    assert queue.info().pending == 2 and queue.dead_jobs() == []
+    burst_worker()
+    assert queue.purge_dead() == 2
+    assert queue.dead_jobs() == [] and queue.info().dead == 0
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"queues": []}, "queues"),
+        ({"queues": "tasks"}, "queues"),
+        ({"queues": ["a b"]}, "invalid queue name"),
+        ({"liveness_timeout": -1}, "liveness_timeout"),
+        ({"liveness_timeout": 0}, "liveness_timeout"),
+        ({"heartbeat_interval": -0.5}, "heartbeat_interval"),
+        ({"heartbeat_interval": 10, "liveness_timeout": 5}, "shorter than"),
+        ({"max_deliveries": 0}, "max_deliveries"),
+        ({"name": "has space"}, "invalid worker name"),
+        ({"secret": ""}, "secret"),
+    ],
+)
+def test_invalid_settings_raise_at_construction(r, options, message):
+    with pytest.raises(ConfigurationError, match=message):
+        yotaq.Worker(r, **options)
+
+
+def test_a_worker_without_a_secret_warns_once_that_anyone_who_can_write_to_redis_can_run_code(
+    burst_worker, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
+        burst_worker()
+    assert caplog.text.count("anyone who can write to this Redis can run code here") == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
+        burst_worker(secret="s3cret")
+    assert "anyone who can write" not in caplog.text
