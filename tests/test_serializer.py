@@ -9,8 +9,7 @@ import threading
 import dill
 import pytest
 
-from yotaq import InvalidMessage, SerializationError
-from yotaq import serializer
+from yotaq import InvalidMessage, SerializationError, serializer
 from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
 
 SECRET = b"s3cret"
@@ -52,17 +51,18 @@ def test_a_signed_message_verifies_with_the_same_secret():
 
 
 @pytest.mark.parametrize(
-    "offender, type_name",
+    "make_offender, type_name",
     [
-        (threading.Lock(), "lock"),
-        (threading.RLock(), "RLock"),
-        (socket.socket(), "socket"),
-        (io.open(__file__), "TextIOWrapper"),
-        (io.open(__file__, "rb"), "BufferedReader"),
-        ((n for n in range(3)), "generator"),
+        (threading.Lock, "lock"),
+        (threading.RLock, "RLock"),
+        (socket.socket, "socket"),
+        (lambda: open(__file__), "TextIOWrapper"),  # noqa: SIM115 - closed below
+        (lambda: open(__file__, "rb"), "BufferedReader"),  # noqa: SIM115 - closed below
+        (lambda: (n for n in range(3)), "generator"),
     ],
 )
-def test_what_cannot_travel_is_refused_at_enqueue_naming_its_type(offender, type_name):
+def test_what_cannot_travel_is_refused_at_enqueue_naming_its_type(make_offender, type_name):
+    offender = make_offender()
     try:
         with pytest.raises(SerializationError, match=type_name):
             encode(Task("id1", print, (offender,), {}), None)

@@ -133,9 +133,7 @@ def test_invalid_settings_raise_at_construction(r, options, message):
         yotaq.Worker(r, **options)
 
 
-def test_a_worker_without_a_secret_warns_once_that_anyone_who_can_write_to_redis_can_run_code(
-    burst_worker, caplog
-):
+def test_a_worker_without_a_secret_warns_once_that_anyone_who_can_write_to_redis_can_run_code(burst_worker, caplog):
     with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
         burst_worker()
     assert caplog.text.count("anyone who can write to this Redis can run code here") == 1

