@@ -10,6 +10,7 @@ its tasks still run, at least once, elsewhere.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -267,12 +268,18 @@ class Worker:
                     )
 
     def _heartbeat_loop(self) -> None:
+        # After an outage, reaping waits until this worker has been connected again for a whole
+        # liveness timeout: every deadline in Redis lapsed meanwhile, and live workers need that
+        # long to beat again.
+        connected_at: float | None = -math.inf
         while not self._heartbeat_stop.wait(self.heartbeat_interval):
             try:
                 self._beat()
-                self._reap()
+                connected_at = connected_at or time.monotonic()
+                if time.monotonic() - connected_at >= self.liveness_timeout:
+                    self._reap()
             except (redis.ConnectionError, redis.TimeoutError):
-                pass  # the main loop reports outages; beats resume when Redis does
+                connected_at = None  # the main loop reports outages; beats resume when Redis does
             except Exception:
                 logger.exception("heartbeat failed")
 

@@ -1,0 +1,155 @@
+"""The promise, tested with real worker processes: nothing lost when workers die, stop or lose Redis."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+import yotaq
+
+from . import tasks
+from .helpers import wait_for
+
+FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
+
+
+@pytest.fixture
+def journal(tmp_path):
+    return tmp_path / "journal.txt"
+
+
+@pytest.fixture
+def worker(spawn, queue_name):
+    def start(*args: str, url: str | None = None):
+        return spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST, *args, url=url)
+
+    return start
+
+
+def test_a_task_whose_worker_is_killed_mid_run_runs_again_on_another_worker(worker, queue, journal):
+    # Given a worker in the middle of a task
+    doomed = worker()
+    queue.enqueue(tasks.slow, str(journal), "t1", 1.0)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    # When it is killed with SIGKILL and another worker is around
+    doomed.signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    survivor = worker()
+    # Then the survivor runs the task to the end, and nothing is left behind
+    [(_, pid)] = wait_for(lambda: tasks.events(journal, "done"), what="the task to run again")
+    assert pid == survivor.pid
+    assert time.monotonic() - killed_at < 10
+    wait_for(lambda: queue.info().done == 1, what="the ack")
+    info = queue.info()
+    assert (info.pending, info.active, info.redelivered, info.dead) == (0, 0, 1, 0)
+    assert [w.id.split(".")[1] for w in info.workers] == [str(survivor.pid)]
+    assert "missed its heartbeat: 1 task(s) requeued" in survivor.output()
+
+
+def test_a_task_that_kills_its_worker_every_time_is_set_aside_after_max_deliveries(worker, queue, journal):
+    # Given a poison task among 20 good ones, and workers that are restarted when they die
+    queue.enqueue(tasks.kill_own_worker)
+    for n in range(20):
+        queue.enqueue(tasks.note, str(journal), "done", n)
+    workers = [worker(), worker()]
+    deadline = time.monotonic() + 60
+    # When the workers keep dying on it
+    while not (queue.info().dead == 1 and queue.info().done == 20):
+        assert time.monotonic() < deadline, "the poison task was not set aside in time"
+        workers = [w if w.popen.poll() is None else worker() for w in workers]
+        time.sleep(0.05)
+    # Then it is on the dead-letter list with the reason, and every other task ran
+    [dead] = queue.dead_jobs()
+    assert dead.reason == "worker died while running it 3 times"
+    assert sorted(int(v) for v, _ in tasks.events(journal, "done")) == list(range(20))
+    assert queue.info().pending == 0
+
+
+def test_sigterm_lets_the_running_task_finish_exits_0_and_loses_nothing(worker, queue, journal):
+    # Given a worker busy with the first of five tasks
+    for n in range(5):
+        queue.enqueue(tasks.slow, str(journal), n, 0.5)
+    first = worker()
+    wait_for(lambda: tasks.events(journal, "start"), what="the first task to start")
+    # When it gets SIGTERM
+    first.signal(signal.SIGTERM)
+    # Then it finishes that task, exits 0 and holds nothing
+    assert first.wait() == 0
+    assert [v for v, _ in tasks.events(journal, "done")] == ["0"]
+    info = queue.info()
+    assert (info.pending, info.active, info.workers) == (4, 0, [])
+    # and another worker runs the rest
+    second = worker("--burst")
+    assert second.wait(30) == 0
+    assert sorted(v for v, _ in tasks.events(journal, "done")) == ["0", "1", "2", "3", "4"]
+
+
+def test_a_second_signal_gives_the_running_task_back_at_the_head_and_exits(worker, queue, journal):
+    queue.enqueue(tasks.slow, str(journal), "long", 30)
+    queue.enqueue(tasks.slow, str(journal), "next", 0)
+    stuck = worker()
+    wait_for(lambda: tasks.events(journal, "start"), what="the long task to start")
+    stuck.signal(signal.SIGTERM)
+    time.sleep(0.2)  # two separate signals, not one burst
+    stuck.signal(signal.SIGINT)
+    assert stuck.wait(5) == 0
+    assert "stopped during job" in stuck.output()
+    info = queue.info()
+    assert (info.pending, info.active, info.workers) == (2, 0, [])
+    [head, _] = [yotaq.serializer.decode(m, None) for m in queue.redis.lrange(queue.keys.pending, 0, -1)]
+    assert head.args[1] == "long"
+
+
+def test_sigterm_while_idle_exits_at_once(worker, queue):
+    idle = worker()
+    wait_for(lambda: queue.info().workers, what="the worker to register")
+    started = time.monotonic()
+    idle.signal(signal.SIGTERM)
+    assert idle.wait(5) == 0
+    assert time.monotonic() - started < 0.9  # sooner than one blocking wait (IDLE_WAIT_S)
+    assert queue.info().workers == []
+
+
+def test_a_worker_back_from_the_dead_cannot_acknowledge_and_says_so(worker, queue, journal):
+    # Given a worker frozen mid-task long enough to be presumed dead
+    frozen = worker()
+    queue.enqueue(tasks.slow, str(journal), "t", 0.5)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    frozen.signal(signal.SIGSTOP)
+    other = worker()
+    wait_for(lambda: len(tasks.events(journal, "done")) == 1, what="the other worker to run it")
+    # When it thaws and finishes its copy
+    frozen.signal(signal.SIGCONT)
+    wait_for(lambda: "its lease was lost" in frozen.output(), what="the lost lease to be logged")
+    # Then only one completion counts
+    assert "presumed dead" in frozen.output()
+    assert [pid for _, pid in tasks.events(journal, "done")] == [other.pid, frozen.pid]
+    wait_for(lambda: queue.info().done == 1, what="the other's ack")
+    assert (queue.info().done, queue.info().active) == (1, 0)
+
+
+def test_workers_ride_out_a_redis_restart_without_losing_or_repeating_finished_work(
+    spawn, own_redis, journal, queue_name
+):
+    # Given a worker halfway through 20 tasks
+    queue = yotaq.Queue(yotaq.connect(own_redis.url), queue_name)
+    for n in range(20):
+        queue.enqueue(tasks.slow, str(journal), n, 0.1)
+    running = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST, url=own_redis.url)
+    wait_for(lambda: len(tasks.events(journal, "done")) >= 5, what="some tasks done")
+    # When Redis goes away for a second and comes back
+    own_redis.stop()
+    with pytest.raises(yotaq.ConnectionError):
+        queue.enqueue(print, "nowhere")
+    time.sleep(1)
+    own_redis.start()
+    # Then the worker resumes by itself; every task ran exactly once
+    wait_for(lambda: queue.info().done == 20, timeout=30, what="all tasks done after the restart")
+    done = Counter(v for v, _ in tasks.events(journal, "done"))
+    assert sorted(done, key=int) == [str(n) for n in range(20)] and set(done.values()) == {1}
+    log = running.output()
+    assert log.count("Redis unreachable") == 1 and log.count("Redis is reachable again") == 1
+    assert running.stop() == 0
