@@ -140,6 +140,7 @@ def run_soak(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            queue.redis.close()
         runs = Counter(value for value, _ in tasks.events(journal, "done"))
         return SoakReport(
             tasks=num_tasks,

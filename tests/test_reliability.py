@@ -153,3 +153,15 @@ def test_workers_ride_out_a_redis_restart_without_losing_or_repeating_finished_w
     log = running.output()
     assert log.count("Redis unreachable") == 1 and log.count("Redis is reachable again") == 1
     assert running.stop() == 0
+    queue.redis.close()
+
+
+def test_with_default_settings_a_killed_workers_task_runs_again_within_10_seconds(spawn, queue, queue_name, journal):
+    doomed = spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    queue.enqueue(tasks.slow, str(journal), "t1", 0.5)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    doomed.signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    wait_for(lambda: tasks.events(journal, "done"), timeout=10, what="the task to run again within 10 s")
+    assert time.monotonic() - killed_at < 10

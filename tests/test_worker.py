@@ -141,3 +141,50 @@ def test_a_worker_without_a_secret_warns_once_that_anyone_who_can_write_to_redis
     with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
         burst_worker(secret="s3cret")
     assert "anyone who can write" not in caplog.text
+
+
+SECRET = "s3cret"
+
+
+def test_a_worker_with_a_secret_runs_signed_tasks_and_sets_aside_unsigned_and_tampered_ones(
+    r, queue_name, burst_worker, results, redis_url
+):
+    signed = yotaq.Queue(r, queue_name, secret=SECRET)
+    unsigned = yotaq.Queue(r, queue_name)
+    signed.enqueue(record, redis_url, 1)
+    unsigned_job = unsigned.enqueue(record, redis_url, 2)
+    tampered = r.lindex(signed.keys.pending, 0)[:-1] + b"!"
+    r.rpush(signed.keys.pending, tampered)
+    worker = burst_worker(secret=SECRET)
+    assert results() == [1]
+    assert worker.counts == {"done": 1, "invalid": 2}
+    reasons = {job.id: job.reason for job in signed.dead_jobs()}
+    assert reasons[unsigned_job.id] == "bad signature: unsigned message"
+    assert sorted(reasons.values()) == ["bad signature: signature does not match", "bad signature: unsigned message"]
+
+
+class _CreatesDirectory:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.path,))
+
+
+def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(r, queue, burst_worker, tmp_path):
+    # Given a message whose unpickling creates a directory, dressed in a plausible header
+    import pickle
+
+    evidence = tmp_path / "pwned"
+    r.rpush(queue.keys.pending, header(pickle.dumps(_CreatesDirectory(str(evidence)))))
+    # When a worker with a secret meets it, it is set aside unopened
+    burst_worker(secret=SECRET)
+    assert not evidence.exists()
+    [dead] = queue.dead_jobs()
+    assert dead.reason.startswith("bad signature")
+    # while a worker without one would have run its code
+    queue.requeue_dead()
+    burst_worker()
+    assert evidence.exists()

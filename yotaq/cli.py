@@ -80,21 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "server":
             serve(args.port, args.dir)
-        elif args.command == "worker":
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            worker = Worker(
-                connect(redis_url()),
-                args.queues or ["tasks"],
-                secret=secret(),
-                burst=args.burst,
-                liveness_timeout=args.liveness_timeout,
-                heartbeat_interval=args.heartbeat_interval,
-            )
-            worker.run()
-        elif args.command == "info":
-            _info([Queue(connect(redis_url()), name) for name in args.queues or ["tasks"]], as_json=args.json)
-        elif args.command == "dead":
-            _dead(Queue(connect(redis_url()), args.queue), args)
+            return 0
+        with connect(redis_url()) as client:
+            if args.command == "worker":
+                logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                worker = Worker(
+                    client,
+                    args.queues or ["tasks"],
+                    secret=secret(),
+                    burst=args.burst,
+                    liveness_timeout=args.liveness_timeout,
+                    heartbeat_interval=args.heartbeat_interval,
+                )
+                worker.run()
+            elif args.command == "info":
+                _info([Queue(client, name) for name in args.queues or ["tasks"]], as_json=args.json)
+            elif args.command == "dead":
+                _dead(Queue(client, args.queue), args)
     except ConfigurationError as exc:
         print(f"yotaq: error: {exc}", file=sys.stderr)
         return 2
