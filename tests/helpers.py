@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import time
@@ -55,3 +56,19 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "con
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def forge(
+    function: bytes,
+    call: bytes | None = None,
+    *,
+    version: bytes | None = None,
+    job_id: bytes = b"0123456789abcdef",
+    signature: bytes = b"-",
+) -> bytes:
+    """A message with a well-formed header around the given function and call bytes (the wire format)."""
+    from yotaq.serializer import PYTHON_VERSION
+
+    call = pickle.dumps(((), {}, {})) if call is None else call
+    body = b"%d " % len(function) + function + call
+    return b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + signature + b" " + body

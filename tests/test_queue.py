@@ -13,7 +13,7 @@ from yotaq.server import free_port
 
 def test_enqueue_puts_one_message_on_the_pending_list(queue, r):
     job = queue.enqueue(divmod, 7, 2)
-    assert job == yotaq.Job(job.id, queue.name)
+    assert job == queue.job(job.id) and job.queue is queue
     [message] = r.lrange(queue.keys.pending, 0, -1)
     task = decode(message, None)
     assert (task.id, task.fn(*task.args, **task.kwargs)) == (job.id, (3, 1))

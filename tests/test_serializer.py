@@ -12,12 +12,9 @@ import pytest
 from yotaq import InvalidMessage, SerializationError, serializer
 from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
 
+from .helpers import forge
+
 SECRET = b"s3cret"
-
-
-def forge(body: bytes, *, version: bytes = PYTHON_VERSION, job_id: bytes = b"abc123", signature: bytes = b"-") -> bytes:
-    """A message with a well-formed header around an arbitrary body."""
-    return b"yq1 " + version + b" " + job_id + b" " + signature + b" " + body
 
 
 def roundtrip(fn, *args, secret=None, **kwargs):
@@ -37,7 +34,7 @@ def test_a_closure_and_a_lambda_travel_by_value():
 
 def test_the_header_is_readable_and_carries_the_job_id():
     message = encode(Task("0123abcd", print, ("hi",), {}), None)
-    assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd - ")
+    assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd 0 - ")
     assert message_id(message) == "0123abcd"
 
 
@@ -86,20 +83,30 @@ def test_in_memory_objects_still_travel():
     assert roundtrip(lambda buffer: buffer.getvalue(), io.BytesIO(b"data")) == b"data"
 
 
+PRINT = dill.dumps(print)
+
+
 @pytest.mark.parametrize(
     "message, reason",
     [
         (b"\x00\x01garbage bytes", "not a yotaq message"),
         (b"", "not a yotaq message"),
-        (forge(dill.dumps((print, (), {}))[:-7]), "cannot rebuild the task"),
-        (forge(dill.dumps({"fn": print})), "malformed task"),
-        (forge(dill.dumps((print, [1, 2], {}))), "malformed task"),
-        (forge(dill.dumps(("not callable", (), {}))), "malformed task"),
-        (forge(b"(cno_such_module_for_yotaq\nfn\n)}t."), "cannot rebuild the task: ModuleNotFoundError"),
-        (forge(dill.dumps((print, (), {})), version=b"3.7"), "enqueued by Python 3.7"),
+        (forge(PRINT).replace(b" 0 - ", b" x - "), "not a yotaq message"),
+        (forge(PRINT, job_id=b"\xff\xfe"), "bad job id"),
+        (forge(PRINT, job_id=b"{tag}"), "bad job id"),
+        (forge(PRINT)[:-7], "cannot rebuild the task"),
+        (forge(PRINT).replace(b" - ", b" - 99999 ", 1), "malformed task"),
+        (forge(PRINT, pickle.dumps({"fn": print})), "malformed task"),
+        (forge(PRINT, pickle.dumps(([1, 2], {}, {}))), "malformed task"),
+        (forge(dill.dumps("not callable")), "malformed task"),
+        (forge(b"cno_such_module_for_yotaq\nfn\n."), "cannot rebuild the task: ModuleNotFoundError"),
+        (forge(PRINT, version=b"3.7"), "enqueued by Python 3.7"),
     ],
-    ids=["garbage", "empty", "truncated", "dict", "list-args", "not-callable", "missing-module", "python-3.7"],
-)
+    ids=[
+        "garbage", "empty", "bad-attempt", "non-ascii-id", "braces-id", "truncated", "bad-size", "dict",
+        "list-args", "not-callable", "missing-module", "python-3.7",
+    ],
+)  # fmt: skip
 def test_a_bad_message_is_refused_with_its_reason(message, reason):
     with pytest.raises(InvalidMessage, match=reason):
         decode(message, None)

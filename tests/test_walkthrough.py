@@ -37,6 +37,8 @@ PRODUCER = textwrap.dedent(
     import os
     import sys
 
+    import pickle
+
     import dill
     import yotaq
 
@@ -59,8 +61,9 @@ PRODUCER = textwrap.dedent(
     queue.enqueue(make_closure(7), 6)
     queue.enqueue(lambda: logger.warning("lambda: %s", GREETING.upper()))
     # The walkthrough's own way: dill's default, which leaves the function's globals behind.
-    body = dill.dumps((do_something, (3, 4), {}))
-    queue.redis.rpush(queue.keys.pending, b"yq1 %d.%d walkthrough - " % sys.version_info[:2] + body)
+    function = dill.dumps(do_something)
+    body = b"%d " % len(function) + function + pickle.dumps(((3, 4), {}, {}))
+    queue.redis.rpush(queue.keys.pending, b"yq1 %d.%d walkthrough 0 - " % sys.version_info[:2] + body)
     """
 )
 

@@ -8,7 +8,8 @@ import pytest
 
 import yotaq
 from yotaq import ConfigurationError
-from yotaq.serializer import PYTHON_VERSION
+
+from .helpers import forge
 
 RESULTS = "yotaq-test:results"
 
@@ -69,16 +70,14 @@ def test_a_task_calling_sys_exit_does_not_stop_the_worker(queue, burst_worker, r
     assert worker.counts == {"failed": 1, "done": 1}
 
 
-def header(body: bytes, version: bytes = PYTHON_VERSION) -> bytes:
-    return b"yq1 " + version + b" 0123456789abcdef - " + body
-
-
 BAD_MESSAGES = {
     "garbage bytes": (b"\xff\xfe not a message at all", "not a yotaq message"),
-    "truncated dill": (header(dill.dumps((print, (), {}))[:-5]), "cannot rebuild the task"),
-    "dill of the wrong shape": (header(dill.dumps(["print", 1])), "malformed task"),
-    "function cannot be rebuilt": (header(b"(cno_such_module_for_yotaq\nfn\n)}t."), "ModuleNotFoundError"),
-    "another python minor version": (header(dill.dumps((print, (), {})), b"3.99"), "enqueued by Python 3.99"),
+    "truncated dill": (forge(dill.dumps(print))[:-5], "cannot rebuild the task"),
+    "dill of the wrong shape": (forge(dill.dumps(print), dill.dumps(["print", 1])), "malformed task"),
+    "function cannot be rebuilt": (forge(b"cno_such_module_for_yotaq\nfn\n."), "ModuleNotFoundError"),
+    "another python minor version": (forge(dill.dumps(print), version=b"3.99"), "enqueued by Python 3.99"),
+    "an id that is not ascii": (forge(dill.dumps(print), job_id=b"\xff\xfe"), "bad job id"),
+    "an unknown option": (forge(dill.dumps(print), dill.dumps(((), {}, {"colour": "red"}))), "unknown option"),
 }
 
 
@@ -178,13 +177,13 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(r, queu
     import pickle
 
     evidence = tmp_path / "pwned"
-    r.rpush(queue.keys.pending, header(pickle.dumps(_CreatesDirectory(str(evidence)))))
+    r.rpush(queue.keys.pending, forge(pickle.dumps(_CreatesDirectory(str(evidence)))))
     # When a worker with a secret meets it, it is set aside unopened
     burst_worker(secret=SECRET)
     assert not evidence.exists()
     [dead] = queue.dead_jobs()
     assert dead.reason.startswith("bad signature")
-    # while a worker without one would have run its code
+    # while a worker without one would have run its code (and then found it malformed)
     queue.requeue_dead()
     burst_worker()
     assert evidence.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.retry import Retry
 
 from .exceptions import ConfigurationError
@@ -34,3 +35,16 @@ def check_client(client: redis.Redis) -> redis.Redis:
     if client.get_connection_kwargs().get("decode_responses"):
         raise ConfigurationError("yotaq needs a Redis client without decode_responses=True: messages are bytes")
     return client
+
+
+_TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
+
+
+def is_transient(error: redis.RedisError) -> bool:
+    """Whether ``error`` is one that waiting out fixes: Redis unreachable, loading, read-only
+    after a failover, out of memory, or refusing writes after a failed save."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, OutOfMemoryError, TryAgainError)):
+        return True
+    return isinstance(error, redis.ResponseError) and str(error).startswith(
+        ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
+    )

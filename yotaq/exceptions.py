@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 
 class YotaqError(Exception):
@@ -27,3 +28,36 @@ class InvalidMessage(YotaqError):
 
 class ServerError(YotaqError):
     """Raised when the embedded Redis server cannot be found or started."""
+
+
+class JobFailed(YotaqError):
+    """Raised by ``Job.result`` when the task raised (after its last retry) or was set aside.
+
+    Attributes:
+        job_id: the job.
+        type: the remote exception's type name ("Dead" for a job set aside without running).
+        message: the remote exception's message, or why the job was set aside.
+        traceback: the remote traceback, as text.
+    """
+
+    def __init__(self, job_id: str, type: str, message: str, traceback: str) -> None:  # noqa: A002
+        super().__init__(f"job {job_id} failed: {type}: {message}")
+        self.job_id = job_id
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (JobFailed, (self.job_id, self.type, self.message, self.traceback))
+
+
+class ResultTimeout(YotaqError, TimeoutError):
+    """Raised by ``Job.result`` when the result did not come within the timeout."""
+
+
+class Retry(Exception):
+    """Raised by a task to be run again after ``delay`` seconds (one of its retries)."""
+
+    def __init__(self, delay: float | None = None) -> None:
+        super().__init__(f"retry requested (delay {delay} s)" if delay is not None else "retry requested")
+        self.delay = delay

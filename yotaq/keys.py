@@ -71,6 +71,24 @@ class QueueKeys:
         return f"{self._prefix}:dead:reasons"
 
     @property
+    def scheduled(self) -> str:
+        """Sorted set of job ids waiting for their time (delayed tasks, retries), scored by run-at (ms)."""
+        return f"{self._prefix}:scheduled"
+
+    @property
+    def scheduled_messages(self) -> str:
+        """Hash of job id to the message of a scheduled task."""
+        return f"{self._prefix}:scheduled:messages"
+
+    def result(self, job_id: str) -> str:
+        """List holding the one result envelope of a finished job, until it expires."""
+        return f"{self._prefix}:result:{check_name('job id', job_id)}"
+
+    def unique(self, job_id: str) -> str:
+        """Exists while a job enqueued with an explicit ``job_id`` is pending, scheduled or active."""
+        return f"{self._prefix}:unique:{check_name('job id', job_id)}"
+
+    @property
     def stats(self) -> str:
-        """Hash of counters: done, failed, invalid, redelivered."""
+        """Hash of counters: done, failed, retried, invalid, redelivered."""
         return f"{self._prefix}:stats"

@@ -2,6 +2,7 @@
 
 Every state change that touches more than one key is one of these scripts, so it is atomic.
 A file is named ``<command>-<number of keys>.lua`` and its header documents KEYS and ARGV.
+(``reap-8+2n`` takes two more keys for each of the n messages it handles.)
 redis-py's ``Script`` runs ``EVALSHA`` and falls back to ``EVAL`` once after a Redis restart.
 """
 
@@ -21,7 +22,10 @@ class Scripts:
     def __init__(self, client: redis.Redis) -> None:
         self.ack: Script = client.register_script(_LUA["ack"])
         self.bury: Script = client.register_script(_LUA["bury"])
+        self.enqueue: Script = client.register_script(_LUA["enqueue"])
         self.heartbeat: Script = client.register_script(_LUA["heartbeat"])
+        self.promote: Script = client.register_script(_LUA["promote"])
         self.reap: Script = client.register_script(_LUA["reap"])
         self.release: Script = client.register_script(_LUA["release"])
         self.requeue: Script = client.register_script(_LUA["requeue"])
+        self.retry: Script = client.register_script(_LUA["retry"])

@@ -1,9 +1,11 @@
-"""Turn a function call into a message and back.
+"""Turn a function call into a message, and a result into an envelope, and back.
 
-A message is ``b"yq1 <python> <job id> <signature> " + body``: a readable header, then the call
-pickled by dill with ``recurse=True``. Functions travel by value, and ``recurse=True`` makes the
-module globals a function uses (the walkthrough's ``logger``) travel with it; dill's default would
-drop them and the worker would fail with ``NameError``.
+A message is ``b"yq1 <python> <job id> <attempt> <signature> <body>"``: a readable header, then
+the body. The body holds the function pickled by dill with ``recurse=True`` (functions travel by
+value, and the module globals they use, such as the walkthrough's ``logger``, travel with them;
+dill's default would drop those and the worker would fail with ``NameError``), then the
+arguments and options. The function is pickled on its own so that a bulk enqueue pickles it
+once and a worker can reuse a function it has already rebuilt from the same bytes.
 
 The header is checked before anything is unpickled: the Python minor version (bytecode differs
 between versions) and, with a secret, the HMAC-SHA256 signature over header and body. Unpickling
@@ -15,21 +17,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import pickle
+import re
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dill
 from dill._dill import MetaCatchingDict
 
-from .exceptions import ConfigurationError, InvalidMessage, SerializationError
+from .exceptions import ConfigurationError, InvalidMessage, JobFailed, SerializationError
 
 MAGIC = b"yq1"
+RESULT_MAGIC = b"yr1"
+DEAD_MAGIC = b"yd1"  # a result envelope for a job that was set aside; plain text, never unpickled
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}".encode()
 UNSIGNED = b"-"
-_FIELDS = 5  # magic, python version, job id, signature, body
+_VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]+")  # printable ASCII, no space, '{' or '}'
+_FIELDS = 6  # magic, python version, job id, attempt, signature, body
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Task:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)  # only those that differ from the defaults
+    attempt: int = 0  # how many times it has failed and been retried
 
 
 def _refuse(pickler: Any, obj: Any) -> None:
@@ -72,51 +81,110 @@ for _type in (
     _Pickler.dispatch[_type] = _refuse
 
 
-def _dumps(obj: Any) -> bytes:
+def _dill(obj: Any, what: str) -> bytes:
     buffer = io.BytesIO()
     try:
         _Pickler(buffer, dill.settings["protocol"], recurse=True).dump(obj)
     except SerializationError:
         raise
     except Exception as exc:
-        raise SerializationError(f"cannot serialise the task: {exc}") from exc
+        raise SerializationError(f"cannot serialise the {what}: {exc}") from exc
     return buffer.getvalue()
+
+
+def dumps_function(fn: Callable[..., Any]) -> bytes:
+    """The function, by value (with the globals it uses) unless importable by name."""
+    if not callable(fn):
+        raise SerializationError(f"cannot enqueue a {type(fn).__name__}: it is not callable")
+    return _dill(fn, "function")
+
+
+def dumps_value(value: Any, what: str = "arguments") -> bytes:
+    """Plain pickle (C speed) where it is enough, dill where it is not.
+
+    Plain pickle refers to functions and classes by module and name, which fails on a worker
+    for anything defined in the producer's ``__main__``; such values go through dill too.
+    """
+    try:
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return _dill(value, what)
+    return _dill(value, what) if b"__main__" in data else data
+
+
+def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> bytes:
+    """Return the message for ``task``, signed when a secret is given.
+
+    ``function`` is ``dumps_function(task.fn)`` when the caller already has it.
+
+    Raises:
+        SerializationError: the function or an argument cannot travel.
+    """
+    function = function if function is not None else dumps_function(task.fn)
+    body = b"%d " % len(function) + function + dumps_value((task.args, task.kwargs, task.options))
+    return with_attempt(task.id, task.attempt, body, secret)
+
+
+def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
+    """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
+    head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
+    signature = _sign(secret, head + body) if secret else UNSIGNED
+    return head + signature + b" " + body
 
 
 def _sign(secret: bytes, signed_part: bytes) -> bytes:
     return hmac.new(secret, signed_part, hashlib.sha256).hexdigest().encode()
 
 
-def encode(task: Task, secret: bytes | None) -> bytes:
-    """Return the message for ``task``, signed when a secret is given.
-
-    Raises:
-        SerializationError: the function or an argument cannot be pickled by value.
-    """
-    body = _dumps((task.fn, task.args, task.kwargs))
-    head = b"%s %s %s " % (MAGIC, PYTHON_VERSION, task.id.encode())
-    signature = _sign(secret, head + body) if secret else UNSIGNED
-    return head + signature + b" " + body
-
-
 def message_id(message: bytes) -> str:
     """Return the job id in a message's header, or a digest of the bytes when there is none."""
     parts = message.split(b" ", _FIELDS - 1)
-    if len(parts) == _FIELDS and parts[0] == MAGIC and parts[2].isalnum():
+    if len(parts) == _FIELDS and parts[0] == MAGIC and _VALID_ID.fullmatch(parts[2]):
         return parts[2].decode()
     return "invalid-" + hashlib.sha1(message).hexdigest()
 
 
-def decode(message: bytes, secret: bytes | None) -> Task:
+def message_body(message: bytes) -> bytes:
+    return message.split(b" ", _FIELDS - 1)[-1]
+
+
+class FunctionCache:
+    """Functions rebuilt from their pickled bytes, keyed by those bytes (the same bytes, the same function).
+
+    A task's function is rebuilt once per worker rather than once per task. Tasks of one function
+    therefore share the module globals that travelled with it, as they would in one process.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._functions: dict[bytes, Callable[..., Any]] = {}
+
+    def load(self, data: bytes) -> Callable[..., Any]:
+        fn = self._functions.get(data)
+        if fn is None:
+            fn = dill.loads(data)
+            if self._size:
+                if len(self._functions) >= self._size:
+                    self._functions.pop(next(iter(self._functions)))
+                self._functions[data] = fn
+        return fn
+
+
+_NO_CACHE = FunctionCache(0)
+
+
+def decode(message: bytes, secret: bytes | None, functions: FunctionCache | None = None) -> Task:
     """Return the task in ``message``, checking its header before unpickling anything.
 
     Raises:
         InvalidMessage: with the reason, for anything that cannot or must not run.
     """
     parts = message.split(b" ", _FIELDS - 1)
-    if len(parts) != _FIELDS or parts[0] != MAGIC:
+    if len(parts) != _FIELDS or parts[0] != MAGIC or not parts[3].isdigit():
         raise InvalidMessage("not a yotaq message (bad header)")
-    _, version, job_id, signature, body = parts
+    _, version, job_id, attempt, signature, body = parts
+    if not _VALID_ID.fullmatch(job_id):
+        raise InvalidMessage("not a yotaq message (bad job id)")
     if version != PYTHON_VERSION:
         raise InvalidMessage(
             f"enqueued by Python {version.decode(errors='replace')}, this worker runs "
@@ -127,20 +195,72 @@ def decode(message: bytes, secret: bytes | None) -> Task:
         if not hmac.compare_digest(signature, _sign(secret, signed_part + body)):
             reason = "unsigned message" if signature == UNSIGNED else "signature does not match"
             raise InvalidMessage(f"bad signature: {reason}")
+    size, _, rest = body.partition(b" ")
+    if not size.isdigit() or int(size) > len(rest):
+        raise InvalidMessage("malformed task: the body does not start with the function's size")
     try:
-        call = dill.loads(body)
-    except Exception as exc:
+        fn = (functions or _NO_CACHE).load(rest[: int(size)])
+        call = pickle.loads(rest[int(size) :])
+    except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
         raise InvalidMessage(f"cannot rebuild the task: {type(exc).__name__}: {exc}") from exc
     if not (
-        isinstance(call, tuple)
+        callable(fn)
+        and isinstance(call, tuple)
         and len(call) == 3
-        and callable(call[0])
-        and isinstance(call[1], tuple)
+        and isinstance(call[0], tuple)
+        and isinstance(call[1], dict)
         and isinstance(call[2], dict)
     ):
-        raise InvalidMessage(f"malformed task: expected (function, args, kwargs), got {type(call).__name__}")
-    fn, args, kwargs = call
-    return Task(job_id.decode(), fn, args, kwargs)
+        raise InvalidMessage(
+            f"malformed task: expected a function and (args, kwargs, options), got {type(fn).__name__} "
+            f"and {type(call).__name__}"
+        )
+    args, kwargs, options = call
+    return Task(job_id.decode(), fn, args, kwargs, options, int(attempt))
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None) -> bytes:
+    """The envelope ``yr1 <done|failed> <signature> <body>`` for ``("done", value)`` or
+    ``("failed", type name, message, traceback)``; a value that cannot travel becomes a failure."""
+    try:
+        body = dumps_value(outcome, "return value")
+    except SerializationError as exc:
+        outcome = ("failed", "SerializationError", str(exc), "")
+        body = dumps_value(outcome)
+    head = b"%s %s " % (RESULT_MAGIC, outcome[0].encode())
+    signature = _sign(secret, job_id.encode() + b" " + head + body) if secret else UNSIGNED
+    return head + signature + b" " + body
+
+
+def dead_result(reason: str) -> bytes:
+    """The envelope of a job set aside without a result (the reap script writes the same)."""
+    return DEAD_MAGIC + b" " + reason.encode()
+
+
+def result_kind(envelope: bytes) -> str:
+    """ "done", "failed" or "dead", read from the envelope's header alone."""
+    magic, kind = envelope.split(b" ", 2)[:2]
+    return "dead" if magic == DEAD_MAGIC else kind.decode()
+
+
+def decode_result(job_id: str, envelope: bytes, secret: bytes | None) -> Any:
+    """Return the value in ``envelope``, or raise ``JobFailed`` for a job that failed or was set aside."""
+    magic, _, rest = envelope.partition(b" ")
+    if magic == DEAD_MAGIC:
+        raise JobFailed(job_id, "Dead", rest.decode(errors="replace"), "")
+    kind, signature, body = rest.split(b" ", 2)
+    if magic != RESULT_MAGIC:
+        raise InvalidMessage(f"job {job_id}: not a yotaq result")
+    signed_part = job_id.encode() + b" " + magic + b" " + kind + b" " + body
+    if secret and not hmac.compare_digest(signature, _sign(secret, signed_part)):
+        raise InvalidMessage(f"job {job_id}: result has a bad signature")
+    outcome = pickle.loads(body)
+    if outcome[0] == "done":
+        return outcome[1]
+    raise JobFailed(job_id, *outcome[1:])
 
 
 def as_secret(secret: str | bytes | None) -> bytes | None:

@@ -111,6 +111,9 @@ class EmbeddedRedis:
                         self.stop()
                         raise ServerError(f"redis-server did not start: see {self.data_dir}/redis.log") from exc
                     time.sleep(0.02)
+        except BaseException:
+            self.stop()
+            raise
         finally:
             client.close()
 

@@ -1,14 +1,16 @@
-"""The consumer side: lease a task, run it, acknowledge it; keep the promise when things break.
+"""The consumer side: lease a task, run it, record how it ended; keep the promise when things break.
 
 A task is leased by moving its message from the queue's pending list into this worker's own
-active list (``LMOVE``/``BLMOVE``), and leaves that list only when it is acknowledged. A
-heartbeat thread keeps this worker's liveness deadline in Redis fresh and reaps workers whose
-deadline has passed, giving their tasks back to the queue. So a worker can die at any point and
-its tasks still run, at least once, elsewhere.
+active list (``LMOVE``/``BLMOVE``), and leaves that list only when its outcome is recorded
+(done, retried or set aside) in one Lua script. A heartbeat thread keeps this worker's liveness
+deadline in Redis fresh and reaps workers whose deadline has passed, giving their tasks back to
+the queue. So a worker can die at any point and its tasks still run, at least once, elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
 import os
@@ -21,30 +23,48 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 
 from . import serializer
-from .connection import check_client
-from .exceptions import ConfigurationError, InvalidMessage
+from .connection import check_client, is_transient
+from .exceptions import ConfigurationError, InvalidMessage, Retry
+from .job import RESULT_TTL_S, Options
 from .keys import QueueKeys, check_name
 from .scripts import Scripts
+from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 1.0  # longest a blocking wait for work lasts before the worker looks around again
+IDLE_WAIT_S = 0.1  # longest an idle worker waits before it looks again for scheduled tasks that fell due
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
+PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 5.0
 
 
+class Watchdog(Protocol):
+    """Told the latest moment the running task may still be running; see ``supervisor``."""
+
+    def arm(self, seconds: float) -> None: ...
+
+    def disarm(self) -> None: ...
+
+
 class _StopNow(BaseException):
     """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
+
+
+class _TimeLimit(BaseException):
+    """Raised in the main thread by SIGALRM when a task runs past its timeout.
+
+    A BaseException, so that a task's own ``except Exception`` cannot swallow it.
+    """
 
 
 def _positive(name: str, value: float) -> float:
@@ -54,17 +74,20 @@ def _positive(name: str, value: float) -> float:
 
 
 class Worker:
-    """Runs the tasks of one or more queues, one at a time, first queue first.
+    """Runs the tasks of one or more queues, one at a time, always from the first non-empty queue.
 
     Args:
         redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one.
         queues: the queues to take tasks from, in priority order.
         secret: when given, only messages signed with it are run; anything else is set aside.
-        burst: stop when the queues are empty instead of waiting for more.
+            Results are signed with it too.
+        burst: stop when no task is pending or scheduled instead of waiting for more.
         liveness_timeout: seconds without a heartbeat after which this worker counts as dead.
         heartbeat_interval: seconds between heartbeats (and between looks for dead workers).
         max_deliveries: how many times a task may lose its worker before it is set aside.
         name: this worker's id; host, pid and a random suffix by default.
+        watchdog: told each task's time limit, for a supervising process to enforce it even on
+            code that Python's signals cannot interrupt.
     """
 
     def __init__(
@@ -78,6 +101,7 @@ class Worker:
         heartbeat_interval: float = HEARTBEAT_INTERVAL_S,
         max_deliveries: int = MAX_DELIVERIES,
         name: str | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
@@ -95,12 +119,16 @@ class Worker:
         self.counts: Counter[str] = Counter()
         self._secret = serializer.as_secret(secret)
         self._scripts = Scripts(redis_client)
+        self._functions = serializer.FunctionCache()
+        self._watchdog = watchdog
         self._stopping = False
         self._waiting = False  # blocked waiting for work: a stop signal may interrupt at once
         self._shutting_down = False
         self._registered = False
         self._running: str | None = None  # the id of the job running now
         self._heartbeat_stop = threading.Event()
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._in_main_thread = False
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -108,7 +136,7 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run tasks until stopped by SIGINT/SIGTERM (or, in burst mode, until the queues are empty).
+        """Run tasks until stopped by SIGINT/SIGTERM (or, in burst mode, until there are none left).
 
         The first signal stops leasing and lets the running task finish; a second one gives the
         running task back to the queue as well. Either way every task this worker holds and has
@@ -119,112 +147,226 @@ class Worker:
                 "no secret set: this worker runs any message it finds, so anyone who can write to "
                 "this Redis can run code here (set YOTAQ_SECRET or secret=)"
             )
+        self._stopping = self._shutting_down = False
+        self._heartbeat_stop = threading.Event()
+        self._in_main_thread = threading.current_thread() is threading.main_thread()
+        if not self._in_main_thread:
+            logger.warning("not in the main thread: no signal handling, and time limits apply to async tasks only")
         handlers = self._install_signal_handlers()
         heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"yotaq-heartbeat-{self.name}", daemon=True)
+        watcher = QueueWatcher(self.redis, self.queues) if len(self.queues) > 1 else None
         try:
             self._until_done(self._beat)
             heartbeat.start()
             logger.info("%r started", self)
-            self._loop()
+            self._loop(watcher)
         except _StopNow:
+            self._shutting_down = True
             if self._running is not None:
                 logger.warning("stopped during job %s: it goes back to its queue", self._running)
         finally:
             self._shutting_down = True
             self._heartbeat_stop.set()
+            if watcher is not None:
+                watcher.stop()
             if heartbeat.is_alive():
                 heartbeat.join()
             try:
                 self._release_all()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except redis.RedisError as exc:
                 logger.warning(
                     "could not give tasks back (%s): they return to the queue once this worker's heartbeat lapses",
                     exc,
                 )
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
+            finally:
+                if self._event_loop is not None:
+                    self._event_loop.close()
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
             logger.info("%r stopped: %s", self, dict(self.counts) or "no tasks")
 
-    def _loop(self) -> None:
+    def _loop(self, watcher: QueueWatcher | None) -> None:
         while not self._stopping:
-            leased = self._lease()
+            leased = self._lease(watcher)
             if leased is not None:
                 self._process(*leased)
-            elif self.burst:
+            elif self.burst and self._nothing_left():
                 return
 
-    def _lease(self) -> tuple[QueueKeys, bytes] | None:
-        """Move the next message into this worker's active list; ``None`` when there is none."""
+    def _lease(self, watcher: QueueWatcher | None) -> tuple[QueueKeys, bytes] | None:
+        """Move the next message into this worker's active list; ``None`` when none came in time."""
         try:
-            for keys in self.queues:
-                message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
-                if message is not None:
-                    return keys, message
-            if self.burst or self._stopping:
-                return None
-            first = self.queues[0]
-            self._waiting = True
+            leased = self._take()
+            if leased is not None:
+                return leased
+            next_due_s = self._promote_due()
+            leased = self._take()  # what was just promoted
+            if leased is not None or (self.burst and next_due_s == math.inf):
+                return leased
+            wait_s = min(IDLE_WAIT_S, next_due_s)
+            self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
             try:
-                message = self.redis.blmove(first.pending, first.active(self.name), IDLE_WAIT_S, "LEFT", "RIGHT")
+                if self._stopping:
+                    return None
+                if watcher is None:
+                    first = self.queues[0]
+                    message = self.redis.blmove(first.pending, first.active(self.name), wait_s, "LEFT", "RIGHT")
+                    return None if message is None else (first, message)
+                watcher.wait(wait_s, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
+                return None
             finally:
                 self._waiting = False
-            return None if message is None else (first, message)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except redis.RedisError as exc:
+            if not is_transient(exc):
+                raise
             logger.warning("Redis unreachable (%s); retrying until it is back", exc)
             # The reply to a move may be what was lost, leaving a message in our active list
             # that we do not know of. We hold nothing we have started: give everything back.
             self._until_done(self._rejoin, failing=True)
             return None
 
+    def _take(self) -> tuple[QueueKeys, bytes] | None:
+        for keys in self.queues:
+            message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
+            if message is not None:
+                return keys, message
+        return None
+
+    def _promote_due(self) -> float:
+        """Move due scheduled tasks to their queues; return seconds until the next one is due."""
+        next_due_s = math.inf
+        for keys in self.queues:
+            _, next_ms = self._scripts.promote(
+                keys=[keys.scheduled, keys.scheduled_messages, keys.pending], args=[PROMOTE_BATCH]
+            )
+            if next_ms >= 0:
+                next_due_s = min(next_due_s, next_ms / 1000)
+        return next_due_s
+
+    def _nothing_left(self) -> bool:
+        """Whether no task is pending or scheduled on any of the queues (for burst mode)."""
+
+        def count() -> int:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for keys in self.queues:
+                    pipe.llen(keys.pending)
+                    pipe.zcard(keys.scheduled)
+                return sum(pipe.execute())
+
+        return self._until_done(count) == 0
+
     def _rejoin(self) -> None:
         self._release_all()
         self._beat()
 
+    # -- one task ------------------------------------------------------------------------------
+
     def _process(self, keys: QueueKeys, message: bytes) -> None:
         try:
-            task = serializer.decode(message, self._secret)
-        except InvalidMessage as exc:
-            job_id = serializer.message_id(message)
-            reason = str(exc)
+            task = serializer.decode(message, self._secret, self._functions)
+            options = Options().replace(**task.options)
+        except (InvalidMessage, ConfigurationError) as exc:
+            job_id, reason = serializer.message_id(message), str(exc)
             logger.error("job %s set aside: %s", job_id, reason)
-            self._record("invalid", job_id, lambda: self._bury(keys, message, job_id, reason, "invalid"))
+            self._record("invalid", job_id, lambda: self._bury(keys, message, job_id, reason, "invalid", None))
             return
-        started = time.perf_counter()
         self._running = task.id
+        started = time.perf_counter()
+        failure: BaseException | None = None
         try:
-            task.fn(*task.args, **task.kwargs)
-        except (Exception, SystemExit):
-            logger.exception("job %s failed after %.3f s", task.id, time.perf_counter() - started)
-            reason = traceback.format_exc()
-            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, reason, "failed"))
+            value = self._call(task, options.timeout)
+        except _TimeLimit as exc:
+            failure = TimeoutError(f"task exceeded its time limit of {options.timeout:g} s")
+            failure.__traceback__ = exc.__traceback__
+        except _StopNow:
+            raise
+        except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
+            failure = exc
+        elapsed = time.perf_counter() - started
+        if failure is None:
+            logger.info("job %s done in %.3f s", task.id, elapsed)
+            envelope = serializer.encode_result(task.id, ("done", value), self._secret)
+            self._record("done", task.id, lambda: self._ack(keys, message, task.id, envelope, options))
+        elif task.attempt < options.retries:
+            delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
+            delay = options.backoff(task.attempt + 1) if delay is None else delay
+            tries = f"try {task.attempt + 1} of {options.retries + 1}"
+            logger.warning(
+                "job %s failed after %.3f s (%s), retrying in %.2f s: %r", task.id, elapsed, tries, delay, failure
+            )
+            retry = serializer.with_attempt(task.id, task.attempt + 1, serializer.message_body(message), self._secret)
+            self._record("retried", task.id, lambda: self._retry(keys, message, retry, task.id, delay))
         else:
-            logger.info("job %s done in %.3f s", task.id, time.perf_counter() - started)
-            self._record("done", task.id, lambda: self._ack(keys, message, task.id))
+            trace = "".join(traceback.format_exception(failure))
+            logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, trace.rstrip())
+            outcome = ("failed", type(failure).__name__, str(failure), trace)
+            envelope = serializer.encode_result(task.id, outcome, self._secret)
+            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, trace, "failed", envelope))
         self._running = None
+
+    def _call(self, task: serializer.Task, timeout: float | None) -> Any:
+        """Run the task, within its time limit; coroutines run on this worker's event loop."""
+        if inspect.iscoroutinefunction(task.fn):
+            return self._run_coroutine(task.fn(*task.args, **task.kwargs), timeout)
+        if timeout is not None and self._watchdog is not None:
+            self._watchdog.arm(timeout)
+        if timeout is not None and self._in_main_thread:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        finally:
+            if timeout is not None and self._in_main_thread:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if self._watchdog is not None:
+                self._watchdog.disarm()
+        if inspect.isawaitable(value):
+            value = self._run_coroutine(value, timeout)
+        return value
+
+    def _run_coroutine(self, awaitable: Any, timeout: float | None) -> Any:
+        if self._event_loop is None:
+            self._event_loop = asyncio.new_event_loop()
+        try:
+            return self._event_loop.run_until_complete(asyncio.wait_for(awaitable, timeout))
+        except TimeoutError:
+            raise _TimeLimit from None
 
     def _record(self, outcome: str, job_id: str, step: Callable[[], bool]) -> None:
         """Record how a task ended, retrying through an outage so finished work is not run again."""
         self.counts[outcome] += 1
         if not self._until_done(step):
             logger.warning(
-                "job %s: its lease was lost before it could be recorded as %s (this worker was presumed "
-                "dead and the task given back to the queue, where it runs again)",
+                "job %s: could not record it as %s, its lease was gone: this worker was presumed dead and "
+                "the task given back to the queue (where it runs again), or an earlier try at recording it "
+                "went through before the connection dropped",
                 job_id,
                 outcome,
             )
 
-    def _ack(self, keys: QueueKeys, message: bytes, job_id: str) -> bool:
+    def _ack(self, keys: QueueKeys, message: bytes, job_id: str, envelope: bytes, options: Options) -> bool:
         return bool(
-            self._scripts.ack(keys=[keys.active(self.name), keys.deliveries, keys.stats], args=[message, job_id])
-        )
-
-    def _bury(self, keys: QueueKeys, message: bytes, job_id: str, reason: str, counter: str) -> bool:
-        return bool(
-            self._scripts.bury(
-                keys=[keys.active(self.name), keys.dead, keys.dead_reasons, keys.deliveries, keys.stats],
-                args=[message, job_id, reason, counter],
+            self._scripts.ack(
+                keys=[keys.active(self.name), keys.deliveries, keys.stats, keys.result(job_id), keys.unique(job_id)],
+                args=[message, job_id, envelope, round(options.result_ttl * 1000)],
             )
         )
+
+    def _retry(self, keys: QueueKeys, message: bytes, retry: bytes, job_id: str, delay_s: float) -> bool:
+        return bool(
+            self._scripts.retry(
+                keys=[keys.active(self.name), keys.scheduled, keys.scheduled_messages, keys.stats],
+                args=[message, retry, job_id, round(delay_s * 1000)],
+            )
+        )
+
+    def _bury(
+        self, keys: QueueKeys, message: bytes, job_id: str, reason: str, counter: str, envelope: bytes | None
+    ) -> bool:
+        envelope = envelope or serializer.dead_result(reason)
+        script_keys = [keys.active(self.name), keys.dead, keys.dead_reasons, keys.deliveries, keys.stats]
+        script_keys += [keys.result(job_id), keys.unique(job_id)]
+        args = [message, job_id, reason, counter, envelope, round(RESULT_TTL_S * 1000)]
+        return bool(self._scripts.bury(keys=script_keys, args=args))
 
     # -- liveness ------------------------------------------------------------------------------
 
@@ -242,43 +384,36 @@ class Worker:
         seconds, microseconds = self.redis.time()
         now_ms = seconds * 1000 + microseconds // 1000
         for keys in self.queues:
-            for worker in self.redis.zrangebyscore(keys.workers, "-inf", now_ms):
-                dead = worker.decode()
-                reaped = self._scripts.reap(
-                    keys=[
-                        keys.workers,
-                        keys.heartbeats,
-                        keys.active(dead),
-                        keys.pending,
-                        keys.deliveries,
-                        keys.dead,
-                        keys.dead_reasons,
-                        keys.stats,
-                    ],
-                    args=[dead, self.max_deliveries],
-                )
+            for member in self.redis.zrangebyscore(keys.workers, "-inf", now_ms):
+                worker = member.decode(errors="replace")
+                try:
+                    keys.active(worker)
+                except ConfigurationError:
+                    logger.error("ignoring %r in %s: not a worker name yotaq would use", worker, keys.workers)
+                    continue
+                reaped = reap(self._scripts, self.redis, keys, worker, self.max_deliveries, force=False)
                 if reaped:
-                    requeued, buried = reaped
                     logger.warning(
                         "worker %s on %r missed its heartbeat: %d task(s) requeued, %d set aside",
-                        dead,
+                        worker,
                         keys.queue,
-                        requeued,
-                        buried,
+                        *reaped,
                     )
 
     def _heartbeat_loop(self) -> None:
-        # After an outage, reaping waits until this worker has been connected again for a whole
-        # liveness timeout: every deadline in Redis lapsed meanwhile, and live workers need that
-        # long to beat again.
-        connected_at: float | None = -math.inf
+        # Reaping waits until this worker has been connected for a whole liveness timeout: after
+        # an outage every deadline in Redis has lapsed, and live workers need that long to beat
+        # again; this worker may itself have started during the outage.
+        connected_at: float | None = None
         while not self._heartbeat_stop.wait(self.heartbeat_interval):
             try:
                 self._beat()
                 connected_at = connected_at or time.monotonic()
                 if time.monotonic() - connected_at >= self.liveness_timeout:
                     self._reap()
-            except (redis.ConnectionError, redis.TimeoutError):
+            except redis.RedisError as exc:
+                if not is_transient(exc):
+                    logger.exception("heartbeat failed")
                 connected_at = None  # the main loop reports outages; beats resume when Redis does
             except Exception:
                 logger.exception("heartbeat failed")
@@ -306,7 +441,9 @@ class Worker:
                 pause = min(pause * 2, _MAX_BACKOFF_S)
             try:
                 result = command()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except redis.RedisError as exc:
+                if not is_transient(exc):
+                    raise
                 if not failing:
                     logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 failing = True
@@ -315,10 +452,14 @@ class Worker:
                 logger.warning("Redis is reachable again")
             return result
 
+    # -- signals -------------------------------------------------------------------------------
+
     def _install_signal_handlers(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
+        if not self._in_main_thread:
             return {}
-        return {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        return handlers
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._shutting_down:
@@ -331,3 +472,26 @@ class Worker:
         )
         if self._waiting:
             raise _StopNow
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._running is not None:
+            raise _TimeLimit
+
+
+def reap(
+    scripts: Scripts, client: redis.Redis, keys: QueueKeys, worker: str, max_deliveries: int, *, force: bool
+) -> tuple[int, int] | None:
+    """Give back the tasks of ``worker`` if its deadline has passed (or at once with ``force``).
+
+    Returns (requeued, set aside), or None when the worker is alive or changed what it holds
+    meanwhile. The script gets the key of each message's result and unique marker, so every
+    key it touches is in KEYS.
+    """
+    held = client.lrange(keys.active(worker), 0, -1)
+    ids = [serializer.message_id(message) for message in held]
+    per_message = [key for job_id in ids for key in (keys.result(job_id), keys.unique(job_id))]
+    script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.deliveries]
+    script_keys += [keys.dead, keys.dead_reasons, keys.stats, *per_message]
+    args = [worker, max_deliveries, "1" if force else "", round(RESULT_TTL_S * 1000), " ".join(ids), *held]
+    reaped = scripts.reap(keys=script_keys, args=args)
+    return (int(reaped[0]), int(reaped[1])) if reaped else None

@@ -1,0 +1,81 @@
+"""Waiting for work on several queues at once, without taking anything.
+
+Redis can block on one list only (``BLMOVE``). A worker given several queues must still take
+from the first non-empty one, so it cannot block on one of them: it blocks on this instead. One
+thread per queue waits with ``BLMOVE q q RIGHT RIGHT``, which returns as soon as the list has an
+element yet leaves the list as it was (and workers blocked on the same list with a real
+``BLMOVE`` are still served). The first thread to see work wakes the worker, which then leases
+from its queues in priority order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from .keys import QueueKeys
+
+WATCH_WAIT_S = 1.0  # each blocking wait ends this often so the threads can notice a stop
+_AFTER_ERROR_S = 0.5  # the worker's own loop reports outages; the watchers just pause
+
+
+class QueueWatcher:
+    """Wakes the worker when any of ``queues`` has a pending task, while the worker is idle."""
+
+    def __init__(self, client: redis.Redis, queues: list[QueueKeys]) -> None:
+        self._client = client
+        self._condition = threading.Condition()
+        self._round = 0  # incremented each time the worker goes idle and asks to be woken
+        self._woken_round = -1
+        self._stopped = False
+        self._threads = [
+            threading.Thread(target=self._watch, args=(keys,), name=f"yotaq-watch-{keys.queue}", daemon=True)
+            for keys in queues
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def wait(self, timeout: float, is_ready: Callable[[], bool]) -> None:
+        """Return when a watched queue has work, ``timeout`` seconds passed, or ``is_ready()`` is true.
+
+        ``is_ready`` runs after the watchers are armed, so work that arrives while it checks is
+        not missed.
+        """
+        with self._condition:
+            self._round += 1
+            round_ = self._round
+            self._condition.notify_all()
+        if is_ready():
+            return
+        with self._condition:
+            self._condition.wait_for(lambda: self._woken_round >= round_ or self._stopped, timeout)
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _watch(self, keys: QueueKeys) -> None:
+        served = 0
+        while True:
+            with self._condition:
+                while self._round <= served and not self._stopped:
+                    self._condition.wait()
+                if self._stopped:
+                    return
+                round_ = self._round
+            try:
+                found = self._client.blmove(keys.pending, keys.pending, WATCH_WAIT_S, "RIGHT", "RIGHT")
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(_AFTER_ERROR_S)
+                continue
+            if found is not None:
+                served = round_
+                with self._condition:
+                    self._woken_round = max(self._woken_round, round_)
+                    self._condition.notify_all()
