@@ -1,8 +1,9 @@
 """yotaq: Your Own Task Queue. Functions travel by value with dill; Redis holds every state.
 
 queue = yotaq.Queue(yotaq.connect("redis://localhost:6379/0"))
-queue.enqueue(print, "hello")          # anywhere
-yotaq.Worker(queue.redis).run()        # elsewhere: prints hello
+job = queue.enqueue(divmod, 7, 2)      # anywhere
+yotaq.Worker(queue.redis).run()        # elsewhere: runs divmod(7, 2)
+job.result(timeout=10)                 # (3, 1)
 """
 
 from .connection import connect
@@ -10,12 +11,15 @@ from .exceptions import (
     ConfigurationError,
     ConnectionError,
     InvalidMessage,
+    JobFailed,
+    ResultTimeout,
+    Retry,
     SerializationError,
     ServerError,
     YotaqError,
 )
-from .job import Job
-from .queue import DeadJob, Queue, QueueInfo, WorkerInfo
+from .job import Job, Options, Status
+from .queue import DeadJob, Queue, QueueInfo, TaskFunction, WorkerInfo
 from .worker import Worker
 
 __all__ = [
@@ -24,10 +28,16 @@ __all__ = [
     "DeadJob",
     "InvalidMessage",
     "Job",
+    "JobFailed",
+    "Options",
     "Queue",
     "QueueInfo",
+    "ResultTimeout",
+    "Retry",
     "SerializationError",
     "ServerError",
+    "Status",
+    "TaskFunction",
     "Worker",
     "WorkerInfo",
     "YotaqError",

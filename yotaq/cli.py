@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -16,6 +17,7 @@ from .connection import connect
 from .exceptions import ConfigurationError, YotaqError
 from .queue import Queue, QueueInfo
 from .server import serve
+from .supervisor import Supervisor
 from .worker import HEARTBEAT_INTERVAL_S, LIVENESS_TIMEOUT_S, Worker
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -46,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run tasks (what worker.py does)")
     add_queues(worker, "a queue to take tasks from; repeat for several, first has priority (default: tasks)")
-    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    worker.add_argument("--burst", action="store_true", help="stop when no task is pending or scheduled")
+    worker.add_argument(
+        "--processes", type=int, default=0, metavar="N",
+        help="run N worker processes under a supervisor that restarts them and enforces time limits",
+    )  # fmt: skip
     worker.add_argument(
         "--liveness-timeout",
         type=float,
@@ -81,18 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "server":
             serve(args.port, args.dir)
             return 0
+        if args.command == "worker" and args.processes:
+            _configure_logging()
+            options = _worker_options(args)
+            Supervisor(redis_url(), args.queues or ["tasks"], args.processes, **options).run()
+            return 0
         with connect(redis_url()) as client:
             if args.command == "worker":
-                logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-                worker = Worker(
-                    client,
-                    args.queues or ["tasks"],
-                    secret=secret(),
-                    burst=args.burst,
-                    liveness_timeout=args.liveness_timeout,
-                    heartbeat_interval=args.heartbeat_interval,
-                )
-                worker.run()
+                _configure_logging()
+                Worker(client, args.queues or ["tasks"], **_worker_options(args)).run()
             elif args.command == "info":
                 _info([Queue(client, name) for name in args.queues or ["tasks"]], as_json=args.json)
             elif args.command == "dead":
@@ -104,6 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"yotaq: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "secret": secret(),
+        "burst": args.burst,
+        "liveness_timeout": args.liveness_timeout,
+        "heartbeat_interval": args.heartbeat_interval,
+    }
 
 
 def _info(queues: list[Queue], as_json: bool) -> None:

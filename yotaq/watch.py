@@ -54,11 +54,10 @@ class QueueWatcher:
             self._condition.wait_for(lambda: self._woken_round >= round_ or self._stopped, timeout)
 
     def stop(self) -> None:
+        """Let the threads end; each does within ``WATCH_WAIT_S`` (they are daemons: no join)."""
         with self._condition:
             self._stopped = True
             self._condition.notify_all()
-        for thread in self._threads:
-            thread.join()
 
     def _watch(self, keys: QueueKeys) -> None:
         served = 0

@@ -1,0 +1,164 @@
+"""``python -m yotaq worker --processes N``: N worker processes, watched by this one.
+
+The supervisor restarts a worker process that dies and gives its tasks back at once (counting a
+delivery, as the heartbeat reaper would, only without waiting for the heartbeat to lapse). It
+also enforces time limits where a worker cannot: a worker stops a task past its ``timeout`` with
+SIGALRM, but code that holds the GIL in C never sees the signal. Each worker tells the
+supervisor, through shared memory, how long its task may still run; one still running
+``HARD_KILL_GRACE_S`` later is killed and replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.sharedctypes
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import redis
+
+from .connection import connect
+from .exceptions import ConfigurationError
+from .keys import QueueKeys
+from .scripts import Scripts
+from .worker import MAX_DELIVERIES, Worker, reap
+
+logger = logging.getLogger(__name__)
+
+HARD_KILL_GRACE_S = 2.0
+CHECK_INTERVAL_S = 0.05
+STOP_TIMEOUT_S = 30.0  # after this, children that ignore the stop are killed (their tasks go back)
+_context = multiprocessing.get_context("fork")
+
+
+class SharedDeadline:
+    """The ``Watchdog`` a supervised worker reports to: a monotonic deadline in shared memory (0: none)."""
+
+    def __init__(self) -> None:
+        self.value = _context.Value("d", 0.0, lock=False)
+
+    def arm(self, seconds: float) -> None:
+        self.value.value = time.monotonic() + seconds + HARD_KILL_GRACE_S
+
+    def disarm(self) -> None:
+        self.value.value = 0.0
+
+    def passed(self) -> bool:
+        return 0.0 < self.value.value < time.monotonic()
+
+
+@dataclass
+class _Child:
+    process: Any  # multiprocessing.Process from the fork context
+    deadline: SharedDeadline
+    name: str
+
+
+def _run_child(url: str, queues: list[str], suffix: str, deadline: SharedDeadline, options: dict[str, Any]) -> None:
+    # Out of the terminal's process group: Ctrl-C reaches the supervisor only, which passes on
+    # exactly one stop signal (a second one would make workers give back their running task).
+    os.setpgrp()
+    name = f"{socket.gethostname()}.{os.getpid()}.{suffix}"
+    with connect(url) as client:
+        Worker(client, queues, name=name, watchdog=deadline, **options).run()
+
+
+class Supervisor:
+    """Runs ``processes`` workers on ``queues`` and keeps them running until SIGINT/SIGTERM.
+
+    ``worker_options`` are passed to each ``Worker`` (secret, liveness settings, ...).
+    """
+
+    def __init__(self, url: str, queues: list[str], processes: int, **worker_options: Any) -> None:
+        if processes < 1:
+            raise ConfigurationError(f"processes must be at least 1, got {processes}")
+        Worker(redis.Redis(), queues, **worker_options)  # raises on a bad setting before anything forks
+        self.url = url
+        self.queues = queues
+        self.processes = processes
+        self.worker_options = worker_options
+        self._keys = [QueueKeys(queue) for queue in queues]
+        self._children: list[_Child | None] = [None] * processes
+        self._started = 0
+        self._signals = 0
+
+    def run(self) -> None:
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        client = connect(self.url)
+        scripts = Scripts(client)
+        try:
+            logger.info("supervisor %d: starting %d worker processes", os.getpid(), self.processes)
+            while not self._signals:
+                for slot, child in enumerate(self._children):
+                    if child is None:
+                        self._children[slot] = self._start(slot)
+                    elif not child.process.is_alive():
+                        logger.warning(
+                            "worker %s died (exit code %s): restarting it", child.name, child.process.exitcode
+                        )
+                        self._give_back(client, scripts, child)
+                        self._children[slot] = self._start(slot)
+                    elif child.deadline.passed():
+                        logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
+                        child.process.kill()
+                time.sleep(CHECK_INTERVAL_S)
+            self._stop(client, scripts)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            client.close()
+
+    def _start(self, slot: int) -> _Child:
+        self._started += 1
+        deadline = SharedDeadline()
+        suffix = f"s{slot}-{self._started}"
+        args = (self.url, self.queues, suffix, deadline, self.worker_options)
+        process = _context.Process(target=_run_child, args=args, name=f"yotaq-worker-{slot}", daemon=False)
+        process.start()
+        return _Child(process, deadline, f"{socket.gethostname()}.{process.pid}.{suffix}")
+
+    def _give_back(self, client: redis.Redis, scripts: Scripts, child: _Child) -> None:
+        """Requeue at once what a dead child held (each counts one delivery)."""
+        max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
+        for keys in self._keys:
+            try:
+                reaped = reap(scripts, client, keys, child.name, max_deliveries, force=True)
+            except redis.RedisError as exc:
+                logger.warning(
+                    "could not give back the tasks of %s now (%s): the heartbeat reaper will", child.name, exc
+                )
+                continue
+            if reaped and any(reaped):
+                logger.warning(
+                    "gave back the tasks of %s on %r: %d requeued, %d set aside", child.name, keys.queue, *reaped
+                )
+
+    def _stop(self, client: redis.Redis, scripts: Scripts) -> None:
+        """Wait for the children, which got the signal too; kill those that take too long."""
+        children = [child for child in self._children if child is not None]
+        for child in children:
+            if child.process.is_alive() and child.process.pid is not None:
+                os.kill(child.process.pid, signal.SIGTERM)
+        give_up_at = time.monotonic() + STOP_TIMEOUT_S
+        for child in children:
+            child.process.join(max(0.0, give_up_at - time.monotonic()))
+            if child.process.is_alive():
+                logger.error("worker %s did not stop in time: killing it", child.name)
+                child.process.kill()
+                child.process.join()
+            if child.process.exitcode != 0:
+                self._give_back(client, scripts, child)
+        logger.info("supervisor %d: all worker processes stopped", os.getpid())
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:  # a second signal: pass it on, so workers give back their running task too
+            for child in self._children:
+                if child is not None and child.process.is_alive() and child.process.pid is not None:
+                    os.kill(child.process.pid, signal.SIGINT)
