@@ -31,3 +31,31 @@ def events(path: Path, event: str) -> list[tuple[str, int]]:
         return []
     rows = [line.split() for line in path.read_text().splitlines()]
     return [(value, int(pid)) for kind, value, pid in rows if kind == event]
+
+
+def flaky(path: str, succeed_on: int) -> int:
+    """Note the time; raise until called for the ``succeed_on``-th time."""
+    note(path, "try", f"{time.time():.6f}")
+    tries = len(events(Path(path), "try"))
+    if tries < succeed_on:
+        raise RuntimeError(f"try {tries} fails")
+    return tries
+
+
+def started_at(path: str) -> None:
+    note(path, "start", f"{time.time():.6f}")
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def busy_loop() -> None:
+    while True:
+        pass
+
+
+def ignores_alarm(seconds: float) -> None:
+    """Stuck where SIGALRM cannot reach: like C code that holds the GIL."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(seconds)

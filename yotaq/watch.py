@@ -10,6 +10,8 @@ from its queues in priority order.
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +20,10 @@ import redis
 
 from .keys import QueueKeys
 
+logger = logging.getLogger(__name__)
+
 WATCH_WAIT_S = 1.0  # each blocking wait ends this often so the threads can notice a stop
-_AFTER_ERROR_S = 0.5  # the worker's own loop reports outages; the watchers just pause
+_AFTER_ERROR_S = 0.5
 
 
 class QueueWatcher:
@@ -70,8 +74,12 @@ class QueueWatcher:
                 round_ = self._round
             try:
                 found = self._client.blmove(keys.pending, keys.pending, WATCH_WAIT_S, "RIGHT", "RIGHT")
-            except (redis.ConnectionError, redis.TimeoutError):
-                time.sleep(_AFTER_ERROR_S)
+            except Exception:
+                if self._stopped:
+                    return  # the worker is gone, and may have closed the client under us
+                if not isinstance(sys.exc_info()[1], redis.RedisError):
+                    logger.exception("watching %r failed", keys.queue)
+                time.sleep(_AFTER_ERROR_S)  # the worker's own loop reports Redis outages
                 continue
             if found is not None:
                 served = round_

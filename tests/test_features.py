@@ -1,0 +1,334 @@
+"""Results, retries, delays, time limits, the decorator, unique ids, bulk enqueue, async tasks,
+eager mode and priorities, against a real Redis and real workers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+import pickle
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import yotaq
+from yotaq import JobFailed, ResultTimeout, Status
+from yotaq.serializer import decode
+from yotaq.watch import QueueWatcher
+
+from . import tasks
+from .helpers import wait_for
+
+
+def nested_failure(value):
+    def inner():
+        raise ValueError(f"bad value {value}")
+
+    inner()
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+def test_a_result_is_fetched_from_another_process_by_id(queue, burst_worker, redis_url, queue_name):
+    job = queue.enqueue(divmod, 7, 2)
+    burst_worker()
+    code = "import sys, yotaq; q = yotaq.Queue(yotaq.connect(sys.argv[1]), sys.argv[2]); print(q.job(sys.argv[3]).result(5))"  # noqa: E501
+    out = subprocess.run([sys.executable, "-c", code, redis_url, queue_name, job.id], capture_output=True, text=True)
+    assert out.stdout.strip() == "(3, 1)", out.stderr
+
+
+def test_a_waiter_blocks_in_redis_until_the_result_is_stored(queue, burst_worker):
+    job = queue.enqueue(pow, 2, 10)
+    results = []
+    waiter = threading.Thread(target=lambda: results.append(job.result(timeout=10)))
+    waiter.start()
+    time.sleep(0.2)  # the waiter is blocked before any worker exists
+    assert results == []
+    burst_worker()
+    waiter.join(10)
+    assert results == [1024]
+
+
+def test_a_failed_job_raises_job_failed_with_the_remote_type_message_and_traceback(queue, burst_worker):
+    job = queue.enqueue(nested_failure, 42)
+    burst_worker()
+    with pytest.raises(JobFailed) as failed:
+        job.result(timeout=5)
+    error = failed.value
+    assert (error.job_id, error.type, error.message) == (job.id, "ValueError", "bad value 42")
+    assert "in inner" in error.traceback and "ValueError: bad value 42" in error.traceback
+    assert job.status is Status.FAILED
+
+
+def test_result_times_out(queue):
+    job = queue.enqueue(print, "nobody runs me")
+    started = time.monotonic()
+    with pytest.raises(ResultTimeout):
+        job.result(timeout=0.3)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_results_expire_after_the_ttl_of_the_queue_or_the_task(r, queue_name, burst_worker):
+    queue = yotaq.Queue(r, queue_name, result_ttl=60)
+    by_queue = queue.enqueue(abs, -1)
+    by_task = queue.enqueue(abs, -2, result_ttl=5)
+    default = yotaq.Queue(r, queue_name).enqueue(abs, -3)
+    burst_worker()
+    assert 55_000 < r.pttl(queue.keys.result(by_queue.id)) <= 60_000
+    assert 0 < r.pttl(queue.keys.result(by_task.id)) <= 5_000
+    assert 86_000_000 < r.pttl(queue.keys.result(default.id)) <= 86_400_000
+
+
+def test_status_follows_a_job_from_pending_to_active_to_done(queue, spawn, queue_name, tmp_path):
+    job = queue.enqueue(tasks.slow, str(tmp_path / "journal"), "x", 0.5)
+    assert job.status is Status.PENDING
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: job.status is Status.ACTIVE, what="the job to be active")
+    assert job.result(timeout=5) is None
+    assert job.status is Status.DONE
+
+
+def test_status_of_scheduled_and_dead_jobs(queue, r, burst_worker):
+    later = queue.enqueue(print, delay=60)
+    assert later.status is Status.SCHEDULED
+    r.rpush(queue.keys.pending, b"yq1 3.0 deadjob 0 - garbage")
+    r.zrem(queue.keys.scheduled, later.id)
+    burst_worker()
+    assert queue.job("deadjob").status is Status.DEAD
+    with pytest.raises(JobFailed, match=r"enqueued by Python 3\.0"):
+        queue.job("deadjob").result(timeout=1)
+
+
+# -- retries -------------------------------------------------------------------------------------
+
+
+def test_retries_back_off_with_growing_delays_and_then_succeed(queue, burst_worker, tmp_path):
+    journal = tmp_path / "journal"
+    job = queue.enqueue(tasks.flaky, str(journal), 4, retries=3, retry_delay=0.2, retry_backoff=3)
+    worker = burst_worker()
+    assert job.result(timeout=1) == 4
+    times = [float(value) for value, _ in tasks.events(journal, "try")]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # equal jitter: try n waits between half and all of 0.2 * 3 ** (n - 1) seconds
+    assert 0.1 <= gaps[0] < gaps[1] < gaps[2]
+    assert gaps[1] >= 0.3 and gaps[2] >= 0.9
+    assert worker.counts == {"retried": 3, "done": 1}
+    assert queue.info().done == 1
+
+
+def test_after_the_last_try_the_task_is_failed_and_dead_lettered_with_its_traceback(queue, burst_worker, tmp_path):
+    job = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 99, retries=2, retry_delay=0.05)
+    worker = burst_worker()
+    assert worker.counts == {"retried": 2, "failed": 1}
+    with pytest.raises(JobFailed, match="try 3 fails"):
+        job.result(timeout=1)
+    [dead] = queue.dead_jobs()
+    assert dead.id == job.id and "RuntimeError: try 3 fails" in dead.reason and "Traceback" in dead.reason
+
+
+def asks_for_a_retry(path):
+    tasks.note(path, "try", f"{time.time():.6f}")
+    if len(tasks.events(__import__("pathlib").Path(path), "try")) == 1:
+        raise yotaq.Retry(delay=0.5)
+    return "second time lucky"
+
+
+def test_a_task_can_ask_for_a_retry_after_a_delay_of_its_choosing(queue, burst_worker, tmp_path):
+    journal = tmp_path / "journal"
+    job = queue.enqueue(asks_for_a_retry, str(journal), retries=1)
+    burst_worker()
+    assert job.result(timeout=1) == "second time lucky"
+    first, second = (float(value) for value, _ in tasks.events(journal, "try"))
+    assert second - first >= 0.5
+
+
+def test_a_retry_waits_in_redis_not_in_worker_memory(queue, spawn, queue_name, tmp_path, r):
+    job = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 2, retries=1, retry_delay=3600)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: job.status is Status.SCHEDULED, what="the retry to be scheduled")
+    assert worker.stop() == 0
+    assert r.zscore(queue.keys.scheduled, job.id) is not None
+    assert decode(r.hget(queue.keys.scheduled_messages, job.id), None).attempt == 1
+    assert job.status is Status.SCHEDULED
+
+
+# -- delayed tasks -------------------------------------------------------------------------------
+
+
+def test_a_delayed_task_does_not_start_early(queue, spawn, queue_name, tmp_path):
+    journal = tmp_path / "journal"
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: queue.info().workers, what="the worker to register")
+    enqueued = time.time()
+    job = queue.enqueue(tasks.started_at, str(journal), delay=0.5)
+    assert job.status is Status.SCHEDULED
+    job.result(timeout=5)
+    [(started, _)] = tasks.events(journal, "start")
+    assert float(started) - enqueued >= 0.5
+
+
+def test_a_task_at_a_given_time_does_not_start_early(queue, burst_worker, tmp_path):
+    journal = tmp_path / "journal"
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=0.4)
+    queue.enqueue(tasks.started_at, str(journal), at=at)
+    burst_worker()
+    [(started, _)] = tasks.events(journal, "start")
+    assert float(started) >= at.timestamp()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"delay": -1}, "delay"),
+        ({"at": datetime.datetime(2030, 1, 1)}, "timezone-aware"),
+        ({"delay": 1, "at": 1}, "not both"),
+    ],
+)
+def test_bad_delays_are_refused_at_enqueue(queue, options, message):
+    with pytest.raises(yotaq.ConfigurationError, match=message):
+        queue.enqueue(print, **options)
+
+
+# -- time limits ---------------------------------------------------------------------------------
+
+
+def test_a_task_stuck_in_sleep_is_stopped_by_its_timeout_and_the_worker_goes_on(queue, spawn, queue_name):
+    stuck = queue.enqueue(time.sleep, 3600, timeout=1)
+    busy = queue.enqueue(tasks.busy_loop, timeout=0.5, retries=1, retry_delay=0)
+    after = queue.enqueue(tasks.pid)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    for job in (stuck, busy):
+        with pytest.raises(JobFailed) as failed:
+            job.result(timeout=20)
+        assert failed.value.type == "TimeoutError" and "time limit" in failed.value.message
+    assert after.result(timeout=10) == worker.pid
+    info = queue.info()
+    assert (info.failed, info.done, info.pending) == (2, 1, 0)
+    assert "retrying" in worker.output()  # the busy loop had a retry left
+
+
+def test_a_task_that_signals_cannot_stop_is_killed_by_the_supervisor(queue, spawn, queue_name):
+    stuck = queue.enqueue(tasks.ignores_alarm, 3600, timeout=0.5)
+    after = queue.enqueue(tasks.pid)
+    supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1")
+    assert after.result(timeout=20) != supervisor.pid
+    with pytest.raises(JobFailed, match="worker died while running it 3 times"):
+        stuck.result(timeout=30)
+    assert supervisor.output().count("stuck past its task's time limit") == 3
+
+
+async def async_add(a, b):
+    await asyncio.sleep(0.01)
+    return a + b
+
+
+async def async_forever():
+    await asyncio.sleep(3600)
+
+
+def test_an_async_task_runs_on_the_workers_event_loop_and_its_timeout_cancels_it(queue, burst_worker):
+    added = queue.enqueue(async_add, 2, 3)
+    forever = queue.enqueue(async_forever, timeout=0.2)
+    burst_worker()
+    assert added.result(timeout=1) == 5
+    with pytest.raises(JobFailed, match="TimeoutError"):
+        forever.result(timeout=1)
+
+
+# -- the decorator, unique jobs, bulk enqueue, eager mode ----------------------------------------
+
+
+def test_the_decorator_adds_delay_and_leaves_a_plain_call_local(queue, burst_worker, r):
+    @queue.task(retries=3, timeout=30)
+    def multiply(a, b):
+        return a * b
+
+    assert multiply(6, 7) == 42
+    assert r.llen(queue.keys.pending) == 0
+    default = multiply.delay(2, 3)
+    overridden = multiply.delay(2, 4, retries=1)
+    first, second = (decode(m, None) for m in r.lrange(queue.keys.pending, 0, -1))
+    assert first.options == {"retries": 3, "timeout": 30} and second.options == {"retries": 1, "timeout": 30}
+    burst_worker()
+    assert (default.result(1), overridden.result(1)) == (6, 8)
+
+
+def test_a_duplicate_job_id_runs_once_while_the_first_is_pending(queue, burst_worker, r, tmp_path):
+    journal = tmp_path / "journal"
+    first = queue.enqueue(tasks.note, str(journal), "done", 1, job_id="report-2026-11")
+    second = queue.enqueue(tasks.note, str(journal), "done", 2, job_id="report-2026-11")
+    assert first == second and r.llen(queue.keys.pending) == 1
+    burst_worker()
+    assert [v for v, _ in tasks.events(journal, "done")] == ["1"]
+    queue.enqueue(tasks.note, str(journal), "done", 3, job_id="report-2026-11")
+    burst_worker()
+    assert [v for v, _ in tasks.events(journal, "done")] == ["1", "3"]
+
+
+def test_enqueue_many_sends_thousands_in_one_transaction(queue, burst_worker, r):
+    jobs = queue.enqueue_many(divmod, [(n, 7) for n in range(2000)], result_ttl=60)
+    assert r.llen(queue.keys.pending) == 2000
+    burst_worker()
+    assert [job.result(1) for job in jobs[:3]] == [(0, 0), (0, 1), (0, 2)]
+    assert queue.info().done == 2000
+
+
+def test_eager_mode_runs_at_once_through_the_serializer(r, queue_name):
+    eager = yotaq.Queue(r, queue_name, eager=True)
+    assert eager.enqueue(divmod, 9, 4).result() == (2, 1)
+    with pytest.raises(JobFailed, match="ZeroDivisionError"):
+        eager.enqueue(divmod, 1, 0).result()
+    assert r.llen(eager.keys.pending) == 0
+
+
+def test_eager_mode_rejects_a_closure_that_could_not_travel(r, queue_name):
+    eager = yotaq.Queue(r, queue_name, eager=True)
+    lock = threading.Lock()
+
+    def guarded():
+        with lock:
+            return 1
+
+    assert guarded() == 1
+    with pytest.raises(yotaq.SerializationError, match="lock"):
+        eager.enqueue(guarded)
+
+
+# -- priorities across queues --------------------------------------------------------------------
+
+
+def test_a_worker_always_takes_from_the_first_non_empty_queue(r, queue_name, tmp_path):
+    journal = tmp_path / "journal"
+    high, low = yotaq.Queue(r, queue_name + "-high"), yotaq.Queue(r, queue_name)
+    for n in range(3):
+        low.enqueue(tasks.note, str(journal), "done", f"low{n}")
+        high.enqueue(tasks.note, str(journal), "done", f"high{n}")
+    yotaq.Worker(r, [high.name, low.name], burst=True).run()
+    assert [v for v, _ in tasks.events(journal, "done")] == ["high0", "high1", "high2", "low0", "low1", "low2"]
+    r.delete(*r.keys("{yotaq:" + high.name + "}:*"))
+
+
+def test_an_idle_watcher_wakes_for_a_task_on_any_of_its_queues(r, queue_name):
+    keys = [yotaq.Queue(r, f"{queue_name}-{n}").keys for n in range(3)]
+    watcher = QueueWatcher(r, keys)
+    try:
+        threading.Timer(0.2, lambda: r.rpush(keys[2].pending, b"x")).start()
+        started = time.monotonic()
+        watcher.wait(timeout=5, is_ready=lambda: False)
+        assert time.monotonic() - started < 2.5  # woken by the push, not by the 5 s timeout
+        assert r.llen(keys[2].pending) == 1  # and nothing was taken
+    finally:
+        watcher.stop()
+        r.delete(keys[2].pending)
+
+
+def test_unknown_options_and_reserved_names_are_explained(queue):
+    with pytest.raises(yotaq.ConfigurationError, match="unknown option"):
+        yotaq.Queue(queue.redis, queue.name, retrys=3)
+    with pytest.raises(yotaq.ConfigurationError, match="retries"):
+        queue.enqueue(print, retries=-1)
+    assert pickle.loads(pickle.dumps(JobFailed("j", "T", "m", "tb"))).traceback == "tb"
