@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 import os
 import signal
 import socket
@@ -39,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 0.1  # longest an idle worker waits before it looks again for scheduled tasks that fell due
+IDLE_WAIT_S = 1.0  # longest a blocking wait for work lasts before the worker looks around again
+SCHEDULE_POLL_S = 0.1  # how often the scheduler thread looks for newly scheduled tasks
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -126,7 +126,7 @@ class Worker:
         self._shutting_down = False
         self._registered = False
         self._running: str | None = None  # the id of the job running now
-        self._heartbeat_stop = threading.Event()
+        self._threads_stop = threading.Event()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._in_main_thread = False
 
@@ -148,16 +148,20 @@ class Worker:
                 "this Redis can run code here (set YOTAQ_SECRET or secret=)"
             )
         self._stopping = self._shutting_down = False
-        self._heartbeat_stop = threading.Event()
+        self._threads_stop = threading.Event()
         self._in_main_thread = threading.current_thread() is threading.main_thread()
         if not self._in_main_thread:
             logger.warning("not in the main thread: no signal handling, and time limits apply to async tasks only")
         handlers = self._install_signal_handlers()
-        heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"yotaq-heartbeat-{self.name}", daemon=True)
+        threads = [
+            threading.Thread(target=self._heartbeat_loop, name=f"yotaq-heartbeat-{self.name}", daemon=True),
+            threading.Thread(target=self._scheduler_loop, name=f"yotaq-scheduler-{self.name}", daemon=True),
+        ]
         watcher = QueueWatcher(self.redis, self.queues) if len(self.queues) > 1 else None
         try:
             self._until_done(self._beat)
-            heartbeat.start()
+            for thread in threads:
+                thread.start()
             logger.info("%r started", self)
             self._loop(watcher)
         except _StopNow:
@@ -166,11 +170,12 @@ class Worker:
                 logger.warning("stopped during job %s: it goes back to its queue", self._running)
         finally:
             self._shutting_down = True
-            self._heartbeat_stop.set()
+            self._threads_stop.set()
             if watcher is not None:
                 watcher.stop()
-            if heartbeat.is_alive():
-                heartbeat.join()
+            for thread in threads:
+                if thread.is_alive():
+                    thread.join()
             try:
                 self._release_all()
             except redis.RedisError as exc:
@@ -187,11 +192,11 @@ class Worker:
 
     def _loop(self, watcher: QueueWatcher | None) -> None:
         while not self._stopping:
+            if self.burst and self._nothing_left():
+                return
             leased = self._lease(watcher)
             if leased is not None:
                 self._process(*leased)
-            elif self.burst and self._nothing_left():
-                return
 
     def _lease(self, watcher: QueueWatcher | None) -> tuple[QueueKeys, bytes] | None:
         """Move the next message into this worker's active list; ``None`` when none came in time."""
@@ -199,20 +204,15 @@ class Worker:
             leased = self._take()
             if leased is not None:
                 return leased
-            next_due_s = self._promote_due()
-            leased = self._take()  # what was just promoted
-            if leased is not None or (self.burst and next_due_s == math.inf):
-                return leased
-            wait_s = min(IDLE_WAIT_S, next_due_s)
             self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
             try:
                 if self._stopping:
                     return None
                 if watcher is None:
                     first = self.queues[0]
-                    message = self.redis.blmove(first.pending, first.active(self.name), wait_s, "LEFT", "RIGHT")
+                    message = self.redis.blmove(first.pending, first.active(self.name), IDLE_WAIT_S, "LEFT", "RIGHT")
                     return None if message is None else (first, message)
-                watcher.wait(wait_s, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
+                watcher.wait(IDLE_WAIT_S, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
                 return None
             finally:
                 self._waiting = False
@@ -232,16 +232,27 @@ class Worker:
                 return keys, message
         return None
 
-    def _promote_due(self) -> float:
-        """Move due scheduled tasks to their queues; return seconds until the next one is due."""
-        next_due_s = math.inf
-        for keys in self.queues:
-            _, next_ms = self._scripts.promote(
-                keys=[keys.scheduled, keys.scheduled_messages, keys.pending], args=[PROMOTE_BATCH]
-            )
-            if next_ms >= 0:
-                next_due_s = min(next_due_s, next_ms / 1000)
-        return next_due_s
+    def _scheduler_loop(self) -> None:
+        """Move scheduled tasks to their queues when due, waking workers blocked on those queues.
+
+        The waits are timed here rather than by Redis, whose blocking timeouts are only as fine
+        as its event loop (100 ms at the default ``hz 10``).
+        """
+        wait_s = 0.0
+        while not self._threads_stop.wait(wait_s):
+            wait_s = SCHEDULE_POLL_S
+            try:
+                for keys in self.queues:
+                    _, next_ms = self._scripts.promote(
+                        keys=[keys.scheduled, keys.scheduled_messages, keys.pending], args=[PROMOTE_BATCH]
+                    )
+                    if next_ms >= 0:
+                        wait_s = min(wait_s, next_ms / 1000)
+            except redis.RedisError as exc:
+                if not is_transient(exc):
+                    logger.exception("moving scheduled tasks failed")
+            except Exception:
+                logger.exception("moving scheduled tasks failed")
 
     def _nothing_left(self) -> bool:
         """Whether no task is pending or scheduled on any of the queues (for burst mode)."""
@@ -405,7 +416,7 @@ class Worker:
         # an outage every deadline in Redis has lapsed, and live workers need that long to beat
         # again; this worker may itself have started during the outage.
         connected_at: float | None = None
-        while not self._heartbeat_stop.wait(self.heartbeat_interval):
+        while not self._threads_stop.wait(self.heartbeat_interval):
             try:
                 self._beat()
                 connected_at = connected_at or time.monotonic()
