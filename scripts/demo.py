@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 3
 NUM_TASKS = 100
 TIMEOUT_S = 300
-JOB_DONE = re.compile(r"job \w+ done in")
+DONE = re.compile(r"stopped: \{'done': (\d+)")
 
 
 def relay(name: str, process: subprocess.Popen[str], done: Counter[str]) -> None:
-    """Print a child's output, prefixed with its name, and count the tasks it finished."""
+    """Print a child's output, prefixed with its name, and note how many tasks it says it did."""
     assert process.stdout is not None
     for line in process.stdout:
-        if JOB_DONE.search(line):
-            done[name] += 1
+        if found := DONE.search(line):
+            done[name] = int(found[1])
         print(f"[{name}] {line}", end="", flush=True)
 
 

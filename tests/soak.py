@@ -58,6 +58,7 @@ class SoakReport:
 
 LIVENESS_S = 2.0
 HEARTBEAT_S = 0.25
+BURST_EVERY_S = 0.1
 
 
 def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -87,14 +88,17 @@ def run_soak(
     num_workers: int = 4,
     kill_every_s: float = 1.0,
     kill_for_s: float = 10.0,
-    task_s: float = 0.006,
+    task_s: float = 0.0005,
     timeout_s: float = 120.0,
 ) -> SoakReport:
+    """Tasks arrive in bursts (enqueue_many) all through the kills, so workers lease and
+    acknowledge them in batches: the guarantees are checked with batching on."""
     with tempfile.TemporaryDirectory(prefix="yotaq-soak-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         journal, logs = Path(tmp) / "journal.txt", Path(tmp)
         queue = yotaq.Queue(yotaq.connect(server.url), QUEUE)
-        for n in range(num_tasks):
-            queue.enqueue(tasks.slow, str(journal), n, task_s)
+        bursts = round(kill_for_s / BURST_EVERY_S)
+        burst_size = -(-num_tasks // bursts)
+        enqueued = 0
         workers = [_worker(server.url, logs / f"worker-{n}.log") for n in range(num_workers)]
         try:
             started = time.monotonic()
@@ -106,6 +110,10 @@ def run_soak(
             deadline = started + kill_for_s + timeout_s
             while True:
                 now = time.monotonic()
+                if enqueued < num_tasks and now - started >= BURST_EVERY_S * (enqueued // burst_size):
+                    calls = [(str(journal), n, task_s) for n in range(enqueued, min(num_tasks, enqueued + burst_size))]
+                    queue.enqueue_many(tasks.slow, calls)
+                    enqueued += len(calls)
                 for when, pid in kills:
                     if pid not in recovered and _registered(queue, pid) is None:
                         recovered[pid] = now - when
@@ -121,7 +129,7 @@ def run_soak(
                         victim = random.randrange(num_workers)
                         pid = workers[victim].pid
                         worker_id = _registered(queue, pid)
-                        in_flight += queue.redis.llen(queue.keys.active(worker_id.decode())) if worker_id else 1
+                        in_flight += queue.redis.llen(queue.keys.active(worker_id.decode())) if worker_id else 0
                         workers[victim].kill()
                         workers[victim].wait()
                         kills.append((time.monotonic(), pid))

@@ -168,3 +168,40 @@ def test_with_default_settings_a_killed_workers_task_runs_again_within_10_second
     # Then the other runs the task within 10 s
     [(_, survivor)] = wait_for(lambda: tasks.events(journal, "done"), timeout=10, what="the task to run again")
     assert survivor != pid and time.monotonic() - killed_at < 10
+
+
+def trained(worker, queue, journal, count=200):
+    """A worker that has just run ``count`` very short tasks, so it leases in batches."""
+    queue.enqueue_many(tasks.note, [(str(journal), "warm", n) for n in range(count)])
+    wait_for(lambda: queue.info().done >= count, what="the warm-up tasks")
+    return worker
+
+
+def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journal):
+    # Given a worker leasing in batches, and a batch of a long task followed by short ones
+    busy = trained(worker(), queue, journal)
+    queue.enqueue_many(tasks.slow, [(str(journal), "long", 2)] + [(str(journal), f"short{n}", 0) for n in range(10)])
+    [(_, pid)] = wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "long"], what="the long task")
+    assert pid == busy.pid
+    # When another worker is free
+    helper = worker()
+    # Then it runs the short ones while the long one is still running
+    wait_for(lambda: len([e for e in tasks.events(journal, "done") if e[0].startswith("short")]) == 10)
+    assert not [e for e in tasks.events(journal, "done") if e[0] == "long"]
+    assert {pid for value, pid in tasks.events(journal, "done") if value.startswith("short")} == {helper.pid}
+    wait_for(lambda: "is taking long: gave 10 task(s) back" in busy.output(), what="the give-back log")
+
+
+def test_sigterm_gives_back_the_unstarted_rest_of_a_batch(worker, queue, journal):
+    # Given a worker leasing in batches, busy with the first task of a batch
+    busy = trained(worker(), queue, journal)
+    queue.enqueue_many(tasks.slow, [(str(journal), "first", 1)] + [(str(journal), f"rest{n}", 0) for n in range(20)])
+    wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "first"], what="the first task")
+    # When it gets SIGTERM, it finishes that task, gives the rest back and exits 0
+    busy.signal(signal.SIGTERM)
+    assert busy.wait() == 0
+    assert [v for v, _ in tasks.events(journal, "done") if not v.isdigit()] == ["first"]
+    assert (queue.info().pending, queue.info().active) == (20, 0)
+    # and every one of them runs later
+    assert worker("--burst").wait(30) == 0
+    assert len([v for v, _ in tasks.events(journal, "done") if v.startswith("rest")]) == 20

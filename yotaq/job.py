@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import itertools
+import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,6 +62,7 @@ class Options:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **changes) if changes else self
 
+    @functools.cached_property
     def changes(self) -> dict[str, Any]:
         """The options that differ from the defaults: what a message carries."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
@@ -86,6 +90,21 @@ class Status(str, enum.Enum):
     DONE = "done"
     FAILED = "failed"  # raised on its last try
     DEAD = "dead"  # set aside without a result: it could not run, or kept killing its workers
+
+
+def new_job_id() -> str:
+    """A job id unique across processes: a random prefix per process and a counter."""
+    return f"{_id_prefix}{next(_id_counter):x}"
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix, _id_counter = os.urandom(8).hex(), itertools.count()
+
+
+_id_prefix, _id_counter = "", itertools.count()
+_new_id_prefix()
+os.register_at_fork(after_in_child=_new_id_prefix)  # a forked child must not repeat its parent's ids
 
 
 class Job:

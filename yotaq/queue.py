@@ -10,7 +10,6 @@ import inspect
 import json
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -24,14 +23,15 @@ from .exceptions import (
     ConnectionError,  # noqa: A004 - yotaq.ConnectionError subclasses the builtin
     ResultTimeout,
 )
-from .job import Job, Options, Status
+from .job import Job, Options, Status, new_job_id
 from .keys import QueueKeys, check_name
 from .scripts import Scripts
 
 P = ParamSpec("P")
 R = TypeVar("R")
 # Names enqueue reads as options rather than as the function's keyword arguments.
-RESERVED = frozenset({"delay", "at", "job_id"} | {f.name for f in dataclasses.fields(Options)})
+_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
+RESERVED = _OPTION_NAMES | {"delay", "at", "job_id"}
 # A result wait blocks in Redis for at most this long per call, under the client's socket timeout.
 _RESULT_WAIT_SLICE_S = SOCKET_TIMEOUT_S / 2
 _BULK_CHUNK = 5_000  # messages per RPUSH in enqueue_many
@@ -108,6 +108,7 @@ class Queue:
         self.defaults = Options().replace(**defaults)
         self._secret = serializer.as_secret(secret)
         self._scripts = Scripts(redis_client)
+        self._functions = serializer.FunctionPickles()
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -134,11 +135,11 @@ class Queue:
 
         The function is pickled once for all of them. ``options`` are ``Options`` fields.
         """
-        task_options = self.defaults.replace(**options).changes()
-        function = serializer.dumps_function(fn)
+        task_options = self.defaults.replace(**options).changes
+        function = self._functions.dumps(fn)
         jobs, messages = [], []
         for args in calls:
-            job_id = uuid.uuid4().hex
+            job_id = new_job_id()
             task = serializer.Task(job_id, fn, tuple(args), {}, task_options)
             messages.append(serializer.encode(task, self._secret, function))
             jobs.append(Job(self, job_id))
@@ -168,12 +169,15 @@ class Queue:
         return decorate
 
     def _enqueue(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], defaults: Options) -> Job:
-        call_kwargs = {k: v for k, v in kwargs.items() if k not in RESERVED}
+        call_kwargs, options = kwargs, defaults
+        if not RESERVED.isdisjoint(kwargs):
+            call_kwargs = {k: v for k, v in kwargs.items() if k not in RESERVED}
+            options = defaults.replace(**{k: v for k, v in kwargs.items() if k in _OPTION_NAMES})
         delay, at, job_id = kwargs.get("delay"), kwargs.get("at"), kwargs.get("job_id")
-        options = defaults.replace(**{k: v for k, v in kwargs.items() if k in RESERVED - {"delay", "at", "job_id"}})
-        job_id = uuid.uuid4().hex if job_id is None else check_name("job id", job_id)
+        job_id = new_job_id() if job_id is None else check_name("job id", job_id)
         run_at_ms = _run_at_ms(delay, at)
-        message = serializer.encode(serializer.Task(job_id, fn, args, call_kwargs, options.changes()), self._secret)
+        task = serializer.Task(job_id, fn, args, call_kwargs, options.changes)
+        message = serializer.encode(task, self._secret, self._functions.dumps(fn))
         if self.eager:
             return self._run_eagerly(job_id, message)
         if run_at_ms is None and "job_id" not in kwargs:

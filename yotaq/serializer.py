@@ -14,13 +14,17 @@ runs code, so a message that fails either check is never unpickled.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
+import logging
 import pickle
 import re
 import sys
 import threading
+import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +103,93 @@ def dumps_function(fn: Callable[..., Any]) -> bytes:
     return _dill(fn, "function")
 
 
+_FROZEN_TYPES = (type(None), bool, int, float, complex, str, bytes, range, types.ModuleType, logging.Logger)
+
+
+def _by_reference(obj: Any) -> bool:
+    """Whether dill pickles ``obj`` (a function or class) by module and name rather than by value."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    if module is None or module.__name__ == "__main__":
+        return False
+    found: Any = module
+    for part in getattr(obj, "__qualname__", "<locals>").split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+@functools.lru_cache(maxsize=1024)
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """The names a code object (and the code nested in it) may look up as globals."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.update(_global_names(const))
+    return tuple(sorted(names))
+
+
+def _captured(fn: Any, depth: int = 0) -> tuple[Any, ...] | None:
+    """Everything a by-value pickle of ``fn`` captures besides its code, when all of it is
+    immutable or pickled by reference; ``None`` when some of it could change in place.
+
+    Comparing these by identity tells whether a pickle made earlier is still exact: a rebound
+    global, a new default or a new closure cell shows up as a different object.
+    """
+    if not isinstance(fn, types.FunctionType) or fn.__dict__ or depth > 8:
+        return None
+    globals_ = fn.__globals__
+    values = [globals_[name] for name in _global_names(fn.__code__) if name in globals_]
+    values += fn.__defaults__ or ()
+    values += (fn.__kwdefaults__ or {}).values()
+    values += (cell.cell_contents for cell in fn.__closure__ or ())
+    snapshot: list[Any] = [fn.__code__, fn.__defaults__, fn.__kwdefaults__]
+    for value in values:
+        if isinstance(value, tuple | frozenset):
+            if not all(isinstance(item, _FROZEN_TYPES) for item in value):
+                return None
+        elif isinstance(value, types.FunctionType | type) and not _by_reference(value):
+            nested = _captured(value, depth + 1) if isinstance(value, types.FunctionType) else None
+            if nested is None:
+                return None
+            value = (value, nested)
+        elif not isinstance(value, (*_FROZEN_TYPES, types.FunctionType, types.BuiltinFunctionType, type)):
+            return None
+        snapshot.append(value)
+    return tuple(snapshot)
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return len(a) == len(b) and all(
+        x is y or (type(x) is tuple and type(y) is tuple and _same(x, y)) for x, y in zip(a, b, strict=True)
+    )
+
+
+class FunctionPickles:
+    """``dumps_function``, remembered for as long as the pickle would come out the same.
+
+    Pickling a function by value is the slow part of an enqueue. A pickle is reused for the
+    same function object only while everything it captured (globals it uses, defaults, closure
+    cells) is the very same objects and all of them are immutable or pickled by reference; a
+    function that captures a list, a dict or any other mutable object is pickled every time.
+    """
+
+    def __init__(self) -> None:
+        self._pickles: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], bytes]] = weakref.WeakKeyDictionary()
+
+    def dumps(self, fn: Callable[..., Any]) -> bytes:
+        try:
+            captured = _captured(fn)
+        except Exception:
+            captured = None
+        if captured is not None:
+            cached = self._pickles.get(fn)
+            if cached is not None and _same(cached[0], captured):
+                return cached[1]
+        data = dumps_function(fn)
+        if captured is not None:
+            self._pickles[fn] = (captured, data)
+        return data
+
+
 def dumps_value(value: Any, what: str = "arguments") -> bytes:
     """Plain pickle (C speed) where it is enough, dill where it is not.
 
@@ -133,7 +224,7 @@ def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -
 
 
 def _sign(secret: bytes, signed_part: bytes) -> bytes:
-    return hmac.new(secret, signed_part, hashlib.sha256).hexdigest().encode()
+    return hmac.digest(secret, signed_part, "sha256").hex().encode()
 
 
 def message_id(message: bytes) -> str:

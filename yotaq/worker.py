@@ -10,6 +10,7 @@ the queue. So a worker can die at any point and its tasks still run, at least on
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import os
@@ -44,6 +45,14 @@ LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its t
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
+# Batching, for short tasks: a worker leases about BATCH_WORK_S of work at once (by the running
+# average of its task durations, at most MAX_BATCH tasks), and acknowledges finished tasks
+# together, at the end of the batch or ACK_DELAY_S after the first, whichever comes first. A
+# batch whose current task has run HOSTAGE_S gives its unstarted tasks back to the queue.
+BATCH_WORK_S = 0.005
+MAX_BATCH = 64
+ACK_DELAY_S = 0.002
+HOSTAGE_S = 0.2
 _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 5.0
 
@@ -129,6 +138,12 @@ class Worker:
         self._threads_stop = threading.Event()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._in_main_thread = False
+        self._lock = threading.Lock()  # guards _prefetched, shared with the scheduler thread
+        self._prefetched: collections.deque[tuple[QueueKeys, bytes]] = collections.deque()
+        self._running_since = 0.0
+        self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
+        self._acks: list[tuple[QueueKeys, bytes, str, bytes, int]] = []
+        self._acks_since = 0.0
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -177,6 +192,7 @@ class Worker:
                 if thread.is_alive():
                     thread.join()
             try:
+                self._flush_acks(retry=False)
                 self._release_all()
             except redis.RedisError as exc:
                 logger.warning(
@@ -194,26 +210,38 @@ class Worker:
         while not self._stopping:
             if self.burst and self._nothing_left():
                 return
-            leased = self._lease(watcher)
-            if leased is not None:
-                self._process(*leased)
+            batch = self._lease(watcher)
+            with self._lock:
+                self._prefetched.extend(batch)
+            while not self._stopping:
+                with self._lock:
+                    if not self._prefetched:
+                        break
+                    keys, message = self._prefetched.popleft()
+                self._process(keys, message)
+                if self._acks and time.monotonic() - self._acks_since >= ACK_DELAY_S:
+                    self._flush_acks()
+            self._flush_acks()
 
-    def _lease(self, watcher: QueueWatcher | None) -> tuple[QueueKeys, bytes] | None:
-        """Move the next message into this worker's active list; ``None`` when none came in time."""
+    def _lease(self, watcher: QueueWatcher | None) -> list[tuple[QueueKeys, bytes]]:
+        """Move the next message(s) into this worker's active list; none when none came in time."""
         try:
             leased = self._take()
-            if leased is not None:
+            if leased:
                 return leased
             self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
             try:
                 if self._stopping:
-                    return None
+                    return []
                 if watcher is None:
                     first = self.queues[0]
                     message = self.redis.blmove(first.pending, first.active(self.name), IDLE_WAIT_S, "LEFT", "RIGHT")
-                    return None if message is None else (first, message)
+                    if message is None:
+                        return []
+                    self._waiting = False
+                    return [(first, message), *self._take(self._batch_size() - 1)]
                 watcher.wait(IDLE_WAIT_S, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
-                return None
+                return []
             finally:
                 self._waiting = False
         except redis.RedisError as exc:
@@ -223,14 +251,26 @@ class Worker:
             # The reply to a move may be what was lost, leaving a message in our active list
             # that we do not know of. We hold nothing we have started: give everything back.
             self._until_done(self._rejoin, failing=True)
-            return None
+            return []
 
-    def _take(self) -> tuple[QueueKeys, bytes] | None:
+    def _batch_size(self) -> int:
+        """How many tasks to lease at once: one, or about BATCH_WORK_S worth when tasks have been short."""
+        return max(1, min(MAX_BATCH, int(BATCH_WORK_S / self._average_task_s)))
+
+    def _take(self, size: int | None = None) -> list[tuple[QueueKeys, bytes]]:
+        """Lease up to ``size`` tasks (the batch size by default) from the first queue that has any."""
+        size = self._batch_size() if size is None else size
+        if size < 1:
+            return []
         for keys in self.queues:
-            message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
-            if message is not None:
-                return keys, message
-        return None
+            if size == 1:
+                message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
+                messages = [] if message is None else [message]
+            else:
+                messages = self._scripts.lease(keys=[keys.pending, keys.active(self.name)], args=[size])
+            if messages:
+                return [(keys, message) for message in messages]
+        return []
 
     def _scheduler_loop(self) -> None:
         """Move scheduled tasks to their queues when due, waking workers blocked on those queues.
@@ -242,6 +282,7 @@ class Worker:
         while not self._threads_stop.wait(wait_s):
             wait_s = SCHEDULE_POLL_S
             try:
+                self._free_hostages()
                 for keys in self.queues:
                     _, next_ms = self._scripts.promote(
                         keys=[keys.scheduled, keys.scheduled_messages, keys.pending], args=[PROMOTE_BATCH]
@@ -253,6 +294,24 @@ class Worker:
                     logger.exception("moving scheduled tasks failed")
             except Exception:
                 logger.exception("moving scheduled tasks failed")
+
+    def _free_hostages(self) -> None:
+        """Give back the unstarted tasks of a batch whose current task has been running long."""
+        if self._running is None or time.monotonic() - self._running_since < HOSTAGE_S:
+            return
+        with self._lock:
+            hostages, self._prefetched = list(self._prefetched), collections.deque()
+        for keys in self.queues:
+            mine = [message for queue, message in hostages if queue is keys]
+            if not mine:
+                continue
+            try:
+                released = self._scripts.unlease(keys=[keys.active(self.name), keys.pending], args=mine)
+            except BaseException:
+                with self._lock:  # keep what is still ours, to run it after all
+                    self._prefetched.extendleft(reversed([h for h in hostages if h[1] in mine]))
+                raise
+            logger.info("job %s is taking long: gave %d task(s) back to %r", self._running, released, keys.queue)
 
     def _nothing_left(self) -> bool:
         """Whether no task is pending or scheduled on any of the queues (for burst mode)."""
@@ -267,6 +326,8 @@ class Worker:
         return self._until_done(count) == 0
 
     def _rejoin(self) -> None:
+        with self._lock:
+            self._prefetched.clear()
         self._release_all()
         self._beat()
 
@@ -282,6 +343,7 @@ class Worker:
             self._record("invalid", job_id, lambda: self._bury(keys, message, job_id, reason, "invalid", None))
             return
         self._running = task.id
+        self._running_since = time.monotonic()
         started = time.perf_counter()
         failure: BaseException | None = None
         try:
@@ -294,10 +356,14 @@ class Worker:
         except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
             failure = exc
         elapsed = time.perf_counter() - started
+        self._average_task_s += (elapsed - self._average_task_s) / 8
         if failure is None:
-            logger.info("job %s done in %.3f s", task.id, elapsed)
+            logger.debug("job %s done in %.6f s", task.id, elapsed)
+            self.counts["done"] += 1
             envelope = serializer.encode_result(task.id, ("done", value), self._secret)
-            self._record("done", task.id, lambda: self._ack(keys, message, task.id, envelope, options))
+            if not self._acks:
+                self._acks_since = time.monotonic()
+            self._acks.append((keys, message, task.id, envelope, round(options.result_ttl * 1000)))
         elif task.attempt < options.retries:
             delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
             delay = options.backoff(task.attempt + 1) if delay is None else delay
@@ -346,21 +412,34 @@ class Worker:
         """Record how a task ended, retrying through an outage so finished work is not run again."""
         self.counts[outcome] += 1
         if not self._until_done(step):
-            logger.warning(
-                "job %s: could not record it as %s, its lease was gone: this worker was presumed dead and "
-                "the task given back to the queue (where it runs again), or an earlier try at recording it "
-                "went through before the connection dropped",
-                job_id,
-                outcome,
-            )
+            self._lost_lease(job_id, outcome)
 
-    def _ack(self, keys: QueueKeys, message: bytes, job_id: str, envelope: bytes, options: Options) -> bool:
-        return bool(
-            self._scripts.ack(
-                keys=[keys.active(self.name), keys.deliveries, keys.stats, keys.result(job_id), keys.unique(job_id)],
-                args=[message, job_id, envelope, round(options.result_ttl * 1000)],
-            )
+    def _lost_lease(self, job_id: str, outcome: str) -> None:
+        logger.warning(
+            "job %s: could not record it as %s, its lease was gone: this worker was presumed dead and "
+            "the task given back to the queue (where it runs again), or an earlier try at recording it "
+            "went through before the connection dropped",
+            job_id,
+            outcome,
         )
+
+    def _flush_acks(self, retry: bool = True) -> None:
+        """Acknowledge the finished tasks, one script call per queue; through an outage unless ``retry`` is off."""
+        acks, self._acks = self._acks, []
+        for keys in self.queues:
+            mine = [ack for ack in acks if ack[0] is keys]
+            if not mine:
+                continue
+            script_keys = [keys.active(self.name), keys.deliveries, keys.stats]
+            script_keys += [key for _, _, job_id, _, _ in mine for key in (keys.result(job_id), keys.unique(job_id))]
+            args = [arg for _, message, job_id, envelope, ttl_ms in mine for arg in (message, job_id, envelope, ttl_ms)]
+
+            def ack(script_keys: list[str] = script_keys, args: list[Any] = args) -> list[int]:
+                return self._scripts.ack(keys=script_keys, args=args)  # type: ignore[no-any-return]
+
+            for (_, _, job_id, _, _), acked in zip(mine, self._until_done(ack) if retry else ack(), strict=True):
+                if not acked:
+                    self._lost_lease(job_id, "done")
 
     def _retry(self, keys: QueueKeys, message: bytes, retry: bytes, job_id: str, delay_s: float) -> bool:
         return bool(
