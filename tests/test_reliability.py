@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections import Counter
@@ -205,3 +206,24 @@ def test_sigterm_gives_back_the_unstarted_rest_of_a_batch(worker, queue, journal
     # and every one of them runs later
     assert worker("--burst").wait(30) == 0
     assert len([v for v, _ in tasks.events(journal, "done") if v.startswith("rest")]) == 20
+
+
+def test_the_supervisor_replaces_a_killed_worker_and_its_task_runs_again_at_once(spawn, queue, queue_name, journal):
+    # Given a supervisor with two worker processes (default liveness: 7 s), one busy with a task
+    supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "2")
+    wait_for(lambda: len(queue.info().workers) == 2, what="two workers to register")
+    queue.enqueue(tasks.slow, str(journal), "t1", 1.0)
+    [(_, pid)] = wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    # When that worker process is killed
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    # Then the task starts again well before the heartbeat would lapse, and the dead process is replaced
+    wait_for(lambda: len(tasks.events(journal, "start")) == 2, timeout=10, what="the task to start again")
+    assert time.monotonic() - killed_at < 3
+    wait_for(lambda: len(queue.info().workers) == 2 and str(pid) not in str(queue.info().workers))
+    wait_for(lambda: tasks.events(journal, "done"), what="the task to finish")
+    assert "died (exit code -9): restarting it" in supervisor.output()
+    assert (queue.info().redelivered, queue.info().done) == (1, 1)
+    # and SIGTERM stops them all cleanly
+    assert supervisor.stop() == 0
+    assert queue.info().workers == []

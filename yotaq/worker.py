@@ -57,6 +57,9 @@ _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 5.0
 
 
+_DEFAULT_OPTIONS = Options()
+
+
 class Watchdog(Protocol):
     """Told the latest moment the running task may still be running; see ``supervisor``."""
 
@@ -336,7 +339,7 @@ class Worker:
     def _process(self, keys: QueueKeys, message: bytes) -> None:
         try:
             task = serializer.decode(message, self._secret, self._functions)
-            options = Options().replace(**task.options)
+            options = _DEFAULT_OPTIONS.replace(**task.options)
         except (InvalidMessage, ConfigurationError) as exc:
             job_id, reason = serializer.message_id(message), str(exc)
             logger.error("job %s set aside: %s", job_id, reason)
