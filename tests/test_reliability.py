@@ -181,7 +181,9 @@ def trained(worker, queue, journal, count=200):
 def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journal):
     # Given a worker leasing in batches, and a batch of a long task followed by short ones
     busy = trained(worker(), queue, journal)
-    queue.enqueue_many(tasks.slow, [(str(journal), "long", 2)] + [(str(journal), f"short{n}", 0) for n in range(10)])
+    # (the first, short, task is taken alone by the idle worker; the rest then come as one batch)
+    batch = [("gate", 0), ("long", 2)] + [(f"short{n}", 0) for n in range(10)]
+    queue.enqueue_many(tasks.slow, [(str(journal), name, seconds) for name, seconds in batch])
     [(_, pid)] = wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "long"], what="the long task")
     assert pid == busy.pid
     # When another worker is free
@@ -196,12 +198,13 @@ def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journ
 def test_sigterm_gives_back_the_unstarted_rest_of_a_batch(worker, queue, journal):
     # Given a worker leasing in batches, busy with the first task of a batch
     busy = trained(worker(), queue, journal)
-    queue.enqueue_many(tasks.slow, [(str(journal), "first", 1)] + [(str(journal), f"rest{n}", 0) for n in range(20)])
+    batch = [("gate", 0), ("first", 1)] + [(f"rest{n}", 0) for n in range(20)]
+    queue.enqueue_many(tasks.slow, [(str(journal), name, seconds) for name, seconds in batch])
     wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "first"], what="the first task")
     # When it gets SIGTERM, it finishes that task, gives the rest back and exits 0
     busy.signal(signal.SIGTERM)
     assert busy.wait() == 0
-    assert [v for v, _ in tasks.events(journal, "done") if not v.isdigit()] == ["first"]
+    assert [v for v, _ in tasks.events(journal, "done") if not v.isdigit()] == ["gate", "first"]
     assert (queue.info().pending, queue.info().active) == (20, 0)
     # and every one of them runs later
     assert worker("--burst").wait(30) == 0

@@ -239,10 +239,7 @@ class Worker:
                 if watcher is None:
                     first = self.queues[0]
                     message = self.redis.blmove(first.pending, first.active(self.name), IDLE_WAIT_S, "LEFT", "RIGHT")
-                    if message is None:
-                        return []
-                    self._waiting = False
-                    return [(first, message), *self._take(self._batch_size() - 1)]
+                    return [] if message is None else [(first, message)]
                 watcher.wait(IDLE_WAIT_S, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
                 return []
             finally:
@@ -260,11 +257,9 @@ class Worker:
         """How many tasks to lease at once: one, or about BATCH_WORK_S worth when tasks have been short."""
         return max(1, min(MAX_BATCH, int(BATCH_WORK_S / self._average_task_s)))
 
-    def _take(self, size: int | None = None) -> list[tuple[QueueKeys, bytes]]:
-        """Lease up to ``size`` tasks (the batch size by default) from the first queue that has any."""
-        size = self._batch_size() if size is None else size
-        if size < 1:
-            return []
+    def _take(self) -> list[tuple[QueueKeys, bytes]]:
+        """Lease a batch of tasks (often just one) from the first queue that has any."""
+        size = self._batch_size()
         for keys in self.queues:
             if size == 1:
                 message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
