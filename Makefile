@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(VENV)/.installed-embedded
 ## test: lint, then the test suite against a real Redis (see tests/conftest.py for which)
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest
+
+## load: locust, headless, 30 s, against workers and a Redis it starts itself (see loadtest/)
+load: $(VENV)/.installed-load
+	$(BIN)/locust -f loadtest --headless -u 50 -r 50 -t 30s --csv loadtest-out
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
