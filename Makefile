@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint load clean
+.PHONY: demo test lint load bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: $(VENV)/.installed-test lint
 ## load: locust, headless, 30 s, against workers and a Redis it starts itself (see loadtest/)
 load: $(VENV)/.installed-load
 	$(BIN)/locust -f loadtest --headless -u 50 -r 50 -t 30s --csv loadtest-out
+
+## bench: yotaq next to rq, huey, dramatiq, celery and arq (~45 min; BENCH_ARGS="--tasks 1000 --runs 1" for ~5)
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet '.[bench]'  # the peers, beside the yotaq they are measured against
+	touch $@
+
+bench: $(VENV)/.installed-embedded $(BENCH_VENV)/.installed
+	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

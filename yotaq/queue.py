@@ -209,18 +209,22 @@ class Queue:
         Each command is a single atomic step, so a failure never leaves a half-written task.
         A retry after a reply was lost can enqueue twice: that is within at-least-once.
         """
+        try:
+            return command()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            error = exc
         give_up_at = time.monotonic() + ENQUEUE_DEADLINE_S
         pause = _FIRST_RETRY_S
-        while True:
+        while time.monotonic() + pause <= give_up_at:
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_RETRY_S)
             try:
                 return command()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
-                if time.monotonic() + pause > give_up_at:
-                    raise ConnectionError(
-                        f"cannot reach Redis for queue {self.name!r} (gave up after {ENQUEUE_DEADLINE_S:g} s): {exc}"
-                    ) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, _MAX_RETRY_S)
+                error = exc
+        raise ConnectionError(
+            f"cannot reach Redis for queue {self.name!r} (gave up after {ENQUEUE_DEADLINE_S:g} s): {error}"
+        ) from error
 
     # -- results and status --------------------------------------------------------------------
 

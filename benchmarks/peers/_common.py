@@ -1,0 +1,82 @@
+"""What every driver shares: the Redis URL, the counter and signal keys, timing, and the JSON answer.
+
+A driver is run as ``python drive_<system>.py COMMAND N`` under the venv that has its system, and
+prints one JSON object on its last line of output. Commands (a driver leaves out those it lacks):
+
+    version        {"version": "1.2.3"}
+    enqueue N      N tasks, one enqueue call each: {"rate": tasks per second}
+    bulk N         N tasks through the bulk API: {"rate": ...}, or {"na": "why"}
+    fill N         N tasks, as fast as it can (not timed; for the drain measurement): {"n": N}
+    latency N      with one idle worker running: N times, enqueue a task that pushes onto
+                   SIGNAL_KEY and wait for it there: {"samples_ms": [...]}
+    result N       the same through the system's own result API: {"samples_ms": [...]}, or {"na": "why"}
+
+Only the standard library and redis-py here: both venvs import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+URL_VARIABLE = "BENCH_REDIS_URL"
+DONE_KEY = "bench:done"  # every no-op task does INCR DONE_KEY
+SIGNAL_KEY = "bench:signal"  # the latency task does RPUSH SIGNAL_KEY 1
+WARMUP_TIMEOUT_S = 120.0  # how long a worker may take to start and run its first task
+WAIT_TIMEOUT_S = 30.0
+PAUSE_S = 0.005  # between latency samples: the worker goes idle again
+
+
+def redis_url() -> str:
+    return os.environ[URL_VARIABLE]
+
+
+def rate(n: int, run: Callable[[], Any]) -> dict[str, float]:
+    """Time ``run`` (which handles ``n`` tasks) and answer in tasks per second."""
+    start = time.perf_counter()
+    run()
+    return {"rate": n / (time.perf_counter() - start)}
+
+
+def signal_samples(n: int, send: Callable[[], Any], client: Any) -> dict[str, list[float]]:
+    """Enqueue-to-signal latency: ``send()`` enqueues the task, which does ``RPUSH SIGNAL_KEY``."""
+    client.delete(SIGNAL_KEY)
+    send()  # warm-up: the worker may still be starting
+    if client.blpop([SIGNAL_KEY], timeout=WARMUP_TIMEOUT_S) is None:
+        raise TimeoutError(f"no worker ran the warm-up task within {WARMUP_TIMEOUT_S:.0f} s")
+    samples = []
+    for _ in range(n):
+        time.sleep(PAUSE_S)
+        start = time.perf_counter()
+        send()
+        if client.blpop([SIGNAL_KEY], timeout=WAIT_TIMEOUT_S) is None:
+            raise TimeoutError(f"the task did not run within {WAIT_TIMEOUT_S:.0f} s")
+        samples.append((time.perf_counter() - start) * 1000)
+    return {"samples_ms": samples}
+
+
+def result_samples(n: int, send_and_wait: Callable[[float], Any]) -> dict[str, list[float]]:
+    """Enqueue-to-result latency: ``send_and_wait(timeout)`` enqueues a no-op task and waits for its result."""
+    send_and_wait(WARMUP_TIMEOUT_S)
+    samples = []
+    for _ in range(n):
+        time.sleep(PAUSE_S)
+        start = time.perf_counter()
+        send_and_wait(WAIT_TIMEOUT_S)
+        samples.append((time.perf_counter() - start) * 1000)
+    return {"samples_ms": samples}
+
+
+def main(commands: dict[str, Callable[[int], dict[str, Any]]]) -> None:
+    """Run ``sys.argv[1]`` with ``int(sys.argv[2])`` (0 if absent) and print its answer as JSON."""
+    command = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    if command not in commands:
+        answer: dict[str, Any] = {"na": f"no {command} command"}
+    else:
+        answer = commands[command](n)
+    print(json.dumps(answer), flush=True)

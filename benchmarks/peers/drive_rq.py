@@ -1,0 +1,46 @@
+"""rq: ``Queue.enqueue``, ``Queue.enqueue_many`` with ``Queue.prepare_data``, ``Job.latest_result``."""
+
+from __future__ import annotations
+
+import math
+
+import redis
+import rq
+from _common import main, rate, redis_url, result_samples, signal_samples
+from rq_tasks import noop, ping
+
+connection = redis.Redis.from_url(redis_url())
+queue = rq.Queue(connection=connection)  # "default", as `rq worker` with no queue named
+
+
+def enqueue(n: int) -> dict:
+    return rate(n, lambda: [queue.enqueue(noop) for _ in range(n)])
+
+
+def bulk(n: int) -> dict:
+    return rate(n, lambda: queue.enqueue_many([rq.Queue.prepare_data(noop) for _ in range(n)]))
+
+
+def fill(n: int) -> dict:
+    queue.enqueue_many([rq.Queue.prepare_data(noop) for _ in range(n)])
+    return {"n": n}
+
+
+def result(n: int) -> dict:
+    def send_and_wait(timeout: float) -> None:
+        if queue.enqueue(noop).latest_result(timeout=math.ceil(timeout)) is None:
+            raise TimeoutError("no result")
+
+    return result_samples(n, send_and_wait)
+
+
+main(
+    {
+        "version": lambda n: {"version": rq.VERSION},
+        "enqueue": enqueue,
+        "bulk": bulk,
+        "fill": fill,
+        "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
+        "result": result,
+    }
+)

@@ -1,0 +1,76 @@
+"""yotaq: ``queue.enqueue``, ``queue.enqueue_many``, ``job.result``; and a bare RPUSH loop as the floor.
+
+The tasks are defined here, in ``__main__``, so they travel by value (dill) as a user's would: the
+worker imports nothing of this folder. Their Redis client is made on the worker, on first use, and
+kept in the rebuilt function's globals (a worker reuses a function rebuilt from the same bytes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from importlib.metadata import version
+
+import redis
+from _common import main, rate, redis_url, result_samples, signal_samples
+
+import yotaq
+from yotaq import serializer
+
+_client = None
+
+
+def _redis():
+    global _client
+    if _client is None:
+        import os
+
+        import redis
+
+        _client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+    return _client
+
+
+def noop() -> int:
+    return _redis().incr("bench:done")
+
+
+def ping() -> None:
+    _redis().rpush("bench:signal", 1)
+
+
+connection = yotaq.connect(redis_url())
+# "tasks", as `python -m yotaq worker` with no queue named; signed with the secret the workers get
+queue = yotaq.Queue(connection, secret=os.environ["YOTAQ_SECRET"])
+
+
+def fill(n: int) -> dict:
+    queue.enqueue_many(noop, [() for _ in range(n)])
+    return {"n": n}
+
+
+def floor(n: int) -> dict:
+    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: single enqueue's floor."""
+    size = len(serializer.encode(serializer.Task(uuid.uuid4().hex, noop, (), {}, {}), b"secret"))
+    payload = b"x" * size
+    client = redis.Redis.from_url(redis_url())
+    start = time.perf_counter()
+    for _ in range(n):
+        client.rpush("bench:floor", payload)
+    elapsed = time.perf_counter() - start
+    client.delete("bench:floor")
+    return {"rate": n / elapsed, "bytes": size}
+
+
+main(
+    {
+        "version": lambda n: {"version": version("yotaq")},
+        "enqueue": lambda n: rate(n, lambda: [queue.enqueue(noop) for _ in range(n)]),
+        "bulk": lambda n: rate(n, lambda: queue.enqueue_many(noop, [() for _ in range(n)])),
+        "fill": fill,
+        "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
+        "result": lambda n: result_samples(n, lambda timeout: queue.enqueue(noop).result(timeout=timeout)),
+        "floor": floor,
+    }
+)
