@@ -149,3 +149,63 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(tmp_pat
 def test_an_empty_or_odd_secret_is_a_configuration_error(secret):
     with pytest.raises(ValueError, match="secret"):
         serializer.as_secret(secret)
+
+
+# -- caches on the hot path: safe reuse of pickled and rebuilt functions --------------------------
+
+GREETING = "hello"
+SETTINGS = {"greeting": "hello"}
+
+
+def run_pickled(data, *args):
+    return dill.loads(data)(*args)
+
+
+def as_main(fn):
+    """The function as if defined in a producer's ``__main__``: dill pickles it by value."""
+    fn.__module__ = "__main__"
+    return fn
+
+
+def test_a_function_pickle_is_reused_while_what_it_captured_is_unchanged(monkeypatch):
+    pickles = serializer.FunctionPickles()
+    fn = as_main(lambda name: f"{GREETING}, {name}")
+    first = pickles.dumps(fn)
+    assert pickles.dumps(fn) is first
+    # Rebinding a global the function uses makes a new pickle, with the new value
+    monkeypatch.setitem(globals(), "GREETING", "bonjour")
+    second = pickles.dumps(fn)
+    assert second is not first and run_pickled(second, "Ada") == "bonjour, Ada"
+
+
+def test_a_function_that_captures_something_mutable_is_pickled_every_time():
+    pickles = serializer.FunctionPickles()
+    fn = as_main(lambda name: f"{SETTINGS['greeting']}, {name}")
+    before = pickles.dumps(fn)
+    SETTINGS["greeting"] = "hola"
+    try:
+        after = pickles.dumps(fn)
+        assert run_pickled(before, "Ada") == "hello, Ada" and run_pickled(after, "Ada") == "hola, Ada"
+    finally:
+        SETTINGS["greeting"] = "hello"
+
+
+def test_closures_and_defaults_are_part_of_what_is_compared():
+    pickles = serializer.FunctionPickles()
+
+    def make(suffix):
+        return as_main(lambda name, punctuation="!": f"{name}{suffix}{punctuation}")
+
+    first, second = make("-1"), make("-2")
+    assert run_pickled(pickles.dumps(first), "a") == "a-1!"
+    assert run_pickled(pickles.dumps(second), "a") == "a-2!"
+    first.__defaults__ = ("?",)
+    assert run_pickled(pickles.dumps(first), "a") == "a-1?"
+
+
+def test_a_worker_rebuilds_a_function_once_per_distinct_pickle():
+    functions = serializer.FunctionCache()
+    message = encode(Task("id1", as_main(lambda: 1), (), {}), None)
+    assert decode(message, None, functions).fn is decode(message, None, functions).fn
+    other = encode(Task("id2", as_main(lambda: 2), (), {}), None)
+    assert decode(other, None, functions).fn() == 2
