@@ -230,3 +230,15 @@ def test_the_supervisor_replaces_a_killed_worker_and_its_task_runs_again_at_once
     # and SIGTERM stops them all cleanly
     assert supervisor.stop() == 0
     assert queue.info().workers == []
+
+
+def test_sigterm_stops_a_worker_that_is_waiting_for_redis_to_come_back(spawn, own_redis, queue_name):
+    queue = yotaq.Queue(yotaq.connect(own_redis.url), queue_name)
+    waiting = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST, url=own_redis.url)
+    wait_for(lambda: queue.info().workers, what="the worker to register")
+    queue.redis.close()
+    own_redis.stop()
+    wait_for(lambda: "Redis unreachable" in waiting.output(), what="the worker to notice the outage")
+    waiting.signal(signal.SIGTERM)
+    assert waiting.wait(5) == 0
+    assert "could not give tasks back" in waiting.output()

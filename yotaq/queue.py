@@ -161,7 +161,7 @@ class Queue:
 
         Calling ``fn(...)`` itself still runs it here. Options given to ``delay`` win.
         """
-        self.defaults.replace(**{k: v for k, v in options.items() if k not in ("delay", "at", "job_id")})
+        self.defaults.replace(**{k: v for k, v in options.items() if k not in RESERVED - _OPTION_NAMES})  # fail here
 
         def decorate(fn: Callable[P, R]) -> TaskFunction[P, R]:
             return TaskFunction(self, fn, options)

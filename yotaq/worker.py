@@ -525,7 +525,13 @@ class Worker:
         pause = _FIRST_BACKOFF_S
         while True:
             if failing:
-                time.sleep(pause)
+                self._waiting = True  # a stop signal ends the wait for Redis; what was not recorded runs again
+                try:
+                    if self._stopping:
+                        raise _StopNow
+                    time.sleep(pause)
+                finally:
+                    self._waiting = False
                 pause = min(pause * 2, _MAX_BACKOFF_S)
             try:
                 result = command()
