@@ -49,9 +49,9 @@ PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 # average of its task durations, at most MAX_BATCH tasks), and acknowledges finished tasks
 # together, at the end of the batch or ACK_DELAY_S after the first, whichever comes first. A
 # batch whose current task has run HOSTAGE_S gives its unstarted tasks back to the queue.
-BATCH_WORK_S = 0.005
+BATCH_WORK_S = 0.01
 MAX_BATCH = 64
-ACK_DELAY_S = 0.002
+ACK_DELAY_S = 0.01
 HOSTAGE_S = 0.2
 _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 5.0
