@@ -173,7 +173,7 @@ def test_a_delayed_task_does_not_start_early(queue, spawn, queue_name, tmp_path)
 
 def test_a_task_at_a_given_time_does_not_start_early(queue, burst_worker, tmp_path):
     journal = tmp_path / "journal"
-    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=0.4)
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=0.4)
     queue.enqueue(tasks.started_at, str(journal), at=at)
     burst_worker()
     [(started, _)] = tasks.events(journal, "start")

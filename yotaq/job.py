@@ -81,7 +81,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Where a job is."""
 
     PENDING = "pending"  # waiting on the queue (or not known to yotaq at all)
