@@ -258,7 +258,7 @@ class Queue:
             pipe.zscore(self.keys.scheduled, job.id)
             pipe.zrange(self.keys.workers, 0, -1)
             envelope, dead, scheduled, workers = pipe.execute()
-        if envelope is not None and not (dead and serializer.result_kind(envelope) == "dead"):
+        if envelope is not None:
             return Status(serializer.result_kind(envelope))
         if dead:
             return Status.DEAD
