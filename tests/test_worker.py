@@ -7,8 +7,9 @@ import dill
 import pytest
 
 import yotaq
-from yotaq import ConfigurationError
+from yotaq import ConfigurationError, ResultTimeout, Status
 
+from . import tasks
 from .helpers import forge
 
 RESULTS = "yotaq-test:results"
@@ -110,6 +111,26 @@ def test_dead_tasks_can_be_requeued_or_purged(queue, burst_worker):
     burst_worker()
     assert queue.purge_dead() == 2
     assert queue.dead_jobs() == [] and queue.info().dead == 0
+
+
+def test_a_requeued_task_is_pending_again_and_its_new_result_is_returned(queue, burst_worker, r, tmp_path):
+    journal = tmp_path / "journal"
+    job = queue.enqueue(tasks.flaky, str(journal), 2, job_id="nightly-report")
+    burst_worker()
+    assert job.status is Status.FAILED
+    assert queue.requeue_dead() == 1
+    # The failure it was set aside with is gone: it reads as pending and waiting for it waits.
+    assert job.status is Status.PENDING
+    with pytest.raises(ResultTimeout):
+        job.result(timeout=0.1)
+    # Pending again, its id is unique again: the same id is not enqueued twice.
+    assert queue.enqueue(tasks.flaky, str(journal), 2, job_id="nightly-report") == job
+    assert r.llen(queue.keys.pending) == 1
+    burst_worker()
+    assert job.result(timeout=1) == 2 and job.status is Status.DONE
+    # Not dead any more: requeueing it again changes nothing, and its result stays.
+    assert queue.requeue_dead([job.id]) == 0 and job.result(timeout=1) == 2
+    assert not r.exists(queue.keys.unique(job.id))
 
 
 @pytest.mark.parametrize(

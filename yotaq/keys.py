@@ -85,7 +85,7 @@ class QueueKeys:
         return f"{self._prefix}:result:{check_name('job id', job_id)}"
 
     def unique(self, job_id: str) -> str:
-        """Exists while a job enqueued with an explicit ``job_id`` is pending, scheduled or active."""
+        """Exists while a job enqueued with ``job_id`` (or requeued when dead) is pending, scheduled or active."""
         return f"{self._prefix}:unique:{check_name('job id', job_id)}"
 
     @property

@@ -308,11 +308,15 @@ class Queue:
         return sorted(jobs, key=lambda job: job.at_ms)
 
     def requeue_dead(self, job_ids: list[str] | None = None) -> int:
-        """Put dead tasks (all of them when ``job_ids`` is None) back on the queue; return how many."""
+        """Put dead tasks (all of them when ``job_ids`` is None) back on the queue; return how many.
+
+        Each is pending again, without the result it was set aside with.
+        """
         ids = [job.id for job in self.dead_jobs()] if job_ids is None else job_ids
         if not ids:
             return 0
         keys = [self.keys.dead, self.keys.dead_reasons, self.keys.pending]
+        keys += [key for job_id in ids for key in (self.keys.result(job_id), self.keys.unique(job_id))]
         return int(self._scripts.requeue(keys=keys, args=ids))
 
     def purge_dead(self) -> int:

@@ -2,7 +2,7 @@
 
 Every state change that touches more than one key is one of these scripts, so it is atomic.
 A file is named ``<command>-<number of keys>.lua`` and its header documents KEYS and ARGV.
-(``ack-3+2n`` and ``reap-8+2n`` take two more keys for each of the n messages they handle.)
+(``ack-3+2n``, ``reap-8+2n`` and ``requeue-3+2n`` take two more keys for each of the n jobs they handle.)
 redis-py's ``Script`` runs ``EVALSHA`` and falls back to ``EVAL`` once after a Redis restart.
 """
 
