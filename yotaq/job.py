@@ -57,10 +57,12 @@ class Options:
 
     def replace(self, **changes: Any) -> Options:
         """These options with ``changes``; an unknown name raises ``ConfigurationError``."""
+        if not changes:
+            return self
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **changes) if changes else self
+        return dataclasses.replace(self, **changes)
 
     @functools.cached_property
     def changes(self) -> dict[str, Any]:

@@ -219,12 +219,22 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
 def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
     """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
     head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    signature = _sign(secret, head + body) if secret else UNSIGNED
-    return head + signature + b" " + body
+    signature = _sign(secret, head, body) if secret else UNSIGNED
+    return b"%s%s %s" % (head, signature, body)
 
 
-def _sign(secret: bytes, signed_part: bytes) -> bytes:
-    return hmac.digest(secret, signed_part, "sha256").hex().encode()
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 with the key already absorbed: each signature starts from a copy of it."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
+def _sign(secret: bytes, *parts: bytes) -> bytes:
+    """The hex HMAC-SHA256 of the concatenated ``parts`` (hashed in place, not joined first)."""
+    mac = _keyed(secret).copy()
+    for part in parts:
+        mac.update(part)
+    return mac.hexdigest().encode()
 
 
 def message_id(message: bytes) -> str:
@@ -282,16 +292,18 @@ def decode(message: bytes, secret: bytes | None, functions: FunctionCache | None
             f"Python {PYTHON_VERSION.decode()}: bytecode differs between versions"
         )
     if secret:
-        signed_part = message[: len(message) - len(body) - len(signature) - 1]
-        if not hmac.compare_digest(signature, _sign(secret, signed_part + body)):
+        head = memoryview(message)[: len(message) - len(body) - len(signature) - 1]
+        if not hmac.compare_digest(signature, _sign(secret, head, body)):
             reason = "unsigned message" if signature == UNSIGNED else "signature does not match"
             raise InvalidMessage(f"bad signature: {reason}")
-    size, _, rest = body.partition(b" ")
-    if not size.isdigit() or int(size) > len(rest):
+    space = body.find(b" ")
+    size = body[:space]
+    if space < 1 or not size.isdigit() or space + 1 + int(size) > len(body):
         raise InvalidMessage("malformed task: the body does not start with the function's size")
+    calls_at = space + 1 + int(size)
     try:
-        fn = (functions or _NO_CACHE).load(rest[: int(size)])
-        call = pickle.loads(rest[int(size) :])
+        fn = (functions or _NO_CACHE).load(body[space + 1 : calls_at])
+        call = pickle.loads(memoryview(body)[calls_at:])
     except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
         raise InvalidMessage(f"cannot rebuild the task: {type(exc).__name__}: {exc}") from exc
     if not (
@@ -322,7 +334,7 @@ def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None) -
         outcome = ("failed", "SerializationError", str(exc), "")
         body = dumps_value(outcome)
     head = b"%s %s " % (RESULT_MAGIC, outcome[0].encode())
-    signature = _sign(secret, job_id.encode() + b" " + head + body) if secret else UNSIGNED
+    signature = _sign(secret, job_id.encode(), b" ", head, body) if secret else UNSIGNED
     return head + signature + b" " + body
 
 
@@ -345,8 +357,8 @@ def decode_result(job_id: str, envelope: bytes, secret: bytes | None) -> Any:
     kind, signature, body = rest.split(b" ", 2)
     if magic != RESULT_MAGIC:
         raise InvalidMessage(f"job {job_id}: not a yotaq result")
-    signed_part = job_id.encode() + b" " + magic + b" " + kind + b" " + body
-    if secret and not hmac.compare_digest(signature, _sign(secret, signed_part)):
+    signed_parts = (job_id.encode(), b" ", magic, b" ", kind, b" ", body)
+    if secret and not hmac.compare_digest(signature, _sign(secret, *signed_parts)):
         raise InvalidMessage(f"job {job_id}: result has a bad signature")
     outcome = pickle.loads(body)
     if outcome[0] == "done":

@@ -429,15 +429,16 @@ class Worker:
             if not mine:
                 continue
             script_keys = [keys.active(self.name), keys.deliveries, keys.stats]
-            script_keys += [key for _, _, job_id, _, _ in mine for key in (keys.result(job_id), keys.unique(job_id))]
-            args = [arg for _, message, job_id, envelope, ttl_ms in mine for arg in (message, job_id, envelope, ttl_ms)]
+            args = [" ".join(ack[2] for ack in mine), " ".join(str(ack[4]) for ack in mine)]
+            for _, message, job_id, envelope, _ in mine:
+                script_keys += (keys.result(job_id), keys.unique(job_id))
+                args += (message, envelope)
 
             def ack(script_keys: list[str] = script_keys, args: list[Any] = args) -> list[int]:
                 return self._scripts.ack(keys=script_keys, args=args)  # type: ignore[no-any-return]
 
-            for (_, _, job_id, _, _), acked in zip(mine, self._until_done(ack) if retry else ack(), strict=True):
-                if not acked:
-                    self._lost_lease(job_id, "done")
+            for position in self._until_done(ack) if retry else ack():
+                self._lost_lease(mine[position - 1][2], "done")
 
     def _retry(self, keys: QueueKeys, message: bytes, retry: bytes, job_id: str, delay_s: float) -> bool:
         return bool(

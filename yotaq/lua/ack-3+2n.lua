@@ -3,25 +3,29 @@
   its result is stored, waking anyone waiting for it.
   KEYS[1] this worker's active list   KEYS[2] deliveries hash   KEYS[3] stats hash
   KEYS[2 + 2i], KEYS[3 + 2i] for the i-th task: its result list, its unique marker
-  ARGV[4i - 3 .. 4i] for the i-th task: the message, its job id, the result envelope, result TTL (ms)
-  Returns: for each task, 1, or 0 when it was no longer leased by this worker (it was reaped and
-  given to another worker); nothing changes for those.
+  ARGV[1] the job ids, space separated   ARGV[2] their result TTLs (ms), space separated
+  ARGV[1 + 2i], ARGV[2 + 2i] for the i-th task: its message, its result envelope
+  Returns: the positions (1-based) of the tasks no longer leased by this worker (reaped and
+  given to another worker), usually none; nothing changes for those.
 ]]
-local acked = {}
-local done = 0
-for i = 1, #ARGV / 4 do
-  local message, id, envelope, ttl = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
-  if redis.call('LREM', KEYS[1], 1, message) == 0 then
-    acked[i] = 0
+local ids, ttls = {}, {}
+for id in string.gmatch(ARGV[1], '%S+') do
+  ids[#ids + 1] = id
+end
+for ttl in string.gmatch(ARGV[2], '%S+') do
+  ttls[#ttls + 1] = ttl
+end
+local lost = {}
+for i = 1, #ids do
+  if redis.call('LREM', KEYS[1], 1, ARGV[1 + 2 * i]) == 0 then
+    lost[#lost + 1] = i
   else
-    local result, unique = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('DEL', result, unique)
-    redis.call('RPUSH', result, envelope)
-    redis.call('PEXPIRE', result, ttl)
-    acked[i] = 1
-    done = done + 1
+    local result = KEYS[2 + 2 * i]
+    redis.call('HDEL', KEYS[2], ids[i])
+    redis.call('DEL', result, KEYS[3 + 2 * i])
+    redis.call('RPUSH', result, ARGV[2 + 2 * i])
+    redis.call('PEXPIRE', result, ttls[i])
   end
 end
-redis.call('HINCRBY', KEYS[3], 'done', done)
-return acked
+redis.call('HINCRBY', KEYS[3], 'done', #ids - #lost)
+return lost
