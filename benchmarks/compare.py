@@ -134,6 +134,15 @@ def systems() -> dict[str, System]:
     }
 
 
+@dataclass
+class Floors:
+    """What the same work costs with no queue at all, measured with yotaq's row (each a list of runs)."""
+
+    enqueue: list[float] = field(default_factory=list)  # a bare RPUSH loop, per second
+    enqueue_ratio: list[float] = field(default_factory=list)  # yotaq's single enqueue rate / that, interleaved
+    latency: list[float] = field(default_factory=list)  # p50 ms with a bare BLPOP-then-RPUSH worker
+
+
 class Failed(Exception):
     """A measurement that could not be made; its message goes into the table as ``n/a (message)``."""
 
@@ -314,7 +323,7 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(len(ordered) * fraction))]
 
 
-def measure(bench: Bench, system: System, args: argparse.Namespace, floor: list[float]) -> None:
+def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floors) -> None:
     """One run of every measurement for one system; failures become that column's reason."""
 
     def record(column: str, what: Callable[[], float]) -> None:
@@ -334,9 +343,14 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floor: list[
         if system.key == "yotaq":
             try:
                 bench.flush()
-                floor.append(bench.drive(system, "floor", args.single)["rate"])
+                answer = bench.drive(system, "floor", args.single)
+                floors.enqueue.append(answer["rate"])
+                floors.enqueue_ratio.append(answer["ratio"])
+                bench.flush()
+                samples = bench.drive(system, "latency_floor", args.samples)["samples_ms"]
+                floors.latency.append(statistics.median(samples))
             except Failed as exc:
-                print(f"  the RPUSH floor failed: {exc}", file=sys.stderr)
+                print(f"  a floor failed: {exc}", file=sys.stderr)
     for processes in args.procs:
         record(f"drain{processes}", lambda processes=processes: bench.drain(system, processes, args.tasks))
     if "latency" in system.errors:
@@ -410,7 +424,7 @@ def venv_info(python: str) -> str:
         return "unavailable"
 
 
-def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str, floor: list[float]) -> str:
+def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors) -> str:
     cols = columns(args.procs)
     lines = [
         "| system | version | " + " | ".join(heading for _, heading, _ in cols) + " |",
@@ -441,12 +455,21 @@ def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str
             best, name = max(theirs) if kind == RATE else min(theirs)
             shown = f"{best:,.0f}" if kind == RATE else f"{best:.2f}"
             lines.append(f"- {heading}: {mine / best:.2f}x the best peer, {name} ({shown})")
-        single = value(rows, yotaq, "single")
-        if floor and single is not None:
-            bare = statistics.median(floor)
+        lines.append("")
+    if yotaq is not None and (floors.enqueue or floors.latency):
+        lines.append("yotaq next to no queue at all, the same work done with bare redis-py in the same run:")
+        if floors.enqueue:
             lines.append(
-                f"- single enqueue vs a bare redis-py RPUSH loop of same-size messages ({bare:,.0f}/s): "
-                f"{100 * single / bare:.0f}%"
+                f"- single enqueue vs a bare RPUSH loop of same-size messages "
+                f"({statistics.median(floors.enqueue):,.0f}/s), in alternating rounds: "
+                f"{100 * statistics.median(floors.enqueue_ratio):.0f}%"
+            )
+        latency = value(rows, yotaq, "latency_p50")
+        if floors.latency and latency is not None:
+            bare = statistics.median(floors.latency)
+            lines.append(
+                f"- latency p50 vs a bare worker (BLPOP, then RPUSH) in its place ({bare:.2f} ms): "
+                f"{latency / bare:.2f}x"
             )
         lines.append("")
     lines += [
@@ -496,7 +519,7 @@ def main() -> None:
     for system in rows.values():  # a row whose source of enqueue numbers is not run measures them itself
         if system.enqueue_as and system.enqueue_as not in rows:
             system.enqueue_as = None
-    floor: list[float] = []
+    floors = Floors()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the workers and Redis on the way out
     with tempfile.TemporaryDirectory(prefix="yotaq-compare-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         bench = Bench(server.url, Path(tmp), args.peer_venv)
@@ -511,9 +534,9 @@ def main() -> None:
             print(f"run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
             for system in rows.values():
                 if system.version:
-                    measure(bench, system, args, floor)
+                    measure(bench, system, args, floors)
         bench.redis.close()
-    print(report(rows, args, redis_version, floor))
+    print(report(rows, args, redis_version, floors))
 
 
 if __name__ == "__main__":

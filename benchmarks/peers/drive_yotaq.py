@@ -7,13 +7,14 @@ kept in the rebuilt function's globals (a worker reuses a function rebuilt from 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import uuid
 from importlib.metadata import version
 
 import redis
-from _common import main, rate, redis_url, result_samples, signal_samples
+from _common import SIGNAL_KEY, main, rate, redis_url, result_samples, signal_samples
 
 import yotaq
 from yotaq import serializer
@@ -51,16 +52,46 @@ def fill(n: int) -> dict:
 
 
 def floor(n: int) -> dict:
-    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: single enqueue's floor."""
+    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: single enqueue's floor.
+
+    Measured in alternating rounds with ``queue.enqueue`` so that both see the same machine:
+    returns the bare rate and the ratio of yotaq's rate to it.
+    """
     size = len(serializer.encode(serializer.Task(uuid.uuid4().hex, noop, (), {}, {}), b"secret"))
     payload = b"x" * size
     client = redis.Redis.from_url(redis_url())
-    start = time.perf_counter()
-    for _ in range(n):
-        client.rpush("bench:floor", payload)
-    elapsed = time.perf_counter() - start
+    rounds, per_round = 10, max(1, n // 10)
+    bare_s = yotaq_s = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(per_round):
+            client.rpush("bench:floor", payload)
+        bare_s += time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(per_round):
+            queue.enqueue(noop)
+        yotaq_s += time.perf_counter() - start
     client.delete("bench:floor")
-    return {"rate": n / elapsed, "bytes": size}
+    return {"rate": rounds * per_round / bare_s, "ratio": bare_s / yotaq_s, "bytes": size}
+
+
+def _bare_worker(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    while True:
+        client.blpop(["bench:floor"])
+        client.rpush(SIGNAL_KEY, 1)
+
+
+def latency_floor(n: int) -> dict:
+    """The latency measurement with a bare redis-py BLPOP-then-RPUSH loop as the worker: its floor."""
+    worker = multiprocessing.Process(target=_bare_worker, args=(redis_url(),), daemon=True)
+    worker.start()
+    try:
+        client = redis.Redis.from_url(redis_url())
+        return signal_samples(n, lambda: client.rpush("bench:floor", b"x"), client)
+    finally:
+        worker.terminate()
+        worker.join()
 
 
 main(
@@ -72,5 +103,6 @@ main(
         "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
         "result": lambda n: result_samples(n, lambda timeout: queue.enqueue(noop).result(timeout=timeout)),
         "floor": floor,
+        "latency_floor": latency_floor,
     }
 )
