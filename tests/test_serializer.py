@@ -203,6 +203,42 @@ def test_closures_and_defaults_are_part_of_what_is_compared():
     assert run_pickled(pickles.dumps(first), "a") == "a-1?"
 
 
+def _helper():
+    return GREETING
+
+
+def test_what_functions_taken_along_capture_is_compared_too(monkeypatch):
+    pickles = serializer.FunctionPickles()
+    helper = as_main(_helper)
+    monkeypatch.setitem(globals(), "_helper", helper)
+    fn = as_main(lambda name: f"{_helper()}, {name}")
+    first = pickles.dumps(fn)
+    assert pickles.dumps(fn) is first
+    monkeypatch.setitem(globals(), "GREETING", "salut")  # a global of the helper, not of fn
+    assert run_pickled(pickles.dumps(fn), "Ada") == "salut, Ada"
+
+
+def test_a_global_that_appears_later_or_a_keyword_default_changed_in_place_makes_a_new_pickle(monkeypatch):
+    pickles = serializer.FunctionPickles()
+    fn = as_main(lambda items, *, sep=", ": sep.join(sorted(items)))
+    assert run_pickled(pickles.dumps(fn), ["b", "a"]) == "a, b"
+    monkeypatch.setitem(globals(), "sorted", lambda items: list(reversed(items)))  # shadows the builtin
+    assert run_pickled(pickles.dumps(fn), ["a", "b"]) == "b, a"
+    fn.__kwdefaults__["sep"] = "+"
+    assert run_pickled(pickles.dumps(fn), ["a", "b"]) == "b+a"
+
+
+def _countdown(n):
+    return [] if n == 0 else [n, *_countdown(n - 1)]
+
+
+def test_a_recursive_function_pickle_is_reused():
+    pickles = serializer.FunctionPickles()
+    countdown = as_main(_countdown)
+    first = pickles.dumps(countdown)
+    assert pickles.dumps(countdown) is first and run_pickled(first, 3) == [3, 2, 1]
+
+
 def test_a_worker_rebuilds_a_function_once_per_distinct_pickle():
     functions = serializer.FunctionCache()
     message = encode(Task("id1", as_main(lambda: 1), (), {}), None)

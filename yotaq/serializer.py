@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import io
 import logging
+import operator
 import pickle
 import re
 import sys
@@ -127,40 +128,55 @@ def _global_names(code: types.CodeType) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _captured(fn: Any, depth: int = 0) -> tuple[Any, ...] | None:
-    """Everything a by-value pickle of ``fn`` captures besides its code, when all of it is
-    immutable or pickled by reference; ``None`` when some of it could change in place.
+_ABSENT = object()  # a global name a function uses but its module does not define (yet)
+_MAX_NESTED = 64
 
-    Comparing these by identity tells whether a pickle made earlier is still exact: a rebound
-    global, a new default or a new closure cell shows up as a different object.
-    """
-    if not isinstance(fn, types.FunctionType) or fn.__dict__ or depth > 8:
-        return None
+
+def _parts(fn: types.FunctionType) -> list[Any]:
+    """What a by-value pickle of ``fn`` is made of: its code, and every object it captures (the
+    globals its code names, or ``_ABSENT``; defaults; closure contents), by identity."""
     globals_ = fn.__globals__
-    values = [globals_[name] for name in _global_names(fn.__code__) if name in globals_]
-    values += fn.__defaults__ or ()
-    values += (fn.__kwdefaults__ or {}).values()
-    values += (cell.cell_contents for cell in fn.__closure__ or ())
-    snapshot: list[Any] = [fn.__code__, fn.__defaults__, fn.__kwdefaults__]
-    for value in values:
-        if isinstance(value, tuple | frozenset):
-            if not all(isinstance(item, _FROZEN_TYPES) for item in value):
-                return None
-        elif isinstance(value, types.FunctionType | type) and not _by_reference(value):
-            nested = _captured(value, depth + 1) if isinstance(value, types.FunctionType) else None
-            if nested is None:
-                return None
-            value = (value, nested)
-        elif not isinstance(value, (*_FROZEN_TYPES, types.FunctionType, types.BuiltinFunctionType, type)):
+    parts: list[Any] = [fn.__code__, fn.__defaults__, fn.__kwdefaults__, bool(fn.__dict__)]
+    parts += [globals_.get(name, _ABSENT) for name in _global_names(fn.__code__)]
+    parts += fn.__defaults__ or ()
+    for item in (fn.__kwdefaults__ or {}).items():
+        parts += item
+    parts += [cell.cell_contents for cell in fn.__closure__ or ()]
+    return parts
+
+
+def _nested(fn: Any) -> list[types.FunctionType] | None:
+    """The other functions a by-value pickle of ``fn`` takes along by value, when everything
+    these functions capture is immutable or pickled by reference; ``None`` when some of it
+    could change in place (so a pickle made now could go stale without anything being rebound).
+    """
+    seen: list[types.FunctionType] = []
+    todo = [fn]
+    while todo:
+        function = todo.pop()
+        if not isinstance(function, types.FunctionType) or function.__dict__ or len(seen) > _MAX_NESTED:
             return None
-        snapshot.append(value)
-    return tuple(snapshot)
+        if any(function is other for other in seen):
+            continue
+        seen.append(function)
+        for value in _parts(function)[4:]:
+            if value is _ABSENT or isinstance(value, (*_FROZEN_TYPES, types.BuiltinFunctionType)):
+                continue
+            if isinstance(value, tuple | frozenset):
+                if not all(isinstance(item, _FROZEN_TYPES) for item in value):
+                    return None
+            elif isinstance(value, types.FunctionType | type):
+                if not _by_reference(value):
+                    if not isinstance(value, types.FunctionType):
+                        return None  # a class by value: its attributes could change
+                    todo.append(value)
+            else:
+                return None
+    return seen[1:]
 
 
-def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return len(a) == len(b) and all(
-        x is y or (type(x) is tuple and type(y) is tuple and _same(x, y)) for x, y in zip(a, b, strict=True)
-    )
+def _snapshot(fn: types.FunctionType, nested: list[types.FunctionType]) -> list[Any]:
+    return [part for function in (fn, *nested) for part in _parts(function)]
 
 
 class FunctionPickles:
@@ -168,25 +184,34 @@ class FunctionPickles:
 
     Pickling a function by value is the slow part of an enqueue. A pickle is reused for the
     same function object only while everything it captured (globals it uses, defaults, closure
-    cells) is the very same objects and all of them are immutable or pickled by reference; a
-    function that captures a list, a dict or any other mutable object is pickled every time.
+    cells, and the same for the functions it takes along) is the very same objects, all of them
+    immutable or pickled by reference; a function that captures a list, a dict or any other
+    mutable object is pickled every time.
     """
 
     def __init__(self) -> None:
-        self._pickles: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], bytes]] = weakref.WeakKeyDictionary()
+        self._pickles: weakref.WeakKeyDictionary[Any, tuple[list[Any], list[Any], bytes]] = weakref.WeakKeyDictionary()
 
     def dumps(self, fn: Callable[..., Any]) -> bytes:
+        cached = self._pickles.get(fn)
+        if cached is not None:
+            nested, snapshot, data = cached
+            try:
+                now = _snapshot(fn, nested)  # type: ignore[arg-type]
+            except ValueError:  # a closure cell was emptied
+                now = []
+            if len(now) == len(snapshot) and all(map(operator.is_, now, snapshot)):
+                return data
         try:
-            captured = _captured(fn)
+            nested = _nested(fn)
+            snapshot = _snapshot(fn, nested) if nested is not None else None  # type: ignore[arg-type]
         except Exception:
-            captured = None
-        if captured is not None:
-            cached = self._pickles.get(fn)
-            if cached is not None and _same(cached[0], captured):
-                return cached[1]
+            snapshot = None
         data = dumps_function(fn)
-        if captured is not None:
-            self._pickles[fn] = (captured, data)
+        if snapshot is not None:  # taken before pickling: a change made meanwhile shows as a mismatch
+            self._pickles[fn] = (nested, snapshot, data)  # type: ignore[assignment]
+        else:
+            self._pickles.pop(fn, None)
         return data
 
 
