@@ -27,8 +27,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import dill
 from dill._dill import MetaCatchingDict
@@ -44,15 +43,14 @@ _VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]+")  # printable ASCII, no space, '
 _FIELDS = 6  # magic, python version, job id, attempt, signature, body
 
 
-@dataclass(frozen=True)
-class Task:
-    """A function call as it travels between client and worker."""
+class Task(NamedTuple):
+    """A function call as it travels between client and worker (a tuple: made once per task)."""
 
     id: str
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)  # only those that differ from the defaults
+    options: dict[str, Any] = {}  # noqa: RUF012 - only those that differ from the defaults; never mutated
     attempt: int = 0  # how many times it has failed and been retried
 
 
@@ -237,7 +235,7 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
         SerializationError: the function or an argument cannot travel.
     """
     function = function if function is not None else dumps_function(task.fn)
-    body = b"%d " % len(function) + function + dumps_value((task.args, task.kwargs, task.options))
+    body = b"%d %s%s" % (len(function), function, dumps_value((task.args, task.kwargs, task.options)))
     return with_attempt(task.id, task.attempt, body, secret)
 
 
