@@ -17,14 +17,22 @@ for ttl in string.gmatch(ARGV[2], '%S+') do
 end
 local lost = {}
 for i = 1, #ids do
-  if redis.call('LREM', KEYS[1], 1, ARGV[1 + 2 * i]) == 0 then
-    lost[#lost + 1] = i
+  local message, leased = ARGV[1 + 2 * i], nil
+  -- Tasks finish in the order they were leased, so each is usually at the head of the list:
+  -- LPOP it there, and the append-only file and replicas get the LPOP rather than the message.
+  if redis.call('LINDEX', KEYS[1], 0) == message then
+    leased = redis.call('LPOP', KEYS[1])
   else
+    leased = redis.call('LREM', KEYS[1], 1, message) == 1
+  end
+  if leased then
     local result = KEYS[2 + 2 * i]
     redis.call('HDEL', KEYS[2], ids[i])
     redis.call('DEL', result, KEYS[3 + 2 * i])
     redis.call('RPUSH', result, ARGV[2 + 2 * i])
     redis.call('PEXPIRE', result, ttls[i])
+  else
+    lost[#lost + 1] = i
   end
 end
 redis.call('HINCRBY', KEYS[3], 'done', #ids - #lost)
