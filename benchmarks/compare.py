@@ -24,6 +24,7 @@ Every process it starts is stopped (SIGTERM, then SIGKILL by PID after 20 s, its
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import os
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import redis
 
+import yotaq
 from yotaq.server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -521,6 +523,9 @@ def main() -> None:
             system.enqueue_as = None
     floors = Floors()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the workers and Redis on the way out
+    # pip wrote the peers' bytecode when it installed them; an editable yotaq has none, and with
+    # PYTHONDONTWRITEBYTECODE set its workers would compile it again at every start: compile it once.
+    compileall.compile_dir(Path(yotaq.__file__).parent, quiet=1)
     with tempfile.TemporaryDirectory(prefix="yotaq-compare-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         bench = Bench(server.url, Path(tmp), args.peer_venv)
         redis_version = bench.redis.info("server")["redis_version"]
