@@ -212,21 +212,21 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(r, queu
     assert evidence.exists()
 
 
-def test_lease_moves_up_to_n_in_order_and_ack_finds_each_task_wherever_it_is(r, queue_name):
+def test_ack_finds_each_task_wherever_it_is_then_leases_up_to_n_in_order(r, queue_name):
     keys, scripts = QueueKeys(queue_name), Scripts(r)
     active = keys.active("w1")
-    r.rpush(keys.pending, b"m1", b"m2", b"m3", b"m4")
-    assert scripts.lease(keys=[keys.pending, active], args=[3]) == [b"m1", b"m2", b"m3"]
-    assert r.lrange(active, 0, -1) == [b"m1", b"m2", b"m3"] and r.lrange(keys.pending, 0, -1) == [b"m4"]
+    r.rpush(active, b"m1", b"m2", b"m3")
+    r.rpush(keys.pending, b"m4", b"m5", b"m6")
 
-    def ack(*ids):
+    def ack_and_lease(ids, size):
         per_task = [key for job_id in ids for key in (keys.result(job_id), keys.unique(job_id))]
-        args = [" ".join(ids), " ".join("60000" for _ in ids)]
+        args = [" ".join(ids), " ".join("60000" for _ in ids), size]
         args += [part for job_id in ids for part in (job_id.replace("id", "m").encode(), b"result-" + job_id.encode())]
-        return scripts.ack(keys=[active, keys.deliveries, keys.stats, *per_task], args=args)
+        return scripts.ack(keys=[active, keys.pending, keys.deliveries, keys.stats, *per_task], args=args)
 
     # m2 first (not at the head), then m1 (at the head), then m9, which this worker does not hold
-    assert ack("id2", "id1", "id9") == [3]
-    assert r.lrange(active, 0, -1) == [b"m3"]
+    assert ack_and_lease(["id2", "id1", "id9"], 2) == [[3], [b"m4", b"m5"]]
+    assert r.lrange(active, 0, -1) == [b"m3", b"m4", b"m5"] and r.lrange(keys.pending, 0, -1) == [b"m6"]
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
     assert r.hget(keys.stats, "done") == b"2"
+    assert ack_and_lease([], 5) == [[], [b"m6"]]

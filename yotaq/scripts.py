@@ -2,7 +2,7 @@
 
 Every state change that touches more than one key is one of these scripts, so it is atomic.
 A file is named ``<command>-<number of keys>.lua`` and its header documents KEYS and ARGV.
-(``ack-3+2n``, ``reap-8+2n`` and ``requeue-3+2n`` take two more keys for each of the n jobs they handle.)
+(``ack-4+2n``, ``reap-8+2n`` and ``requeue-3+2n`` take two more keys for each of the n jobs they handle.)
 redis-py's ``Script`` runs ``EVALSHA`` and falls back to ``EVAL`` once after a Redis restart.
 """
 
@@ -24,7 +24,6 @@ class Scripts:
         self.bury: Script = client.register_script(_LUA["bury"])
         self.enqueue: Script = client.register_script(_LUA["enqueue"])
         self.heartbeat: Script = client.register_script(_LUA["heartbeat"])
-        self.lease: Script = client.register_script(_LUA["lease"])
         self.promote: Script = client.register_script(_LUA["promote"])
         self.reap: Script = client.register_script(_LUA["reap"])
         self.release: Script = client.register_script(_LUA["release"])

@@ -224,7 +224,7 @@ class Worker:
                 self._process(keys, message)
                 if self._acks and time.monotonic() - self._acks_since >= ACK_DELAY_S:
                     self._flush_acks()
-            self._flush_acks()
+            # The batch's acknowledgements go out with the next lease, in one round trip.
 
     def _lease(self, watcher: QueueWatcher | None) -> list[tuple[QueueKeys, bytes]]:
         """Move the next message(s) into this worker's active list; none when none came in time."""
@@ -258,14 +258,11 @@ class Worker:
         return max(1, min(MAX_BATCH, int(BATCH_WORK_S / self._average_task_s)))
 
     def _take(self) -> list[tuple[QueueKeys, bytes]]:
-        """Lease a batch of tasks (often just one) from the first queue that has any."""
+        """Lease a batch of tasks (often just one) from the first queue that has any, acknowledging
+        on the way the finished tasks of each queue it looks at."""
         size = self._batch_size()
         for keys in self.queues:
-            if size == 1:
-                message = self.redis.lmove(keys.pending, keys.active(self.name), "LEFT", "RIGHT")
-                messages = [] if message is None else [message]
-            else:
-                messages = self._scripts.lease(keys=[keys.pending, keys.active(self.name)], args=[size])
+            messages = self._ack_and_lease(keys, size)
             if messages:
                 return [(keys, message) for message in messages]
         return []
@@ -326,6 +323,7 @@ class Worker:
     def _rejoin(self) -> None:
         with self._lock:
             self._prefetched.clear()
+        self._flush_acks(retry=False)  # finished work is recorded before the rest is given back
         self._release_all()
         self._beat()
 
@@ -423,22 +421,31 @@ class Worker:
 
     def _flush_acks(self, retry: bool = True) -> None:
         """Acknowledge the finished tasks, one script call per queue; through an outage unless ``retry`` is off."""
-        acks, self._acks = self._acks, []
         for keys in self.queues:
-            mine = [ack for ack in acks if ack[0] is keys]
-            if not mine:
-                continue
-            script_keys = [keys.active(self.name), keys.deliveries, keys.stats]
-            args = [" ".join(ack[2] for ack in mine), " ".join(str(ack[4]) for ack in mine)]
-            for _, message, job_id, envelope, _ in mine:
-                script_keys += (keys.result(job_id), keys.unique(job_id))
-                args += (message, envelope)
+            if any(ack[0] is keys for ack in self._acks):
+                if retry:
+                    self._until_done(lambda keys=keys: self._ack_and_lease(keys, 0))
+                else:
+                    self._ack_and_lease(keys, 0)
 
-            def ack(script_keys: list[str] = script_keys, args: list[Any] = args) -> list[int]:
-                return self._scripts.ack(keys=script_keys, args=args)  # type: ignore[no-any-return]
+    def _ack_and_lease(self, keys: QueueKeys, size: int) -> list[bytes]:
+        """Acknowledge the finished tasks of ``keys``'s queue and lease up to ``size`` more, in one script call.
 
-            for position in self._until_done(ack) if retry else ack():
-                self._lost_lease(mine[position - 1][2], "done")
+        The acknowledgements are forgotten only once Redis has answered, so that a call lost to
+        an outage is made again rather than the finished tasks run again.
+        """
+        mine = [ack for ack in self._acks if ack[0] is keys]
+        script_keys = [keys.active(self.name), keys.pending, keys.deliveries, keys.stats]
+        args: list[Any] = [" ".join(ack[2] for ack in mine), " ".join(str(ack[4]) for ack in mine), size]
+        for _, message, job_id, envelope, _ in mine:
+            script_keys += (keys.result(job_id), keys.unique(job_id))
+            args += (message, envelope)
+        lost, messages = self._scripts.ack(keys=script_keys, args=args)
+        if mine:
+            self._acks = [ack for ack in self._acks if ack[0] is not keys]
+        for position in lost:
+            self._lost_lease(mine[position - 1][2], "done")
+        return messages  # type: ignore[no-any-return]
 
     def _retry(self, keys: QueueKeys, message: bytes, retry: bytes, job_id: str, delay_s: float) -> bool:
         return bool(
