@@ -195,6 +195,17 @@ def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journ
     wait_for(lambda: "is taking long: gave 10 task(s) back" in busy.output(), what="the give-back log")
 
 
+def test_a_long_task_does_not_hold_back_the_results_of_the_short_ones_before_it(worker, queue, journal):
+    # Given a worker leasing in batches, and a batch of a short task followed by a long one
+    trained(worker(), queue, journal)
+    batch = [("gate", 0), ("short", 0), ("long", 3)]
+    _, short, long = queue.enqueue_many(tasks.slow, [(str(journal), name, seconds) for name, seconds in batch])
+    wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "long"], what="the long task")
+    # Then the short one's result is there while the long one still runs
+    wait_for(lambda: short.status is yotaq.Status.DONE, timeout=2, what="the short task's result")
+    assert long.status is yotaq.Status.ACTIVE
+
+
 def test_sigterm_gives_back_the_unstarted_rest_of_a_batch(worker, queue, journal):
     # Given a worker leasing in batches, busy with the first task of a batch
     busy = trained(worker(), queue, journal)

@@ -228,6 +228,19 @@ def test_a_global_that_appears_later_or_a_keyword_default_changed_in_place_makes
     assert run_pickled(pickles.dumps(fn), ["a", "b"]) == "b+a"
 
 
+class _Doubler:
+    __slots__ = ()  # no weak references to it
+
+    def __call__(self, n):
+        return 2 * n
+
+
+def test_any_callable_gets_pickled_not_only_functions():
+    pickles = serializer.FunctionPickles()
+    assert run_pickled(pickles.dumps(as_main(_Doubler)()), 4) == 8
+    assert run_pickled(pickles.dumps(len), "abc") == 3
+
+
 def _countdown(n):
     return [] if n == 0 else [n, *_countdown(n - 1)]
 

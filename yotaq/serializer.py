@@ -191,6 +191,8 @@ class FunctionPickles:
         self._pickles: weakref.WeakKeyDictionary[Any, tuple[list[Any], list[Any], bytes]] = weakref.WeakKeyDictionary()
 
     def dumps(self, fn: Callable[..., Any]) -> bytes:
+        if not isinstance(fn, types.FunctionType):  # a builtin, a method, a callable object: as it comes
+            return dumps_function(fn)
         cached = self._pickles.get(fn)
         if cached is not None:
             nested, snapshot, data = cached

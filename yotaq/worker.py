@@ -141,7 +141,7 @@ class Worker:
         self._threads_stop = threading.Event()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._in_main_thread = False
-        self._lock = threading.Lock()  # guards _prefetched, shared with the scheduler thread
+        self._lock = threading.Lock()  # guards _prefetched and _acks, shared with the scheduler thread
         self._prefetched: collections.deque[tuple[QueueKeys, bytes]] = collections.deque()
         self._running_since = 0.0
         self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
@@ -264,6 +264,7 @@ class Worker:
         for keys in self.queues:
             messages = self._ack_and_lease(keys, size)
             if messages:
+                self._flush_acks()  # those of the queues not looked at
                 return [(keys, message) for message in messages]
         return []
 
@@ -291,9 +292,12 @@ class Worker:
                 logger.exception("moving scheduled tasks failed")
 
     def _free_hostages(self) -> None:
-        """Give back the unstarted tasks of a batch whose current task has been running long."""
+        """Give back the unstarted tasks of a batch whose current task has been running long, and
+        acknowledge the finished ones, so their results are not held back either."""
         if self._running is None or time.monotonic() - self._running_since < HOSTAGE_S:
             return
+        if self._acks:
+            self._flush_acks(retry=False)
         with self._lock:
             hostages, self._prefetched = list(self._prefetched), collections.deque()
         for keys in self.queues:
@@ -357,9 +361,10 @@ class Worker:
             logger.debug("job %s done in %.6f s", task.id, elapsed)
             self.counts["done"] += 1
             envelope = serializer.encode_result(task.id, ("done", value), self._secret)
-            if not self._acks:
-                self._acks_since = time.monotonic()
-            self._acks.append((keys, message, task.id, envelope, round(options.result_ttl * 1000)))
+            with self._lock:
+                if not self._acks:
+                    self._acks_since = time.monotonic()
+                self._acks.append((keys, message, task.id, envelope, round(options.result_ttl * 1000)))
         elif task.attempt < options.retries:
             delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
             delay = options.backoff(task.attempt + 1) if delay is None else delay
@@ -434,15 +439,16 @@ class Worker:
         The acknowledgements are forgotten only once Redis has answered, so that a call lost to
         an outage is made again rather than the finished tasks run again.
         """
-        mine = [ack for ack in self._acks if ack[0] is keys]
-        script_keys = [keys.active(self.name), keys.pending, keys.deliveries, keys.stats]
-        args: list[Any] = [" ".join(ack[2] for ack in mine), " ".join(str(ack[4]) for ack in mine), size]
-        for _, message, job_id, envelope, _ in mine:
-            script_keys += (keys.result(job_id), keys.unique(job_id))
-            args += (message, envelope)
-        lost, messages = self._scripts.ack(keys=script_keys, args=args)
-        if mine:
-            self._acks = [ack for ack in self._acks if ack[0] is not keys]
+        with self._lock:  # the scheduler thread acknowledges too, while a long task runs
+            mine = [ack for ack in self._acks if ack[0] is keys]
+            script_keys = [keys.active(self.name), keys.pending, keys.deliveries, keys.stats]
+            args: list[Any] = [" ".join(ack[2] for ack in mine), " ".join(str(ack[4]) for ack in mine), size]
+            for _, message, job_id, envelope, _ in mine:
+                script_keys += (keys.result(job_id), keys.unique(job_id))
+                args += (message, envelope)
+            lost, messages = self._scripts.ack(keys=script_keys, args=args)
+            if mine:
+                self._acks = [ack for ack in self._acks if ack[0] is not keys]
         for position in lost:
             self._lost_lease(mine[position - 1][2], "done")
         return messages  # type: ignore[no-any-return]
