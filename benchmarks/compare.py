@@ -278,6 +278,10 @@ class Bench:
         return Workers(commands(python, str(Path(python).parent), n), self.env, self.work, log)
 
     def flush(self) -> None:
+        """Empty Redis, and let a rewrite of its append-only file that the last run set off finish
+        first, so that no measurement shares the machine with it."""
+        while self.redis.info("persistence")["aof_rewrite_in_progress"]:
+            time.sleep(POLL_S)
         self.redis.flushall()
 
     def drain(self, system: System, processes: int, n: int) -> float:
@@ -302,6 +306,16 @@ class Bench:
         if done != n:
             print(f"  note: {system.name} ran {done} tasks for {n} enqueued", file=sys.stderr)
         return n / elapsed
+
+    def latency_floor(self, system: System, samples: int) -> float:
+        """p50 of the latency measurement with a bare redis-py worker (``peers/bare_worker.py``) in its own process."""
+        self.flush()
+        python = self.pythons[system.venv]
+        workers = Workers([[python, str(PEERS / "bare_worker.py")]], self.env, self.work, self.work / "bare.log")
+        try:
+            return statistics.median(self.drive(system, "latency_floor", samples)["samples_ms"])
+        finally:
+            workers.stop()
 
     def latencies(self, system: System, samples: int, result_samples: int) -> dict[str, list[float]]:
         self.flush()
@@ -348,15 +362,17 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floo
                 answer = bench.drive(system, "floor", args.single)
                 floors.enqueue.append(answer["rate"])
                 floors.enqueue_ratio.append(answer["ratio"])
-                bench.flush()
-                samples = bench.drive(system, "latency_floor", args.samples)["samples_ms"]
-                floors.latency.append(statistics.median(samples))
             except Failed as exc:
-                print(f"  a floor failed: {exc}", file=sys.stderr)
+                print(f"  the enqueue floor failed: {exc}", file=sys.stderr)
     for processes in args.procs:
         record(f"drain{processes}", lambda processes=processes: bench.drain(system, processes, args.tasks))
     if "latency" in system.errors:
         return
+    if system.key == "yotaq":  # measured just before yotaq's, so that both see the same machine
+        try:
+            floors.latency.append(bench.latency_floor(system, args.samples))
+        except Failed as exc:
+            print(f"  the latency floor failed: {exc}", file=sys.stderr)
     print(f"  {system.name}: latency", file=sys.stderr, flush=True)
     try:
         answers = bench.latencies(system, args.samples, args.result_samples)

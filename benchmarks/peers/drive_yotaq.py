@@ -7,14 +7,13 @@ kept in the rebuilt function's globals (a worker reuses a function rebuilt from 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 import uuid
 from importlib.metadata import version
 
 import redis
-from _common import SIGNAL_KEY, main, rate, redis_url, result_samples, signal_samples
+from _common import main, rate, redis_url, result_samples, signal_samples
 
 import yotaq
 from yotaq import serializer
@@ -75,23 +74,10 @@ def floor(n: int) -> dict:
     return {"rate": rounds * per_round / bare_s, "ratio": bare_s / yotaq_s, "bytes": size}
 
 
-def _bare_worker(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    while True:
-        client.blpop(["bench:floor"])
-        client.rpush(SIGNAL_KEY, 1)
-
-
 def latency_floor(n: int) -> dict:
-    """The latency measurement with a bare redis-py BLPOP-then-RPUSH loop as the worker: its floor."""
-    worker = multiprocessing.Process(target=_bare_worker, args=(redis_url(),), daemon=True)
-    worker.start()
-    try:
-        client = redis.Redis.from_url(redis_url())
-        return signal_samples(n, lambda: client.rpush("bench:floor", b"x"), client)
-    finally:
-        worker.terminate()
-        worker.join()
+    """The latency measurement with ``bare_worker.py`` (``BLPOP``, then ``RPUSH``) as the worker: its floor."""
+    client = redis.Redis.from_url(redis_url())
+    return signal_samples(n, lambda: client.rpush("bench:floor", b"x"), client)
 
 
 main(
