@@ -280,7 +280,8 @@ class Bench:
     def flush(self) -> None:
         """Empty Redis, and let a rewrite of its append-only file that the last run set off finish
         first, so that no measurement shares the machine with it."""
-        while self.redis.info("persistence")["aof_rewrite_in_progress"]:
+        give_up_at = time.monotonic() + STOP_TIMEOUT_S
+        while self.redis.info("persistence")["aof_rewrite_in_progress"] and time.monotonic() < give_up_at:
             time.sleep(POLL_S)
         self.redis.flushall()
 
