@@ -26,6 +26,7 @@ from typing import Any
 URL_VARIABLE = "BENCH_REDIS_URL"
 DONE_KEY = "bench:done"  # every no-op task does INCR DONE_KEY
 SIGNAL_KEY = "bench:signal"  # the latency task does RPUSH SIGNAL_KEY 1
+FLOOR_KEY = "bench:floor"  # what yotaq's floors (no queue at all) push onto
 WARMUP_TIMEOUT_S = 120.0  # how long a worker may take to start and run its first task
 WAIT_TIMEOUT_S = 30.0
 PAUSE_S = 0.005  # between latency samples: the worker goes idle again

@@ -13,7 +13,7 @@ import uuid
 from importlib.metadata import version
 
 import redis
-from _common import main, rate, redis_url, result_samples, signal_samples
+from _common import FLOOR_KEY, main, rate, redis_url, result_samples, signal_samples
 
 import yotaq
 from yotaq import serializer
@@ -64,20 +64,20 @@ def floor(n: int) -> dict:
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(per_round):
-            client.rpush("bench:floor", payload)
+            client.rpush(FLOOR_KEY, payload)
         bare_s += time.perf_counter() - start
         start = time.perf_counter()
         for _ in range(per_round):
             queue.enqueue(noop)
         yotaq_s += time.perf_counter() - start
-    client.delete("bench:floor")
+    client.delete(FLOOR_KEY)
     return {"rate": rounds * per_round / bare_s, "ratio": bare_s / yotaq_s, "bytes": size}
 
 
 def latency_floor(n: int) -> dict:
     """The latency measurement with ``bare_worker.py`` (``BLPOP``, then ``RPUSH``) as the worker: its floor."""
     client = redis.Redis.from_url(redis_url())
-    return signal_samples(n, lambda: client.rpush("bench:floor", b"x"), client)
+    return signal_samples(n, lambda: client.rpush(FLOOR_KEY, b"x"), client)
 
 
 main(
