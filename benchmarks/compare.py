@@ -64,23 +64,18 @@ class System:
     driver: str
     venv: str  # "yotaq" or "peers"
     drain_workers: Commands  # N worker processes, the system's own way
-    idle_worker: Commands  # the one idle worker of the latency measurements
+    idle_worker: Commands | None = None  # the one idle worker of the latency measurements; default: N = 1
     enqueue_as: str | None = None  # measure no enqueue: the row shares these columns with that system
     results: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     version: str = ""
 
 
-def _rq(worker_class: list[str]) -> tuple[Commands, Commands]:
-    def drain(python: str, bin_dir: str, n: int) -> list[list[str]]:
-        return [[f"{bin_dir}/rq", "worker", *worker_class] for _ in range(n)]
-
-    return drain, lambda python, bin_dir, n: drain(python, bin_dir, 1)
+def _rq(worker_class: list[str]) -> Commands:
+    return lambda python, bin_dir, n: [[f"{bin_dir}/rq", "worker", *worker_class] for _ in range(n)]
 
 
 def systems() -> dict[str, System]:
-    rq_drain, rq_idle = _rq([])
-    simple_drain, simple_idle = _rq(["--worker-class", "rq.SimpleWorker"])
     return {
         system.key: system
         for system in [
@@ -92,8 +87,15 @@ def systems() -> dict[str, System]:
                 lambda python, bin_dir, n: [[python, "-m", "yotaq", "worker", "--processes", str(n)]],
                 lambda python, bin_dir, n: [[python, "-m", "yotaq", "worker"]],
             ),
-            System("rq", "rq", "rq", "peers", rq_drain, rq_idle),
-            System("rq-simple", "rq (SimpleWorker)", "rq", "peers", simple_drain, simple_idle, enqueue_as="rq"),
+            System("rq", "rq", "rq", "peers", _rq([])),
+            System(
+                "rq-simple",
+                "rq (SimpleWorker)",
+                "rq",
+                "peers",
+                _rq(["--worker-class", "rq.SimpleWorker"]),
+                enqueue_as="rq",
+            ),
             System(
                 "huey",
                 "huey",
@@ -110,7 +112,6 @@ def systems() -> dict[str, System]:
                 "dramatiq",
                 "peers",
                 lambda python, bin_dir, n: [[f"{bin_dir}/dramatiq", "dramatiq_tasks", "--processes", str(n)]],
-                lambda python, bin_dir, n: [[f"{bin_dir}/dramatiq", "dramatiq_tasks", "--processes", "1"]],
             ),
             System(
                 "celery",
@@ -120,9 +121,6 @@ def systems() -> dict[str, System]:
                 lambda python, bin_dir, n: [
                     [f"{bin_dir}/celery", "-A", "celery_tasks", "worker", "--concurrency", str(n)]
                 ],
-                lambda python, bin_dir, n: [
-                    [f"{bin_dir}/celery", "-A", "celery_tasks", "worker", "--concurrency", "1"]
-                ],
             ),
             System(
                 "arq",
@@ -130,7 +128,6 @@ def systems() -> dict[str, System]:
                 "arq",
                 "peers",
                 lambda python, bin_dir, n: [[f"{bin_dir}/arq", "arq_tasks.WorkerSettings"] for _ in range(n)],
-                lambda python, bin_dir, n: [[f"{bin_dir}/arq", "arq_tasks.WorkerSettings"]],
             ),
         ]
     }
@@ -320,7 +317,7 @@ class Bench:
 
     def latencies(self, system: System, samples: int, result_samples: int) -> dict[str, list[float]]:
         self.flush()
-        workers = self.workers(system, system.idle_worker, 1, "idle")
+        workers = self.workers(system, system.idle_worker or system.drain_workers, 1, "idle")
         answers = {}
         try:
             for command, count in (("latency", samples), ("result", result_samples)):
