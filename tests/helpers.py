@@ -7,6 +7,7 @@ import pickle
 import signal
 import subprocess
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,11 @@ def forge(
     job_id: bytes = b"0123456789abcdef",
     signature: bytes = b"-",
 ) -> bytes:
-    """A message with a well-formed header around the given function and call bytes (the wire format)."""
+    """A message with a well-formed header around the given function pickle and call bytes (the wire
+    format: the function compressed, then the call)."""
     from yotaq.serializer import PYTHON_VERSION
 
     call = pickle.dumps(((), {}, {})) if call is None else call
+    function = zlib.compress(function)
     body = b"%d " % len(function) + function + call
     return b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + signature + b" " + body

@@ -5,6 +5,7 @@ import os
 import pickle
 import socket
 import threading
+import zlib
 
 import dill
 import pytest
@@ -86,6 +87,12 @@ def test_in_memory_objects_still_travel():
 PRINT = dill.dumps(print)
 
 
+def _uncompressed(message: bytes) -> bytes:
+    """The message with its function part as the bare pickle, the way it was before compression."""
+    compressed = zlib.compress(PRINT)
+    return message.replace(b"%d %s" % (len(compressed), compressed), b"%d %s" % (len(PRINT), PRINT))
+
+
 @pytest.mark.parametrize(
     "message, reason",
     [
@@ -101,10 +108,11 @@ PRINT = dill.dumps(print)
         (forge(dill.dumps("not callable")), "malformed task"),
         (forge(b"cno_such_module_for_yotaq\nfn\n."), "cannot rebuild the task: ModuleNotFoundError"),
         (forge(PRINT, version=b"3.7"), "enqueued by Python 3.7"),
+        (_uncompressed(forge(PRINT)), "cannot rebuild the task: error: Error -3 while decompressing"),
     ],
     ids=[
         "garbage", "empty", "bad-attempt", "non-ascii-id", "braces-id", "truncated", "bad-size", "dict",
-        "list-args", "not-callable", "missing-module", "python-3.7",
+        "list-args", "not-callable", "missing-module", "python-3.7", "uncompressed",
     ],
 )  # fmt: skip
 def test_a_bad_message_is_refused_with_its_reason(message, reason):
@@ -158,7 +166,7 @@ SETTINGS = {"greeting": "hello"}
 
 
 def run_pickled(data, *args):
-    return dill.loads(data)(*args)
+    return dill.loads(zlib.decompress(data))(*args)
 
 
 def as_main(fn):

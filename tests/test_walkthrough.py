@@ -38,6 +38,7 @@ PRODUCER = textwrap.dedent(
     import sys
 
     import pickle
+    import zlib
 
     import dill
     import yotaq
@@ -61,7 +62,7 @@ PRODUCER = textwrap.dedent(
     queue.enqueue(make_closure(7), 6)
     queue.enqueue(lambda: logger.warning("lambda: %s", GREETING.upper()))
     # The walkthrough's own way: dill's default, which leaves the function's globals behind.
-    function = dill.dumps(do_something)
+    function = zlib.compress(dill.dumps(do_something))
     body = b"%d " % len(function) + function + pickle.dumps(((3, 4), {}, {}))
     queue.redis.rpush(queue.keys.pending, b"yq1 %d.%d walkthrough 0 - " % sys.version_info[:2] + body)
     """

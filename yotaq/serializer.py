@@ -5,7 +5,10 @@ the body. The body holds the function pickled by dill with ``recurse=True`` (fun
 value, and the module globals they use, such as the walkthrough's ``logger``, travel with them;
 dill's default would drop those and the worker would fail with ``NameError``), then the
 arguments and options. The function is pickled on its own so that a bulk enqueue pickles it
-once and a worker can reuse a function it has already rebuilt from the same bytes.
+once and a worker can reuse a function it has already rebuilt from the same bytes. It is also
+compressed (zlib): a pickled function is mostly bytecode, padded with zeros since Python 3.11,
+and names, so it shrinks by about a third, and every copy of the message (into Redis, its
+append-only file, a worker, and back in the acknowledgement) is that much cheaper.
 
 The header is checked before anything is unpickled: the Python minor version (bytecode differs
 between versions) and, with a secret, the HMAC-SHA256 signature over header and body. Unpickling
@@ -26,6 +29,7 @@ import sys
 import threading
 import types
 import weakref
+import zlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -96,10 +100,10 @@ def _dill(obj: Any, what: str) -> bytes:
 
 
 def dumps_function(fn: Callable[..., Any]) -> bytes:
-    """The function, by value (with the globals it uses) unless importable by name."""
+    """The function, by value (with the globals it uses) unless importable by name; compressed."""
     if not callable(fn):
         raise SerializationError(f"cannot enqueue a {type(fn).__name__}: it is not callable")
-    return _dill(fn, "function")
+    return zlib.compress(_dill(fn, "function"))
 
 
 _FROZEN_TYPES = (type(None), bool, int, float, complex, str, bytes, range, types.ModuleType, logging.Logger)
@@ -288,7 +292,7 @@ class FunctionCache:
     def load(self, data: bytes) -> Callable[..., Any]:
         fn = self._functions.get(data)
         if fn is None:
-            fn = dill.loads(data)
+            fn = dill.loads(zlib.decompress(data))
             if self._size:
                 if len(self._functions) >= self._size:
                     self._functions.pop(next(iter(self._functions)))
