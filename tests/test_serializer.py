@@ -48,6 +48,13 @@ def test_a_signed_message_verifies_with_the_same_secret():
     assert roundtrip(pow, 2, 5, secret=SECRET) == 32
 
 
+def test_a_secret_longer_than_a_blake2b_key_signs_and_is_told_apart_from_another():
+    long_secret = b"s" * 100
+    assert roundtrip(pow, 2, 5, secret=long_secret) == 32
+    with pytest.raises(InvalidMessage, match="signature does not match"):
+        decode(encode(Task("id1", print, (), {}), long_secret), long_secret[:-1] + b"t")
+
+
 @pytest.mark.parametrize(
     "make_offender, type_name",
     [

@@ -85,7 +85,7 @@ class Queue:
     Args:
         redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one.
         name: the queue's name; no whitespace, ``{`` or ``}``.
-        secret: when given, every message and result is HMAC-signed with it, and workers holding
+        secret: when given, every message and result is signed with it, and workers holding
             the same secret refuse anything else.
         eager: run each task at once, in this process, instead of enqueueing it; it still goes
             through the serializer, so what would fail on a worker fails here too. For tests.

