@@ -275,12 +275,20 @@ class Bench:
         return Workers(commands(python, str(Path(python).parent), n), self.env, self.work, log)
 
     def flush(self) -> None:
-        """Empty Redis, and let a rewrite of its append-only file that the last run set off finish
-        first, so that no measurement shares the machine with it."""
-        give_up_at = time.monotonic() + STOP_TIMEOUT_S
-        while self.redis.info("persistence")["aof_rewrite_in_progress"] and time.monotonic() < give_up_at:
-            time.sleep(POLL_S)
+        """Empty Redis and rewrite its append-only file, so that each measurement starts with a small
+        file and no rewrite (a fork, which Redis sets off as the file grows) shares the machine with it."""
+        self._wait_for_rewrite()
         self.redis.flushall()
+        self.redis.bgrewriteaof()
+        self._wait_for_rewrite()
+
+    def _wait_for_rewrite(self) -> None:
+        give_up_at = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < give_up_at:
+            persistence = self.redis.info("persistence")
+            if not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]):
+                return
+            time.sleep(POLL_S)
 
     def drain(self, system: System, processes: int, n: int) -> float:
         self.flush()
