@@ -239,6 +239,33 @@ def test_an_async_task_runs_on_the_workers_event_loop_and_its_timeout_cancels_it
         forever.result(timeout=1)
 
 
+class _Watchdog:
+    """A watchdog that remembers the time limit it is armed with."""
+
+    armed_for: float | None = None
+
+    def arm(self, seconds: float) -> None:
+        self.armed_for = seconds
+
+    def disarm(self) -> None:
+        self.armed_for = None
+
+
+WATCHDOG = _Watchdog()
+
+
+async def watchdog_while_running():
+    await asyncio.sleep(0)
+    return WATCHDOG.armed_for
+
+
+def test_the_watchdog_is_armed_while_an_async_task_runs(queue, burst_worker):
+    # An async task that blocks its event loop escapes asyncio's timeout: only the watchdog's kill stops it
+    job = queue.enqueue(watchdog_while_running, timeout=5)
+    burst_worker(watchdog=WATCHDOG)
+    assert job.result(timeout=1) == 5 and WATCHDOG.armed_for is None
+
+
 # -- the decorator, unique jobs, bulk enqueue, eager mode ----------------------------------------
 
 

@@ -383,23 +383,25 @@ class Worker:
         self._running = None
 
     def _call(self, task: serializer.Task, timeout: float | None) -> Any:
-        """Run the task, within its time limit; coroutines run on this worker's event loop."""
-        if inspect.iscoroutinefunction(task.fn):
-            return self._run_coroutine(task.fn(*task.args, **task.kwargs), timeout)
+        """Run the task within its time limit: SIGALRM interrupts a function; a coroutine it returns
+        (an ``async def`` task returns one at once) runs on this worker's event loop under
+        ``asyncio.wait_for``. The watchdog, when there is one, is armed for both."""
         if timeout is not None and self._watchdog is not None:
             self._watchdog.arm(timeout)
-        if timeout is not None and self._in_main_thread:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            value = task.fn(*task.args, **task.kwargs)
-        finally:
             if timeout is not None and self._in_main_thread:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                value = task.fn(*task.args, **task.kwargs)
+            finally:
+                if timeout is not None and self._in_main_thread:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            if inspect.isawaitable(value):
+                value = self._run_coroutine(value, timeout)
+            return value
+        finally:
             if self._watchdog is not None:
                 self._watchdog.disarm()
-        if inspect.isawaitable(value):
-            value = self._run_coroutine(value, timeout)
-        return value
 
     def _run_coroutine(self, awaitable: Any, timeout: float | None) -> Any:
         if self._event_loop is None:
