@@ -253,7 +253,7 @@ def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -
 
 
 @functools.lru_cache(maxsize=8)
-def _keyed(secret: bytes) -> Any:
+def _keyed(secret: bytes) -> hashlib.blake2b:
     """Keyed BLAKE2b with the key already absorbed: each signature starts from a copy of it.
 
     Keyed BLAKE2b is a MAC by design (RFC 7693), and Python's documentation offers it as the
