@@ -229,4 +229,11 @@ def test_ack_finds_each_task_wherever_it_is_then_leases_up_to_n_in_order(r, queu
     assert r.lrange(active, 0, -1) == [b"m3", b"m4", b"m5"] and r.lrange(keys.pending, 0, -1) == [b"m6"]
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
     assert r.hget(keys.stats, "done") == b"2"
+    # m3 at the head, then m5 behind m4: the first is dropped with the head, the second found
+    r.hset(keys.deliveries, mapping={"id3": 1, "id5": 1, "id4": 1})
+    assert ack_and_lease(["id3", "id5"], 0) == [[], []]
+    assert r.lrange(active, 0, -1) == [b"m4"] and r.hkeys(keys.deliveries) == [b"id4"]
+    assert r.hget(keys.stats, "done") == b"4"
+    # none to acknowledge: the active list is left alone
     assert ack_and_lease([], 5) == [[], [b"m6"]]
+    assert r.lrange(active, 0, -1) == [b"m4", b"m6"]

@@ -19,30 +19,40 @@ end
 for ttl in string.gmatch(ARGV[2], '%S+') do
   ttls[#ttls + 1] = ttl
 end
-local lost = {}
-for i = 1, #ids do
-  local message, leased = ARGV[2 + 2 * i], nil
-  -- Tasks finish in the order they were leased, so each is usually at the head of the list:
-  -- LPOP it there, and the append-only file and replicas get the LPOP rather than the message.
-  if redis.call('LINDEX', KEYS[1], 0) == message then
-    leased = redis.call('LPOP', KEYS[1])
-  else
-    leased = redis.call('LREM', KEYS[1], 1, message) == 1
+-- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
+-- list, in order: one LRANGE checks that and one LTRIM drops them, and the append-only file and
+-- replicas get the LTRIM rather than the messages. Any other is found with LREM.
+local in_order = 0
+if #ids > 0 then
+  local head = redis.call('LRANGE', KEYS[1], 0, #ids - 1)
+  while in_order < #head and head[in_order + 1] == ARGV[2 + 2 * (in_order + 1)] do
+    in_order = in_order + 1
   end
-  if leased then
-    local result = KEYS[3 + 2 * i]
-    redis.call('HDEL', KEYS[3], ids[i])
-    redis.call('DEL', result, KEYS[4 + 2 * i])
-    redis.call('RPUSH', result, ARGV[3 + 2 * i])
-    redis.call('PEXPIRE', result, ttls[i])
+  if in_order > 0 then
+    redis.call('LTRIM', KEYS[1], in_order, -1)
+  end
+end
+local done, done_ids, done_keys, lost = {}, {}, {}, {}
+for i = 1, #ids do
+  if i <= in_order or redis.call('LREM', KEYS[1], 1, ARGV[2 + 2 * i]) == 1 then
+    done[#done + 1] = i
+    done_ids[#done_ids + 1] = ids[i]
+    done_keys[#done_keys + 1] = KEYS[3 + 2 * i]
+    done_keys[#done_keys + 1] = KEYS[4 + 2 * i]
   else
     lost[#lost + 1] = i
   end
 end
-if #ids > 0 then
-  redis.call('HINCRBY', KEYS[4], 'done', #ids - #lost)
+if #done > 0 then
+  redis.call('HDEL', KEYS[3], unpack(done_ids))
+  redis.call('DEL', unpack(done_keys))
+  for _, i in ipairs(done) do
+    redis.call('RPUSH', KEYS[3 + 2 * i], ARGV[3 + 2 * i])
+    redis.call('PEXPIRE', KEYS[3 + 2 * i], ttls[i])
+  end
+  redis.call('HINCRBY', KEYS[4], 'done', #done)
 end
--- One LMOVE each rather than LPOP and RPUSH, for the same reason as the LPOP above.
+-- One LMOVE each rather than LPOP and RPUSH, for the same reason as the LTRIM above.
 local messages = {}
 for i = 1, tonumber(ARGV[3]) do
   local message = redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
