@@ -304,6 +304,12 @@ def test_enqueue_many_sends_thousands_in_one_transaction(queue, burst_worker, r)
     assert queue.info().done == 2000
 
 
+def test_enqueue_many_sends_nothing_when_one_call_cannot_travel(queue, r):
+    with pytest.raises(yotaq.SerializationError, match="lock"):
+        queue.enqueue_many(divmod, [(1, 2), (threading.Lock(), 2), (3, 4)])
+    assert r.llen(queue.keys.pending) == 0
+
+
 def test_eager_mode_runs_at_once_through_the_serializer(r, queue_name):
     eager = yotaq.Queue(r, queue_name, eager=True)
     assert eager.enqueue(divmod, 9, 4).result() == (2, 1)

@@ -137,12 +137,9 @@ class Queue:
         """
         task_options = self.defaults.replace(**options).changes
         function = self._functions.dumps(fn)
-        jobs, messages = [], []
-        for args in calls:
-            job_id = new_job_id()
-            task = serializer.Task(job_id, fn, tuple(args), {}, task_options)
-            messages.append(serializer.encode(task, self._secret, function))
-            jobs.append(Job(self, job_id))
+        numbered = [(new_job_id(), tuple(args)) for args in calls]
+        messages = serializer.encode_calls(function, numbered, task_options, self._secret)
+        jobs = [Job(self, job_id) for job_id, _ in numbered]
         if self.eager:
             return [self._run_eagerly(job.id, message) for job, message in zip(jobs, messages, strict=True)]
 

@@ -241,15 +241,32 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
         SerializationError: the function or an argument cannot travel.
     """
     function = function if function is not None else dumps_function(task.fn)
-    body = b"%d %s%s" % (len(function), function, dumps_value((task.args, task.kwargs, task.options)))
-    return with_attempt(task.id, task.attempt, body, secret)
+    call = dumps_value((task.args, task.kwargs, task.options))
+    return _message(task.id, task.attempt, b"%d %s" % (len(function), function), call, secret)
+
+
+def encode_calls(
+    function: bytes, calls: list[tuple[str, tuple[Any, ...]]], options: dict[str, Any], secret: bytes | None
+) -> list[bytes]:
+    """The messages for ``(job id, args)`` calls of one function: ``encode``, with what they share made once.
+
+    Raises:
+        SerializationError: an argument cannot travel.
+    """
+    shared = b"%d %s" % (len(function), function)
+    return [_message(job_id, 0, shared, dumps_value((args, {}, options)), secret) for job_id, args in calls]
 
 
 def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
     """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
+    return _message(job_id, attempt, body, b"", secret)
+
+
+def _message(job_id: str, attempt: int, function: bytes, call: bytes, secret: bytes | None) -> bytes:
+    """Header, signature, then the body: the sized function pickle and the call (joined once, here)."""
     head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    signature = _sign(secret, head, body) if secret else UNSIGNED
-    return b"%s%s %s" % (head, signature, body)
+    signature = _sign(secret, head, function, call) if secret else UNSIGNED
+    return b"%s%s %s%s" % (head, signature, function, call)
 
 
 @functools.lru_cache(maxsize=8)
