@@ -315,7 +315,10 @@ def test_eager_mode_runs_at_once_through_the_serializer(r, queue_name):
     assert eager.enqueue(divmod, 9, 4).result() == (2, 1)
     with pytest.raises(JobFailed, match="ZeroDivisionError"):
         eager.enqueue(divmod, 1, 0).result()
-    assert r.llen(eager.keys.pending) == 0
+    assert eager.enqueue(divmod, 9, 4, delay=3600).result(timeout=0) == (2, 1)  # at once, delay or not
+    with pytest.raises(yotaq.ConfigurationError, match="delay"):
+        eager.enqueue(divmod, 9, 4, delay=-1)
+    assert r.llen(eager.keys.pending) == 0 and r.zcard(eager.keys.scheduled) == 0
 
 
 def test_eager_mode_rejects_a_closure_that_could_not_travel(r, queue_name):

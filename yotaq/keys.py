@@ -6,6 +6,7 @@ and every Lua script can be given all of them in ``KEYS``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class QueueKeys:
     def __post_init__(self) -> None:
         check_name("queue", self.queue)
 
-    @property
+    @functools.cached_property
     def _prefix(self) -> str:
         return f"{{yotaq:{self.queue}}}"
 

@@ -87,8 +87,9 @@ class Queue:
         name: the queue's name; no whitespace, ``{`` or ``}``.
         secret: when given, every message and result is signed with it, and workers holding
             the same secret refuse anything else.
-        eager: run each task at once, in this process, instead of enqueueing it; it still goes
-            through the serializer, so what would fail on a worker fails here too. For tests.
+        eager: run each task at once (``delay`` and ``at`` too), in this process, instead of
+            enqueueing it; it still goes through the serializer, so what would fail on a worker
+            fails here too. For tests.
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
     """
 
