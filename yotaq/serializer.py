@@ -242,7 +242,7 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
     """
     function = function if function is not None else dumps_function(task.fn)
     call = dumps_value((task.args, task.kwargs, task.options))
-    return _message(task.id, task.attempt, b"%d %s" % (len(function), function), call, secret)
+    return _message(task.id, task.attempt, secret, b"%d %s" % (len(function), function), call)
 
 
 def encode_calls(
@@ -253,20 +253,21 @@ def encode_calls(
     Raises:
         SerializationError: an argument cannot travel.
     """
-    shared = b"%d %s" % (len(function), function)
-    return [_message(job_id, 0, shared, dumps_value((args, {}, options)), secret) for job_id, args in calls]
+    sized_function = b"%d %s" % (len(function), function)
+    return [_message(job_id, 0, secret, sized_function, dumps_value((args, {}, options))) for job_id, args in calls]
 
 
 def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
     """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
-    return _message(job_id, attempt, body, b"", secret)
+    return _message(job_id, attempt, secret, body)
 
 
-def _message(job_id: str, attempt: int, function: bytes, call: bytes, secret: bytes | None) -> bytes:
-    """Header, signature, then the body: the sized function pickle and the call (joined once, here)."""
+def _message(job_id: str, attempt: int, secret: bytes | None, body: bytes, body_end: bytes = b"") -> bytes:
+    """The header, its signature, then the body, which may come in two pieces (the sized function and
+    the call): they are signed as they are and joined once."""
     head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    signature = _sign(secret, head, function, call) if secret else UNSIGNED
-    return b"%s%s %s%s" % (head, signature, function, call)
+    signature = _sign(secret, head, body, body_end) if secret else UNSIGNED
+    return b"%s%s %s%s" % (head, signature, body, body_end)
 
 
 @functools.lru_cache(maxsize=8)
