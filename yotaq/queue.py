@@ -138,9 +138,10 @@ class Queue:
         """
         task_options = self.defaults.replace(**options).changes
         function = self._functions.dumps(fn)
-        numbered = [(new_job_id(), tuple(args)) for args in calls]
-        messages = serializer.encode_calls(function, numbered, task_options, self._secret)
-        jobs = [Job(self, job_id) for job_id, _ in numbered]
+        arguments = [tuple(args) for args in calls]
+        job_ids = [new_job_id() for _ in arguments]
+        messages = serializer.encode_calls(function, job_ids, arguments, task_options, self._secret)
+        jobs = [Job(self, job_id) for job_id in job_ids]
         if self.eager:
             return [self._run_eagerly(job.id, message) for job, message in zip(jobs, messages, strict=True)]
 

@@ -246,15 +246,23 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
 
 
 def encode_calls(
-    function: bytes, calls: list[tuple[str, tuple[Any, ...]]], options: dict[str, Any], secret: bytes | None
+    function: bytes,
+    job_ids: list[str],
+    arguments: list[tuple[Any, ...]],
+    options: dict[str, Any],
+    secret: bytes | None,
 ) -> list[bytes]:
-    """The messages for ``(job id, args)`` calls of one function: ``encode``, with what they share made once.
+    """The messages for calls of one function, one per job id and its arguments: ``encode``, with what
+    they share made once.
 
     Raises:
         SerializationError: an argument cannot travel.
     """
     sized_function = b"%d %s" % (len(function), function)
-    return [_message(job_id, 0, secret, sized_function, dumps_value((args, {}, options))) for job_id, args in calls]
+    return [
+        _message(job_id, 0, secret, sized_function, dumps_value((args, {}, options)))
+        for job_id, args in zip(job_ids, arguments, strict=True)
+    ]
 
 
 def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
