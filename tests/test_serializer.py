@@ -39,6 +39,26 @@ def test_the_header_is_readable_and_carries_the_job_id():
     assert message_id(message) == "0123abcd"
 
 
+def test_a_bulk_enqueue_makes_the_very_messages_single_enqueues_would():
+    function = serializer.dumps_function(pow)
+    options = {"retries": 2}
+    bulk = serializer.encode_calls(function, ["id1", "id2"], [(2, 5), (3, 2)], options, SECRET)
+    single = [
+        encode(Task(job_id, pow, args, {}, options), SECRET, function)
+        for job_id, args in (("id1", (2, 5)), ("id2", (3, 2)))
+    ]
+    assert bulk == single
+    tasks = [decode(message, SECRET) for message in bulk]
+    assert [task.fn(*task.args) for task in tasks] == [32, 9]
+
+
+def test_a_retry_re_signs_the_same_body_under_a_new_attempt():
+    message = encode(Task("id1", pow, (2, 5), {}), SECRET)
+    retry = serializer.with_attempt("id1", 1, serializer.message_body(message), SECRET)
+    assert serializer.message_body(retry) == serializer.message_body(message)
+    assert decode(retry, SECRET).attempt == 1
+
+
 def test_a_message_without_a_header_gets_an_id_from_its_bytes():
     assert message_id(b"garbage") == message_id(b"garbage")
     assert message_id(b"garbage").startswith("invalid-")
