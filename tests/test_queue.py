@@ -1,3 +1,4 @@
+import importlib.metadata
 import threading
 import time
 
@@ -48,6 +49,23 @@ def test_a_client_that_decodes_responses_is_refused(redis_url):
     with pytest.raises(ConfigurationError, match="decode_responses"):
         yotaq.Queue(client)
     client.close()
+
+
+def test_connections_tell_redis_they_are_yotaqs_without_reading_package_metadata(redis_url, monkeypatch):
+    def version(name: str) -> str:
+        raise AssertionError(f"looked up the version of {name} for a new connection (2-4 ms each)")
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    client = yotaq.connect(redis_url)
+    try:
+        client.ping()  # makes the first connection
+        name = f"redis-py(yotaq_v{yotaq.__version__})"
+        info = client.get_connection_kwargs()["driver_info"]
+        assert (info.formatted_name, info.lib_version) == (name, redis.__version__)
+        if tuple(map(int, client.info("server")["redis_version"].split(".")[:2])) >= (7, 2):  # CLIENT SETINFO
+            assert client.client_info()["lib-name"] == name
+    finally:
+        client.close()
 
 
 def test_enqueue_fails_fast_with_a_yotaq_connection_error_when_redis_is_down():

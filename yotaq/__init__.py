@@ -6,6 +6,8 @@ yotaq.Worker(queue.redis).run()        # elsewhere: runs divmod(7, 2)
 job.result(timeout=10)                 # (3, 1)
 """
 
+__version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
+
 from .connection import connect
 from .exceptions import (
     ConfigurationError,
@@ -41,5 +43,6 @@ __all__ = [
     "Worker",
     "WorkerInfo",
     "YotaqError",
+    "__version__",
     "connect",
 ]
