@@ -1,5 +1,6 @@
 """The wire format: what travels, what is refused at enqueue, what a worker refuses to unpickle."""
 
+import hashlib
 import io
 import os
 import pickle
@@ -66,6 +67,13 @@ def test_a_message_without_a_header_gets_an_id_from_its_bytes():
 
 def test_a_signed_message_verifies_with_the_same_secret():
     assert roundtrip(pow, 2, 5, secret=SECRET) == 32
+
+
+def test_the_signature_is_keyed_blake2b_over_the_body_then_the_header():
+    message = encode(Task("id1", pow, (2, 5), {}), SECRET)
+    head = b"yq1 " + PYTHON_VERSION + b" id1 0 "
+    signature, body = message.removeprefix(head).split(b" ", 1)
+    assert signature == hashlib.blake2b(body + head, key=SECRET, digest_size=32).hexdigest().encode()
 
 
 def test_a_secret_longer_than_a_blake2b_key_signs_and_is_told_apart_from_another():

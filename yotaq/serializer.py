@@ -11,7 +11,7 @@ and names, so it shrinks by about a third, and every copy of the message (into R
 append-only file, a worker, and back in the acknowledgement) is that much cheaper.
 
 The header is checked before anything is unpickled: the Python minor version (bytecode differs
-between versions) and, with a secret, the signature (keyed BLAKE2b) over header and body. Unpickling
+between versions) and, with a secret, the signature (keyed BLAKE2b) over body and header. Unpickling
 runs code, so a message that fails either check is never unpickled.
 """
 
@@ -242,7 +242,8 @@ def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> b
     """
     function = function if function is not None else dumps_function(task.fn)
     call = dumps_value((task.args, task.kwargs, task.options))
-    return _message(task.id, task.attempt, secret, b"%d %s" % (len(function), function), call)
+    sized_function = b"%d %s" % (len(function), function)
+    return _message(task.id, task.attempt, _signer(secret, sized_function), sized_function, call)
 
 
 def encode_calls(
@@ -259,22 +260,42 @@ def encode_calls(
         SerializationError: an argument cannot travel.
     """
     sized_function = b"%d %s" % (len(function), function)
+    signer = _signer(secret, sized_function)
     return [
-        _message(job_id, 0, secret, sized_function, dumps_value((args, {}, options)))
+        _message(job_id, 0, signer, sized_function, dumps_value((args, {}, options)))
         for job_id, args in zip(job_ids, arguments, strict=True)
     ]
 
 
 def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
     """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
-    return _message(job_id, attempt, secret, body)
+    return _message(job_id, attempt, _signer(secret, body), body)
 
 
-def _message(job_id: str, attempt: int, secret: bytes | None, body: bytes, body_end: bytes = b"") -> bytes:
+def _signer(secret: bytes | None, body_start: bytes) -> hashlib.blake2b | None:
+    """The MAC of messages whose body starts with ``body_start``, with that much already absorbed;
+    ``None`` without a secret. The body is signed before the header so that the messages of a bulk
+    enqueue, which share most of their bytes (the sized function, first), each hash only their own."""
+    if not secret:
+        return None
+    mac = _keyed(secret).copy()
+    mac.update(body_start)
+    return mac
+
+
+def _message(job_id: str, attempt: int, signer: hashlib.blake2b | None, body: bytes, body_end: bytes = b"") -> bytes:
     """The header, its signature, then the body, which may come in two pieces (the sized function and
-    the call): they are signed as they are and joined once."""
+    the call), joined once. The signature is over the body, then the header: a header is
+    self-delimiting (it starts with the magic and has exactly four spaces), so body and header
+    split one way only."""
     head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    signature = _sign(secret, head, body, body_end) if secret else UNSIGNED
+    if signer is None:
+        signature = UNSIGNED
+    else:
+        mac = signer.copy()
+        mac.update(body_end)
+        mac.update(head)
+        signature = mac.hexdigest().encode()
     return b"%s%s %s%s" % (head, signature, body, body_end)
 
 
@@ -356,7 +377,7 @@ def decode(message: bytes, secret: bytes | None, functions: FunctionCache | None
         )
     if secret:
         head = memoryview(message)[: len(message) - len(body) - len(signature) - 1]
-        if not hmac.compare_digest(signature, _sign(secret, head, body)):
+        if not hmac.compare_digest(signature, _sign(secret, body, head)):
             reason = "unsigned message" if signature == UNSIGNED else "signature does not match"
             raise InvalidMessage(f"bad signature: {reason}")
     space = body.find(b" ")
