@@ -359,13 +359,16 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floo
     def record(column: str, what: Callable[[], float]) -> None:
         if column in system.errors:
             return  # it failed in an earlier run: no point in trying again
-        print(f"  {system.name}: {column}", file=sys.stderr, flush=True)
+        print(f"  {system.name}: {column}", end=" ", file=sys.stderr, flush=True)
         try:
-            system.results.setdefault(column, []).append(what())
+            rate = what()
         except Failed as exc:
             system.errors[column] = str(exc)
         except Exception as exc:  # a bug in a driver should not cost the other rows
             system.errors[column] = f"{type(exc).__name__}: {exc}"
+        else:
+            system.results.setdefault(column, []).append(rate)
+        print(f"failed: {system.errors[column]}" if column in system.errors else f"{rate:,.0f}/s", file=sys.stderr)
 
     if system.enqueue_as is None:
         record("single", lambda: bench.flush() or bench.drive(system, "enqueue", args.single)["rate"])
