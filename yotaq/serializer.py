@@ -289,13 +289,7 @@ def _message(job_id: str, attempt: int, signer: hashlib.blake2b | None, body: by
     self-delimiting (it starts with the magic and has exactly four spaces), so body and header
     split one way only."""
     head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    if signer is None:
-        signature = UNSIGNED
-    else:
-        mac = signer.copy()
-        mac.update(body_end)
-        mac.update(head)
-        signature = mac.hexdigest().encode()
+    signature = UNSIGNED if signer is None else _signed(signer, body_end, head)
     return b"%s%s %s%s" % (head, signature, body, body_end)
 
 
@@ -315,7 +309,12 @@ def _keyed(secret: bytes) -> hashlib.blake2b:
 
 def _sign(secret: bytes, *parts: bytes) -> bytes:
     """The hex keyed BLAKE2b of the concatenated ``parts`` (hashed in place, not joined first)."""
-    mac = _keyed(secret).copy()
+    return _signed(_keyed(secret), *parts)
+
+
+def _signed(start: hashlib.blake2b, *parts: bytes) -> bytes:
+    """The hex digest of ``start`` (left as it is) with ``parts`` absorbed after what it holds."""
+    mac = start.copy()
     for part in parts:
         mac.update(part)
     return mac.hexdigest().encode()
