@@ -1,4 +1,5 @@
 import importlib.metadata
+import os
 import threading
 import time
 
@@ -66,6 +67,54 @@ def test_connections_tell_redis_they_are_yotaqs_without_reading_package_metadata
             assert client.client_info()["lib-name"] == name
     finally:
         client.close()
+
+
+def _sender_id(queue: yotaq.Queue) -> int:
+    """The Redis client id of the connection this thread's enqueues go through."""
+    return queue._senders.call(lambda client: client.client_id())
+
+
+def test_enqueue_keeps_a_connection_per_thread_which_goes_back_to_the_pool_with_the_thread(queue, r):
+    mine = _sender_id(queue)
+    queue.enqueue(print, 1)
+    assert {c["id"]: c["cmd"] for c in r.client_list()}[str(mine)] == "rpush"  # the last command it sent
+    assert _sender_id(queue) == mine
+    theirs = []
+    for n in range(5):  # one thread after the other
+        thread = threading.Thread(target=lambda n=n: theirs.append((queue.enqueue(print, n), _sender_id(queue))))
+        thread.start()
+        thread.join()
+    # Each thread had a connection of its own, and gave it back when it ended: the next one took it.
+    assert len(theirs) == 5 and mine not in {id_ for _, id_ in theirs} and len({id_ for _, id_ in theirs}) == 1
+    assert [decode(m, None).args for m in r.lrange(queue.keys.pending, 0, -1)] == [(1,), *((n,) for n in range(5))]
+
+
+def test_a_forked_child_enqueues_through_a_connection_of_its_own(queue, r):
+    parent = _sender_id(queue)
+    pid = os.fork()
+    if pid == 0:  # the child: it must not write to the socket it shares with its parent
+        try:
+            queue.enqueue(print, "child")
+            os._exit(0 if _sender_id(queue) != parent else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    queue.enqueue(print, "parent")
+    assert _sender_id(queue) == parent
+    assert [decode(m, None).args for m in r.lrange(queue.keys.pending, 0, -1)] == [("child",), ("parent",)]
+
+
+def test_an_enqueue_nested_in_another_on_one_thread_takes_another_connection(queue):
+    """As from a signal handler that enqueues while its thread is in the middle of an enqueue: two
+    commands interleaved on one socket would garble both."""
+
+    def nested(outer: redis.Redis) -> tuple[int, int]:
+        return outer.client_id(), _sender_id(queue)
+
+    mine = _sender_id(queue)
+    outer, inner = queue._senders.call(nested)
+    assert outer == mine and inner != mine and _sender_id(queue) == mine
 
 
 def test_enqueue_fails_fast_with_a_yotaq_connection_error_when_redis_is_down():

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
 import redis
 from redis import DriverInfo
 from redis.backoff import NoBackoff
@@ -10,6 +15,8 @@ from redis.retry import Retry
 
 from . import __version__
 from .exceptions import ConfigurationError
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 2.0
 # Longer than any blocking wait the worker makes, so a timeout means Redis is in trouble.
@@ -36,6 +43,35 @@ def connect(url: str) -> redis.Redis:
         retry=Retry(NoBackoff(), 0),
         driver_info=DRIVER_INFO,
     )
+
+
+class ThreadClients:
+    """For commands sent often from any thread: each thread's own client of ``client``'s pool, kept.
+
+    A pooled client takes a connection from its pool for each command and gives it back after:
+    a lock, redis-py's connection metrics and a poll of the socket for stray bytes, about 7 µs
+    a command here (20 with caches cold, as after an idle wait), next to 18 µs for a whole RPUSH
+    round trip. A thread's own client (redis-py's ``client.client()``) holds one connection and
+    skips all that. It goes back to the pool when its thread ends or this object goes. A forked
+    child makes its own; so does a call made while its thread's client is busy (a signal handler
+    enqueueing in the middle of an enqueue), rather than interleave two commands on one socket.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._local = threading.local()
+
+    def call(self, command: Callable[[redis.Redis], T]) -> T:
+        """``command(client)`` with this thread's client."""
+        local = self._local
+        pid, own = getattr(local, "own", (0, None))
+        local.own = (0, None)  # busy until command returns
+        if own is None or pid != os.getpid():
+            pid, own = os.getpid(), self._client.client()
+        try:
+            return command(own)
+        finally:
+            local.own = (pid, own)
 
 
 def check_client(client: redis.Redis) -> redis.Redis:

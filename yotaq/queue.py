@@ -17,7 +17,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 import redis
 
 from . import serializer
-from .connection import SOCKET_TIMEOUT_S, check_client
+from .connection import SOCKET_TIMEOUT_S, ThreadClients, check_client
 from .exceptions import (
     ConfigurationError,
     ConnectionError,  # noqa: A004 - yotaq.ConnectionError subclasses the builtin
@@ -110,6 +110,7 @@ class Queue:
         self._secret = serializer.as_secret(secret)
         self._scripts = Scripts(redis_client)
         self._functions = serializer.FunctionPickles()
+        self._senders = ThreadClients(self.redis)  # what enqueue sends through: a client per thread
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -180,13 +181,14 @@ class Queue:
         if self.eager:
             return self._run_eagerly(job_id, message)
         if run_at_ms is None and "job_id" not in kwargs:
-            self._with_deadline(lambda: self.redis.rpush(self.keys.pending, message))
+            self._with_deadline(lambda: self._senders.call(lambda client: client.rpush(self.keys.pending, message)))
         else:
             keys = [self.keys.pending, self.keys.scheduled, self.keys.scheduled_messages, self.keys.unique(job_id)]
             at_ms, delay_ms = run_at_ms if at is not None else "", run_at_ms if delay is not None else ""
             unique = "1" if "job_id" in kwargs else ""
+            args = [message, job_id, unique, at_ms, delay_ms]
             self._with_deadline(
-                lambda: self._scripts.enqueue(keys=keys, args=[message, job_id, unique, at_ms, delay_ms])
+                lambda: self._senders.call(lambda client: self._scripts.enqueue(keys=keys, args=args, client=client))
             )
         return Job(self, job_id)
 
