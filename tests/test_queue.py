@@ -70,14 +70,17 @@ def test_connections_tell_redis_they_are_yotaqs_without_reading_package_metadata
 
 
 def _sender_id(queue: yotaq.Queue) -> int:
-    """The Redis client id of the connection this thread's enqueues go through."""
-    return queue._senders.call(lambda client: client.client_id())
+    """The Redis client id of the connection this thread's enqueues and result waits go through."""
+    return queue._clients.call(lambda client: client.client_id())
 
 
-def test_enqueue_keeps_a_connection_per_thread_which_goes_back_to_the_pool_with_the_thread(queue, r):
+def test_enqueue_and_result_waits_keep_a_connection_per_thread_which_goes_back_to_the_pool_with_it(queue, r):
     mine = _sender_id(queue)
     queue.enqueue(print, 1)
     assert {c["id"]: c["cmd"] for c in r.client_list()}[str(mine)] == "rpush"  # the last command it sent
+    with pytest.raises(yotaq.ResultTimeout):
+        queue.job("nothing-here").result(timeout=0.01)
+    assert {c["id"]: c["cmd"] for c in r.client_list()}[str(mine)] == "blmove"
     assert _sender_id(queue) == mine
     theirs = []
     for n in range(5):  # one thread after the other
@@ -113,7 +116,7 @@ def test_an_enqueue_nested_in_another_on_one_thread_takes_another_connection(que
         return outer.client_id(), _sender_id(queue)
 
     mine = _sender_id(queue)
-    outer, inner = queue._senders.call(nested)
+    outer, inner = queue._clients.call(nested)
     assert outer == mine and inner != mine and _sender_id(queue) == mine
 
 

@@ -110,7 +110,7 @@ class Queue:
         self._secret = serializer.as_secret(secret)
         self._scripts = Scripts(redis_client)
         self._functions = serializer.FunctionPickles()
-        self._senders = ThreadClients(self.redis)  # what enqueue sends through: a client per thread
+        self._clients = ThreadClients(self.redis)  # what enqueue and a result wait send through
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -181,14 +181,14 @@ class Queue:
         if self.eager:
             return self._run_eagerly(job_id, message)
         if run_at_ms is None and "job_id" not in kwargs:
-            self._with_deadline(lambda: self._senders.call(lambda client: client.rpush(self.keys.pending, message)))
+            self._with_deadline(lambda: self._clients.call(lambda client: client.rpush(self.keys.pending, message)))
         else:
             keys = [self.keys.pending, self.keys.scheduled, self.keys.scheduled_messages, self.keys.unique(job_id)]
             at_ms, delay_ms = run_at_ms if at is not None else "", run_at_ms if delay is not None else ""
             unique = "1" if "job_id" in kwargs else ""
             args = [message, job_id, unique, at_ms, delay_ms]
             self._with_deadline(
-                lambda: self._senders.call(lambda client: self._scripts.enqueue(keys=keys, args=args, client=client))
+                lambda: self._clients.call(lambda client: self._scripts.enqueue(keys=keys, args=args, client=client))
             )
         return Job(self, job_id)
 
@@ -237,6 +237,12 @@ class Queue:
         if job._eager_result is not None:
             return serializer.decode_result(job.id, job._eager_result, self._secret)
         key = self.keys.result(job.id)
+
+        def wait_for(client: redis.Redis, seconds: float) -> bytes | None:
+            # Moving the one element from the list's tail to its tail leaves it there for
+            # other waiters, and blocks until the worker stores it.
+            return client.blmove(key, key, seconds, "RIGHT", "RIGHT")  # type: ignore[no-any-return]
+
         give_up_at = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = _RESULT_WAIT_SLICE_S
@@ -244,9 +250,7 @@ class Queue:
                 wait = min(wait, give_up_at - time.monotonic())
                 if wait <= 0:
                     raise ResultTimeout(f"job {job.id}: no result within {timeout:g} s")
-            # Moving the one element from the list's tail to its tail leaves it there for
-            # other waiters, and blocks until the worker stores it.
-            envelope = self.redis.blmove(key, key, max(wait, 0.001), "RIGHT", "RIGHT")
+            envelope = self._clients.call(functools.partial(wait_for, seconds=max(wait, 0.001)))
             if envelope is not None:
                 return serializer.decode_result(job.id, envelope, self._secret)
 
