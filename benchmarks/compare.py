@@ -388,17 +388,21 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floo
     if system.key == "yotaq":  # measured just before yotaq's, so that both see the same machine
         try:
             floors.latency.append(bench.latency_floor(system, args.samples))
+            print(f"  the latency floor (a bare worker): p50 {floors.latency[-1]:.2f} ms", file=sys.stderr)
         except Failed as exc:
             print(f"  the latency floor failed: {exc}", file=sys.stderr)
-    print(f"  {system.name}: latency", file=sys.stderr, flush=True)
+    print(f"  {system.name}:", end=" ", file=sys.stderr, flush=True)
     try:
         answers = bench.latencies(system, args.samples, args.result_samples)
     except Failed as exc:
         system.errors["latency"] = system.errors["result"] = str(exc)
+        print(f"failed: {exc}", file=sys.stderr)
         return
     for command, samples in answers.items():
         system.results.setdefault(f"{command}_p50", []).append(statistics.median(samples))
         system.results.setdefault(f"{command}_p99", []).append(percentile(samples, 0.99))
+    medians = (f"{command} p50 {statistics.median(samples):.2f} ms" for command, samples in answers.items())
+    print(", ".join(medians), file=sys.stderr)
 
 
 # -- the table ---------------------------------------------------------------------------------------
