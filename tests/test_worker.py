@@ -44,6 +44,16 @@ def test_a_worker_runs_every_task_once_in_order_and_empties_the_queue(queue, bur
     assert r.hlen(queue.keys.deliveries) == 0
 
 
+def test_a_worker_leases_and_acknowledges_through_a_connection_of_its_own(queue, burst_worker, r):
+    """Not one handed out by the pool for each command (see ``ThreadClients``)."""
+    queue.enqueue(print, 1)
+    worker = burst_worker()
+    _, own = worker._clients._local.own  # the main loop's client, still connected
+    host, port = own.connection._sock.getsockname()[:2]
+    [client] = [c for c in r.client_list() if c["addr"] == f"{host}:{port}"]
+    assert client["cmd"] == "evalsha"  # the script that acknowledged the task (and leased none)
+
+
 def explode(message):
     raise RuntimeError(message)
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from . import serializer
-from .connection import check_client, is_transient
+from .connection import ThreadClients, check_client, is_transient
 from .exceptions import ConfigurationError, InvalidMessage, Retry
 from .job import RESULT_TTL_S, Options
 from .keys import QueueKeys, check_name
@@ -131,6 +131,7 @@ class Worker:
         self.counts: Counter[str] = Counter()
         self._secret = serializer.as_secret(secret)
         self._scripts = Scripts(redis_client)
+        self._clients = ThreadClients(self.redis)  # what leases and acknowledgements go through
         self._functions = serializer.FunctionCache()
         self._watchdog = watchdog
         self._stopping = False
@@ -238,7 +239,10 @@ class Worker:
                     return []
                 if watcher is None:
                     first = self.queues[0]
-                    message = self.redis.blmove(first.pending, first.active(self.name), IDLE_WAIT_S, "LEFT", "RIGHT")
+                    pending, active = first.pending, first.active(self.name)
+                    message = self._clients.call(
+                        lambda client: client.blmove(pending, active, IDLE_WAIT_S, "LEFT", "RIGHT")
+                    )
                     return [] if message is None else [(first, message)]
                 watcher.wait(IDLE_WAIT_S, is_ready=lambda: any(self.redis.llen(q.pending) for q in self.queues))
                 return []
@@ -448,7 +452,9 @@ class Worker:
             for _, message, job_id, envelope, _ in mine:
                 script_keys += (keys.result(job_id), keys.unique(job_id))
                 args += (message, envelope)
-            lost, messages = self._scripts.ack(keys=script_keys, args=args)
+            lost, messages = self._clients.call(
+                lambda client: self._scripts.ack(keys=script_keys, args=args, client=client)
+            )
             if mine:
                 self._acks = [ack for ack in self._acks if ack[0] is not keys]
         for position in lost:
