@@ -2,6 +2,7 @@ import importlib.metadata
 import os
 import threading
 import time
+import warnings
 
 import pytest
 import redis
@@ -94,7 +95,9 @@ def test_enqueue_and_result_waits_keep_a_connection_per_thread_which_goes_back_t
 
 def test_a_forked_child_enqueues_through_a_connection_of_its_own(queue, r):
     parent = _sender_id(queue)
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a process with threads (pytest-timeout's)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child: it must not write to the socket it shares with its parent
         try:
             queue.enqueue(print, "child")

@@ -51,7 +51,9 @@ def fill(n: int) -> dict:
 
 
 def floor(n: int) -> dict:
-    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: single enqueue's floor.
+    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: the single-enqueue target's
+    yardstick. It takes a connection from the pool for each command, as a plain client does; yotaq's
+    enqueue has one of its own (``ThreadClients``), so it can keep up with the loop.
 
     Measured in alternating rounds with ``queue.enqueue`` so that both see the same machine:
     returns the bare rate and the ratio of yotaq's rate to it.
