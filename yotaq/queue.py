@@ -146,8 +146,8 @@ class Queue:
         if self.eager:
             return [self._run_eagerly(job.id, message) for job, message in zip(jobs, messages, strict=True)]
 
-        def push() -> None:
-            with self.redis.pipeline(transaction=True) as pipe:
+        def push(client: redis.Redis) -> None:
+            with client.pipeline(transaction=True) as pipe:
                 for start in range(0, len(messages), _BULK_CHUNK):
                     pipe.rpush(self.keys.pending, *messages[start : start + _BULK_CHUNK])
                 pipe.execute()
@@ -181,15 +181,13 @@ class Queue:
         if self.eager:
             return self._run_eagerly(job_id, message)
         if run_at_ms is None and "job_id" not in kwargs:
-            self._with_deadline(lambda: self._clients.call(lambda client: client.rpush(self.keys.pending, message)))
+            self._with_deadline(lambda client: client.rpush(self.keys.pending, message))
         else:
             keys = [self.keys.pending, self.keys.scheduled, self.keys.scheduled_messages, self.keys.unique(job_id)]
             at_ms, delay_ms = run_at_ms if at is not None else "", run_at_ms if delay is not None else ""
             unique = "1" if "job_id" in kwargs else ""
             args = [message, job_id, unique, at_ms, delay_ms]
-            self._with_deadline(
-                lambda: self._clients.call(lambda client: self._scripts.enqueue(keys=keys, args=args, client=client))
-            )
+            self._with_deadline(lambda client: self._scripts.enqueue(keys=keys, args=args, client=client))
         return Job(self, job_id)
 
     def _run_eagerly(self, job_id: str, message: bytes) -> Job:
@@ -204,14 +202,14 @@ class Queue:
         envelope = serializer.encode_result(job_id, outcome, self._secret)
         return Job(self, job_id, eager_result=envelope)
 
-    def _with_deadline(self, command: Callable[[], Any]) -> Any:
-        """Run one Redis command, retrying a lost connection until ``ENQUEUE_DEADLINE_S``.
+    def _with_deadline(self, command: Callable[[redis.Redis], Any]) -> Any:
+        """Run one Redis command with this thread's client, retrying a lost connection until ``ENQUEUE_DEADLINE_S``.
 
         Each command is a single atomic step, so a failure never leaves a half-written task.
         A retry after a reply was lost can enqueue twice: that is within at-least-once.
         """
         try:
-            return command()
+            return self._clients.call(command)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             error = exc
         give_up_at = time.monotonic() + ENQUEUE_DEADLINE_S
@@ -220,7 +218,7 @@ class Queue:
             time.sleep(pause)
             pause = min(pause * 2, _MAX_RETRY_S)
             try:
-                return command()
+                return self._clients.call(command)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 error = exc
         raise ConnectionError(
