@@ -16,7 +16,6 @@ import redis
 from _common import FLOOR_KEY, main, rate, redis_url, result_samples, signal_samples
 
 import yotaq
-from yotaq import serializer
 
 _client = None
 
@@ -50,6 +49,31 @@ def fill(n: int) -> dict:
     return {"n": n}
 
 
+def message_size() -> int:
+    """The length of a real message for ``noop``, read back from Redis: one is enqueued on a scratch queue, whose
+    pending list is found by name (``SCAN``), not by yotaq's key format, and whose keys are deleted afterwards.
+    Only the public API is used, so that this holds across versions of yotaq's internals."""
+    scratch = f"bench-floor-{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(redis_url())
+    try:
+        yotaq.Queue(connection, scratch, secret=os.environ["YOTAQ_SECRET"]).enqueue(noop)
+        keys = list(client.scan_iter(match=f"*{scratch}*pending*", count=1000))
+        if len(keys) != 1:
+            raise RuntimeError(f"expected one pending key for the queue {scratch}, found {keys}")
+        kind = client.type(keys[0])
+        if kind != b"list":
+            raise RuntimeError(f"{keys[0]!r} is a {kind.decode()}, not a list: cannot read the message back")
+        message = client.lindex(keys[0], 0)
+        if message is None:
+            raise RuntimeError(f"{keys[0]!r} is empty right after an enqueue")
+        return len(message)
+    finally:
+        scratch_keys = list(client.scan_iter(match=f"*{scratch}*", count=1000))
+        if scratch_keys:
+            client.delete(*scratch_keys)
+        client.close()
+
+
 def floor(n: int) -> dict:
     """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: the single-enqueue target's
     yardstick. It takes a connection from the pool for each command, as a plain client does; yotaq's
@@ -58,7 +82,7 @@ def floor(n: int) -> dict:
     Measured in alternating rounds with ``queue.enqueue`` so that both see the same machine:
     returns the bare rate and the ratio of yotaq's rate to it.
     """
-    size = len(serializer.encode(serializer.Task(uuid.uuid4().hex, noop, (), {}, {}), b"secret"))
+    size = message_size()
     payload = b"x" * size
     client = redis.Redis.from_url(redis_url())
     rounds, per_round = 10, max(1, n // 10)
