@@ -8,8 +8,9 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
-from .connection import connect
+from .broker import connect
 from .exceptions import (
+    BrokerError,
     ConfigurationError,
     ConnectionError,
     InvalidMessage,
@@ -20,14 +21,16 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
+from .info import BuriedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
-from .queue import DeadJob, Queue, QueueInfo, TaskFunction, WorkerInfo
+from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
 
 __all__ = [
+    "BrokerError",
+    "BuriedJob",
     "ConfigurationError",
     "ConnectionError",
-    "DeadJob",
     "InvalidMessage",
     "Job",
     "JobFailed",
@@ -40,6 +43,7 @@ __all__ = [
     "ServerError",
     "Status",
     "TaskFunction",
+    "WithOptions",
     "Worker",
     "WorkerInfo",
     "YotaqError",

@@ -1,4 +1,5 @@
-"""``python -m yotaq server | worker | info | dead``: the command line, one of the edges that read the environment."""
+"""``python -m yotaq server | worker | info | failed | dead | job``: the command line, one of the edges that
+read the environment."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import redis
-
-from .connection import connect
-from .exceptions import ConfigurationError, YotaqError
-from .queue import Queue, QueueInfo
+from .broker import connect
+from .exceptions import ConfigurationError, JobFailed, YotaqError
+from .info import QueueInfo
+from .job import Status
+from .queue import Queue
 from .server import serve
 from .supervisor import Supervisor
 from .worker import HEARTBEAT_INTERVAL_S, LIVENESS_TIMEOUT_S, Worker
@@ -68,16 +69,25 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between heartbeats and looks for dead workers (default %(default)s)",
     )
 
-    info = commands.add_parser("info", help="pending, active, done, failed and dead counts, and the workers")
+    info = commands.add_parser(
+        "info", help="pending, scheduled, active, failed and dead counts, event counters, and the workers"
+    )
     add_queues(info, "a queue to describe; repeat for several (default: tasks)")
     info.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
-    dead = commands.add_parser("dead", help="list the dead tasks with their reasons; requeue or purge them")
-    dead.add_argument("--queue", default="tasks")
-    action = dead.add_mutually_exclusive_group()
-    action.add_argument("--requeue", metavar="JOB_ID", action="append", help="put this dead task back; repeatable")
-    action.add_argument("--requeue-all", action="store_true", help="put every dead task back on the queue")
-    action.add_argument("--purge", action="store_true", help="delete every dead task for good")
+    for kind, text in (("failed", "raised on their last try"), ("dead", "set aside without running")):
+        buried = commands.add_parser(kind, help=f"list the {kind} tasks ({text}) with their reasons; requeue or purge")
+        buried.add_argument("--queue", default="tasks")
+        action = buried.add_mutually_exclusive_group()
+        action.add_argument(
+            "--requeue", metavar="JOB_ID", action="append", help=f"put this {kind} task back; repeatable"
+        )
+        action.add_argument("--requeue-all", action="store_true", help=f"put every {kind} task back on the queue")
+        action.add_argument("--purge", action="store_true", help=f"forget every {kind} task for good")
+
+    job = commands.add_parser("job", help="a job's status, and its result or failure when it has one")
+    job.add_argument("job_id", metavar="JOB_ID")
+    job.add_argument("--queue", default="tasks")
     return parser
 
 
@@ -98,15 +108,20 @@ def main(argv: list[str] | None = None) -> int:
                 Worker(client, args.queues or ["tasks"], **_worker_options(args)).run()
             elif args.command == "info":
                 _info([Queue(client, name) for name in args.queues or ["tasks"]], as_json=args.json)
-            elif args.command == "dead":
-                _dead(Queue(client, args.queue), args)
+            elif args.command in ("failed", "dead"):
+                _buried(Queue(client, args.queue), args.command, args)
+            elif args.command == "job":
+                return _job(Queue(client, args.queue), args.job_id)
     except ConfigurationError as exc:
-        print(f"yotaq: error: {exc}", file=sys.stderr)
-        return 2
-    except (YotaqError, redis.RedisError) as exc:
-        print(f"yotaq: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(exc, 2)
+    except YotaqError as exc:
+        return _error(exc, 1)
     return 0
+
+
+def _error(exc: Exception, code: int) -> int:
+    print(f"yotaq: error: {exc}", file=sys.stderr)
+    return code
 
 
 def _configure_logging() -> None:
@@ -124,6 +139,9 @@ def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _info(queues: list[Queue], as_json: bool) -> None:
     infos = [queue.info() for queue in queues]
+    unknown = [info.queue for info in infos if _never_used(info)]
+    if unknown:
+        raise ConfigurationError(f"no queue named {', '.join(map(repr, unknown))}: nothing was ever enqueued on it")
     if as_json:
         print(json.dumps([dataclasses.asdict(info) | {"active": info.active} for info in infos], indent=2))
         return
@@ -131,23 +149,52 @@ def _info(queues: list[Queue], as_json: bool) -> None:
         _print_info(info)
 
 
+def _never_used(info: QueueInfo) -> bool:
+    counts = (info.pending, info.scheduled, info.failed, info.dead, info.done, info.retried, info.invalid)
+    return not any(counts) and not info.workers and not info.redelivered
+
+
 def _print_info(info: QueueInfo) -> None:
     print(
-        f"queue {info.queue}: {info.pending} pending, {info.active} active, {info.done} done, "
-        f"{info.failed} failed, {info.dead} dead ({info.invalid} invalid messages and "
-        f"{info.redelivered} redeliveries so far)"
+        f"queue {info.queue}: {info.pending} pending, {info.scheduled} scheduled, {info.active} active, "
+        f"{info.failed} failed, {info.dead} dead ({info.done} done, {info.retried} retries, "
+        f"{info.invalid} invalid messages and {info.redelivered} redeliveries so far)"
     )
     for worker in info.workers:
         ago_s = (info.server_time_ms - worker.last_heartbeat_ms) / 1000
         print(f"  worker {worker.id}: {worker.active} active, last heartbeat {ago_s:.1f} s ago")
 
 
-def _dead(queue: Queue, args: argparse.Namespace) -> None:
+def _buried(queue: Queue, kind: Literal["failed", "dead"], args: argparse.Namespace) -> None:
     if args.purge:
-        print(f"purged {queue.purge_dead()} dead task(s) from {queue.name}")
+        print(f"purged {queue.purge(kind)} {kind} task(s) from {queue.name}")
     elif args.requeue_all or args.requeue:
-        requeued = queue.requeue_dead(None if args.requeue_all else args.requeue)
-        print(f"requeued {requeued} dead task(s) on {queue.name}")
+        requeued = queue.requeue(kind, None if args.requeue_all else args.requeue)
+        print(f"requeued {requeued} {kind} task(s) on {queue.name}")
+        if args.requeue and requeued < len(args.requeue):
+            missing = len(args.requeue) - requeued
+            raise ConfigurationError(f"{missing} of the given job ids are not {kind} on {queue.name}")
     else:
-        for job in queue.dead_jobs():
+        jobs = queue.failed_jobs() if kind == "failed" else queue.dead_jobs()
+        if not jobs and _never_used(queue.info()):
+            raise ConfigurationError(f"no queue named {queue.name!r}: nothing was ever enqueued on it")
+        for job in jobs:
             print(f"{job.id}  {job.reason.strip().splitlines()[-1]}")
+
+
+def _job(queue: Queue, job_id: str) -> int:
+    job = queue.job(job_id)
+    status = job.status
+    if status is Status.NOT_FOUND:
+        raise ConfigurationError(f"no job {job_id} on queue {queue.name!r} (never enqueued, or expired)")
+    print(f"job {job_id} on {queue.name}: {status}")
+    if status is Status.DONE:
+        print(f"result: {job.result(timeout=0)!r}")
+    elif status in (Status.FAILED, Status.DEAD):
+        try:
+            job.result(timeout=0)
+        except JobFailed as failed:
+            print(failed.traceback.rstrip() or f"{failed.type}: {failed.message}")
+        except YotaqError:
+            pass  # its record outlived its result: the status is all there is
+    return 0

@@ -19,7 +19,12 @@ class SerializationError(YotaqError, TypeError):
 
 
 class ConnectionError(YotaqError, builtins.ConnectionError):  # noqa: A001 - the name users expect
-    """Raised when Redis cannot be reached within the enqueue deadline."""
+    """Raised when Redis cannot be reached, or cannot take writes for now (loading, failing over,
+    out of memory), within a producer's deadline."""
+
+
+class BrokerError(YotaqError):
+    """Raised when Redis refuses a command for a reason that waiting will not fix."""
 
 
 class InvalidMessage(YotaqError):

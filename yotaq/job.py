@@ -1,4 +1,4 @@
-"""What a task carries besides its call (its options), and the handle ``enqueue`` returns."""
+"""A job: the options it runs with, where it is (``Status``), and the handle ``enqueue`` returns."""
 
 from __future__ import annotations
 
@@ -6,25 +6,33 @@ import dataclasses
 import enum
 import functools
 import itertools
+import math
 import os
 import random
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
-from .exceptions import ConfigurationError
+from . import serializer
+from .broker import Broker, QueueKeys
+from .broker.connection import SOCKET_TIMEOUT_S
+from .exceptions import ConfigurationError, ResultTimeout
 
-if TYPE_CHECKING:
-    from .queue import Queue
+R = TypeVar("R")
 
 RESULT_TTL_S = 86_400.0
+FAILURE_TTL_S = 7 * 86_400.0  # as long as dramatiq keeps dead messages
 RETRY_DELAY_S = 1.0
 RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
+MAX_TTL_S = 10 * 365 * 86_400.0  # longer than anyone means, short of what breaks a millisecond count
+# A result wait blocks in Redis for at most this long per call, under the client's socket timeout.
+RESULT_WAIT_SLICE_S = SOCKET_TIMEOUT_S / 2
 
 
 @dataclass(frozen=True)
 class Options:
-    """How a task runs. Set per queue, per decorated function, or per ``enqueue`` call.
+    """How a task runs. Set per queue, per decorated function, or per call with ``queue.options(...)``.
 
     Attributes:
         retries: how many times to run it again after it raises.
@@ -32,7 +40,9 @@ class Options:
         retry_backoff: each retry waits this many times longer than the one before.
         retry_max_delay: the longest wait between retries, in seconds.
         timeout: seconds after which the task is stopped and fails with ``TimeoutError``.
-        result_ttl: seconds its result (or failure) is kept.
+        result_ttl: seconds its result is kept.
+        failure_ttl: seconds the record of its failure is kept, if it fails for good (its
+            failed result is kept for the shorter of this and ``result_ttl``).
     """
 
     retries: int = 0
@@ -41,25 +51,25 @@ class Options:
     retry_max_delay: float = RETRY_MAX_DELAY_S
     timeout: float | None = None
     result_ttl: float = RESULT_TTL_S
+    failure_ttl: float = FAILURE_TTL_S
 
     def __post_init__(self) -> None:
         if not _is_number(self.retries) or self.retries < 0 or int(self.retries) != self.retries:
             raise ConfigurationError(f"retries must be a whole number >= 0, got {self.retries!r}")
         for name in ("retry_delay", "retry_max_delay"):
-            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
-                raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {getattr(self, name)!r}")
-        if not _is_number(self.retry_backoff) or self.retry_backoff < 1:
-            raise ConfigurationError(f"retry_backoff must be a number >= 1, got {self.retry_backoff!r}")
-        if self.timeout is not None and (not _is_number(self.timeout) or self.timeout <= 0):
-            raise ConfigurationError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}")
-        if not _is_number(self.result_ttl) or self.result_ttl <= 0:
-            raise ConfigurationError(f"result_ttl must be a positive number of seconds, got {self.result_ttl!r}")
+            _check_seconds(name, getattr(self, name), low=0)
+        if not _is_number(self.retry_backoff) or not 1 <= self.retry_backoff <= 1000:
+            raise ConfigurationError(f"retry_backoff must be a number from 1 to 1000, got {self.retry_backoff!r}")
+        if self.timeout is not None:
+            _check_seconds("timeout", self.timeout, low=0.001)
+        _check_seconds("result_ttl", self.result_ttl, low=0.001)
+        _check_seconds("failure_ttl", self.failure_ttl, low=0.001)
 
     def replace(self, **changes: Any) -> Options:
         """These options with ``changes``; an unknown name raises ``ConfigurationError``."""
         if not changes:
             return self
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        unknown = set(changes) - OPTION_NAMES
         if unknown:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **changes)
@@ -75,23 +85,58 @@ class Options:
         Exponential, capped, with "equal jitter": a random point in the upper half of the step,
         so that retries of many tasks spread out yet each wait is at least as long as the last.
         """
-        step = min(self.retry_max_delay, self.retry_delay * self.retry_backoff ** (attempt - 1))
+        step = min(self.retry_max_delay, self.retry_delay * self.retry_backoff ** min(attempt - 1, 1000))
         return step / 2 + random.uniform(0, step / 2)
+
+    @property
+    def result_ttl_ms(self) -> int:
+        return _ms(self.result_ttl)
+
+    @property
+    def failure_ttl_ms(self) -> int:
+        return _ms(self.failure_ttl)
+
+    @property
+    def failed_result_ttl_ms(self) -> int:
+        return _ms(min(self.result_ttl, self.failure_ttl))
+
+
+OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _check_seconds(name: str, value: object, *, low: float) -> None:
+    """A finite number of seconds from ``low`` to ``MAX_TTL_S``, else ``ConfigurationError``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    if not low <= value <= MAX_TTL_S:
+        raise ConfigurationError(f"{name} must be from {low:g} to {MAX_TTL_S:g} seconds, got {value!r}")
+
+
+def _ms(seconds: float) -> int:
+    """Whole milliseconds, at least 1: Redis takes no fractions, and ``PEXPIRE 0`` deletes at once."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+def seconds_to_ms(name: str, seconds: object) -> int:
+    """A delay given in seconds, checked, as whole milliseconds (0 allowed)."""
+    _check_seconds(name, seconds, low=0)
+    return math.ceil(seconds * 1000)  # type: ignore[operator]
+
+
 class Status(enum.StrEnum):
     """Where a job is."""
 
-    PENDING = "pending"  # waiting on the queue (or not known to yotaq at all)
+    PENDING = "pending"  # waiting on the queue
     SCHEDULED = "scheduled"  # waiting for its time: delayed, or between retries
     ACTIVE = "active"  # leased by a worker
     DONE = "done"
     FAILED = "failed"  # raised on its last try
     DEAD = "dead"  # set aside without a result: it could not run, or kept killing its workers
+    NOT_FOUND = "not_found"  # never enqueued here, or everything about it has expired
 
 
 def new_job_id() -> str:
@@ -109,24 +154,29 @@ _new_id_prefix()
 os.register_at_fork(after_in_child=_new_id_prefix)  # a forked child must not repeat its parent's ids
 
 
-class Job:
+class Job(Generic[R]):
     """A task on a queue, known by its id. ``Queue.job(id)`` finds one from another process."""
 
-    def __init__(self, queue: Queue, job_id: str, *, eager_result: bytes | None = None) -> None:
-        self.queue = queue
+    def __init__(
+        self, broker: Broker, keys: QueueKeys, job_id: str, secret: bytes | None, *, eager_result: bytes | None = None
+    ) -> None:
         self.id = job_id
+        self.queue = keys.queue
+        self._broker = broker
+        self._keys = keys
+        self._secret = secret
         self._eager_result = eager_result  # the result envelope of a job run by an eager queue
 
     def __repr__(self) -> str:
-        return f"Job({self.id!r}, queue={self.queue.name!r})"
+        return f"Job({self.id!r}, queue={self.queue!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Job) and (other.id, other.queue.name) == (self.id, self.queue.name)
+        return isinstance(other, Job) and (other.id, other.queue) == (self.id, self.queue)
 
     def __hash__(self) -> int:
-        return hash((self.id, self.queue.name))
+        return hash((self.id, self.queue))
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None) -> R:
         """Wait for the task to finish and return its value.
 
         The wait blocks in Redis and wakes as soon as the result is stored.
@@ -135,9 +185,26 @@ class Job:
             JobFailed: the task raised on its last try (with the remote type, message and
                 traceback), or was set aside without running.
             ResultTimeout: no result within ``timeout`` seconds.
+            ConnectionError: Redis could not be reached.
         """
-        return self.queue._result(self, timeout)
+        if self._eager_result is not None:
+            return serializer.decode_result(self.id, self._eager_result, self._secret)  # type: ignore[no-any-return]
+        if timeout is not None:
+            _check_seconds("timeout", timeout, low=0)
+        give_up_at = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = RESULT_WAIT_SLICE_S
+            if give_up_at is not None:
+                wait = min(wait, give_up_at - time.monotonic())
+                if wait <= 0:
+                    raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
+            envelope = self._broker.wait_result(self._keys, self.id, max(wait, 0.001))
+            if envelope is not None:
+                return serializer.decode_result(self.id, envelope, self._secret)  # type: ignore[no-any-return]
 
     @property
     def status(self) -> Status:
-        return self.queue._status(self)
+        """Where the job is now: one O(1) read, whatever the queue holds."""
+        if self._eager_result is not None:
+            return Status(serializer.result_kind(self._eager_result))
+        return Status(self._broker.status(self._keys, self.id))

@@ -23,10 +23,8 @@ from typing import Any
 
 import redis
 
-from .connection import connect
-from .exceptions import ConfigurationError
-from .keys import QueueKeys
-from .scripts import Scripts
+from .broker import Broker, QueueKeys, connect
+from .exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from .worker import MAX_DELIVERIES, Worker, reap
 
 logger = logging.getLogger(__name__)
@@ -50,7 +48,8 @@ class SharedDeadline:
         self.value.value = 0.0
 
     def passed(self) -> bool:
-        return 0.0 < self.value.value < time.monotonic()
+        deadline: float = self.value.value
+        return 0.0 < deadline < time.monotonic()
 
 
 @dataclass
@@ -91,7 +90,7 @@ class Supervisor:
     def run(self) -> None:
         previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
         client = connect(self.url)
-        scripts = Scripts(client)
+        broker = Broker(client)
         try:
             logger.info("supervisor %d: starting %d worker processes", os.getpid(), self.processes)
             while not self._signals:
@@ -102,13 +101,13 @@ class Supervisor:
                         logger.warning(
                             "worker %s died (exit code %s): restarting it", child.name, child.process.exitcode
                         )
-                        self._give_back(client, scripts, child)
+                        self._give_back(broker, child)
                         self._children[slot] = self._start(slot)
                     elif child.deadline.passed():
                         logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
                         child.process.kill()
                 time.sleep(CHECK_INTERVAL_S)
-            self._stop(client, scripts)
+            self._stop(broker)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -123,13 +122,13 @@ class Supervisor:
         process.start()
         return _Child(process, deadline, f"{socket.gethostname()}.{process.pid}.{suffix}")
 
-    def _give_back(self, client: redis.Redis, scripts: Scripts, child: _Child) -> None:
+    def _give_back(self, broker: Broker, child: _Child) -> None:
         """Requeue at once what a dead child held (each counts one delivery)."""
         max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
         for keys in self._keys:
             try:
-                reaped = reap(scripts, client, keys, child.name, max_deliveries, force=True)
-            except redis.RedisError as exc:
+                reaped = reap(broker, keys, child.name, max_deliveries, force=True)
+            except ConnectionError as exc:
                 logger.warning(
                     "could not give back the tasks of %s now (%s): the heartbeat reaper will", child.name, exc
                 )
@@ -139,7 +138,7 @@ class Supervisor:
                     "gave back the tasks of %s on %r: %d requeued, %d set aside", child.name, keys.queue, *reaped
                 )
 
-    def _stop(self, client: redis.Redis, scripts: Scripts) -> None:
+    def _stop(self, broker: Broker) -> None:
         """Wait for the children, which got the signal too; kill those that take too long."""
         children = [child for child in self._children if child is not None]
         for child in children:
@@ -153,7 +152,7 @@ class Supervisor:
                 child.process.kill()
                 child.process.join()
             if child.process.exitcode != 0:
-                self._give_back(client, scripts, child)
+                self._give_back(broker, child)
         logger.info("supervisor %d: all worker processes stopped", os.getpid())
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -5,7 +5,7 @@
   Returns: 1 when the worker was not registered (its first beat, or it was presumed dead and
   reaped meanwhile), else 0.
 ]]
-local now = redis.call('TIME')
-local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
-redis.call('HSET', KEYS[2], ARGV[1], now_ms)
-return redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
+--@include now_ms
+local now = now_ms()
+redis.call('HSET', KEYS[2], ARGV[1], now)
+return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])

@@ -2,23 +2,20 @@
 
 Redis can block on one list only (``BLMOVE``). A worker given several queues must still take
 from the first non-empty one, so it cannot block on one of them: it blocks on this instead. One
-thread per queue waits with ``BLMOVE q q RIGHT RIGHT``, which returns as soon as the list has an
-element yet leaves the list as it was (and workers blocked on the same list with a real
-``BLMOVE`` are still served). The first thread to see work wakes the worker, which then leases
+thread per queue waits in Redis until its queue has a pending task, taking nothing
+(``Broker.wait_for_pending``). The first thread to see work wakes the worker, which then leases
 from its queues in priority order.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-import redis
-
-from .keys import QueueKeys
+from ..broker import Broker, QueueKeys
+from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +26,8 @@ _AFTER_ERROR_S = 0.5
 class QueueWatcher:
     """Wakes the worker when any of ``queues`` has a pending task, while the worker is idle."""
 
-    def __init__(self, client: redis.Redis, queues: list[QueueKeys]) -> None:
-        self._client = client
+    def __init__(self, broker: Broker, queues: Sequence[QueueKeys]) -> None:
+        self._broker = broker
         self._condition = threading.Condition()
         self._round = 0  # incremented each time the worker goes idle and asks to be woken
         self._woken_round = -1
@@ -73,15 +70,15 @@ class QueueWatcher:
                     return
                 round_ = self._round
             try:
-                found = self._client.blmove(keys.pending, keys.pending, WATCH_WAIT_S, "RIGHT", "RIGHT")
-            except Exception:
+                found = self._broker.wait_for_pending(keys, WATCH_WAIT_S)
+            except Exception as exc:
                 if self._stopped:
                     return  # the worker is gone, and may have closed the client under us
-                if not isinstance(sys.exc_info()[1], redis.RedisError):
+                if not isinstance(exc, ConnectionError):
                     logger.exception("watching %r failed", keys.queue)
                 time.sleep(_AFTER_ERROR_S)  # the worker's own loop reports Redis outages
                 continue
-            if found is not None:
+            if found:
                 served = round_
                 with self._condition:
                     self._woken_round = max(self._woken_round, round_)

@@ -10,16 +10,20 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .exceptions import ConfigurationError
+from ..exceptions import ConfigurationError
+from ..info import Buried
 
-_VALID_NAME = re.compile(r"[^\s{}]+")
+# Printable ASCII without space, '{' or '}': what a worker can read back from a message's header.
+_VALID_NAME = re.compile(r"[\x21-\x7a\x7c\x7e]+")
+MAX_NAME_LENGTH = 200
 
 
 def check_name(kind: str, name: str) -> str:
     """Return ``name`` if it can be part of a key, else raise ``ConfigurationError``."""
-    if not isinstance(name, str) or not _VALID_NAME.fullmatch(name):
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _VALID_NAME.fullmatch(name):
         raise ConfigurationError(
-            f"invalid {kind} name {name!r}: it must be a non-empty string without whitespace, '{{' or '}}'"
+            f"invalid {kind} {name!r}: it must be 1 to {MAX_NAME_LENGTH} printable ASCII characters, "
+            "without spaces, '{' or '}'"
         )
     return name
 
@@ -31,7 +35,7 @@ class QueueKeys:
     queue: str
 
     def __post_init__(self) -> None:
-        check_name("queue", self.queue)
+        check_name("queue name", self.queue)
 
     @functools.cached_property
     def _prefix(self) -> str:
@@ -44,7 +48,22 @@ class QueueKeys:
 
     def active(self, worker: str) -> str:
         """List of messages leased by ``worker`` and not yet acknowledged."""
-        return f"{self._prefix}:active:{check_name('worker', worker)}"
+        return f"{self._prefix}:active:{check_name('worker name', worker)}"
+
+    @property
+    def state(self) -> str:
+        """Hash of job id to ``pending``, ``scheduled`` or ``active``, for every job not finished yet."""
+        return f"{self._prefix}:state"
+
+    @property
+    def scheduled(self) -> str:
+        """Sorted set of job ids waiting for their time (delayed tasks, retries), scored by run-at (ms)."""
+        return f"{self._prefix}:scheduled"
+
+    @property
+    def scheduled_messages(self) -> str:
+        """Hash of job id to the message of a scheduled task."""
+        return f"{self._prefix}:scheduled:messages"
 
     @property
     def workers(self) -> str:
@@ -61,33 +80,21 @@ class QueueKeys:
         """Hash of job id to the number of times a worker died while holding it."""
         return f"{self._prefix}:deliveries"
 
-    @property
-    def dead(self) -> str:
-        """Hash of job id to the message of a task set aside for good."""
-        return f"{self._prefix}:dead"
+    def buried(self, kind: Buried) -> str:
+        """Sorted set of the job ids set aside as ``kind``, scored by when their record expires (ms)."""
+        return f"{self._prefix}:{kind}"
 
-    @property
-    def dead_reasons(self) -> str:
+    def buried_messages(self, kind: Buried) -> str:
+        """Hash of job id to the message of a job set aside as ``kind``, to requeue it."""
+        return f"{self._prefix}:{kind}:messages"
+
+    def buried_reasons(self, kind: Buried) -> str:
         """Hash of job id to a JSON record of why and when it was set aside."""
-        return f"{self._prefix}:dead:reasons"
-
-    @property
-    def scheduled(self) -> str:
-        """Sorted set of job ids waiting for their time (delayed tasks, retries), scored by run-at (ms)."""
-        return f"{self._prefix}:scheduled"
-
-    @property
-    def scheduled_messages(self) -> str:
-        """Hash of job id to the message of a scheduled task."""
-        return f"{self._prefix}:scheduled:messages"
+        return f"{self._prefix}:{kind}:reasons"
 
     def result(self, job_id: str) -> str:
         """List holding the one result envelope of a finished job, until it expires."""
         return f"{self._prefix}:result:{check_name('job id', job_id)}"
-
-    def unique(self, job_id: str) -> str:
-        """Exists while a job enqueued with ``job_id`` (or requeued when dead) is pending, scheduled or active."""
-        return f"{self._prefix}:unique:{check_name('job id', job_id)}"
 
     @property
     def stats(self) -> str:

@@ -1,0 +1,333 @@
+"""``Broker``: the one door to Redis. Every command yotaq sends, with its keys and arguments, is here.
+
+Methods are named for what they do to a queue (push, lease, acknowledge, retry, bury, reap, ...);
+each is one round trip and, where it changes more than one key, one Lua script or ``MULTI``, so
+it is atomic. redis-py's errors come out as yotaq's (``connection.translated``). Methods a
+producer calls wait out a short outage (``Patience``); a worker calls the others through its own
+``Patience``, which waits for ever and knows what a lost reply means for its leases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
+
+import redis
+
+from ..info import Buried, BuriedJob, QueueInfo, WorkerInfo
+from ..serializer import message_id
+from .connection import Patience, ThreadClients, check_client, translated
+from .keys import QueueKeys
+from .scripts import Scripts
+
+T = TypeVar("T")
+
+PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
+BULK_CHUNK = 5_000  # messages per RPUSH in push_many
+PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
+_KINDS: tuple[Buried, ...] = ("failed", "dead")
+
+
+class Ack(NamedTuple):
+    """A finished task's acknowledgement: its result envelope, and how long to keep it."""
+
+    job_id: str
+    envelope: bytes
+    result_ttl_ms: int
+
+
+class Broker:
+    """Speaks Redis for every queue on one client.
+
+    Args:
+        client: a ``redis.Redis`` without ``decode_responses`` (``yotaq.connect(url)`` makes one).
+        patience: how long a producer's call waits out an outage, in seconds.
+    """
+
+    def __init__(self, client: redis.Redis, *, patience: float = PRODUCER_PATIENCE_S) -> None:
+        self.client = check_client(client)
+        self.patience = Patience(patience)
+        self._scripts = Scripts(client)
+        self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
+
+    def _call(self, command: Callable[[redis.Redis], T], *, own: bool = False) -> T:
+        """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client."""
+        with translated():
+            return self._own.call(command) if own else command(self.client)
+
+    def _patient(self, command: Callable[[redis.Redis], T], *, own: bool = False) -> T:
+        return self.patience.run(lambda: self._call(command, own=own))
+
+    # -- producing -----------------------------------------------------------------------------
+
+    def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
+        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
+
+        def push(client: redis.Redis) -> None:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.rpush(keys.pending, message)
+                pipe.hset(keys.state, job_id, "pending")
+                pipe.execute()
+
+        self._patient(push, own=True)
+
+    def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
+        """Append many messages at once, in one transaction."""
+
+        def push(client: redis.Redis) -> None:
+            with client.pipeline(transaction=True) as pipe:
+                for start in range(0, len(messages), BULK_CHUNK):
+                    pipe.rpush(keys.pending, *messages[start : start + BULK_CHUNK])
+                    pipe.hset(keys.state, mapping=dict.fromkeys(job_ids[start : start + BULK_CHUNK], "pending"))
+                pipe.execute()
+
+        if messages:
+            self._patient(push, own=True)
+
+    def enqueue(
+        self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
+    ) -> bool:
+        """Enqueue a job with an id of the caller's choosing (``unique``), or to run later (at a time
+        since the epoch, or after a delay on Redis's clock). False when a job with this unique id is
+        still pending, scheduled or active."""
+        script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
+        script_keys += [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
+        at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
+        args = [message, job_id, "1" if unique else "", at, delay]
+        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), own=True))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
+        """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
+        key = keys.result(job_id)
+        # Moving the one element from the list's tail to its tail leaves it there for other
+        # waiters, and blocks until the worker stores it.
+        # redis-py takes a fractional timeout (its annotation says int)
+        return cast(bytes | None, self._patient(lambda c: c.blmove(key, key, timeout_s, "RIGHT", "RIGHT"), own=True))  # type: ignore[arg-type]
+
+    def status(self, keys: QueueKeys, job_id: str) -> str:
+        """``pending``, ``scheduled``, ``active``, ``done``, ``failed``, ``dead`` or ``not_found``: O(1)."""
+        script_keys = [keys.state, keys.result(job_id), keys.buried("failed"), keys.buried("dead")]
+        state = self._patient(lambda c: self._scripts.status(script_keys, [job_id], client=c))
+        return state.decode()  # type: ignore[no-any-return]
+
+    def info(self, keys: QueueKeys) -> QueueInfo:
+        """Counts of the queue's jobs, and its workers, in two round trips."""
+
+        def read(client: redis.Redis) -> QueueInfo:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.time()
+                pipe.llen(keys.pending)
+                pipe.zcard(keys.scheduled)
+                pipe.zrange(keys.workers, 0, -1, withscores=True)
+                pipe.hgetall(keys.heartbeats)
+                pipe.hgetall(keys.stats)
+                (seconds, micros), pending, scheduled, workers, heartbeats, stats = pipe.execute()
+            now_ms = seconds * 1000 + micros // 1000
+            with client.pipeline(transaction=True) as pipe:
+                for kind in _KINDS:
+                    pipe.zcount(keys.buried(kind), f"({now_ms}", "+inf")
+                for worker, _ in workers:
+                    pipe.llen(keys.active(worker.decode()))
+                failed, dead, *active = pipe.execute()
+            return QueueInfo(
+                queue=keys.queue,
+                server_time_ms=now_ms,
+                pending=pending,
+                scheduled=scheduled,
+                workers=[
+                    WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(deadline), held)
+                    for (worker, deadline), held in zip(workers, active, strict=True)
+                ],
+                failed=failed,
+                dead=dead,
+                **{name: int(stats.get(name.encode(), 0)) for name in ("done", "retried", "invalid", "redelivered")},
+            )
+
+        return self._patient(read)
+
+    def buried(self, keys: QueueKeys, kind: Buried) -> list[BuriedJob]:
+        """The jobs set aside as ``kind`` whose records are kept, oldest first."""
+
+        def read(client: redis.Redis) -> list[BuriedJob]:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.time()
+                pipe.zrange(keys.buried(kind), 0, -1, withscores=True)
+                pipe.hgetall(keys.buried_reasons(kind))
+                (seconds, micros), ids, reasons = pipe.execute()
+            now_ms = seconds * 1000 + micros // 1000
+            jobs = []
+            for job_id, expires in ids:
+                if expires > now_ms and job_id in reasons:
+                    record = json.loads(reasons[job_id])
+                    jobs.append(BuriedJob(job_id.decode(), kind, record["reason"], record["at_ms"], int(expires)))
+            return sorted(jobs, key=lambda job: job.at_ms)
+
+        return self._patient(read)
+
+    def requeue(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+        """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
+        if not job_ids:
+            return 0
+        script_keys = [*self._buried_keys(keys, kind), keys.pending, keys.state]
+        script_keys += [keys.result(job_id) for job_id in job_ids]
+        return int(self._patient(lambda c: self._scripts.requeue(script_keys, list(job_ids), client=c)))
+
+    def purge(self, keys: QueueKeys, kind: Buried) -> int:
+        """Forget every job set aside as ``kind``; how many there were."""
+
+        def purge(client: redis.Redis) -> int:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.zcard(keys.buried(kind))
+                pipe.delete(*self._buried_keys(keys, kind))
+                count, _ = pipe.execute()
+            return int(count)
+
+        return self._patient(purge)
+
+    @staticmethod
+    def _buried_keys(keys: QueueKeys, kind: Buried) -> list[str]:
+        return [keys.buried(kind), keys.buried_messages(kind), keys.buried_reasons(kind)]
+
+    # -- a worker's leases ---------------------------------------------------------------------
+
+    def ack_and_lease(
+        self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int
+    ) -> tuple[list[str], list[bytes]]:
+        """Acknowledge finished jobs and lease up to ``size`` more, in one script call.
+
+        Returns the ids of the jobs no longer leased by this worker (nothing was recorded for
+        those), and the messages leased.
+        """
+        script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
+        script_keys += [keys.result(ack.job_id) for ack in acks]
+        args: list[Any] = [" ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks), size]
+        args += [ack.envelope for ack in acks]
+        lost, messages = self._call(lambda c: self._scripts.ack(script_keys, args, client=c), own=True)
+        return [acks[position - 1].job_id for position in lost], messages
+
+    def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> bytes | None:
+        """Wait in Redis up to ``timeout_s`` for a message and lease it; None when none came."""
+        active = keys.active(worker)
+
+        def lease(client: redis.Redis) -> bytes | None:
+            message = cast(bytes | None, client.blmove(keys.pending, active, timeout_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
+            if message is not None:  # BLMOVE can only move: the job's state follows in a second command
+                client.hset(keys.state, message_id(message), "active")
+            return message
+
+        return self._call(lease, own=True)
+
+    def wait_for_pending(self, keys: QueueKeys, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there.
+
+        ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
+        it was, and workers blocked on the same list with a real lease are still served.
+        """
+        found = self._call(lambda c: c.blmove(keys.pending, keys.pending, timeout_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
+        return found is not None
+
+    def any_pending(self, queues: Sequence[QueueKeys]) -> bool:
+        def count(client: redis.Redis) -> int:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.llen(keys.pending)
+                return sum(pipe.execute())
+
+        return self._call(count) > 0
+
+    def waiting(self, queues: Sequence[QueueKeys]) -> int:
+        """How many jobs are pending or scheduled on these queues."""
+
+        def count(client: redis.Redis) -> int:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.llen(keys.pending)
+                    pipe.zcard(keys.scheduled)
+                return sum(pipe.execute())
+
+        return self._call(count)
+
+    def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
+        """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
+        script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
+        args: list[Any] = [message, retry, job_id, delay_ms]
+        return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c)))
+
+    def bury(
+        self,
+        keys: QueueKeys,
+        worker: str,
+        message: bytes,
+        job_id: str,
+        *,
+        kind: Buried,
+        reason: str,
+        envelope: bytes | None,
+        record_ttl_ms: int,
+        result_ttl_ms: int,
+    ) -> bool:
+        """Set a leased message aside for good as ``kind``; its result is ``envelope``, or a dead marker
+        with the reason. False if it was no longer leased by ``worker``."""
+        script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
+        script_keys += [*self._buried_keys(keys, kind), keys.result(job_id)]
+        counter = "failed" if kind == "failed" else "invalid"
+        args: list[Any] = [message, job_id, reason, counter, envelope or b"", record_ttl_ms, result_ttl_ms]
+        return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c)))
+
+    def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
+        """Give back leased messages not started, to the head of the queue; how many were still leased."""
+        script_keys = [keys.active(worker), keys.pending, keys.state]
+        return int(self._call(lambda c: self._scripts.unlease(script_keys, list(messages), client=c)))
+
+    def release(self, keys: QueueKeys, worker: str) -> int:
+        """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
+        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
+        return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))
+
+    # -- liveness and time ---------------------------------------------------------------------
+
+    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> bool:
+        """Push ``worker``'s liveness deadline forward; True if it was not registered (first beat, or reaped)."""
+        script_keys = [keys.workers, keys.heartbeats]
+        return bool(self._call(lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)))
+
+    def lapsed_workers(self, keys: QueueKeys) -> list[str]:
+        """The workers registered on the queue whose liveness deadline has passed."""
+
+        def read(client: redis.Redis) -> list[str]:
+            seconds, micros = client.time()
+            members = cast(list[bytes], client.zrangebyscore(keys.workers, "-inf", seconds * 1000 + micros // 1000))
+            return [member.decode(errors="replace") for member in members]
+
+        return self._call(read)
+
+    def reap(
+        self, keys: QueueKeys, worker: str, *, max_deliveries: int, force: bool, record_ttl_ms: int, result_ttl_ms: int
+    ) -> tuple[int, int] | None:
+        """Give back the jobs of ``worker`` if its deadline has passed (or at once with ``force``).
+
+        Returns (requeued, set aside as dead), or None when the worker is alive or changed what
+        it holds meanwhile.
+        """
+        held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
+        ids = [message_id(message) for message in held]
+        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
+        script_keys += [keys.deliveries, keys.stats, *self._buried_keys(keys, "dead")]
+        script_keys += [keys.result(job_id) for job_id in ids]
+        args = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids), *held]
+        reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
+        return (int(reaped[0]), int(reaped[1])) if reaped else None
+
+    def promote(self, keys: QueueKeys) -> float | None:
+        """Move due scheduled jobs to the queue; seconds until the next is due (None: none is)."""
+        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state]
+        _, next_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
+        return None if next_ms < 0 else next_ms / 1000
+
+    def trim(self, keys: QueueKeys) -> None:
+        """Forget the failed and dead records that have expired."""
+        script_keys = [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
+        self._call(lambda c: self._scripts.trim(script_keys, [], client=c))

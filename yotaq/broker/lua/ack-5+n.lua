@@ -1,0 +1,74 @@
+--[[
+  Acknowledge tasks that ran to completion, then lease up to ARGV[3] more: one round trip
+  between two batches. An acknowledged task leaves this worker's active list for good, its
+  result is stored (waking anyone waiting for it) and it is no longer pending or active. Leased
+  tasks move from the head of the pending list to the tail of the active list, in order, and
+  are marked active.
+  KEYS[1] this worker's active list   KEYS[2] pending list   KEYS[3] state hash
+  KEYS[4] deliveries hash             KEYS[5] stats hash
+  KEYS[5 + i] the result list of the i-th job acknowledged
+  ARGV[1] the job ids acknowledged, space separated, in the order they were leased
+  ARGV[2] their result TTLs (ms), space separated
+  ARGV[3] how many tasks to lease (0 for none)
+  ARGV[3 + i] the result envelope of the i-th job acknowledged
+  Returns: {the positions (1-based) of the jobs no longer leased by this worker (reaped and
+  given to another worker: nothing changes for those), the messages leased, oldest first}
+]]
+--@include job_id
+local ids, ttls = {}, {}
+for id in string.gmatch(ARGV[1], '%S+') do
+  ids[#ids + 1] = id
+end
+for ttl in string.gmatch(ARGV[2], '%S+') do
+  ttls[#ttls + 1] = ttl
+end
+-- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
+-- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
+-- message travels back), and one LTRIM drops them. Any other is looked for in the rest.
+local lost, done_ids = {}, {}
+if #ids > 0 then
+  local head = redis.call('LRANGE', KEYS[1], 0, #ids - 1)
+  local in_order = 0
+  while in_order < #head and job_id(head[in_order + 1]) == ids[in_order + 1] do
+    in_order = in_order + 1
+  end
+  if in_order > 0 then
+    redis.call('LTRIM', KEYS[1], in_order, -1)
+  end
+  local rest = in_order < #ids and redis.call('LRANGE', KEYS[1], 0, -1) or {}
+  for i = 1, #ids do
+    local found = i <= in_order
+    for j = 1, found and 0 or #rest do
+      if rest[j] and job_id(rest[j]) == ids[i] then
+        redis.call('LREM', KEYS[1], 1, rest[j])
+        rest[j], found = false, true
+        break
+      end
+    end
+    if found then
+      done_ids[#done_ids + 1] = ids[i]
+      redis.call('DEL', KEYS[5 + i])
+      redis.call('RPUSH', KEYS[5 + i], ARGV[3 + i])
+      redis.call('PEXPIRE', KEYS[5 + i], ttls[i])
+    else
+      lost[#lost + 1] = i
+    end
+  end
+end
+if #done_ids > 0 then
+  redis.call('HDEL', KEYS[3], unpack(done_ids))
+  redis.call('HDEL', KEYS[4], unpack(done_ids))
+  redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
+end
+-- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
+-- not the messages.
+local messages = {}
+for i = 1, tonumber(ARGV[3]) do
+  local message = redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
+  if not message then
+    break
+  end
+  messages[i] = message
+end
+set_state(KEYS[3], messages, 'active')
+return {lost, messages}

@@ -1,0 +1,56 @@
+--[[
+  Give back the tasks of a worker that is gone (its liveness deadline has passed, or its
+  supervisor saw it die), then forget the worker. Each task goes back to the head of the
+  pending list, in order, and counts one delivery that ended with a dead worker; at
+  max_deliveries it is set aside as dead instead.
+  KEYS[1] workers sorted set   KEYS[2] heartbeats hash   KEYS[3] that worker's active list
+  KEYS[4] pending list         KEYS[5] state hash        KEYS[6] deliveries hash
+  KEYS[7] stats hash           KEYS[8] dead sorted set   KEYS[9] dead messages hash
+  KEYS[10] dead reasons hash   KEYS[10 + i] the result list of the i-th message in ARGV[6 + i]
+  ARGV[1] worker id   ARGV[2] max deliveries   ARGV[3] '1' to skip the deadline check
+  ARGV[4] how long a dead record is kept (ms)   ARGV[5] how long its result is kept (ms)
+  ARGV[6] the job ids, space separated   ARGV[6 + i] the messages the caller read from the active list
+  Returns: {requeued, set aside}, or false when the worker is alive (or no longer registered,
+  without ARGV[3]) or its active list is no longer what the caller read (call again).
+]]
+--@include now_ms
+--@include bury
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local now = now_ms()
+if ARGV[3] ~= '1' and (not deadline or tonumber(deadline) > now) then
+  return false
+end
+local held = redis.call('LRANGE', KEYS[3], 0, -1)
+if #held ~= #ARGV - 6 then
+  return false
+end
+for i, message in ipairs(held) do
+  if message ~= ARGV[6 + i] then
+    return false
+  end
+end
+local ids = {}
+for id in string.gmatch(ARGV[6], '%S+') do
+  ids[#ids + 1] = id
+end
+local max_deliveries = tonumber(ARGV[2])
+local requeued, buried = 0, 0
+for i = #held, 1, -1 do
+  local deliveries = redis.call('HINCRBY', KEYS[6], ids[i], 1)
+  if deliveries >= max_deliveries then
+    local k = {state = KEYS[5], deliveries = KEYS[6], buried = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
+      result = KEYS[10 + i]}
+    local reason = 'its worker died while running it ' .. deliveries .. ' times'
+    bury(k, ids[i], held[i], reason, '', tonumber(ARGV[4]), tonumber(ARGV[5]), now)
+    buried = buried + 1
+  else
+    redis.call('LPUSH', KEYS[4], held[i])
+    redis.call('HSET', KEYS[5], ids[i], 'pending')
+    requeued = requeued + 1
+  end
+end
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[7], 'redelivered', requeued)
+return {requeued, buried}

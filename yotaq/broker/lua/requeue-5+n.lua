@@ -1,0 +1,24 @@
+--[[
+  Move jobs set aside (failed or dead) back to the tail of the pending list, to run again from
+  scratch. Each loses the result stored when it was set aside, else it would still read as
+  failed or dead and waiting for its result would fail at once.
+  KEYS[1] the kind's sorted set   KEYS[2] the kind's messages hash   KEYS[3] the kind's reasons hash
+  KEYS[4] pending list            KEYS[5] state hash
+  KEYS[5 + i] the result list of ARGV[i]
+  ARGV the job ids
+  Returns: how many were requeued (ids not found are skipped, and their keys left alone).
+]]
+local requeued = 0
+for i, id in ipairs(ARGV) do
+  local message = redis.call('HGET', KEYS[2], id)
+  if message then
+    redis.call('RPUSH', KEYS[4], message)
+    redis.call('HSET', KEYS[5], id, 'pending')
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('DEL', KEYS[5 + i])
+    requeued = requeued + 1
+  end
+end
+return requeued

@@ -1,0 +1,107 @@
+"""``Batch``: what a worker has leased and not started, and what it has finished and not acknowledged.
+
+Short tasks are leased several at a time (about ``BATCH_WORK_S`` of work, by the running average
+of their durations) and acknowledged together, at the next lease or ``ACK_DELAY_S`` after the
+first, whichever comes first: one round trip for many tasks. The batch is the one thing the
+worker's main thread shares with its maintenance thread, which gives back the unstarted tasks
+(and acknowledges the finished ones) when the current task runs long. A lock guards each hand-over
+and is never held across a Redis call: whoever takes something out sends it, and puts it back if
+the sending fails.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Iterable
+
+from ..broker import Ack, QueueKeys
+
+BATCH_WORK_S = 0.01
+MAX_BATCH = 64
+ACK_DELAY_S = 0.01
+_AVERAGE_WEIGHT = 1 / 8  # of the latest task in the running average of durations
+
+Leased = tuple[QueueKeys, bytes]
+
+
+class Batch:
+    """The unstarted leases and the unsent acknowledgements of one worker, and the task running now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._unstarted: collections.deque[Leased] = collections.deque()
+        self._acks: dict[QueueKeys, list[Ack]] = {}
+        self._first_ack_at = 0.0
+        self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
+        self._running: tuple[str, float] | None = None  # job id, monotonic start
+
+    def size(self) -> int:
+        """How many tasks to lease at once: one, or about ``BATCH_WORK_S`` worth when tasks have been short."""
+        return max(1, min(MAX_BATCH, int(BATCH_WORK_S / self._average_task_s)))
+
+    # -- the main thread -----------------------------------------------------------------------
+
+    def add(self, keys: QueueKeys, messages: Iterable[bytes]) -> None:
+        with self._lock:
+            self._unstarted.extend((keys, message) for message in messages)
+
+    def next(self) -> Leased | None:
+        """The next leased task to run, or None when none is left."""
+        with self._lock:
+            return self._unstarted.popleft() if self._unstarted else None
+
+    def start(self, job_id: str) -> None:
+        self._running = (job_id, time.monotonic())
+
+    def finish(self, elapsed_s: float) -> None:
+        self._running = None
+        self._average_task_s += (elapsed_s - self._average_task_s) * _AVERAGE_WEIGHT
+
+    def acknowledge(self, keys: QueueKeys, ack: Ack) -> None:
+        """Keep a finished task's acknowledgement, to send with the next lease."""
+        with self._lock:
+            if not self._acks:
+                self._first_ack_at = time.monotonic()
+            self._acks.setdefault(keys, []).append(ack)
+
+    def acks_due(self) -> bool:
+        """Whether the oldest unsent acknowledgement has waited ``ACK_DELAY_S``."""
+        return bool(self._acks) and time.monotonic() - self._first_ack_at >= ACK_DELAY_S
+
+    # -- either thread -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> tuple[str, float] | None:
+        """The job running now and since when (monotonic), if any."""
+        return self._running
+
+    def take_acks(self, keys: QueueKeys | None = None) -> dict[QueueKeys, list[Ack]]:
+        """Take the unsent acknowledgements (of one queue, or all), to send them."""
+        with self._lock:
+            if keys is None:
+                taken, self._acks = self._acks, {}
+            else:
+                taken = {keys: self._acks.pop(keys)} if keys in self._acks else {}
+            return taken
+
+    def restore_acks(self, taken: dict[QueueKeys, list[Ack]]) -> None:
+        """Put back acknowledgements whose sending failed, ahead of any made since."""
+        with self._lock:
+            for keys, acks in taken.items():
+                self._acks[keys] = acks + self._acks.get(keys, [])
+            if taken:
+                self._first_ack_at = 0.0  # overdue: send at the first chance
+
+    def take_unstarted(self) -> list[Leased]:
+        """Take every leased task not started yet (to give them back)."""
+        with self._lock:
+            taken = list(self._unstarted)
+            self._unstarted.clear()
+            return taken
+
+    def restore_unstarted(self, taken: list[Leased]) -> None:
+        """Put back unstarted tasks whose giving back failed: they are still leased, so run them."""
+        with self._lock:
+            self._unstarted.extendleft(reversed(taken))

@@ -1,0 +1,186 @@
+"""A worker's two maintenance threads: liveness (heartbeat and reaper) and time (promoter and give-back).
+
+- **Liveness**: every ``heartbeat_interval`` the worker pushes its deadline in Redis forward, and
+  gives back the tasks of every worker whose deadline has passed (each counts a delivery; at
+  ``max_deliveries`` the task is set aside as dead). Now and then it forgets expired failure records.
+- **Time**: every ``SCHEDULE_POLL_S`` (or sooner, when the next one is due) it moves scheduled
+  tasks that are due onto their queues; and when the task running now has run ``HOSTAGE_S``, it
+  gives the rest of its batch back to the queue and sends the finished tasks' acknowledgements,
+  so that neither waits behind a long task.
+
+Neither thread ever blocks the main one: they share only the ``Batch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..broker import Broker, QueueKeys
+from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..job import Options
+from .batch import Batch
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_POLL_S = 0.1  # how often the time thread looks for newly scheduled tasks
+HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
+TRIM_INTERVAL_S = 60.0  # how often expired failure records are looked for
+_DEFAULTS = Options()
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How a worker proves it is alive, and what it does for those that are not."""
+
+    liveness_timeout: float
+    heartbeat_interval: float
+    max_deliveries: int
+
+
+class Maintenance:
+    """The two threads, started and stopped together."""
+
+    def __init__(
+        self, broker: Broker, queues: Sequence[QueueKeys], worker: str, liveness: Liveness, batch: Batch
+    ) -> None:
+        self._broker = broker
+        self._queues = queues
+        self._worker = worker
+        self._liveness = liveness
+        self._batch = batch
+        self._stop = threading.Event()
+        self._registered = False
+        self._threads = [
+            threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
+                             name=f"yotaq-liveness-{worker}"),
+            threading.Thread(target=self._every, args=(self._keep_time, 0.0), daemon=True,
+                             name=f"yotaq-time-{worker}"),
+        ]  # fmt: skip
+        self._connected_at: float | None = None
+        self._trimmed_at = 0.0
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
+
+    def beat(self) -> None:
+        """Register this worker, or push its liveness deadline forward, on every queue."""
+        liveness_ms = round(self._liveness.liveness_timeout * 1000)
+        for keys in self._queues:
+            was_missing = self._broker.heartbeat(keys, self._worker, liveness_ms)
+            if was_missing and self._registered:
+                logger.warning(
+                    "worker %s missed its heartbeat deadline on %r and was presumed dead: the tasks it held "
+                    "were given back to the queue",
+                    self._worker,
+                    keys.queue,
+                )
+        self._registered = True
+
+    def deregistered(self) -> None:
+        """Told that the worker gave everything back and left: its next beat is a first one."""
+        self._registered = False
+
+    def _every(self, step: Callable[[], float | None], interval: float) -> None:
+        """Run ``step`` until stopped, ``interval`` apart (or as soon as ``step`` says); one failure never
+        ends the thread. The main loop reports outages, so this one only notes them."""
+        wait = interval
+        while not self._stop.wait(wait):
+            wait = interval
+            try:
+                wait = step() or interval
+            except ConnectionError:
+                self._connected_at = None
+            except Exception:
+                logger.exception("%s failed", threading.current_thread().name)
+
+    def _live(self) -> None:
+        self.beat()
+        # Reaping waits until this worker has been connected for a whole liveness timeout: after an
+        # outage every deadline in Redis has lapsed, and live workers need that long to beat again.
+        now = time.monotonic()
+        self._connected_at = self._connected_at or now
+        if now - self._connected_at < self._liveness.liveness_timeout:
+            return
+        for keys in self._queues:
+            self._reap(keys)
+            if now - self._trimmed_at >= TRIM_INTERVAL_S:
+                self._broker.trim(keys)
+        if now - self._trimmed_at >= TRIM_INTERVAL_S:
+            self._trimmed_at = now
+
+    def _reap(self, keys: QueueKeys) -> None:
+        for worker in self._broker.lapsed_workers(keys):
+            try:
+                reaped = reap(self._broker, keys, worker, self._liveness.max_deliveries, force=False)
+            except ConfigurationError:
+                logger.error("ignoring %r in %r's workers: not a worker name yotaq would use", worker, keys.queue)
+                continue
+            if reaped:
+                logger.warning(
+                    "worker %s on %r missed its heartbeat: %d task(s) requeued, %d set aside as dead",
+                    worker,
+                    keys.queue,
+                    *reaped,
+                )
+
+    def _keep_time(self) -> float:
+        self._free_hostages()
+        wait = SCHEDULE_POLL_S
+        for keys in self._queues:
+            next_due = self._broker.promote(keys)
+            if next_due is not None:
+                wait = min(wait, next_due)
+        return max(wait, 0.001)
+
+    def _free_hostages(self) -> None:
+        """Give back the unstarted tasks of a batch whose current task has been running long, and
+        acknowledge the finished ones, so that their results are not held back either."""
+        running = self._batch.running
+        if running is None or time.monotonic() - running[1] < HOSTAGE_S:
+            return
+        acks = self._batch.take_acks()
+        try:
+            for keys, mine in acks.items():
+                for job_id in self._broker.ack_and_lease(keys, self._worker, mine, 0)[0]:
+                    logger.warning("job %s: finished, but no longer leased by this worker", job_id)
+        except BaseException:
+            self._batch.restore_acks(acks)  # the main thread sends them with its next lease
+            raise
+        unstarted = self._batch.take_unstarted()
+        try:
+            for keys in self._queues:
+                messages = [message for queue, message in unstarted if queue == keys]
+                if messages:
+                    released = self._broker.unlease(keys, self._worker, messages)
+                    logger.info("job %s is taking long: gave %d task(s) back to %r", running[0], released, keys.queue)
+        except BaseException:
+            self._batch.restore_unstarted(unstarted)
+            raise
+
+
+def reap(broker: Broker, keys: QueueKeys, worker: str, max_deliveries: int, *, force: bool) -> tuple[int, int] | None:
+    """Give back the tasks of ``worker`` if its deadline has passed (or at once with ``force``).
+
+    Returns (requeued, set aside), or None when the worker is alive or changed what it held.
+    A task set aside here never ran to the end, so its options are unknown: its records are kept
+    for the default ``failure_ttl``.
+    """
+    return broker.reap(
+        keys,
+        worker,
+        max_deliveries=max_deliveries,
+        force=force,
+        record_ttl_ms=_DEFAULTS.failure_ttl_ms,
+        result_ttl_ms=_DEFAULTS.failed_result_ttl_ms,
+    )

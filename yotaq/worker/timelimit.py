@@ -1,0 +1,87 @@
+"""Running one task within its time limit.
+
+A function is stopped by SIGALRM, which raises ``TimeLimitExceeded`` in the main thread (a
+``BaseException``, so that a task's own ``except Exception`` cannot swallow it). A coroutine
+(an ``async def`` task returns one at once) runs on the worker's event loop under
+``asyncio.wait_for``. Code that holds the GIL in C never sees a signal: for that, a supervising
+process can be told each deadline (``Watchdog``) and kill the worker when it passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import signal
+import threading
+from types import FrameType
+from typing import Any, Protocol
+
+from ..serializer import Task
+
+
+class Watchdog(Protocol):
+    """Told the latest moment the running task may still be running; see ``supervisor``."""
+
+    def arm(self, seconds: float) -> None: ...
+
+    def disarm(self) -> None: ...
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised in the main thread when a task runs past its timeout."""
+
+
+class TaskRunner:
+    """Calls tasks, each within its time limit; one at a time, from the thread that made it."""
+
+    def __init__(self, watchdog: Watchdog | None) -> None:
+        self._watchdog = watchdog
+        self._signals = threading.current_thread() is threading.main_thread()
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+
+    def install(self) -> signal.Handlers | Any:
+        """Take SIGALRM (main thread only); returns the handler it replaced, to put back."""
+        return signal.signal(signal.SIGALRM, self._on_alarm) if self._signals else None
+
+    def call(self, task: Task, timeout: float | None) -> Any:
+        """``task.fn(*args, **kwargs)``, awaited if it returns an awaitable, within ``timeout``.
+
+        Raises:
+            TimeLimitExceeded: it ran past ``timeout``.
+        """
+        if timeout is not None and self._watchdog is not None:
+            self._watchdog.arm(timeout)
+        self._running = True
+        try:
+            if timeout is not None and self._signals:
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                value = task.fn(*task.args, **task.kwargs)
+            finally:
+                if timeout is not None and self._signals:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            if inspect.isawaitable(value):
+                value = self._await(value, timeout)
+            return value
+        finally:
+            self._running = False
+            if self._watchdog is not None:
+                self._watchdog.disarm()
+
+    def _await(self, awaitable: Any, timeout: float | None) -> Any:
+        if self._event_loop is None:
+            self._event_loop = asyncio.new_event_loop()
+        try:
+            return self._event_loop.run_until_complete(asyncio.wait_for(awaitable, timeout))
+        except TimeoutError:
+            raise TimeLimitExceeded from None
+
+    def close(self) -> None:
+        if self._event_loop is not None:
+            self._event_loop.close()
+            self._event_loop = None
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._running:
+            raise TimeLimitExceeded
