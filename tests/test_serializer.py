@@ -11,7 +11,7 @@ import zlib
 import dill
 import pytest
 
-from yotaq import InvalidMessage, SerializationError, serializer
+from yotaq import InvalidMessage, SerializationError, functions, serializer
 from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
 
 from .helpers import forge
@@ -41,7 +41,7 @@ def test_the_header_is_readable_and_carries_the_job_id():
 
 
 def test_a_bulk_enqueue_makes_the_very_messages_single_enqueues_would():
-    function = serializer.dumps_function(pow)
+    function = functions.dumps_function(pow)
     options = {"retries": 2}
     bulk = serializer.encode_calls(function, ["id1", "id2"], [(2, 5), (3, 2)], options, SECRET)
     single = [
@@ -211,7 +211,7 @@ def as_main(fn):
 
 
 def test_a_function_pickle_is_reused_while_what_it_captured_is_unchanged(monkeypatch):
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     fn = as_main(lambda name: f"{GREETING}, {name}")
     first = pickles.dumps(fn)
     assert pickles.dumps(fn) is first
@@ -222,7 +222,7 @@ def test_a_function_pickle_is_reused_while_what_it_captured_is_unchanged(monkeyp
 
 
 def test_a_function_that_captures_something_mutable_is_pickled_every_time():
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     fn = as_main(lambda name: f"{SETTINGS['greeting']}, {name}")
     before = pickles.dumps(fn)
     SETTINGS["greeting"] = "hola"
@@ -234,7 +234,7 @@ def test_a_function_that_captures_something_mutable_is_pickled_every_time():
 
 
 def test_closures_and_defaults_are_part_of_what_is_compared():
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
 
     def make(suffix):
         return as_main(lambda name, punctuation="!": f"{name}{suffix}{punctuation}")
@@ -251,7 +251,7 @@ def _helper():
 
 
 def test_what_functions_taken_along_capture_is_compared_too(monkeypatch):
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     helper = as_main(_helper)
     monkeypatch.setitem(globals(), "_helper", helper)
     fn = as_main(lambda name: f"{_helper()}, {name}")
@@ -262,7 +262,7 @@ def test_what_functions_taken_along_capture_is_compared_too(monkeypatch):
 
 
 def test_a_global_that_appears_later_or_a_keyword_default_changed_in_place_makes_a_new_pickle(monkeypatch):
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     fn = as_main(lambda items, *, sep=", ": sep.join(sorted(items)))
     assert run_pickled(pickles.dumps(fn), ["b", "a"]) == "a, b"
     monkeypatch.setitem(globals(), "sorted", lambda items: list(reversed(items)))  # shadows the builtin
@@ -279,7 +279,7 @@ class _Doubler:
 
 
 def test_any_callable_gets_pickled_not_only_functions():
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     assert run_pickled(pickles.dumps(as_main(_Doubler)()), 4) == 8
     assert run_pickled(pickles.dumps(len), "abc") == 3
 
@@ -289,15 +289,15 @@ def _countdown(n):
 
 
 def test_a_recursive_function_pickle_is_reused():
-    pickles = serializer.FunctionPickles()
+    pickles = functions.FunctionPickles()
     countdown = as_main(_countdown)
     first = pickles.dumps(countdown)
     assert pickles.dumps(countdown) is first and run_pickled(first, 3) == [3, 2, 1]
 
 
 def test_a_worker_rebuilds_a_function_once_per_distinct_pickle():
-    functions = serializer.FunctionCache()
+    cache = functions.FunctionCache()
     message = encode(Task("id1", as_main(lambda: 1), (), {}), None)
-    assert decode(message, None, functions).fn is decode(message, None, functions).fn
+    assert decode(message, None, cache).fn is decode(message, None, cache).fn
     other = encode(Task("id2", as_main(lambda: 2), (), {}), None)
-    assert decode(other, None, functions).fn() == 2
+    assert decode(other, None, cache).fn() == 2
