@@ -3,6 +3,7 @@
 import logging
 import os
 import random
+import sys
 import time
 
 import yotaq
@@ -28,9 +29,12 @@ if __name__ == "__main__":
     # Generate N tasks
     NUM_TASKS = 100
     logger.info("Generating %i tasks", NUM_TASKS)
-    for i in range(NUM_TASKS):
-        # Generate two random arguments
-        a1 = random.randrange(0, 100)
-        a2 = random.randrange(0, 100)
-        # Serialize the task and its arguments, and store it in the message broker
-        queue.enqueue(do_something, a1, a2)
+    try:
+        for i in range(NUM_TASKS):
+            # Generate two random arguments
+            a1 = random.randrange(0, 100)
+            a2 = random.randrange(0, 100)
+            # Serialize the task and its arguments, and store it in the message broker
+            queue.enqueue(do_something, a1, a2)
+    except yotaq.YotaqError as exc:  # Redis unreachable, say: one line, not a traceback
+        sys.exit(f"client.py: {exc}")
