@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-embedded $(BENCH_VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict yotaq
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
