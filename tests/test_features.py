@@ -16,8 +16,9 @@ import pytest
 
 import yotaq
 from yotaq import JobFailed, ResultTimeout, Status
+from yotaq.broker import Broker
 from yotaq.serializer import decode
-from yotaq.watch import QueueWatcher
+from yotaq.worker.watch import QueueWatcher
 
 from . import tasks
 from .helpers import wait_for
@@ -75,7 +76,7 @@ def test_result_times_out(queue):
 def test_results_expire_after_the_ttl_of_the_queue_or_the_task(r, queue_name, burst_worker):
     queue = yotaq.Queue(r, queue_name, result_ttl=60)
     by_queue = queue.enqueue(abs, -1)
-    by_task = queue.enqueue(abs, -2, result_ttl=5)
+    by_task = queue.options(result_ttl=5).enqueue(abs, -2)
     default = yotaq.Queue(r, queue_name).enqueue(abs, -3)
     burst_worker()
     assert 55_000 < r.pttl(queue.keys.result(by_queue.id)) <= 60_000
@@ -92,13 +93,21 @@ def test_status_follows_a_job_from_pending_to_active_to_done(queue, spawn, queue
     assert job.status is Status.DONE
 
 
+def test_an_id_never_enqueued_is_not_found(queue):
+    job = queue.job("never-enqueued")
+    assert job.status is Status.NOT_FOUND
+    with pytest.raises(ResultTimeout):
+        job.result(timeout=0.05)
+
+
 def test_status_of_scheduled_and_dead_jobs(queue, r, burst_worker):
-    later = queue.enqueue(print, delay=60)
+    later = queue.options(delay=60).enqueue(print)
     assert later.status is Status.SCHEDULED
     r.rpush(queue.keys.pending, b"yq1 3.0 deadjob 0 - garbage")
     r.zrem(queue.keys.scheduled, later.id)
     burst_worker()
     assert queue.job("deadjob").status is Status.DEAD
+    assert [job.id for job in queue.dead_jobs()] == ["deadjob"] and queue.failed_jobs() == []
     with pytest.raises(JobFailed, match=r"enqueued by Python 3\.0"):
         queue.job("deadjob").result(timeout=1)
 
@@ -108,7 +117,7 @@ def test_status_of_scheduled_and_dead_jobs(queue, r, burst_worker):
 
 def test_retries_back_off_with_growing_delays_and_then_succeed(queue, burst_worker, tmp_path):
     journal = tmp_path / "journal"
-    job = queue.enqueue(tasks.flaky, str(journal), 4, retries=3, retry_delay=0.2, retry_backoff=3)
+    job = queue.options(retries=3, retry_delay=0.2, retry_backoff=3).enqueue(tasks.flaky, str(journal), 4)
     worker = burst_worker()
     assert job.result(timeout=1) == 4
     times = [float(value) for value, _ in tasks.events(journal, "try")]
@@ -120,14 +129,36 @@ def test_retries_back_off_with_growing_delays_and_then_succeed(queue, burst_work
     assert queue.info().done == 1
 
 
-def test_after_the_last_try_the_task_is_failed_and_dead_lettered_with_its_traceback(queue, burst_worker, tmp_path):
-    job = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 99, retries=2, retry_delay=0.05)
+def test_after_the_last_try_the_task_is_failed_and_kept_with_its_traceback(queue, burst_worker, tmp_path):
+    job = queue.options(retries=2, retry_delay=0.05).enqueue(tasks.flaky, str(tmp_path / "journal"), 99)
     worker = burst_worker()
     assert worker.counts == {"retried": 2, "failed": 1}
     with pytest.raises(JobFailed, match="try 3 fails"):
         job.result(timeout=1)
-    [dead] = queue.dead_jobs()
-    assert dead.id == job.id and "RuntimeError: try 3 fails" in dead.reason and "Traceback" in dead.reason
+    assert job.status is Status.FAILED
+    [failed] = queue.failed_jobs()
+    assert (failed.id, failed.kind) == (job.id, "failed")
+    assert "RuntimeError: try 3 fails" in failed.reason and "Traceback" in failed.reason
+    assert queue.dead_jobs() == []  # failed and dead are kept apart
+    info = queue.info()
+    assert (info.failed, info.dead, info.retried) == (1, 0, 2)
+
+
+def test_failed_and_dead_jobs_are_requeued_or_purged_by_kind(queue, burst_worker, tmp_path, r):
+    failing = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 2)  # fails once, then succeeds
+    r.rpush(queue.keys.pending, b"yq1 3.0 deadjob 0 - garbage")
+    burst_worker()
+    assert (failing.status, queue.job("deadjob").status) == (Status.FAILED, Status.DEAD)
+    assert queue.requeue("dead", [failing.id]) == 0  # not dead: left where it is
+    assert queue.requeue("failed", [failing.id, "unknown"]) == 1
+    assert failing.status is Status.PENDING and queue.failed_jobs() == []
+    burst_worker()
+    assert failing.result(timeout=1) == 2 and failing.status is Status.DONE
+    assert [job.id for job in queue.dead_jobs()] == ["deadjob"]
+    assert queue.purge("failed") == 0 and queue.purge("dead") == 1
+    assert queue.dead_jobs() == [] and queue.info().dead == 0
+    with pytest.raises(yotaq.ConfigurationError, match="kind must be 'failed' or 'dead'"):
+        queue.purge("done")
 
 
 def asks_for_a_retry(path):
@@ -139,7 +170,7 @@ def asks_for_a_retry(path):
 
 def test_a_task_can_ask_for_a_retry_after_a_delay_of_its_choosing(queue, burst_worker, tmp_path):
     journal = tmp_path / "journal"
-    job = queue.enqueue(asks_for_a_retry, str(journal), retries=1)
+    job = queue.options(retries=1).enqueue(asks_for_a_retry, str(journal))
     burst_worker()
     assert job.result(timeout=1) == "second time lucky"
     first, second = (float(value) for value, _ in tasks.events(journal, "try"))
@@ -147,7 +178,7 @@ def test_a_task_can_ask_for_a_retry_after_a_delay_of_its_choosing(queue, burst_w
 
 
 def test_a_retry_waits_in_redis_not_in_worker_memory(queue, spawn, queue_name, tmp_path, r):
-    job = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 2, retries=1, retry_delay=3600)
+    job = queue.options(retries=1, retry_delay=3600).enqueue(tasks.flaky, str(tmp_path / "journal"), 2)
     worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
     wait_for(lambda: job.status is Status.SCHEDULED, what="the retry to be scheduled")
     assert worker.stop() == 0
@@ -164,7 +195,7 @@ def test_a_delayed_task_does_not_start_early(queue, spawn, queue_name, tmp_path)
     spawn("-m", "yotaq", "worker", "--queue", queue_name)
     wait_for(lambda: queue.info().workers, what="the worker to register")
     enqueued = time.time()
-    job = queue.enqueue(tasks.started_at, str(journal), delay=0.5)
+    job = queue.options(delay=0.5).enqueue(tasks.started_at, str(journal))
     assert job.status is Status.SCHEDULED
     job.result(timeout=5)
     [(started, _)] = tasks.events(journal, "start")
@@ -174,7 +205,7 @@ def test_a_delayed_task_does_not_start_early(queue, spawn, queue_name, tmp_path)
 def test_a_task_at_a_given_time_does_not_start_early(queue, burst_worker, tmp_path):
     journal = tmp_path / "journal"
     at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=0.4)
-    queue.enqueue(tasks.started_at, str(journal), at=at)
+    queue.options(at=at).enqueue(tasks.started_at, str(journal))
     burst_worker()
     [(started, _)] = tasks.events(journal, "start")
     assert float(started) >= at.timestamp()
@@ -188,17 +219,43 @@ def test_a_task_at_a_given_time_does_not_start_early(queue, burst_worker, tmp_pa
         ({"delay": 1, "at": 1}, "not both"),
     ],
 )
-def test_bad_delays_are_refused_at_enqueue(queue, options, message):
+def test_bad_delays_are_refused_before_anything_is_sent(queue, r, options, message):
     with pytest.raises(yotaq.ConfigurationError, match=message):
-        queue.enqueue(print, **options)
+        queue.options(**options).enqueue(print)
+    assert r.llen(queue.keys.pending) == 0 and r.zcard(queue.keys.scheduled) == 0
+
+
+def takes_keywords(**kwargs):
+    return kwargs
+
+
+def test_options_never_swallow_a_functions_keyword_arguments(queue, burst_worker, r):
+    keywords = {"timeout": 0.001, "retries": -1, "delay": -1, "at": 1, "job_id": "not mine", "result_ttl": 5}
+
+    @queue.task(retries=2)
+    def decorated(**kwargs):
+        return kwargs
+
+    by_queue = queue.enqueue(takes_keywords, **keywords)
+    by_options = queue.options(retries=1).enqueue(takes_keywords, **keywords)
+    by_task = decorated.delay(**keywords)
+    messages = [decode(m, None) for m in r.lrange(queue.keys.pending, 0, -1)]
+    assert [(m.id, m.kwargs, m.options) for m in messages] == [
+        (by_queue.id, keywords, {}),
+        (by_options.id, keywords, {"retries": 1}),
+        (by_task.id, keywords, {"retries": 2}),
+    ]
+    assert r.zcard(queue.keys.scheduled) == 0 and "not mine" not in {by_queue.id, by_options.id, by_task.id}
+    burst_worker()
+    assert [job.result(1) for job in (by_queue, by_options, by_task)] == [keywords] * 3
 
 
 # -- time limits ---------------------------------------------------------------------------------
 
 
 def test_a_task_stuck_in_sleep_is_stopped_by_its_timeout_and_the_worker_goes_on(queue, spawn, queue_name):
-    stuck = queue.enqueue(time.sleep, 3600, timeout=1)
-    busy = queue.enqueue(tasks.busy_loop, timeout=0.5, retries=1, retry_delay=0)
+    stuck = queue.options(timeout=1).enqueue(time.sleep, 3600)
+    busy = queue.options(timeout=0.5, retries=1, retry_delay=0).enqueue(tasks.busy_loop)
     after = queue.enqueue(tasks.pid)
     worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
     for job in (stuck, busy):
@@ -207,17 +264,22 @@ def test_a_task_stuck_in_sleep_is_stopped_by_its_timeout_and_the_worker_goes_on(
         assert failed.value.type == "TimeoutError" and "time limit" in failed.value.message
     assert after.result(timeout=10) == worker.pid
     info = queue.info()
-    assert (info.failed, info.done, info.pending) == (2, 1, 0)
+    assert (info.failed, info.dead, info.done, info.pending) == (2, 0, 1, 0)
+    assert {job.id for job in queue.failed_jobs()} == {stuck.id, busy.id}
     assert "retrying" in worker.output()  # the busy loop had a retry left
 
 
 def test_a_task_that_signals_cannot_stop_is_killed_by_the_supervisor(queue, spawn, queue_name):
-    stuck = queue.enqueue(tasks.ignores_alarm, 3600, timeout=0.5)
+    stuck = queue.options(timeout=0.5).enqueue(tasks.ignores_alarm, 3600)
     after = queue.enqueue(tasks.pid)
     supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1")
     assert after.result(timeout=20) != supervisor.pid
     with pytest.raises(JobFailed, match="worker died while running it 3 times"):
         stuck.result(timeout=30)
+    assert stuck.status is Status.DEAD
+    [dead] = queue.dead_jobs()
+    assert (dead.id, dead.kind, dead.reason) == (stuck.id, "dead", "its worker died while running it 3 times")
+    assert queue.failed_jobs() == []
     assert supervisor.output().count("stuck past its task's time limit") == 3
 
 
@@ -232,7 +294,7 @@ async def async_forever():
 
 def test_an_async_task_runs_on_the_workers_event_loop_and_its_timeout_cancels_it(queue, burst_worker):
     added = queue.enqueue(async_add, 2, 3)
-    forever = queue.enqueue(async_forever, timeout=0.2)
+    forever = queue.options(timeout=0.2).enqueue(async_forever)
     burst_worker()
     assert added.result(timeout=1) == 5
     with pytest.raises(JobFailed, match="TimeoutError"):
@@ -261,7 +323,7 @@ async def watchdog_while_running():
 
 def test_the_watchdog_is_armed_while_an_async_task_runs(queue, burst_worker):
     # An async task that blocks its event loop escapes asyncio's timeout: only the watchdog's kill stops it
-    job = queue.enqueue(watchdog_while_running, timeout=5)
+    job = queue.options(timeout=5).enqueue(watchdog_while_running)
     burst_worker(watchdog=WATCHDOG)
     assert job.result(timeout=1) == 5 and WATCHDOG.armed_for is None
 
@@ -277,7 +339,7 @@ def test_the_decorator_adds_delay_and_leaves_a_plain_call_local(queue, burst_wor
     assert multiply(6, 7) == 42
     assert r.llen(queue.keys.pending) == 0
     default = multiply.delay(2, 3)
-    overridden = multiply.delay(2, 4, retries=1)
+    overridden = multiply.options(retries=1).delay(2, 4)
     first, second = (decode(m, None) for m in r.lrange(queue.keys.pending, 0, -1))
     assert first.options == {"retries": 3, "timeout": 30} and second.options == {"retries": 1, "timeout": 30}
     burst_worker()
@@ -286,19 +348,21 @@ def test_the_decorator_adds_delay_and_leaves_a_plain_call_local(queue, burst_wor
 
 def test_a_duplicate_job_id_runs_once_while_the_first_is_pending(queue, burst_worker, r, tmp_path):
     journal = tmp_path / "journal"
-    first = queue.enqueue(tasks.note, str(journal), "done", 1, job_id="report-2026-11")
-    second = queue.enqueue(tasks.note, str(journal), "done", 2, job_id="report-2026-11")
+    report = queue.options(job_id="report-2026-11")
+    first = report.enqueue(tasks.note, str(journal), "done", 1)
+    second = report.enqueue(tasks.note, str(journal), "done", 2)
     assert first == second and r.llen(queue.keys.pending) == 1
     burst_worker()
     assert [v for v, _ in tasks.events(journal, "done")] == ["1"]
-    queue.enqueue(tasks.note, str(journal), "done", 3, job_id="report-2026-11")
+    report.enqueue(tasks.note, str(journal), "done", 3)
     burst_worker()
     assert [v for v, _ in tasks.events(journal, "done")] == ["1", "3"]
 
 
 def test_enqueue_many_sends_thousands_in_one_transaction(queue, burst_worker, r):
-    jobs = queue.enqueue_many(divmod, [(n, 7) for n in range(2000)], result_ttl=60)
+    jobs = queue.options(result_ttl=60).enqueue_many(divmod, [(n, 7) for n in range(2000)])
     assert r.llen(queue.keys.pending) == 2000
+    assert decode(r.lindex(queue.keys.pending, 0), None).options == {"result_ttl": 60}
     burst_worker()
     assert [job.result(1) for job in jobs[:3]] == [(0, 0), (0, 1), (0, 2)]
     assert queue.info().done == 2000
@@ -310,14 +374,23 @@ def test_enqueue_many_sends_nothing_when_one_call_cannot_travel(queue, r):
     assert r.llen(queue.keys.pending) == 0
 
 
+@pytest.mark.parametrize(
+    "placement", [{"delay": 1}, {"at": datetime.datetime.now(datetime.UTC)}, {"job_id": "one-for-all"}]
+)
+def test_enqueue_many_refuses_a_delay_a_time_or_a_job_id(queue, r, placement):
+    with pytest.raises(yotaq.ConfigurationError, match="enqueue_many takes no delay, at or job_id"):
+        queue.options(**placement).enqueue_many(divmod, [(1, 2), (3, 4)])
+    assert r.llen(queue.keys.pending) == 0 and r.zcard(queue.keys.scheduled) == 0
+
+
 def test_eager_mode_runs_at_once_through_the_serializer(r, queue_name):
     eager = yotaq.Queue(r, queue_name, eager=True)
     assert eager.enqueue(divmod, 9, 4).result() == (2, 1)
     with pytest.raises(JobFailed, match="ZeroDivisionError"):
         eager.enqueue(divmod, 1, 0).result()
-    assert eager.enqueue(divmod, 9, 4, delay=3600).result(timeout=0) == (2, 1)  # at once, delay or not
+    assert eager.options(delay=3600).enqueue(divmod, 9, 4).result(timeout=0) == (2, 1)  # at once, delay or not
     with pytest.raises(yotaq.ConfigurationError, match="delay"):
-        eager.enqueue(divmod, 9, 4, delay=-1)
+        eager.options(delay=-1).enqueue(divmod, 9, 4)
     assert r.llen(eager.keys.pending) == 0 and r.zcard(eager.keys.scheduled) == 0
 
 
@@ -350,7 +423,7 @@ def test_a_worker_always_takes_from_the_first_non_empty_queue(r, queue_name, tmp
 
 def test_an_idle_watcher_wakes_for_a_task_on_any_of_its_queues(r, queue_name):
     keys = [yotaq.Queue(r, f"{queue_name}-{n}").keys for n in range(3)]
-    watcher = QueueWatcher(r, keys)
+    watcher = QueueWatcher(Broker(r), keys)
     try:
         threading.Timer(0.2, lambda: r.rpush(keys[2].pending, b"x")).start()
         started = time.monotonic()
@@ -365,6 +438,10 @@ def test_an_idle_watcher_wakes_for_a_task_on_any_of_its_queues(r, queue_name):
 def test_unknown_options_and_reserved_names_are_explained(queue):
     with pytest.raises(yotaq.ConfigurationError, match="unknown option"):
         yotaq.Queue(queue.redis, queue.name, retrys=3)
+    with pytest.raises(yotaq.ConfigurationError, match="unknown option"):
+        queue.options(retrys=3)
     with pytest.raises(yotaq.ConfigurationError, match="retries"):
-        queue.enqueue(print, retries=-1)
+        queue.options(retries=-1)
+    with pytest.raises(yotaq.ConfigurationError, match="unknown option"):
+        yotaq.Queue(queue.redis, queue.name, delay=1)  # a queue's defaults are Options fields only
     assert pickle.loads(pickle.dumps(JobFailed("j", "T", "m", "tb"))).traceback == "tb"

@@ -1,27 +1,59 @@
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.keys import QueueKeys
+from yotaq.broker.keys import MAX_NAME_LENGTH, QueueKeys, check_name
 
 
 def test_every_key_of_a_queue_shares_one_hash_tag():
     keys = QueueKeys("tasks")
     assert keys.pending == "{yotaq:tasks}:pending"
     assert keys.active("host.12.ab") == "{yotaq:tasks}:active:host.12.ab"
+    assert keys.state == "{yotaq:tasks}:state"
+    assert keys.scheduled == "{yotaq:tasks}:scheduled"
+    assert keys.scheduled_messages == "{yotaq:tasks}:scheduled:messages"
     assert keys.workers == "{yotaq:tasks}:workers"
     assert keys.heartbeats == "{yotaq:tasks}:heartbeats"
     assert keys.deliveries == "{yotaq:tasks}:deliveries"
-    assert keys.dead == "{yotaq:tasks}:dead"
-    assert keys.dead_reasons == "{yotaq:tasks}:dead:reasons"
+    assert keys.buried("failed") == "{yotaq:tasks}:failed"
+    assert keys.buried_messages("failed") == "{yotaq:tasks}:failed:messages"
+    assert keys.buried_reasons("failed") == "{yotaq:tasks}:failed:reasons"
+    assert keys.buried("dead") == "{yotaq:tasks}:dead"
+    assert keys.buried_messages("dead") == "{yotaq:tasks}:dead:messages"
+    assert keys.buried_reasons("dead") == "{yotaq:tasks}:dead:reasons"
+    assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
 
 
-@pytest.mark.parametrize("name", ["", "two words", "tab\there", "new\nline", "{braces}", "half}", None, 3])
+def test_the_per_job_marker_keys_and_the_old_dead_attributes_are_gone():
+    keys = QueueKeys("tasks")
+    for gone in ("unique", "dead", "dead_reasons"):
+        assert not hasattr(keys, gone), gone
+
+
+TOO_LONG = "x" * (MAX_NAME_LENGTH + 1)
+
+
+@pytest.mark.parametrize(
+    "name", ["", "two words", "tab\there", "new\nline", "{braces}", "half}", "{half", "café", TOO_LONG, None, 3]
+)
 def test_a_name_that_cannot_be_part_of_a_key_is_refused(name):
     with pytest.raises(ConfigurationError, match="invalid queue name"):
         QueueKeys(name)
 
 
+def test_a_name_of_the_longest_length_allowed_is_taken():
+    assert MAX_NAME_LENGTH == 200
+    longest = "x" * MAX_NAME_LENGTH
+    assert QueueKeys(longest).pending == "{yotaq:" + longest + "}:pending"
+    assert check_name("job id", "a.b-c_d:e|f~g!") == "a.b-c_d:e|f~g!"
+
+
 def test_a_worker_name_is_checked_too():
     with pytest.raises(ConfigurationError, match="invalid worker name"):
         QueueKeys("tasks").active("has space")
+
+
+@pytest.mark.parametrize("job_id", ["has space", "café", "{x}", TOO_LONG])
+def test_a_job_id_is_checked_too(job_id):
+    with pytest.raises(ConfigurationError, match="invalid job id"):
+        QueueKeys("tasks").result(job_id)
