@@ -39,6 +39,7 @@ class SoakReport:
     in_flight_at_kills: int
     pending: int
     active: int
+    failed: int
     dead: int
     recovery_after_kill_s: list[float]
     recovery_after_redis_restart_s: float
@@ -48,8 +49,9 @@ class SoakReport:
         kill = self.recovery_after_kill_s
         return (
             f"{self.tasks} tasks: {self.lost} lost, {self.duplicated} run twice, {self.pending} pending, "
-            f"{self.active} active, {self.dead} dead after {self.kills} SIGKILLs ({self.in_flight_at_kills} "
-            f"tasks in flight at the kills) and one Redis restart, in {self.elapsed_s:.1f} s\n"
+            f"{self.active} active, {self.failed} failed, {self.dead} dead after {self.kills} SIGKILLs "
+            f"({self.in_flight_at_kills} tasks in flight at the kills) and one Redis restart, "
+            f"in {self.elapsed_s:.1f} s\n"
             f"tasks given back after a kill: median {statistics.median(kill):.2f} s, max {max(kill):.2f} s "
             f"(liveness timeout {LIVENESS_S} s)\n"
             f"tasks done again {self.recovery_after_redis_restart_s:.2f} s after Redis came back"
@@ -159,6 +161,7 @@ def run_soak(
             in_flight_at_kills=in_flight,
             pending=info.pending,
             active=info.active,
+            failed=info.failed,
             dead=info.dead,
             recovery_after_kill_s=list(recovered.values()) or [float("nan")],
             recovery_after_redis_restart_s=restart_recovery or float("nan"),

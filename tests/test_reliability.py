@@ -52,7 +52,7 @@ def test_a_task_whose_worker_is_killed_mid_run_runs_again_on_another_worker(work
 
 def test_a_task_that_kills_its_worker_every_time_is_set_aside_after_max_deliveries(worker, queue, journal):
     # Given a poison task among 20 good ones, and workers that are restarted when they die
-    queue.enqueue(tasks.kill_own_worker)
+    poison = queue.enqueue(tasks.kill_own_worker)
     for n in range(20):
         queue.enqueue(tasks.note, str(journal), "done", n)
     workers = [worker(), worker()]
@@ -62,9 +62,11 @@ def test_a_task_that_kills_its_worker_every_time_is_set_aside_after_max_deliveri
         assert time.monotonic() < deadline, "the poison task was not set aside in time"
         workers = [w if w.popen.poll() is None else worker() for w in workers]
         time.sleep(0.05)
-    # Then it is on the dead-letter list with the reason, and every other task ran
+    # Then it is on the dead-letter list with the reason (not among the failed), and every other task ran
     [dead] = queue.dead_jobs()
-    assert dead.reason == "worker died while running it 3 times"
+    assert (dead.id, dead.kind) == (poison.id, "dead")
+    assert dead.reason == "its worker died while running it 3 times"
+    assert queue.failed_jobs() == [] and poison.status is yotaq.Status.DEAD
     assert sorted(int(v) for v, _ in tasks.events(journal, "done")) == list(range(20))
     assert queue.info().pending == 0
 
@@ -114,7 +116,7 @@ def test_sigterm_while_idle_exits_at_once(worker, queue):
     assert queue.info().workers == []
 
 
-def test_a_worker_back_from_the_dead_cannot_acknowledge_and_says_so(worker, queue, journal):
+def test_a_worker_back_from_the_dead_cannot_acknowledge_and_says_so(worker, queue, queue_name, journal):
     # Given a worker frozen mid-task long enough to be presumed dead
     frozen = worker()
     queue.enqueue(tasks.slow, str(journal), "t", 0.5)
@@ -126,7 +128,7 @@ def test_a_worker_back_from_the_dead_cannot_acknowledge_and_says_so(worker, queu
     frozen.signal(signal.SIGCONT)
     wait_for(lambda: "its lease was gone" in frozen.output(), what="the lost lease to be logged")
     # Then only one completion counts
-    assert "presumed dead" in frozen.output()
+    assert f"missed its heartbeat deadline on {queue_name!r} and was presumed dead" in frozen.output()
     assert [pid for _, pid in tasks.events(journal, "done")] == [other.pid, frozen.pid]
     wait_for(lambda: queue.info().done == 1, what="the other's ack")
     assert (queue.info().done, queue.info().active) == (1, 0)

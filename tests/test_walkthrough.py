@@ -86,8 +86,9 @@ def test_functions_defined_in_the_producers_main_run_on_a_worker_that_never_impo
     assert "do_something(1, 2): hello from the producer's globals" in log
     assert "closure: 42" in log
     assert "lambda: HELLO FROM THE PRODUCER'S GLOBALS" in log
-    # and the walkthrough's own message failed just as the walkthrough does
-    [dead] = queue.dead_jobs()
-    assert dead.id == "walkthrough"
-    assert "NameError: name 'logger' is not defined" in dead.reason
-    assert (queue.info().done, queue.info().failed) == (3, 1)
+    # and the walkthrough's own message failed just as the walkthrough does (it ran, and raised)
+    [failed] = queue.failed_jobs()
+    assert (failed.id, failed.kind) == ("walkthrough", "failed")
+    assert "NameError: name 'logger' is not defined" in failed.reason
+    assert queue.dead_jobs() == []
+    assert (queue.info().done, queue.info().failed, queue.info().dead) == (3, 1, 0)

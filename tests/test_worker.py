@@ -8,13 +8,14 @@ import pytest
 
 import yotaq
 from yotaq import ConfigurationError, ResultTimeout, Status
-from yotaq.keys import QueueKeys
-from yotaq.scripts import Scripts
+from yotaq.broker.keys import QueueKeys
+from yotaq.broker.scripts import Scripts
 
 from . import tasks
 from .helpers import forge
 
 RESULTS = "yotaq-test:results"
+SECRET = "s3cret"
 
 
 def record(r_url, value):
@@ -48,7 +49,7 @@ def test_a_worker_leases_and_acknowledges_through_a_connection_of_its_own(queue,
     """Not one handed out by the pool for each command (see ``ThreadClients``)."""
     queue.enqueue(print, 1)
     worker = burst_worker()
-    _, own = worker._clients._local.own  # the main loop's client, still connected
+    _, own = worker.broker._own._local.own  # the main loop's client, still connected
     host, port = own.connection._sock.getsockname()[:2]
     [client] = [c for c in r.client_list() if c["addr"] == f"{host}:{port}"]
     assert client["cmd"] == "evalsha"  # the script that acknowledged the task (and leased none)
@@ -58,21 +59,24 @@ def explode(message):
     raise RuntimeError(message)
 
 
-def test_a_task_that_raises_is_logged_counted_and_set_aside_and_the_worker_goes_on(
+def test_a_task_that_raises_is_logged_counted_and_set_aside_as_failed_and_the_worker_goes_on(
     queue, burst_worker, results, redis_url, caplog
 ):
     failing = queue.enqueue(explode, "boom")
     queue.enqueue(record, redis_url, 1)
-    with caplog.at_level(logging.ERROR, logger="yotaq.worker"):
+    with caplog.at_level(logging.ERROR, logger="yotaq.worker.loop"):
         worker = burst_worker()
     assert results() == [1]
     assert worker.counts == {"failed": 1, "done": 1}
     assert f"job {failing.id} failed" in caplog.text and "RuntimeError: boom" in caplog.text
     info = queue.info()
-    assert (info.done, info.failed, info.dead) == (1, 1, 1)
-    [dead] = queue.dead_jobs()
-    assert dead.id == failing.id
-    assert "Traceback" in dead.reason and "RuntimeError: boom" in dead.reason
+    assert (info.done, info.failed, info.dead) == (1, 1, 0)
+    # Failed (it raised on its last try), kept apart from the dead (which never ran to the end)
+    [failed] = queue.failed_jobs()
+    assert (failed.id, failed.kind) == (failing.id, "failed")
+    assert "Traceback" in failed.reason and "RuntimeError: boom" in failed.reason
+    assert queue.dead_jobs() == []
+    assert failing.status is Status.FAILED
 
 
 def test_a_task_calling_sys_exit_does_not_stop_the_worker(queue, burst_worker, results, redis_url):
@@ -105,44 +109,62 @@ def test_a_bad_message_is_set_aside_with_its_reason_and_the_worker_carries_on(
     assert results() == [7]
     assert worker.counts == {"invalid": 1, "done": 1}
     [dead] = queue.dead_jobs()
-    assert reason in dead.reason
-    assert r.hget(queue.keys.dead, dead.id) == message
-    assert json.loads(r.hget(queue.keys.dead_reasons, dead.id))["reason"] == dead.reason
+    assert dead.kind == "dead" and reason in dead.reason
+    assert r.hget(queue.keys.buried_messages("dead"), dead.id) == message
+    assert json.loads(r.hget(queue.keys.buried_reasons("dead"), dead.id))["reason"] == dead.reason
+    assert queue.failed_jobs() == []
     info = queue.info()
-    assert (info.pending, info.active, info.invalid, info.dead) == (0, 0, 1, 1)
+    assert (info.pending, info.active, info.invalid, info.dead, info.failed) == (0, 0, 1, 1, 0)
 
 
-def test_dead_tasks_can_be_requeued_or_purged(queue, burst_worker):
+def test_failed_tasks_can_be_requeued_or_purged(queue, burst_worker):
     first = queue.enqueue(explode, "one")
     queue.enqueue(explode, "two")
     burst_worker()
-    assert queue.requeue_dead([first.id, "no-such-id"]) == 1
-    assert queue.info().pending == 1 and len(queue.dead_jobs()) == 1
-    assert queue.requeue_dead() == 1
-    assert queue.info().pending == 2 and queue.dead_jobs() == []
+    assert queue.requeue("failed", [first.id, "no-such-id"]) == 1
+    assert queue.info().pending == 1 and len(queue.failed_jobs()) == 1
+    assert queue.requeue("failed") == 1
+    assert queue.info().pending == 2 and queue.failed_jobs() == []
     burst_worker()
-    assert queue.purge_dead() == 2
+    assert queue.purge("failed") == 2
+    assert queue.failed_jobs() == [] and queue.info().failed == 0
+
+
+def test_dead_tasks_can_be_requeued_or_purged(queue, r, burst_worker):
+    first, second = forge(dill.dumps(print), job_id=b"dead-1"), forge(dill.dumps(print), job_id=b"dead-2")
+    r.rpush(queue.keys.pending, first, second)
+    burst_worker(secret=SECRET)  # unsigned: both set aside as dead
+    assert [job.id for job in queue.dead_jobs()] == ["dead-1", "dead-2"]
+    assert queue.requeue("dead", ["dead-1", "no-such-id"]) == 1
+    assert queue.info().pending == 1 and len(queue.dead_jobs()) == 1
+    assert r.lrange(queue.keys.pending, 0, -1) == [first]
+    assert queue.requeue("dead") == 1
+    assert queue.info().pending == 2 and queue.dead_jobs() == []
+    burst_worker(secret=SECRET)
+    assert queue.purge("dead") == 2
     assert queue.dead_jobs() == [] and queue.info().dead == 0
+    assert queue.failed_jobs() == []
 
 
 def test_a_requeued_task_is_pending_again_and_its_new_result_is_returned(queue, burst_worker, r, tmp_path):
     journal = tmp_path / "journal"
-    job = queue.enqueue(tasks.flaky, str(journal), 2, job_id="nightly-report")
+    job = queue.options(job_id="nightly-report").enqueue(tasks.flaky, str(journal), 2)
     burst_worker()
     assert job.status is Status.FAILED
-    assert queue.requeue_dead() == 1
+    assert queue.requeue("failed") == 1
     # The failure it was set aside with is gone: it reads as pending and waiting for it waits.
     assert job.status is Status.PENDING
     with pytest.raises(ResultTimeout):
         job.result(timeout=0.1)
     # Pending again, its id is unique again: the same id is not enqueued twice.
-    assert queue.enqueue(tasks.flaky, str(journal), 2, job_id="nightly-report") == job
+    assert queue.options(job_id="nightly-report").enqueue(tasks.flaky, str(journal), 2) == job
     assert r.llen(queue.keys.pending) == 1
     burst_worker()
     assert job.result(timeout=1) == 2 and job.status is Status.DONE
-    # Not dead any more: requeueing it again changes nothing, and its result stays.
-    assert queue.requeue_dead([job.id]) == 0 and job.result(timeout=1) == 2
-    assert not r.exists(queue.keys.unique(job.id))
+    # Not failed any more: requeueing it again changes nothing, and its result stays.
+    assert queue.requeue("failed", [job.id]) == 0 and job.result(timeout=1) == 2
+    # Finished, it is no longer pending, scheduled or active: its id is free again.
+    assert not r.hexists(queue.keys.state, job.id)
 
 
 @pytest.mark.parametrize(
@@ -166,16 +188,13 @@ def test_invalid_settings_raise_at_construction(r, options, message):
 
 
 def test_a_worker_without_a_secret_warns_once_that_anyone_who_can_write_to_redis_can_run_code(burst_worker, caplog):
-    with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
+    with caplog.at_level(logging.WARNING, logger="yotaq.worker.loop"):
         burst_worker()
     assert caplog.text.count("anyone who can write to this Redis can run code here") == 1
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="yotaq.worker"):
+    with caplog.at_level(logging.WARNING, logger="yotaq.worker.loop"):
         burst_worker(secret="s3cret")
     assert "anyone who can write" not in caplog.text
-
-
-SECRET = "s3cret"
 
 
 def test_a_worker_with_a_secret_runs_signed_tasks_and_sets_aside_unsigned_and_tampered_ones(
@@ -217,33 +236,47 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(r, queu
     [dead] = queue.dead_jobs()
     assert dead.reason.startswith("bad signature")
     # while a worker without one would have run its code (and then found it malformed)
-    queue.requeue_dead()
+    assert queue.requeue("dead") == 1
     burst_worker()
     assert evidence.exists()
 
 
-def test_ack_finds_each_task_wherever_it_is_then_leases_up_to_n_in_order(r, queue_name):
+def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in_order(r, queue_name):
     keys, scripts = QueueKeys(queue_name), Scripts(r)
     active = keys.active("w1")
-    r.rpush(active, b"m1", b"m2", b"m3")
-    r.rpush(keys.pending, b"m4", b"m5", b"m6")
+
+    def message(n):
+        return b"yq1 3.11 id%d 0 - body%d" % (n, n)
+
+    r.rpush(active, *map(message, (1, 2, 3)))
+    r.rpush(keys.pending, *map(message, (4, 5, 6)))
+    r.hset(keys.state, mapping={"id1": "active", "id2": "active", "id3": "active"})
+    r.hset(keys.state, mapping={"id4": "pending", "id5": "pending", "id6": "pending"})
 
     def ack_and_lease(ids, size):
-        per_task = [key for job_id in ids for key in (keys.result(job_id), keys.unique(job_id))]
-        args = [" ".join(ids), " ".join("60000" for _ in ids), size]
-        args += [part for job_id in ids for part in (job_id.replace("id", "m").encode(), b"result-" + job_id.encode())]
-        return scripts.ack(keys=[active, keys.pending, keys.deliveries, keys.stats, *per_task], args=args)
+        script_keys = [active, keys.pending, keys.state, keys.deliveries, keys.stats]
+        script_keys += [keys.result(job_id) for job_id in ids]
+        args = [" ".join(ids), " ".join("60000" for _ in ids), size, *(b"result-" + i.encode() for i in ids)]
+        return scripts.ack(keys=script_keys, args=args)
 
-    # m2 first (not at the head), then m1 (at the head), then m9, which this worker does not hold
-    assert ack_and_lease(["id2", "id1", "id9"], 2) == [[3], [b"m4", b"m5"]]
-    assert r.lrange(active, 0, -1) == [b"m3", b"m4", b"m5"] and r.lrange(keys.pending, 0, -1) == [b"m6"]
+    def state():
+        return {job_id.decode(): value.decode() for job_id, value in r.hgetall(keys.state).items()}
+
+    # id2 first (not at the head), then id1 (at the head), then id9, which this worker does not hold
+    assert ack_and_lease(["id2", "id1", "id9"], 2) == [[3], [message(4), message(5)]]
+    assert r.lrange(active, 0, -1) == [message(3), message(4), message(5)]
+    assert r.lrange(keys.pending, 0, -1) == [message(6)]
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
+    assert r.lrange(keys.result("id1"), 0, -1) == [b"result-id1"] and 0 < r.pttl(keys.result("id1")) <= 60000
     assert r.hget(keys.stats, "done") == b"2"
-    # m3 at the head, then m5 behind m4: the first is dropped with the head, the second found
+    assert state() == {"id3": "active", "id4": "active", "id5": "active", "id6": "pending"}
+    # id3 at the head, then id5 behind id4: the first is dropped with the head, the second found
     r.hset(keys.deliveries, mapping={"id3": 1, "id5": 1, "id4": 1})
     assert ack_and_lease(["id3", "id5"], 0) == [[], []]
-    assert r.lrange(active, 0, -1) == [b"m4"] and r.hkeys(keys.deliveries) == [b"id4"]
+    assert r.lrange(active, 0, -1) == [message(4)] and r.hkeys(keys.deliveries) == [b"id4"]
     assert r.hget(keys.stats, "done") == b"4"
+    assert state() == {"id4": "active", "id6": "pending"}
     # none to acknowledge: the active list is left alone
-    assert ack_and_lease([], 5) == [[], [b"m6"]]
-    assert r.lrange(active, 0, -1) == [b"m4", b"m6"]
+    assert ack_and_lease([], 5) == [[], [message(6)]]
+    assert r.lrange(active, 0, -1) == [message(4), message(6)] and r.llen(keys.pending) == 0
+    assert state() == {"id4": "active", "id6": "active"}
