@@ -164,13 +164,6 @@ def test_job_shows_the_status_of_a_job_not_finished(queue, queue_name, monkeypat
     assert capsys.readouterr().out == f"job {scheduled.id} on {queue_name}: scheduled\n"
 
 
-JOB_RESULT_TIMEOUT_0 = (
-    "yotaq bug: Job.result(timeout=0) raises ResultTimeout before reading the stored result, so "
-    "cli._job's job.result(timeout=0) never shows a result (exit 1) nor a failure"
-)
-
-
-@pytest.mark.xfail(reason=JOB_RESULT_TIMEOUT_0, strict=True)
 def test_job_shows_the_result_of_a_job_done(queue, queue_name, burst_worker, monkeypatch, redis_url, capsys):
     monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
     done = queue.enqueue(divmod, 7, 2)
@@ -179,7 +172,6 @@ def test_job_shows_the_result_of_a_job_done(queue, queue_name, burst_worker, mon
     assert capsys.readouterr().out == f"job {done.id} on {queue_name}: done\nresult: (3, 1)\n"
 
 
-@pytest.mark.xfail(reason=JOB_RESULT_TIMEOUT_0, strict=True)
 def test_job_shows_the_traceback_of_a_job_failed(queue, queue_name, burst_worker, monkeypatch, redis_url, capsys):
     monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
     failed = queue.enqueue(explode)
@@ -190,7 +182,6 @@ def test_job_shows_the_traceback_of_a_job_failed(queue, queue_name, burst_worker
     assert out.endswith("ValueError: no good\n")
 
 
-@pytest.mark.xfail(reason=JOB_RESULT_TIMEOUT_0, strict=True)
 def test_job_shows_why_a_job_is_dead(queue, queue_name, r, burst_worker, monkeypatch, redis_url, capsys):
     monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
     r.rpush(queue.keys.pending, forge(dill.dumps(print), version=b"3.99", job_id=b"dead-1"))

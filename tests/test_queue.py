@@ -80,11 +80,6 @@ def _last_command(r: redis.Redis, client_id: int) -> str:
     return {c["id"]: c["cmd"] for c in r.client_list()}[str(client_id)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="yotaq bug: Broker.push runs its MULTI through client.pipeline(), and redis-py's pipeline of the "
-    "thread's own client (client.client()) takes a connection from the pool instead, so own=True is lost",
-)
 def test_a_plain_enqueue_goes_through_the_threads_own_connection(queue, r):
     mine = _sender_id(queue)
     queue.enqueue(print, 1)

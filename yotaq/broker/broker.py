@@ -17,7 +17,7 @@ import redis
 
 from ..info import Buried, BuriedJob, QueueInfo, WorkerInfo
 from ..serializer import message_id
-from .connection import Patience, ThreadClients, check_client, translated
+from .connection import Patience, ThreadClients, check_client, transaction, translated
 from .keys import QueueKeys
 from .scripts import Scripts
 
@@ -64,26 +64,19 @@ class Broker:
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
 
-        def push(client: redis.Redis) -> None:
-            with client.pipeline(transaction=True) as pipe:
-                pipe.rpush(keys.pending, message)
-                pipe.hset(keys.state, job_id, "pending")
-                pipe.execute()
-
-        self._patient(push, own=True)
+        push = ("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")
+        self._patient(lambda client: transaction(client, *push), own=True)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
 
-        def push(client: redis.Redis) -> None:
-            with client.pipeline(transaction=True) as pipe:
-                for start in range(0, len(messages), BULK_CHUNK):
-                    pipe.rpush(keys.pending, *messages[start : start + BULK_CHUNK])
-                    pipe.hset(keys.state, mapping=dict.fromkeys(job_ids[start : start + BULK_CHUNK], "pending"))
-                pipe.execute()
-
-        if messages:
-            self._patient(push, own=True)
+        commands: list[tuple[Any, ...]] = []
+        for start in range(0, len(messages), BULK_CHUNK):
+            commands.append(("RPUSH", keys.pending, *messages[start : start + BULK_CHUNK]))
+            states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
+            commands.append(("HSET", keys.state, *states))
+        if commands:
+            self._patient(lambda client: transaction(client, *commands), own=True)
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None

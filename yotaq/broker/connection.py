@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from redis import DriverInfo
@@ -93,6 +93,33 @@ class ThreadClients:
             return command(own)
         finally:
             local.own = (pid, own)
+
+
+def transaction(own: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
+    """Run ``commands`` as one ``MULTI`` ... ``EXEC`` on ``own``'s connection, in one round trip; their replies.
+
+    ``own`` is a client holding one connection (``ThreadClients``). redis-py's ``pipeline()`` would
+    take another connection from the pool for the purpose, at the pool's price; this writes the
+    commands on the connection ``own`` holds and reads every reply back, so the connection stays
+    in step even when Redis refuses one of them.
+    """
+    connection = own.connection
+    assert connection is not None, "transaction() needs a client of its own (ThreadClients)"
+    packed = connection.pack_commands([("MULTI",), *commands, ("EXEC",)])  # type: ignore[no-untyped-call]
+    connection.send_packed_command(packed)  # type: ignore[no-untyped-call]
+    error: redis.ResponseError | None = None
+    replies: Any = None
+    for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
+        try:
+            replies = connection.read_response()
+        except redis.ResponseError as exc:
+            error = error or exc
+    for reply in replies or ():
+        if isinstance(reply, redis.ResponseError):
+            error = error or reply
+    if error is not None:
+        raise error
+    return list(replies)
 
 
 _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
