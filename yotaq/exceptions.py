@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+MAX_RETRY_DELAY_S = 365 * 86_400.0
+
 
 class YotaqError(Exception):
     """Base class of every error raised by yotaq."""
@@ -28,7 +30,18 @@ class BrokerError(YotaqError):
 
 
 class InvalidMessage(YotaqError):
-    """Raised when a message on the queue cannot be turned back into a task; the reason says why."""
+    """Raised when a message or a result cannot be trusted or read back; the reason says why.
+
+    Attributes:
+        job_id: the id to record a bad message under: its own digest unless it is authentic.
+    """
+
+    def __init__(self, reason: str, job_id: str = "") -> None:
+        super().__init__(reason)
+        self.job_id = job_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InvalidMessage, (str(self), self.job_id))
 
 
 class ServerError(YotaqError):
@@ -64,5 +77,9 @@ class Retry(Exception):
     """Raised by a task to be run again after ``delay`` seconds (one of its retries)."""
 
     def __init__(self, delay: float | None = None) -> None:
+        if delay is not None and (
+            not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_RETRY_DELAY_S
+        ):
+            raise ConfigurationError(f"Retry(delay=...) must be seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {delay!r}")
         super().__init__(f"retry requested (delay {delay} s)" if delay is not None else "retry requested")
         self.delay = delay

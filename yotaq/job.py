@@ -189,7 +189,7 @@ class Job(Generic[R]):
             ConnectionError: Redis could not be reached.
         """
         if self._eager_result is not None:
-            return serializer.decode_result(self.id, self._eager_result, self._secret)  # type: ignore[no-any-return]
+            return serializer.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
         if timeout is not None:
             _check_seconds("timeout", timeout, low=0)
         give_up_at = None if timeout is None else time.monotonic() + timeout
@@ -197,7 +197,7 @@ class Job(Generic[R]):
         while True:  # a result already stored is read even with timeout=0
             envelope = self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
             if envelope is not None:
-                return serializer.decode_result(self.id, envelope, self._secret)  # type: ignore[no-any-return]
+                return serializer.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
             if give_up_at is not None:
                 wait = min(RESULT_WAIT_SLICE_S, give_up_at - time.monotonic())
                 if wait <= 0:
@@ -205,7 +205,18 @@ class Job(Generic[R]):
 
     @property
     def status(self) -> Status:
-        """Where the job is now: one O(1) read, whatever the queue holds."""
-        if self._eager_result is not None:
-            return Status(serializer.result_kind(self._eager_result))
-        return Status(self._broker.status(self._keys, self.id))
+        """Where the job is now: one O(1) read, whatever the queue holds.
+
+        A finished job's outcome is read through its signature.
+
+        Raises:
+            InvalidMessage: its outcome's signature does not hold (forged).
+        """
+        state, envelope = (
+            ("result", self._eager_result)
+            if self._eager_result is not None
+            else self._broker.status(self._keys, self.id)
+        )
+        if envelope is None:
+            return Status(state)
+        return Status(serializer.result_kind(self.id, envelope, self._secret, self.queue))

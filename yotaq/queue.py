@@ -7,7 +7,7 @@ import datetime
 import functools
 import inspect
 import math
-import traceback
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
@@ -15,7 +15,7 @@ import redis
 
 from . import serializer
 from .broker import Broker, QueueKeys, check_name
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
 from .info import Buried, BuriedJob, QueueInfo
 from .job import Job, Options, new_job_id, seconds_to_ms
@@ -130,8 +130,9 @@ class Queue:
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
     ) -> Job[Any]:
         job_id = new_job_id() if at.job_id is None else at.job_id
-        task = serializer.Task(job_id, fn, args, kwargs, options.changes)
-        message = serializer.encode(task, self._secret, self._functions.dumps(fn))
+        run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
+        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=serializer.expires_at(run_at_s))
+        message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
         if self.eager:
             return self._run_eagerly(job_id, message)
         if at is _NOW:
@@ -147,22 +148,22 @@ class Queue:
         function = self._functions.dumps(fn)
         arguments = [tuple(args) for args in calls]
         job_ids = [new_job_id() for _ in arguments]
-        messages = serializer.encode_calls(function, job_ids, arguments, options.changes, self._secret)
+        messages = serializer.encode_calls(function, job_ids, arguments, options.changes, self._secret, self.name)
         if self.eager:
             return [self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
         self.broker.push_many(self.keys, job_ids, messages)
         return [Job(self.broker, self.keys, job_id, self._secret) for job_id in job_ids]
 
     def _run_eagerly(self, job_id: str, message: bytes) -> Job[Any]:
-        task = serializer.decode(message, self._secret)
+        task = serializer.decode(message, self._secret, self.name)
         try:
             value = task.fn(*task.args, **task.kwargs)
             if inspect.isawaitable(value):
                 value = asyncio.run(_awaited(value))
             outcome: tuple[Any, ...] = ("done", value)
         except Exception as exc:
-            outcome = ("failed", type(exc).__name__, str(exc), traceback.format_exc())
-        envelope = serializer.encode_result(job_id, outcome, self._secret)
+            outcome = serializer.failure(exc)
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, self.name)
         return Job(self.broker, self.keys, job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------
@@ -177,17 +178,27 @@ class Queue:
 
     def failed_jobs(self) -> list[BuriedJob]:
         """The jobs that raised on their last try, oldest first, for as long as their records are kept."""
-        return self.broker.buried(self.keys, "failed")
+        return self._buried("failed")
 
     def dead_jobs(self) -> list[BuriedJob]:
         """The jobs set aside without a result (invalid, unsigned, or killing their workers), oldest first."""
-        return self.broker.buried(self.keys, "dead")
+        return self._buried("dead")
+
+    def _buried(self, kind: Buried) -> list[BuriedJob]:
+        jobs = []
+        for record in self.broker.buried(self.keys, kind):
+            try:
+                reason = serializer.failure_text(record.job_id, record.envelope, self._secret, self.name)
+            except YotaqError as exc:
+                reason = f"(its record cannot be read: {exc})"
+            jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
+        return jobs
 
     def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
         """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
         run again from scratch; return how many were found."""
         kind = _check_kind(kind)
-        ids = [job.id for job in self.broker.buried(self.keys, kind)] if job_ids is None else list(job_ids)
+        ids = [record.job_id for record in self.broker.buried(self.keys, kind)] if job_ids is None else list(job_ids)
         return self.broker.requeue(self.keys, kind, [check_name("job id", job_id) for job_id in ids])
 
     def purge(self, kind: Buried) -> int:

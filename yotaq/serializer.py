@@ -1,16 +1,21 @@
 """Turn a function call into a message, and a result into an envelope, and back.
 
-A message is ``b"yq1 <python> <job id> <attempt> <signature> <body>"``: a readable header, then
-the body. The body holds the function by value (see ``functions``), then the arguments and
-options. The function is pickled on its own so that a bulk enqueue pickles it once and a worker
-can reuse a function it has already rebuilt from the same bytes. It is also compressed (zlib): a
-pickled function is mostly bytecode, padded with zeros since Python 3.11, and names, so it
-shrinks by about a third, and every copy of the message (into Redis, its append-only file, a
-worker) is that much cheaper.
+A message is ``b"yq1 <python> <job id> <attempt> <expires> <signature> <body>"``: a readable
+header, then the body. The body holds the function by value (see ``functions``), then the
+arguments and options. The function is pickled on its own so that a bulk enqueue pickles it once
+and a worker can reuse a function it has already rebuilt from the same bytes. It is also
+compressed (zlib): a pickled function is mostly bytecode, padded with zeros since Python 3.11,
+and names, so it shrinks by about a third, and every copy of the message (into Redis, its
+append-only file, a worker) is that much cheaper.
 
-The header is checked before anything is unpickled: the Python minor version (bytecode differs
-between versions) and, with a secret, the signature (keyed BLAKE2b) over body and header. Unpickling
-runs code, so a message that fails either check is never unpickled.
+The header is checked before anything is unpickled: its shape, the Python minor version (bytecode
+differs between versions), the time after which the message is refused (``expires``, seconds
+since the epoch), and, with a secret, the signature: keyed BLAKE2b over the body, the header and
+the name of the queue it was sent to, so that a message copied to another queue is refused too.
+Unpickling runs code, so a message that fails a check is never unpickled.
+
+A result envelope is ``b"yr1 <done|failed|dead> <signature> <body>"``, signed over the job id,
+the queue, the header and the body, so that no one without the secret can forge an outcome.
 """
 
 from __future__ import annotations
@@ -18,22 +23,33 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import pickle
 import re
 import sys
+import time
+import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .exceptions import ConfigurationError, InvalidMessage, JobFailed, SerializationError
 from .functions import FunctionCache, dumps_function, dumps_value
 
+logger = logging.getLogger(__name__)
+
 MAGIC = b"yq1"
 RESULT_MAGIC = b"yr1"
-DEAD_MAGIC = b"yd1"  # the result of a job set aside without running, made by the Lua scripts; never unpickled
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}".encode()
 UNSIGNED = b"-"
-_VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]+")  # printable ASCII, no space, '{' or '}'
-_FIELDS = 6  # magic, python version, job id, attempt, signature, body
+# Job ids and queue names: printable ASCII without space, '{' or '}' (they are part of keys and of
+# a space-separated header), at most MAX_ID_LENGTH characters. One rule, at enqueue and on the worker.
+VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]{1,200}")
+MAX_ID_LENGTH = 200
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a message bigger than this is refused at enqueue
+MAX_RESULT_BYTES = 32 * 1024 * 1024  # a result bigger than this is recorded as a failure instead
+MESSAGE_VALIDITY_S = 30 * 86_400  # a message not run this long after its time is refused, not run
+_FIELDS = 7  # magic, python version, job id, attempt, expires, signature, body
+_MAX_DIGITS = 12  # of the attempt and expires fields: far below int()'s limit
 
 
 class Task(NamedTuple):
@@ -45,20 +61,27 @@ class Task(NamedTuple):
     kwargs: dict[str, Any]
     options: dict[str, Any] = {}  # noqa: RUF012 - only those that differ from the defaults; never mutated
     attempt: int = 0  # how many times it has failed and been retried
+    expires: int = 0  # seconds since the epoch after which a worker refuses it (0: from now)
 
 
-def encode(task: Task, secret: bytes | None, function: bytes | None = None) -> bytes:
-    """Return the message for ``task``, signed when a secret is given.
+def expires_at(run_at_s: float | None = None) -> int:
+    """When a message to run at ``run_at_s`` (now by default) stops being valid."""
+    return int(max(run_at_s or 0, time.time())) + MESSAGE_VALIDITY_S
+
+
+def encode(task: Task, secret: bytes | None, queue: str, function: bytes | None = None) -> bytes:
+    """Return the message for ``task`` on ``queue``, signed when a secret is given.
 
     ``function`` is ``dumps_function(task.fn)`` when the caller already has it.
 
     Raises:
-        SerializationError: the function or an argument cannot travel.
+        SerializationError: the function or an argument cannot travel, or the message is too large.
     """
     function = function if function is not None else dumps_function(task.fn)
     call = dumps_value((task.args, task.kwargs, task.options))
     sized_function = b"%d %s" % (len(function), function)
-    return _message(task.id, task.attempt, _signer(secret, sized_function), sized_function, call)
+    expires = task.expires or expires_at()
+    return _message(task.id, task.attempt, expires, _signer(secret, sized_function), queue, sized_function, call)
 
 
 def encode_calls(
@@ -67,24 +90,27 @@ def encode_calls(
     arguments: list[tuple[Any, ...]],
     options: dict[str, Any],
     secret: bytes | None,
+    queue: str,
 ) -> list[bytes]:
     """The messages for calls of one function, one per job id and its arguments: ``encode``, with what
     they share made once.
 
     Raises:
-        SerializationError: an argument cannot travel.
+        SerializationError: an argument cannot travel, or a message is too large.
     """
     sized_function = b"%d %s" % (len(function), function)
     signer = _signer(secret, sized_function)
+    expires = expires_at()
     return [
-        _message(job_id, 0, signer, sized_function, dumps_value((args, {}, options)))
+        _message(job_id, 0, expires, signer, queue, sized_function, dumps_value((args, {}, options)))
         for job_id, args in zip(job_ids, arguments, strict=True)
     ]
 
 
-def with_attempt(job_id: str, attempt: int, body: bytes, secret: bytes | None) -> bytes:
-    """The message for ``body`` with this header: how a retry re-signs a task without re-pickling it."""
-    return _message(job_id, attempt, _signer(secret, body), body)
+def with_attempt(task: Task, body: bytes, secret: bytes | None, queue: str, run_at_s: float) -> bytes:
+    """The message for ``task``'s next try: its body with a new header (the attempt, and a validity
+    from when it runs), signed again; how a retry re-signs a task without re-pickling it."""
+    return _message(task.id, task.attempt + 1, expires_at(run_at_s), _signer(secret, body), queue, body)
 
 
 def _signer(secret: bytes | None, body_start: bytes) -> hashlib.blake2b | None:
@@ -98,13 +124,27 @@ def _signer(secret: bytes | None, body_start: bytes) -> hashlib.blake2b | None:
     return mac
 
 
-def _message(job_id: str, attempt: int, signer: hashlib.blake2b | None, body: bytes, body_end: bytes = b"") -> bytes:
+def _message(
+    job_id: str,
+    attempt: int,
+    expires: int,
+    signer: hashlib.blake2b | None,
+    queue: str,
+    body: bytes,
+    body_end: bytes = b"",
+) -> bytes:
     """The header, its signature, then the body, which may come in two pieces (the sized function and
-    the call), joined once. The signature is over the body, then the header: a header is
-    self-delimiting (it starts with the magic and has exactly four spaces), so body and header
+    the call), joined once. The signature is over the body, the header, then the queue's name: a
+    header is self-delimiting (it starts with the magic and has exactly six spaces), so the parts
     split one way only."""
-    head = b"%s %s %s %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt)
-    signature = UNSIGNED if signer is None else _signed(signer, body_end, head)
+    head = b"%s %s %s %d %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt, expires)
+    signature = UNSIGNED if signer is None else _signed(signer, body_end, head, queue.encode())
+    if len(head) + len(signature) + len(body) + len(body_end) + 1 > MAX_MESSAGE_BYTES:
+        size = len(head) + len(signature) + len(body) + len(body_end) + 1
+        raise SerializationError(
+            f"the task's message would be {size:,} bytes, over the limit of {MAX_MESSAGE_BYTES:,}: "
+            "pass large data by reference (a path, a key, a URL) rather than by value"
+        )
     return b"%s%s %s%s" % (head, signature, body, body_end)
 
 
@@ -135,12 +175,18 @@ def _signed(start: hashlib.blake2b, *parts: bytes | memoryview) -> bytes:
     return mac.hexdigest().encode()
 
 
-def message_id(message: bytes) -> str:
-    """Return the job id in a message's header, or a digest of the bytes when there is none."""
-    parts = message.split(b" ", _FIELDS - 1)
-    if len(parts) == _FIELDS and parts[0] == MAGIC and _VALID_ID.fullmatch(parts[2]):
-        return parts[2].decode()
+def invalid_id(message: bytes) -> str:
+    """The id a message that cannot be trusted is recorded under: its own digest, never the id in its
+    header, so that it cannot touch another job's records."""
     return "invalid-" + hashlib.sha1(message).hexdigest()
+
+
+def message_id(message: bytes) -> str:
+    """Return the job id in a message's header, or ``invalid_id`` when there is none."""
+    parts = message.split(b" ", _FIELDS - 1)
+    if len(parts) == _FIELDS and parts[0] == MAGIC and VALID_ID.fullmatch(parts[2]):
+        return parts[2].decode()
+    return invalid_id(message)
 
 
 def message_body(message: bytes) -> bytes:
@@ -150,38 +196,51 @@ def message_body(message: bytes) -> bytes:
 _NO_CACHE = FunctionCache(0)
 
 
-def decode(message: bytes, secret: bytes | None, functions: FunctionCache | None = None) -> Task:
-    """Return the task in ``message``, checking its header before unpickling anything.
+def decode(message: bytes, secret: bytes | None, queue: str, functions: FunctionCache | None = None) -> Task:
+    """Return the task in ``message``, leased from ``queue``, checking its header before unpickling anything.
 
     Raises:
-        InvalidMessage: with the reason, for anything that cannot or must not run.
+        InvalidMessage: with the reason, for anything that cannot or must not run; its ``job_id``
+            is the id to record it under (``invalid_id`` unless the message is authentic).
     """
     parts = message.split(b" ", _FIELDS - 1)
-    if len(parts) != _FIELDS or parts[0] != MAGIC or not parts[3].isdigit():
-        raise InvalidMessage("not a yotaq message (bad header)")
-    _, version, job_id, attempt, signature, body = parts
-    if not _VALID_ID.fullmatch(job_id):
-        raise InvalidMessage("not a yotaq message (bad job id)")
+    if (
+        len(parts) != _FIELDS
+        or parts[0] != MAGIC
+        or not (parts[3].isdigit() and parts[4].isdigit())
+        or max(len(parts[3]), len(parts[4])) > _MAX_DIGITS
+    ):
+        raise InvalidMessage("not a yotaq message (bad header)", invalid_id(message))
+    _, version, job_id, attempt, expires, signature, body = parts
+    if not VALID_ID.fullmatch(job_id):
+        raise InvalidMessage("not a yotaq message (bad job id)", invalid_id(message))
+    if secret:
+        head = memoryview(message)[: len(message) - len(body) - len(signature) - 1]
+        if not hmac.compare_digest(signature, _sign(secret, body, head, queue.encode())):
+            reason = "unsigned message" if signature == UNSIGNED else "signature does not match (or another queue's)"
+            raise InvalidMessage(f"bad signature: {reason}", invalid_id(message))
+    elif signature != UNSIGNED:
+        raise InvalidMessage(
+            "signed message, but this worker has no secret to check it with (set YOTAQ_SECRET)", job_id.decode()
+        )
     if version != PYTHON_VERSION:
         raise InvalidMessage(
             f"enqueued by Python {version.decode(errors='replace')}, this worker runs "
-            f"Python {PYTHON_VERSION.decode()}: bytecode differs between versions"
+            f"Python {PYTHON_VERSION.decode()}: bytecode differs between versions",
+            job_id.decode(),
         )
-    if secret:
-        head = memoryview(message)[: len(message) - len(body) - len(signature) - 1]
-        if not hmac.compare_digest(signature, _sign(secret, body, head)):
-            reason = "unsigned message" if signature == UNSIGNED else "signature does not match"
-            raise InvalidMessage(f"bad signature: {reason}")
+    if int(expires) < time.time():
+        raise InvalidMessage(f"expired: its validity ended at {int(expires)} s since the epoch", job_id.decode())
     space = body.find(b" ")
     size = body[:space]
-    if space < 1 or not size.isdigit() or space + 1 + int(size) > len(body):
-        raise InvalidMessage("malformed task: the body does not start with the function's size")
+    if space < 1 or not size.isdigit() or len(size) > _MAX_DIGITS or space + 1 + int(size) > len(body):
+        raise InvalidMessage("malformed task: the body does not start with the function's size", job_id.decode())
     calls_at = space + 1 + int(size)
     try:
         fn = (functions or _NO_CACHE).load(body[space + 1 : calls_at])
         call = pickle.loads(memoryview(body)[calls_at:])
-    except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-        raise InvalidMessage(f"cannot rebuild the task: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # unpickling runs code: whatever it raises, the worker goes on
+        raise InvalidMessage(f"cannot rebuild the task: {describe(exc)}", job_id.decode()) from None
     if not (
         callable(fn)
         and isinstance(call, tuple)
@@ -192,49 +251,109 @@ def decode(message: bytes, secret: bytes | None, functions: FunctionCache | None
     ):
         raise InvalidMessage(
             f"malformed task: expected a function and (args, kwargs, options), got {type(fn).__name__} "
-            f"and {type(call).__name__}"
+            f"and {type(call).__name__}",
+            job_id.decode(),
         )
     args, kwargs, options = call
-    return Task(job_id.decode(), fn, args, kwargs, options, int(attempt))
+    return Task(job_id.decode(), fn, args, kwargs, options, int(attempt), int(expires))
+
+
+def describe(exc: BaseException) -> str:
+    """``"Type: message"`` for any exception, even one whose ``__str__`` raises."""
+    text = _message_of(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _message_of(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return "<its message could not be read>"
+
+
+def failure(exc: BaseException) -> tuple[str, str, str, str]:
+    """The outcome of a task that raised ``exc``: ``("failed", type name, message, traceback)``, made
+    safely whatever the exception does when it is turned into text."""
+    try:
+        trace = "".join(traceback.format_exception(exc))
+    except BaseException:
+        trace = "".join(traceback.format_tb(exc.__traceback__)) + describe(exc) + "\n"
+    return ("failed", type(exc).__name__, _message_of(exc), trace)
 
 
 # -- results -------------------------------------------------------------------------------------
 
 
-def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None) -> bytes:
-    """The envelope ``yr1 <done|failed> <signature> <body>`` for ``("done", value)`` or
-    ``("failed", type name, message, traceback)``; a value that cannot travel becomes a failure."""
+def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str) -> tuple[str, bytes]:
+    """The kind and envelope ``yr1 <kind> <signature> <body>`` of ``("done", value)``,
+    ``("failed", type name, message, traceback)`` or ``("dead", reason)``. A value that cannot travel,
+    or is too large, becomes a failure that says so."""
     try:
         body = dumps_value(outcome, "return value")
-    except SerializationError as exc:
-        outcome = ("failed", "SerializationError", str(exc), "")
+        if len(body) > MAX_RESULT_BYTES:
+            raise SerializationError(f"the result is {len(body):,} bytes, over the limit of {MAX_RESULT_BYTES:,}")
+    except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
+        outcome = ("failed", "SerializationError", describe(exc), "")
         body = dumps_value(outcome)
     head = b"%s %s " % (RESULT_MAGIC, outcome[0].encode())
-    signature = _sign(secret, job_id.encode(), b" ", head, body) if secret else UNSIGNED
-    return head + signature + b" " + body
+    signature = _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body) if secret else UNSIGNED
+    return outcome[0], head + signature + b" " + body
 
 
-def result_kind(envelope: bytes) -> str:
-    """ "done", "failed" or "dead", read from the envelope's header alone."""
-    magic, kind = envelope.split(b" ", 2)[:2]
-    return "dead" if magic == DEAD_MAGIC else kind.decode()
-
-
-def decode_result(job_id: str, envelope: bytes, secret: bytes | None) -> Any:
-    """Return the value in ``envelope``, or raise ``JobFailed`` for a job that failed or was set aside."""
-    magic, _, rest = envelope.partition(b" ")
-    if magic == DEAD_MAGIC:
-        raise JobFailed(job_id, "Dead", rest.decode(errors="replace"), "")
-    kind, signature, body = rest.split(b" ", 2)
-    if magic != RESULT_MAGIC:
+def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> tuple[str, bytes]:
+    """The kind and body of an envelope whose signature holds (when there is a secret)."""
+    parts = envelope.split(b" ", 3)
+    if len(parts) != 4 or parts[0] != RESULT_MAGIC or parts[1] not in (b"done", b"failed", b"dead"):
         raise InvalidMessage(f"job {job_id}: not a yotaq result")
-    signed_parts = (job_id.encode(), b" ", magic, b" ", kind, b" ", body)
-    if secret and not hmac.compare_digest(signature, _sign(secret, *signed_parts)):
-        raise InvalidMessage(f"job {job_id}: result has a bad signature")
-    outcome = pickle.loads(body)
+    _, kind, signature, body = parts
+    if secret:
+        head = b"%s %s " % (RESULT_MAGIC, kind)
+        if not hmac.compare_digest(signature, _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body)):
+            raise InvalidMessage(f"job {job_id}: its result has a bad signature (forged, or another job's)")
+    return kind.decode(), body
+
+
+def result_kind(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
+    """ "done", "failed" or "dead", from an envelope whose signature holds."""
+    return _open_result(job_id, envelope, secret, queue)[0]
+
+
+def decode_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> Any:
+    """Return the value in ``envelope``, or raise ``JobFailed`` for a job that failed or was set aside.
+
+    Raises:
+        InvalidMessage: the envelope is malformed or its signature does not hold.
+    """
+    _, body = _open_result(job_id, envelope, secret, queue)
+    if not secret:
+        warn_unsigned()
+    try:
+        outcome = pickle.loads(body)
+    except BaseException as exc:
+        raise InvalidMessage(f"job {job_id}: cannot read its result: {describe(exc)}") from None
     if outcome[0] == "done":
         return outcome[1]
+    if outcome[0] == "dead":
+        raise JobFailed(job_id, "Dead", outcome[1], "")
     raise JobFailed(job_id, *outcome[1:])
+
+
+def failure_text(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
+    """Why a failed or dead job was set aside: its traceback, or its reason."""
+    try:
+        decode_result(job_id, envelope, secret, queue)
+    except JobFailed as failed:
+        return failed.traceback or failed.message
+    return ""
+
+
+@functools.cache
+def warn_unsigned() -> None:
+    """Warn once per process that results are unpickled without a signature to check."""
+    logger.warning(
+        "no secret set: this process unpickles results as they come, so anyone who can write to this "
+        "Redis can run code here (set YOTAQ_SECRET or secret=)"
+    )
 
 
 def as_secret(secret: str | bytes | None) -> bytes | None:

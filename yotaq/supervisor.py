@@ -16,6 +16,7 @@ import multiprocessing.sharedctypes
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
@@ -23,6 +24,7 @@ from typing import Any
 
 import redis
 
+from . import serializer
 from .broker import Broker, QueueKeys, connect
 from .exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from .worker import MAX_DELIVERIES, Worker, reap
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 HARD_KILL_GRACE_S = 2.0
 CHECK_INTERVAL_S = 0.05
+PARENT_CHECK_S = 0.5  # how often a worker looks whether its supervisor is still there
 STOP_TIMEOUT_S = 30.0  # after this, children that ignore the stop are killed (their tasks go back)
 _context = multiprocessing.get_context("fork")
 
@@ -63,9 +66,19 @@ def _run_child(url: str, queues: list[str], suffix: str, deadline: SharedDeadlin
     # Out of the terminal's process group: Ctrl-C reaches the supervisor only, which passes on
     # exactly one stop signal (a second one would make workers give back their running task).
     os.setpgrp()
+    threading.Thread(target=_stop_without, args=(os.getppid(),), name="yotaq-parent-watch", daemon=True).start()
     name = f"{socket.gethostname()}.{os.getpid()}.{suffix}"
     with connect(url) as client:
         Worker(client, queues, name=name, watchdog=deadline, **options).run()
+
+
+def _stop_without(supervisor: int) -> None:
+    """Stop this worker (as SIGTERM does) once its supervisor is gone, even killed with SIGKILL:
+    a worker must not run on unsupervised, its time limits unenforced."""
+    while os.getppid() == supervisor:
+        time.sleep(PARENT_CHECK_S)
+    logger.error("supervisor %d is gone: this worker stops", supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Supervisor:
@@ -127,7 +140,8 @@ class Supervisor:
         max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
         for keys in self._keys:
             try:
-                reaped = reap(broker, keys, child.name, max_deliveries, force=True)
+                secret = serializer.as_secret(self.worker_options.get("secret"))
+                reaped = reap(broker, keys, child.name, max_deliveries, secret, force=True)
             except ConnectionError as exc:
                 logger.warning(
                     "could not give back the tasks of %s now (%s): the heartbeat reaper will", child.name, exc

@@ -9,13 +9,13 @@ producer calls wait out a short outage (``Patience``); a worker calls the others
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
 import redis
 
-from ..info import Buried, BuriedJob, QueueInfo, WorkerInfo
+from ..info import Buried, QueueInfo, WorkerInfo
 from ..serializer import message_id
 from .connection import Patience, ThreadClients, check_client, transaction, translated
 from .keys import QueueKeys
@@ -24,6 +24,7 @@ from .scripts import Scripts
 T = TypeVar("T")
 
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
+MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 _KINDS: tuple[Buried, ...] = ("failed", "dead")
@@ -35,6 +36,23 @@ class Ack(NamedTuple):
     job_id: str
     envelope: bytes
     result_ttl_ms: int
+
+
+class Leases(NamedTuple):
+    """What ``ack_and_lease`` did: the jobs it could not acknowledge, and what it leased."""
+
+    lost: list[str]  # ids of jobs acknowledged but no longer leased by this worker: nothing recorded
+    messages: list[bytes]  # leased, oldest first
+    unknown: list[int]  # indexes in messages of those whose job is not pending here: set them aside unrun
+
+
+class Record(NamedTuple):
+    """A failed or dead job's record as kept: when, until when, and its signed outcome."""
+
+    job_id: str
+    at_ms: int
+    expires_at_ms: int
+    envelope: bytes
 
 
 class Broker:
@@ -56,8 +74,17 @@ class Broker:
         with translated():
             return self._own.call(command) if own else command(self.client)
 
-    def _patient(self, command: Callable[[redis.Redis], T], *, own: bool = False) -> T:
-        return self.patience.run(lambda: self._call(command, own=own))
+    def _patient(self, command: Callable[[redis.Redis], T], *, blocks_s: float = 0.0) -> T:
+        """A producer's call: ``command`` on this thread's own client, tried again through an outage,
+        and given up within the patience (plus ``blocks_s``, for a command that waits in Redis)."""
+        give_up_at = time.monotonic() + self.patience.give_up_after + blocks_s  # type: ignore[operator]
+
+        def attempt() -> T:
+            remaining = max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)
+            with translated():
+                return self._own.call(command, remaining)
+
+        return self.patience.run(attempt)
 
     # -- producing -----------------------------------------------------------------------------
 
@@ -65,7 +92,7 @@ class Broker:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
 
         push = ("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")
-        self._patient(lambda client: transaction(client, *push), own=True)
+        self._patient(lambda client: transaction(client, *push))
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
@@ -76,7 +103,7 @@ class Broker:
             states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
             commands.append(("HSET", keys.state, *states))
         if commands:
-            self._patient(lambda client: transaction(client, *commands), own=True)
+            self._patient(lambda client: transaction(client, *commands))
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
@@ -88,50 +115,56 @@ class Broker:
         script_keys += [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
         at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
         args = [message, job_id, "1" if unique else "", at, delay]
-        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), own=True))
+        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c)))
 
     # -- reading -------------------------------------------------------------------------------
 
     def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
         key = keys.result(job_id)
-        # Moving the one element from the list's tail to its tail leaves it there for other
-        # waiters, and blocks until the worker stores it.
-        # redis-py takes a fractional timeout (its annotation says int)
-        return cast(bytes | None, self._patient(lambda c: c.blmove(key, key, timeout_s, "RIGHT", "RIGHT"), own=True))  # type: ignore[arg-type]
 
-    def status(self, keys: QueueKeys, job_id: str) -> str:
-        """``pending``, ``scheduled``, ``active``, ``done``, ``failed``, ``dead`` or ``not_found``: O(1)."""
-        script_keys = [keys.state, keys.result(job_id), keys.buried("failed"), keys.buried("dead")]
-        state = self._patient(lambda c: self._scripts.status(script_keys, [job_id], client=c))
-        return state.decode()  # type: ignore[no-any-return]
+        def wait(client: redis.Redis) -> bytes | None:
+            # Moving the one element from the list's tail to its tail leaves it there for other
+            # waiters, and blocks until the worker stores it. (Fractional seconds work.)
+            return cast(bytes | None, client.blmove(key, key, timeout_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
+
+        return self._patient(wait, blocks_s=timeout_s)
+
+    def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
+        """Where a job is, in O(1): ``pending``, ``scheduled``, ``active`` or ``not_found``, or for a
+        finished job ``result`` or ``record`` with its signed outcome (for the caller to check)."""
+        script_keys = [keys.state, keys.result(job_id)]
+        script_keys += [key for kind in _KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
+        reply = self._patient(lambda c: self._scripts.status(script_keys, [job_id], client=c))
+        if reply[0] == b"record":
+            return "result", reply[1].split(b" ", 1)[1]
+        return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
 
     def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
 
         def read(client: redis.Redis) -> QueueInfo:
-            with client.pipeline(transaction=True) as pipe:
-                pipe.time()
-                pipe.llen(keys.pending)
-                pipe.zcard(keys.scheduled)
-                pipe.zrange(keys.workers, 0, -1, withscores=True)
-                pipe.hgetall(keys.heartbeats)
-                pipe.hgetall(keys.stats)
-                (seconds, micros), pending, scheduled, workers, heartbeats, stats = pipe.execute()
-            now_ms = seconds * 1000 + micros // 1000
-            with client.pipeline(transaction=True) as pipe:
-                for kind in _KINDS:
-                    pipe.zcount(keys.buried(kind), f"({now_ms}", "+inf")
-                for worker, _ in workers:
-                    pipe.llen(keys.active(worker.decode()))
-                failed, dead, *active = pipe.execute()
+            now, pending, scheduled, workers, heartbeats, stats = transaction(
+                client,
+                ("TIME",),
+                ("LLEN", keys.pending),
+                ("ZCARD", keys.scheduled),
+                ("ZRANGE", keys.workers, 0, -1, "WITHSCORES"),
+                ("HGETALL", keys.heartbeats),
+                ("HGETALL", keys.stats),
+            )
+            now_ms = _ms(now)
+            workers, heartbeats, stats = _pairs(workers), dict(_pairs(heartbeats)), dict(_pairs(stats))
+            counts: list[tuple[str, ...]] = [("ZCOUNT", keys.buried(kind), f"({now_ms}", "+inf") for kind in _KINDS]
+            counts += [("LLEN", keys.active(worker.decode())) for worker, _ in workers]
+            failed, dead, *active = transaction(client, *counts)
             return QueueInfo(
                 queue=keys.queue,
                 server_time_ms=now_ms,
                 pending=pending,
                 scheduled=scheduled,
                 workers=[
-                    WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(deadline), held)
+                    WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(float(deadline)), held)
                     for (worker, deadline), held in zip(workers, active, strict=True)
                 ],
                 failed=failed,
@@ -141,22 +174,23 @@ class Broker:
 
         return self._patient(read)
 
-    def buried(self, keys: QueueKeys, kind: Buried) -> list[BuriedJob]:
-        """The jobs set aside as ``kind`` whose records are kept, oldest first."""
+    def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
+        """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
 
-        def read(client: redis.Redis) -> list[BuriedJob]:
-            with client.pipeline(transaction=True) as pipe:
-                pipe.time()
-                pipe.zrange(keys.buried(kind), 0, -1, withscores=True)
-                pipe.hgetall(keys.buried_reasons(kind))
-                (seconds, micros), ids, reasons = pipe.execute()
-            now_ms = seconds * 1000 + micros // 1000
-            jobs = []
-            for job_id, expires in ids:
-                if expires > now_ms and job_id in reasons:
-                    record = json.loads(reasons[job_id])
-                    jobs.append(BuriedJob(job_id.decode(), kind, record["reason"], record["at_ms"], int(expires)))
-            return sorted(jobs, key=lambda job: job.at_ms)
+        def read(client: redis.Redis) -> list[Record]:
+            now, ids, reasons = transaction(
+                client,
+                ("TIME",),
+                ("ZRANGE", keys.buried(kind), 0, -1, "WITHSCORES"),
+                ("HGETALL", keys.buried_reasons(kind)),
+            )
+            now_ms, reasons = _ms(now), dict(_pairs(reasons))
+            records = []
+            for job_id, expires in _pairs(ids):
+                if float(expires) > now_ms and job_id in reasons:
+                    at_ms, envelope = reasons[job_id].split(b" ", 1)
+                    records.append(Record(job_id.decode(), int(at_ms), int(float(expires)), envelope))
+            return sorted(records, key=lambda record: record.at_ms)
 
         return self._patient(read)
 
@@ -171,14 +205,10 @@ class Broker:
     def purge(self, keys: QueueKeys, kind: Buried) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
 
-        def purge(client: redis.Redis) -> int:
-            with client.pipeline(transaction=True) as pipe:
-                pipe.zcard(keys.buried(kind))
-                pipe.delete(*self._buried_keys(keys, kind))
-                count, _ = pipe.execute()
-            return int(count)
-
-        return self._patient(purge)
+        count, _ = self._patient(
+            lambda c: transaction(c, ("ZCARD", keys.buried(kind)), ("DEL", *self._buried_keys(keys, kind)))
+        )
+        return int(count)
 
     @staticmethod
     def _buried_keys(keys: QueueKeys, kind: Buried) -> list[str]:
@@ -186,30 +216,26 @@ class Broker:
 
     # -- a worker's leases ---------------------------------------------------------------------
 
-    def ack_and_lease(
-        self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int
-    ) -> tuple[list[str], list[bytes]]:
-        """Acknowledge finished jobs and lease up to ``size`` more, in one script call.
-
-        Returns the ids of the jobs no longer leased by this worker (nothing was recorded for
-        those), and the messages leased.
-        """
+    def ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
+        """Acknowledge finished jobs and lease up to ``size`` more, in one script call."""
         script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.result(ack.job_id) for ack in acks]
         args: list[Any] = [" ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks), size]
         args += [ack.envelope for ack in acks]
-        lost, messages = self._call(lambda c: self._scripts.ack(script_keys, args, client=c), own=True)
-        return [acks[position - 1].job_id for position in lost], messages
+        lost, messages, unknown, _ = self._call(lambda c: self._scripts.ack(script_keys, args, client=c), own=True)
+        return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
 
-    def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> bytes | None:
-        """Wait in Redis up to ``timeout_s`` for a message and lease it; None when none came."""
+    def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:
+        """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came)."""
         active = keys.active(worker)
 
-        def lease(client: redis.Redis) -> bytes | None:
+        def lease(client: redis.Redis) -> Leases:
             message = cast(bytes | None, client.blmove(keys.pending, active, timeout_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
-            if message is not None:  # BLMOVE can only move: the job's state follows in a second command
-                client.hset(keys.state, message_id(message), "active")
-            return message
+            if message is None:
+                return Leases([], [], [])
+            # BLMOVE can only move: the job's state follows, in a second call
+            known = self._scripts.activate([keys.state], [message_id(message)], client=client)
+            return Leases([], [message], [] if known else [0])
 
         return self._call(lease, own=True)
 
@@ -254,20 +280,19 @@ class Broker:
         keys: QueueKeys,
         worker: str,
         message: bytes,
-        job_id: str,
+        record_id: str,
         *,
         kind: Buried,
-        reason: str,
-        envelope: bytes | None,
+        envelope: bytes,
         record_ttl_ms: int,
         result_ttl_ms: int,
     ) -> bool:
-        """Set a leased message aside for good as ``kind``; its result is ``envelope``, or a dead marker
-        with the reason. False if it was no longer leased by ``worker``."""
+        """Set a leased message aside for good as ``kind``, under ``record_id``, with its outcome
+        ``envelope`` (which says why). False if it was no longer leased by ``worker``."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-        script_keys += [*self._buried_keys(keys, kind), keys.result(job_id)]
+        script_keys += [*self._buried_keys(keys, kind), keys.result(record_id)]
         counter = "failed" if kind == "failed" else "invalid"
-        args: list[Any] = [message, job_id, reason, counter, envelope or b"", record_ttl_ms, result_ttl_ms]
+        args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms]
         return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c)))
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
@@ -298,19 +323,29 @@ class Broker:
         return self._call(read)
 
     def reap(
-        self, keys: QueueKeys, worker: str, *, max_deliveries: int, force: bool, record_ttl_ms: int, result_ttl_ms: int
+        self,
+        keys: QueueKeys,
+        worker: str,
+        *,
+        max_deliveries: int,
+        force: bool,
+        dead_envelope: Callable[[str], bytes],
+        record_ttl_ms: int,
+        result_ttl_ms: int,
     ) -> tuple[int, int] | None:
         """Give back the jobs of ``worker`` if its deadline has passed (or at once with ``force``).
 
-        Returns (requeued, set aside as dead), or None when the worker is alive or changed what
-        it holds meanwhile.
+        A job whose worker died ``max_deliveries`` times is set aside as dead instead, with
+        ``dead_envelope(job_id)`` as its outcome. Returns (requeued, set aside), or None when the
+        worker is alive or changed what it held meanwhile.
         """
         held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
         ids = [message_id(message) for message in held]
         script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
         script_keys += [keys.deliveries, keys.stats, *self._buried_keys(keys, "dead")]
         script_keys += [keys.result(job_id) for job_id in ids]
-        args = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids), *held]
+        args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
+        args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None
 
@@ -324,3 +359,18 @@ class Broker:
         """Forget the failed and dead records that have expired."""
         script_keys = [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
         self._call(lambda c: self._scripts.trim(script_keys, [], client=c))
+
+
+def _ms(time_reply: list[bytes]) -> int:
+    """Milliseconds from a raw ``TIME`` reply (seconds, microseconds)."""
+    return int(time_reply[0]) * 1000 + int(time_reply[1]) // 1000
+
+
+def _pairs(reply: Any) -> list[tuple[Any, Any]]:
+    """A raw ``HGETALL`` or ``ZRANGE ... WITHSCORES`` reply as pairs: a flat list in RESP2, a map or
+    a list of pairs in RESP3."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    if reply and isinstance(reply[0], list):
+        return [tuple(pair) for pair in reply]
+    return list(zip(reply[::2], reply[1::2], strict=True))

@@ -49,7 +49,7 @@ def connect(url: str) -> redis.Redis:
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0),
+            retry=_NO_RETRY,
             driver_info=DRIVER_INFO,
         )
     except ValueError as exc:
@@ -82,17 +82,44 @@ class ThreadClients:
         self._client = client
         self._local = threading.local()
 
-    def call(self, command: Callable[[redis.Redis], T]) -> T:
-        """``command(client)`` with this thread's client."""
+    def call(self, command: Callable[[redis.Redis], T], timeout_s: float | None = None) -> T:
+        """``command(client)`` with this thread's client; within ``timeout_s`` when given, whatever the
+        client's own settings (no retries of redis-py's, and no socket wait longer than that)."""
         local = self._local
         pid, own = getattr(local, "own", (0, None))
         local.own = (0, None)  # busy until command returns
         if own is None or pid != os.getpid():
             pid, own = os.getpid(), self._client.client()  # type: ignore[no-untyped-call]
         try:
-            return command(own)
+            if timeout_s is None:
+                return command(own)
+            with _bounded(own.connection, timeout_s):
+                return command(own)
         finally:
             local.own = (pid, own)
+
+
+@contextmanager
+def _bounded(connection: Any, timeout_s: float) -> Iterator[None]:
+    """Make a call on ``connection`` end within about ``timeout_s``: its socket waits no longer, and
+    redis-py does not try it again. What the connection had is put back after."""
+    saved = connection.retry, connection.socket_timeout, connection.socket_connect_timeout
+    timeout_s = min(timeout_s, saved[1] or timeout_s)
+    connection.retry = _NO_RETRY
+    connection.socket_timeout = timeout_s
+    connection.socket_connect_timeout = min(timeout_s, saved[2] or timeout_s)
+    sock = connection._sock  # redis-py sets a socket's timeout when it connects; this one is open already
+    if sock is not None:
+        sock.settimeout(timeout_s)
+    try:
+        yield
+    finally:
+        connection.retry, connection.socket_timeout, connection.socket_connect_timeout = saved
+        if connection._sock is not None:
+            connection._sock.settimeout(saved[1])
+
+
+_NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def transaction(own: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
@@ -138,6 +165,10 @@ def translated() -> Iterator[None]:
     """Raise redis-py's errors as yotaq's: ``ConnectionError`` for what waiting may fix, else ``BrokerError``."""
     try:
         yield
+    except redis.TimeoutError as exc:
+        raise ConnectionError(
+            f"no reply from Redis in time, so the command may or may not have gone through: {exc}"
+        ) from exc
     except redis.RedisError as exc:
         if is_transient(exc):
             raise ConnectionError(f"Redis is unavailable: {exc}") from exc

@@ -7,22 +7,18 @@ and every Lua script can be given all of them in ``KEYS``.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 from ..exceptions import ConfigurationError
 from ..info import Buried
-
-# Printable ASCII without space, '{' or '}': what a worker can read back from a message's header.
-_VALID_NAME = re.compile(r"[\x21-\x7a\x7c\x7e]+")
-MAX_NAME_LENGTH = 200
+from ..serializer import MAX_ID_LENGTH, VALID_ID
 
 
 def check_name(kind: str, name: str) -> str:
     """Return ``name`` if it can be part of a key, else raise ``ConfigurationError``."""
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _VALID_NAME.fullmatch(name):
+    if not isinstance(name, str) or not name.isascii() or not VALID_ID.fullmatch(name.encode()):
         raise ConfigurationError(
-            f"invalid {kind} {name!r}: it must be 1 to {MAX_NAME_LENGTH} printable ASCII characters, "
+            f"invalid {kind} {name!r}: it must be 1 to {MAX_ID_LENGTH} printable ASCII characters, "
             "without spaces, '{' or '}'"
         )
     return name

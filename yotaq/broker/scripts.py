@@ -32,6 +32,7 @@ class Scripts:
 
     def __init__(self, client: Any) -> None:
         self.ack: Script = client.register_script(SOURCES["ack"])
+        self.activate: Script = client.register_script(SOURCES["activate"])
         self.bury: Script = client.register_script(SOURCES["bury"])
         self.enqueue: Script = client.register_script(SOURCES["enqueue"])
         self.heartbeat: Script = client.register_script(SOURCES["heartbeat"])

@@ -14,16 +14,15 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterable
 
-from ..broker import Ack, QueueKeys
+from ..broker import Ack, Leases, QueueKeys
 
 BATCH_WORK_S = 0.01
 MAX_BATCH = 64
 ACK_DELAY_S = 0.01
 _AVERAGE_WEIGHT = 1 / 8  # of the latest task in the running average of durations
 
-Leased = tuple[QueueKeys, bytes]
+Leased = tuple[QueueKeys, bytes, bool]  # the queue, the message, whether its job is pending there
 
 
 class Batch:
@@ -43,9 +42,10 @@ class Batch:
 
     # -- the main thread -----------------------------------------------------------------------
 
-    def add(self, keys: QueueKeys, messages: Iterable[bytes]) -> None:
+    def add(self, keys: QueueKeys, leases: Leases) -> None:
+        unknown = set(leases.unknown)
         with self._lock:
-            self._unstarted.extend((keys, message) for message in messages)
+            self._unstarted.extend((keys, message, i not in unknown) for i, message in enumerate(leases.messages))
 
     def next(self) -> Leased | None:
         """The next leased task to run, or None when none is left."""

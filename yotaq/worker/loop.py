@@ -28,9 +28,10 @@ from .. import serializer
 from ..broker import Ack, Broker, Patience, QueueKeys, check_name
 from ..exceptions import ConfigurationError, ConnectionError, InvalidMessage, Retry  # noqa: A004 - yotaq's own
 from ..functions import FunctionCache
+from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
-from .maintenance import Liveness, Maintenance
+from .maintenance import Liveness, Maintenance, reap
 from .timelimit import TaskRunner, TimeLimitExceeded, Watchdog
 from .watch import QueueWatcher
 
@@ -44,6 +45,10 @@ HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 
 _DEFAULTS = Options()
+NOT_PENDING = (
+    "its job is not pending on this queue: a copy of a job that already ran (a replay), or a message "
+    "not enqueued through yotaq; it was not run"
+)
 
 
 class _StopNow(BaseException):
@@ -107,6 +112,7 @@ class Worker:
         self._stopping = False
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
         self._shutting_down = False
+        self._current: QueueKeys | None = None  # the queue of the task being processed, until it is recorded
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -128,9 +134,10 @@ class Worker:
         self._stopping = self._shutting_down = False
         self._batch = Batch()
         self._runner = TaskRunner(self._watchdog)  # made in the thread that runs the tasks
-        maintenance = Maintenance(self.broker, self.queues, self.name, self.liveness, self._batch)
+        maintenance = Maintenance(self.broker, self.queues, self.name, self.liveness, self._batch, self._secret)
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 else None
+        crashed = False
         try:
             self._until_done(maintenance.beat)
             maintenance.start()
@@ -139,6 +146,9 @@ class Worker:
         except _StopNow:
             if self._batch.running is not None:
                 logger.warning("stopped during job %s: it goes back to its queue", self._batch.running[0])
+        except BaseException:
+            crashed = True
+            raise
         finally:
             self._shutting_down = True
             maintenance.stop()
@@ -146,6 +156,8 @@ class Worker:
                 watcher.stop()
             try:
                 self._send_acks()
+                if crashed and self._current is not None:
+                    self._give_back_counted(self._current)
                 self._release_all(maintenance)
             except ConnectionError as exc:
                 logger.warning(
@@ -181,13 +193,13 @@ class Worker:
         for keys in self.queues:  # in priority order, acknowledging on the way
             acks = self._batch.take_acks(keys).get(keys, [])
             try:
-                lost, messages = self.broker.ack_and_lease(keys, self.name, acks, size)
+                leases = self.broker.ack_and_lease(keys, self.name, acks, size)
             except BaseException:
                 self._batch.restore_acks({keys: acks} if acks else {})
                 raise
-            self._lost_leases(lost, "done")
-            if messages:
-                self._batch.add(keys, messages)
+            self._lost_leases(leases.lost, "done")
+            if leases.messages:
+                self._batch.add(keys, leases)
                 self._send_acks()  # those of the queues not looked at
                 return
         self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
@@ -196,9 +208,7 @@ class Worker:
                 return
             if watcher is None:
                 first = self.queues[0]
-                message = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S)
-                if message is not None:
-                    self._batch.add(first, [message])
+                self._batch.add(first, self.broker.lease_blocking(first, self.name, IDLE_WAIT_S))
             else:
                 watcher.wait(IDLE_WAIT_S, is_ready=lambda: self.broker.any_pending(self.queues))
         finally:
@@ -210,7 +220,7 @@ class Worker:
         try:
             while taken:
                 keys, acks = next(iter(taken.items()))
-                self._lost_leases(self.broker.ack_and_lease(keys, self.name, acks, 0)[0], "done")
+                self._lost_leases(self.broker.ack_and_lease(keys, self.name, acks, 0).lost, "done")
                 del taken[keys]
         finally:
             self._batch.restore_acks(taken)
@@ -220,6 +230,15 @@ class Worker:
         self._send_acks()  # finished work is recorded before the rest is given back
         self._release_all(maintenance)
         maintenance.beat()
+
+    def _give_back_counted(self, keys: QueueKeys) -> None:
+        """The worker is going down in the middle of a task: give that task back as a reaper would,
+        counting a delivery, so that a task that takes its worker down is set aside in the end."""
+        unstarted = [message for queue, message, _ in self._batch.take_unstarted() if queue == keys]
+        if unstarted:
+            self.broker.unlease(keys, self.name, unstarted)
+        reaped = reap(self.broker, keys, self.name, self.liveness.max_deliveries, self._secret, force=True)
+        logger.error("worker going down in the middle of a task: gave it back, counting a delivery (%s)", reaped)
 
     def _release_all(self, maintenance: Maintenance) -> None:
         """Give back every task this worker holds and deregister it."""
@@ -231,14 +250,31 @@ class Worker:
 
     # -- one task ------------------------------------------------------------------------------
 
-    def _process(self, keys: QueueKeys, message: bytes) -> None:
+    def _process(self, keys: QueueKeys, message: bytes, known: bool) -> None:
+        """Run one leased task and record how it ended. Whatever fails in this worker's own code on
+        the way is recorded as the task's failure too, and the worker goes on."""
+        self._current = keys
         try:
-            task = serializer.decode(message, self._secret, self._functions)
+            if not known:
+                self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING)
+            else:
+                self._run(keys, message)
+        except (_StopNow, TimeLimitExceeded):
+            raise
+        except Exception as exc:
+            logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
+            trace = "".join(traceback.format_exc())
+            outcome = ("failed", "WorkerError", f"recording its outcome failed: {serializer.describe(exc)}", trace)
+            self._fail(keys, message, serializer.message_id(message), _DEFAULTS, outcome)
+        self._current = None
+
+    def _run(self, keys: QueueKeys, message: bytes) -> None:
+        try:
+            task = serializer.decode(message, self._secret, keys.queue, self._functions)
             options = _DEFAULTS.replace(**task.options)
         except (InvalidMessage, ConfigurationError) as exc:
-            job_id, reason = serializer.message_id(message), str(exc)
-            logger.error("job %s set aside as dead: %s", job_id, reason)
-            self._record("invalid", job_id, lambda: self._bury(keys, message, job_id, reason, _DEFAULTS, None))
+            record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
+            self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc))
             return
         self._batch.start(task.id)
         started = time.perf_counter()
@@ -255,39 +291,55 @@ class Worker:
         elapsed = time.perf_counter() - started
         self._batch.finish(elapsed)
         if failure is None:
-            logger.debug("job %s done in %.6f s", task.id, elapsed)
-            self.counts["done"] += 1
-            envelope = serializer.encode_result(task.id, ("done", value), self._secret)
-            self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms))
+            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue)
+            if kind == "done":
+                logger.debug("job %s done in %.6f s", task.id, elapsed)
+                self.counts["done"] += 1
+                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms))
+                return
+            logger.error("job %s returned a value that cannot be stored: it fails", task.id)
+            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))
         elif task.attempt < options.retries:
-            delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
-            delay_ms = seconds_to_ms("retry delay", options.backoff(task.attempt + 1) if delay is None else delay)
-            logger.warning(
-                "job %s failed after %.3f s (try %d of %d), retrying in %.2f s: %r",
-                task.id, elapsed, task.attempt + 1, options.retries + 1, delay_ms / 1000, failure,
-            )  # fmt: skip
-            retry = serializer.with_attempt(task.id, task.attempt + 1, serializer.message_body(message), self._secret)
-            self._record(
-                "retried", task.id, lambda: self.broker.retry(keys, self.name, message, retry, task.id, delay_ms)
-            )
+            self._retry(keys, message, task, options, failure, elapsed)
         else:
-            trace = "".join(traceback.format_exception(failure))
-            logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, trace.rstrip())
-            outcome = ("failed", type(failure).__name__, str(failure), trace)
-            envelope = serializer.encode_result(task.id, outcome, self._secret)
-            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, trace, options, envelope))
+            outcome = serializer.failure(failure)
+            logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, outcome[3].rstrip())
+            self._fail(keys, message, task.id, options, outcome)
+
+    def _retry(
+        self, keys: QueueKeys, message: bytes, task: serializer.Task, options: Options, failure: BaseException, s: float
+    ) -> None:
+        delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
+        delay_s = options.backoff(task.attempt + 1) if delay is None else delay
+        logger.warning(
+            "job %s failed after %.3f s (try %d of %d), retrying in %.2f s: %s",
+            task.id, s, task.attempt + 1, options.retries + 1, delay_s, serializer.describe(failure),
+        )  # fmt: skip
+        body = serializer.message_body(message)
+        retry = serializer.with_attempt(task, body, self._secret, keys.queue, time.time() + delay_s)
+        delay_ms = seconds_to_ms("retry delay", delay_s)
+        self._record("retried", task.id, lambda: self.broker.retry(keys, self.name, message, retry, task.id, delay_ms))
+
+    def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
+        """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue)
+        self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
+
+    def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str) -> None:
+        """Set a message aside as dead, unrun, with the reason, under ``record_id``."""
+        logger.error("job %s set aside as dead: %s", record_id, reason)
+        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue)
+        self._record("invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS))
 
     def _bury(
-        self, keys: QueueKeys, message: bytes, job_id: str, reason: str, options: Options, envelope: bytes | None
+        self, keys: QueueKeys, message: bytes, record_id: str, kind: Buried, envelope: bytes, options: Options
     ) -> bool:
-        """Set a message aside: as failed with its failure as ``envelope``, or as dead without one."""
         return self.broker.bury(
             keys,
             self.name,
             message,
-            job_id,
-            kind="dead" if envelope is None else "failed",
-            reason=reason,
+            record_id,
+            kind=kind,
             envelope=envelope,
             record_ttl_ms=options.failure_ttl_ms,
             result_ttl_ms=options.failed_result_ttl_ms,

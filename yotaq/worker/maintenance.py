@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..broker import Broker, QueueKeys
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..job import Options
+from ..serializer import encode_result
 from .batch import Batch
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,15 @@ class Maintenance:
     """The two threads, started and stopped together."""
 
     def __init__(
-        self, broker: Broker, queues: Sequence[QueueKeys], worker: str, liveness: Liveness, batch: Batch
+        self,
+        broker: Broker,
+        queues: Sequence[QueueKeys],
+        worker: str,
+        liveness: Liveness,
+        batch: Batch,
+        secret: bytes | None,
     ) -> None:
+        self._secret = secret
         self._broker = broker
         self._queues = queues
         self._worker = worker
@@ -80,8 +88,8 @@ class Maintenance:
             was_missing = self._broker.heartbeat(keys, self._worker, liveness_ms)
             if was_missing and self._registered:
                 logger.warning(
-                    "worker %s missed its heartbeat deadline on %r and was presumed dead: the tasks it held "
-                    "were given back to the queue",
+                    "worker %s missed its heartbeat deadline on %r and was presumed dead: any tasks it "
+                    "held were given back to the queue (a task it is running now will run again)",
                     self._worker,
                     keys.queue,
                 )
@@ -122,7 +130,7 @@ class Maintenance:
     def _reap(self, keys: QueueKeys) -> None:
         for worker in self._broker.lapsed_workers(keys):
             try:
-                reaped = reap(self._broker, keys, worker, self._liveness.max_deliveries, force=False)
+                reaped = reap(self._broker, keys, worker, self._liveness.max_deliveries, self._secret, force=False)
             except ConfigurationError:
                 logger.error("ignoring %r in %r's workers: not a worker name yotaq would use", worker, keys.queue)
                 continue
@@ -152,7 +160,7 @@ class Maintenance:
         acks = self._batch.take_acks()
         try:
             for keys, mine in acks.items():
-                for job_id in self._broker.ack_and_lease(keys, self._worker, mine, 0)[0]:
+                for job_id in self._broker.ack_and_lease(keys, self._worker, mine, 0).lost:
                     logger.warning("job %s: finished, but no longer leased by this worker", job_id)
         except BaseException:
             self._batch.restore_acks(acks)  # the main thread sends them with its next lease
@@ -160,7 +168,7 @@ class Maintenance:
         unstarted = self._batch.take_unstarted()
         try:
             for keys in self._queues:
-                messages = [message for queue, message in unstarted if queue == keys]
+                messages = [message for queue, message, _ in unstarted if queue == keys]
                 if messages:
                     released = self._broker.unlease(keys, self._worker, messages)
                     logger.info("job %s is taking long: gave %d task(s) back to %r", running[0], released, keys.queue)
@@ -169,18 +177,22 @@ class Maintenance:
             raise
 
 
-def reap(broker: Broker, keys: QueueKeys, worker: str, max_deliveries: int, *, force: bool) -> tuple[int, int] | None:
+def reap(
+    broker: Broker, keys: QueueKeys, worker: str, max_deliveries: int, secret: bytes | None, *, force: bool
+) -> tuple[int, int] | None:
     """Give back the tasks of ``worker`` if its deadline has passed (or at once with ``force``).
 
     Returns (requeued, set aside), or None when the worker is alive or changed what it held.
     A task set aside here never ran to the end, so its options are unknown: its records are kept
     for the default ``failure_ttl``.
     """
+    reason = f"its worker died while running it {max_deliveries} times"
     return broker.reap(
         keys,
         worker,
         max_deliveries=max_deliveries,
         force=force,
+        dead_envelope=lambda job_id: encode_result(job_id, ("dead", reason), secret, keys.queue)[1],
         record_ttl_ms=_DEFAULTS.failure_ttl_ms,
         result_ttl_ms=_DEFAULTS.failed_result_ttl_ms,
     )

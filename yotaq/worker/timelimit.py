@@ -1,7 +1,10 @@
 """Running one task within its time limit.
 
 A function is stopped by SIGALRM, which raises ``TimeLimitExceeded`` in the main thread (a
-``BaseException``, so that a task's own ``except Exception`` cannot swallow it). A coroutine
+``BaseException``, so that a task's own ``except Exception`` cannot swallow it). A task that
+swallows even that gets it again every ``REALARM_S``, fails even if it then returns, and after
+``STUCK_GRACE_S`` its worker exits: the task is given back with a delivery counted, like any task
+that takes its worker down, so it is set aside in the end. A coroutine
 (an ``async def`` task returns one at once) runs on the worker's event loop under
 ``asyncio.wait_for``. Code that holds the GIL in C never sees a signal: for that, a supervising
 process can be told each deadline (``Watchdog``) and kill the worker when it passes.
@@ -11,12 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import os
 import signal
 import threading
 from types import FrameType
 from typing import Any, Protocol
 
 from ..serializer import Task
+
+logger = logging.getLogger(__name__)
+
+REALARM_S = 0.5
+STUCK_GRACE_S = 5.0
+EXIT_STUCK = 70  # the worker's exit status when a task would not stop (EX_SOFTWARE)
 
 
 class Watchdog(Protocol):
@@ -39,6 +50,7 @@ class TaskRunner:
         self._signals = threading.current_thread() is threading.main_thread()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._running = False
+        self._overdue = 0  # time-limit signals the running task has had
 
     def install(self) -> signal.Handlers | Any:
         """Take SIGALRM (main thread only); returns the handler it replaced, to put back."""
@@ -52,7 +64,7 @@ class TaskRunner:
         """
         if timeout is not None and self._watchdog is not None:
             self._watchdog.arm(timeout)
-        self._running = True
+        self._running, self._overdue = True, 0
         try:
             if timeout is not None and self._signals:
                 signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -61,6 +73,8 @@ class TaskRunner:
             finally:
                 if timeout is not None and self._signals:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+            if self._overdue:  # it swallowed its time limit, and then returned
+                raise TimeLimitExceeded
             if inspect.isawaitable(value):
                 value = self._await(value, timeout)
             return value
@@ -83,5 +97,16 @@ class TaskRunner:
             self._event_loop = None
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if self._running:
-            raise TimeLimitExceeded
+        if not self._running:
+            return
+        self._overdue += 1
+        if (self._overdue - 1) * REALARM_S >= STUCK_GRACE_S:
+            logger.critical(
+                "a task has ignored its time limit for %g s: this worker exits so that it stops; the task "
+                "is given back with a delivery counted",
+                STUCK_GRACE_S,
+            )
+            logging.shutdown()
+            os._exit(EXIT_STUCK)
+        signal.setitimer(signal.ITIMER_REAL, REALARM_S)
+        raise TimeLimitExceeded

@@ -11,8 +11,13 @@
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[3 + i] the result envelope of the i-th job acknowledged
-  Returns: {the positions (1-based) of the jobs no longer leased by this worker (reaped and
-  given to another worker: nothing changes for those), the messages leased, oldest first}
+  A leased message whose job is not pending on this queue (a copy of a job that already ran or is
+  running, or a message not enqueued through yotaq) is leased all the same, for the worker to set
+  aside unrun, and reported.
+  Returns: {the positions (1-based) of the jobs no longer leased by this worker (reaped and given
+  to another worker: nothing changes for those), the messages leased, oldest first, the positions
+  among them of those whose job is not pending, the positions of the jobs acknowledged before
+  (an earlier call went through but its reply was lost: nothing changes for those)}
 ]]
 --@include job_id
 local ids, ttls = {}, {}
@@ -25,7 +30,7 @@ end
 -- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
 -- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
 -- message travels back), and one LTRIM drops them. Any other is looked for in the rest.
-local lost, done_ids = {}, {}
+local lost, done_ids, already = {}, {}, {}
 if #ids > 0 then
   local head = redis.call('LRANGE', KEYS[1], 0, #ids - 1)
   local in_order = 0
@@ -50,6 +55,8 @@ if #ids > 0 then
       redis.call('DEL', KEYS[5 + i])
       redis.call('RPUSH', KEYS[5 + i], ARGV[3 + i])
       redis.call('PEXPIRE', KEYS[5 + i], ttls[i])
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('EXISTS', KEYS[5 + i]) == 1 then
+      already[#already + 1] = i
     else
       lost[#lost + 1] = i
     end
@@ -70,5 +77,13 @@ for i = 1, tonumber(ARGV[3]) do
   end
   messages[i] = message
 end
-set_state(KEYS[3], messages, 'active')
-return {lost, messages}
+local unknown = {}
+for i, message in ipairs(messages) do
+  local id = job_id(message)
+  if id and redis.call('HGET', KEYS[3], id) == 'pending' then
+    redis.call('HSET', KEYS[3], id, 'active')
+  else
+    unknown[#unknown + 1] = i
+  end
+end
+return {lost, messages, unknown, already}

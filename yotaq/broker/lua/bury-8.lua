@@ -3,11 +3,11 @@
   its last try) or dead (it cannot run). Its outcome becomes its result.
   KEYS[1] this worker's active list   KEYS[2] state hash   KEYS[3] deliveries hash
   KEYS[4] stats hash   KEYS[5] the kind's sorted set   KEYS[6] the kind's messages hash
-  KEYS[7] the kind's reasons hash     KEYS[8] the job's result list
-  ARGV[1] the message   ARGV[2] its job id   ARGV[3] the reason
-  ARGV[4] the stats counter to add one to ('failed' or 'invalid')
-  ARGV[5] the result envelope ('' for a dead marker made from the reason)
-  ARGV[6] how long the record is kept (ms)   ARGV[7] how long the result is kept (ms)
+  KEYS[7] the kind's reasons hash     KEYS[8] the result list of the id it is recorded under
+  ARGV[1] the message   ARGV[2] the id to record it under (its job's, or its own for a message
+  that cannot be trusted)   ARGV[3] the stats counter to add one to ('failed' or 'invalid')
+  ARGV[4] its outcome: a signed result envelope that says why
+  ARGV[5] how long the record is kept (ms)   ARGV[6] how long the result is kept (ms)
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
 ]]
 --@include now_ms
@@ -17,6 +17,6 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
 end
 local k = {state = KEYS[2], deliveries = KEYS[3], buried = KEYS[5], messages = KEYS[6], reasons = KEYS[7],
   result = KEYS[8]}
-bury(k, ARGV[2], ARGV[1], ARGV[3], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), now_ms())
-redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
+bury(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now_ms())
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 return 1

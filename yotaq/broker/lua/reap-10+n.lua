@@ -6,10 +6,12 @@
   KEYS[1] workers sorted set   KEYS[2] heartbeats hash   KEYS[3] that worker's active list
   KEYS[4] pending list         KEYS[5] state hash        KEYS[6] deliveries hash
   KEYS[7] stats hash           KEYS[8] dead sorted set   KEYS[9] dead messages hash
-  KEYS[10] dead reasons hash   KEYS[10 + i] the result list of the i-th message in ARGV[6 + i]
+  KEYS[10] dead reasons hash   KEYS[10 + i] the result list of the i-th message held
   ARGV[1] worker id   ARGV[2] max deliveries   ARGV[3] '1' to skip the deadline check
   ARGV[4] how long a dead record is kept (ms)   ARGV[5] how long its result is kept (ms)
-  ARGV[6] the job ids, space separated   ARGV[6 + i] the messages the caller read from the active list
+  ARGV[6] the job ids, space separated
+  ARGV[5 + 2i] the i-th message the caller read from the active list
+  ARGV[6 + 2i] its outcome should it be set aside: a signed envelope that says why
   Returns: {requeued, set aside}, or false when the worker is alive (or no longer registered,
   without ARGV[3]) or its active list is no longer what the caller read (call again).
 ]]
@@ -21,11 +23,11 @@ if ARGV[3] ~= '1' and (not deadline or tonumber(deadline) > now) then
   return false
 end
 local held = redis.call('LRANGE', KEYS[3], 0, -1)
-if #held ~= #ARGV - 6 then
+if 2 * #held ~= #ARGV - 6 then
   return false
 end
 for i, message in ipairs(held) do
-  if message ~= ARGV[6 + i] then
+  if message ~= ARGV[5 + 2 * i] then
     return false
   end
 end
@@ -40,8 +42,7 @@ for i = #held, 1, -1 do
   if deliveries >= max_deliveries then
     local k = {state = KEYS[5], deliveries = KEYS[6], buried = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
       result = KEYS[10 + i]}
-    local reason = 'its worker died while running it ' .. deliveries .. ' times'
-    bury(k, ids[i], held[i], reason, '', tonumber(ARGV[4]), tonumber(ARGV[5]), now)
+    bury(k, ids[i], held[i], ARGV[6 + 2 * i], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
     buried = buried + 1
   else
     redis.call('LPUSH', KEYS[4], held[i])

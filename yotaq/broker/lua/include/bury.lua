@@ -16,21 +16,18 @@ local function trim(buried, messages, reasons, now)
   end
 end
 
---[[ Set a job aside for good: keep its message and why until its record expires, and store its
-  outcome as its result (a dead marker made from the reason when `envelope` is ''), waking
-  anyone waiting for it. The job is no longer pending, scheduled or active.
+--[[ Set a job aside for good: keep its message, and its outcome (a signed envelope that says why)
+  with the time, until its record expires; store the outcome as its result too, waking anyone
+  waiting for it. The job is no longer pending, scheduled or active.
   k: {buried = sorted set, messages = hash, reasons = hash, result = list, state = hash,
       deliveries = hash} ]]
-local function bury(k, id, message, reason, envelope, record_ms, result_ms, now)
+local function bury(k, id, message, envelope, record_ms, result_ms, now)
   redis.call('ZADD', k.buried, now + record_ms, id)
   redis.call('HSET', k.messages, id, message)
-  redis.call('HSET', k.reasons, id, cjson.encode({reason = reason, at_ms = now}))
+  redis.call('HSET', k.reasons, id, now .. ' ' .. envelope)
   redis.call('HDEL', k.state, id)
   redis.call('HDEL', k.deliveries, id)
   redis.call('DEL', k.result)
-  if envelope == '' then
-    envelope = 'yd1 ' .. reason
-  end
   redis.call('RPUSH', k.result, envelope)
   redis.call('PEXPIRE', k.result, result_ms)
   trim(k.buried, k.messages, k.reasons, now)
