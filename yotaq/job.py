@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar
 
 from . import serializer
 from .broker import Broker, QueueKeys
-from .broker.connection import SOCKET_TIMEOUT_S
 from .exceptions import ConfigurationError, ResultTimeout
 
 R = TypeVar("R")
@@ -26,8 +25,6 @@ RETRY_DELAY_S = 1.0
 RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
 MAX_TTL_S = 10 * 365 * 86_400.0  # longer than anyone means, short of what breaks a millisecond count
-# A result wait blocks in Redis for at most this long per call, under the client's socket timeout.
-RESULT_WAIT_SLICE_S = SOCKET_TIMEOUT_S / 2
 MIN_WAIT_S = 0.001  # a blocking wait of 0 would block for ever
 
 
@@ -193,13 +190,14 @@ class Job(Generic[R]):
         if timeout is not None:
             _check_seconds("timeout", timeout, low=0)
         give_up_at = None if timeout is None else time.monotonic() + timeout
-        wait = RESULT_WAIT_SLICE_S if timeout is None else min(RESULT_WAIT_SLICE_S, timeout)
+        slice_s = self._broker.max_block_s
+        wait = slice_s if timeout is None else min(slice_s, timeout)
         while True:  # a result already stored is read even with timeout=0
             envelope = self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
             if envelope is not None:
                 return serializer.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
             if give_up_at is not None:
-                wait = min(RESULT_WAIT_SLICE_S, give_up_at - time.monotonic())
+                wait = min(slice_s, give_up_at - time.monotonic())
                 if wait <= 0:
                     raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
 

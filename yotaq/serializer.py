@@ -306,6 +306,8 @@ def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str)
     if len(parts) != 4 or parts[0] != RESULT_MAGIC or parts[1] not in (b"done", b"failed", b"dead"):
         raise InvalidMessage(f"job {job_id}: not a yotaq result")
     _, kind, signature, body = parts
+    if secret and signature == UNSIGNED:
+        raise InvalidMessage(f"job {job_id}: its result is unsigned: the worker that recorded it has no secret")
     if secret:
         head = b"%s %s " % (RESULT_MAGIC, kind)
         if not hmac.compare_digest(signature, _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body)):

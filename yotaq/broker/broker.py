@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
+MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 _KINDS: tuple[Buried, ...] = ("failed", "dead")
@@ -66,6 +67,9 @@ class Broker:
     def __init__(self, client: redis.Redis, *, patience: float = PRODUCER_PATIENCE_S) -> None:
         self.client = check_client(client)
         self.patience = Patience(patience)
+        # A wait in Redis must end before the client's socket gives up on the reply.
+        socket_timeout = client.get_connection_kwargs().get("socket_timeout")
+        self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
         self._scripts = Scripts(client)
         self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
 
