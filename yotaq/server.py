@@ -60,7 +60,10 @@ def server_command(port: int, data_dir: Path) -> list[str]:
     if not port_is_free(port):
         raise ServerError(f"port {port} on {HOST} is already in use (another Redis?); choose another with --port")
     binary = find_redis_server()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServerError(f"cannot use {data_dir} for Redis's data: {exc.strerror}") from exc
     return [
         binary,
         "--bind",
