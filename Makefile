@@ -25,14 +25,19 @@ test: $(VENV)/.installed-test lint
 load: $(VENV)/.installed-load
 	$(BIN)/locust -f loadtest --headless -u 50 -r 50 -t 30s --csv loadtest-out
 
-## bench: yotaq next to rq, huey, dramatiq, celery and arq (~45 min; BENCH_ARGS="--tasks 1000 --runs 1" for ~5)
+## bench: yotaq next to rq, huey, dramatiq, celery and arq, each at its defaults and at its documented faster
+## setting, and a bare batch worker as the yardstick; every one with hiredis (~60 min; BENCH_ARGS="--tasks 2000
+## --runs 1" for ~10). The table goes to stdout, the numbers to benchmarks/results/latest.json (see benchmarks/README.md)
 BENCH_VENV := .venv-bench
+# The peers only, from pyproject.toml's bench extra: yotaq itself cannot share their venv (its redis-py is newer
+# than dramatiq and arq allow); the drivers of the peers import nothing of it.
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet '.[bench]'  # the peers, beside the yotaq they are measured against
+	$(BENCH_VENV)/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))' > $(BENCH_VENV)/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r $(BENCH_VENV)/requirements.txt
 	touch $@
 
-bench: $(VENV)/.installed-embedded $(BENCH_VENV)/.installed
+bench: $(VENV)/.installed-embedded,hiredis $(BENCH_VENV)/.installed
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test

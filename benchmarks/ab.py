@@ -14,6 +14,8 @@ The machinery is compare.py's (``Bench``: flush, drain, the drivers, the workers
 redis-server on 127.0.0.1 started here. Measured for each version, each the median of ``--runs`` runs:
 
 - drain/s: ``--tasks`` no-op tasks enqueued, then ``python -m yotaq worker --processes 2`` until all have run;
+  with compare.py's figures of the same drain: in steady state (from the first finished task), and per task the
+  workers' CPU, Redis's CPU and Redis commands (the profile of where the drain's time goes);
 - single enqueue/s (``--single`` tasks, one ``enqueue`` each), and next to a bare RPUSH loop of messages as
   long as that version's (the floor: the two alternate in rounds inside the driver);
 - bulk enqueue/s (``--tasks`` tasks, one ``enqueue_many``);
@@ -186,7 +188,14 @@ def bulk(version: Version, args: argparse.Namespace) -> dict[str, float]:
 
 
 def drain(version: Version, args: argparse.Namespace) -> dict[str, float]:
-    return {"drain": version.bench.drain(version.system, PROCESSES, args.tasks)}
+    answer = version.bench.drain(version.system, PROCESSES, args.tasks)
+    return {
+        "drain": answer["rate"],
+        "steady": answer["steady"],
+        "wcpu": answer["wcpu"],
+        "rcpu": answer["rcpu"],
+        "rcmd": answer["rcmd"],
+    }
 
 
 def latency(version: Version, args: argparse.Namespace) -> dict[str, float]:
@@ -216,6 +225,10 @@ MEASURES: list[tuple[str, Measure]] = [
 # (result key, heading, format, True if higher is better)
 ROWS = [
     ("drain", f"drain/s ({PROCESSES} procs)", "{:,.0f}", True),
+    ("steady", "drain/s in steady state (from the first finished task)", "{:,.0f}", True),
+    ("wcpu", "worker CPU µs/task (steady state, all worker processes)", "{:.0f}", False),
+    ("rcpu", "Redis CPU µs/task (steady state, INFO cpu)", "{:.0f}", False),
+    ("rcmd", "Redis commands/task (steady state, INFO commandstats)", "{:.2f}", False),
     ("single", "single enqueue/s", "{:,.0f}", True),
     ("floor_ratio", "single enqueue / bare RPUSH loop", "{:.0%}", True),
     ("floor_rate", "bare RPUSH loop/s (same-size messages)", "{:,.0f}", True),
@@ -223,7 +236,16 @@ ROWS = [
     ("latency_p50", "latency p50 ms (idle worker)", "{:.2f}", False),
     ("bytes", "message bytes (noop)", "{:,.0f}", False),
 ]
-ERROR_OF = {"floor_ratio": "floor", "floor_rate": "floor", "bytes": "floor", "latency_p50": "latency"}
+ERROR_OF = {
+    "floor_ratio": "floor",
+    "floor_rate": "floor",
+    "bytes": "floor",
+    "latency_p50": "latency",
+    "steady": "drain",
+    "wcpu": "drain",
+    "rcpu": "drain",
+    "rcmd": "drain",
+}
 
 
 def run_once(run: int, versions: list[Version], args: argparse.Namespace) -> None:
@@ -285,7 +307,7 @@ def report(versions: list[Version], args: argparse.Namespace, redis_version: str
     shown_python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
     lines += [
         "",
-        "after/before: for rates, > 1 is faster; for latency and message size, < 1 is better. "
+        "after/before: for rates, > 1 is faster; for latency, message size and costs per task, < 1 is better. "
         "The bare RPUSH loop is no queue at all (its rate moves with the message size and the machine).",
         "",
         *(f"- {version.label}: {version.description}; yotaq from {version.imported}" for version in versions),

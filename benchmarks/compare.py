@@ -1,7 +1,13 @@
-"""yotaq next to rq, huey, dramatiq, celery and arq: the same workload on one local Redis, each at its defaults.
+"""yotaq next to rq, huey, dramatiq, celery and arq: the same workload on one local Redis, each at its defaults
+and, where it documents a faster setting, at that too; with a bare batch worker as the yardstick of the drain.
 
-    .venv/bin/python benchmarks/compare.py [--tasks 20000] [--runs 3] [--systems yotaq,rq,...]
+    .venv/bin/python benchmarks/compare.py [--tasks 20000] [--runs 3] [--systems yotaq,rq,...] [--json PATH]
     .venv/bin/python benchmarks/compare.py --tasks 1000 --runs 1          # a quick look
+
+Every system runs with ``hiredis`` installed (redis-py's documented speed-up for parsing replies): the peers'
+venv gets it from the ``bench`` extra, yotaq's from the ``hiredis`` extra (``make bench`` installs both); the
+table's footer says, for each venv, whether redis-py found it. See benchmarks/README.md for what moved the
+dramatiq figure between this harness and an outside one.
 
 yotaq runs from the venv that runs this script; the peers run from another one (``--peer-venv``,
 default ``.venv-bench``: ``pip install rq huey 'dramatiq[redis]' 'celery[redis]' arq redis``), since
@@ -13,12 +19,25 @@ and the workers, times the drains, and prints one markdown table. Measured, each
 - single enqueue/s: ``--single`` tasks, one enqueue call each;
 - bulk enqueue/s: ``--tasks`` tasks through the bulk API, where there is one;
 - drain/s: ``--tasks`` no-op tasks enqueued first, then timed from starting ``--procs`` worker processes
-  until every task has run (each does ``INCR bench:done``; polled every 10 ms), start-up included;
+  until every task has run (each does ``INCR bench:done``; polled every ``--poll-ms``, 10 ms), start-up included;
+- steady/s: the same drain from its first finished task on, so that start-up does not count: ``(n - done at
+  first) / (end - first)``, where "first" is the first poll that sees the counter above 0;
+- worker CPU µs/task: user + system CPU of the worker processes and all their descendants (``/proc/<pid>/stat``:
+  utime, stime, and cutime, cstime for children already gone), from the first finished task to the last, per
+  task finished in between (the JSON also has it from the workers' start: start-up included);
+- Redis CPU µs/task and Redis commands/task: ``INFO cpu`` (used_cpu_sys + used_cpu_user) and ``INFO
+  commandstats`` (calls, all commands but this script's own INFO and polling GETs) over the same window, per
+  task (the JSON also has them from the workers' start);
+- the bare batch worker (``peers/bare_batch_worker.py``): the same no-op tasks, by value with dill, leased 64 at
+  a time and acknowledged in the same round trip as the next lease, with no guarantee at all (no heartbeat, no
+  delivery count, no signature, no result): its drain is the yardstick of what the guarantees cost yotaq;
 - latency: with one idle worker, enqueue a task that does ``RPUSH bench:signal`` and wait for it there
   (``BLPOP``), ``--samples`` times: the same measure for every system;
 - result: the same through the system's own result API at its defaults (``--result-samples`` times).
 
-Every process it starts is stopped (SIGTERM, then SIGKILL by PID after 20 s, its children too).
+The table goes to stdout; every run's values, the medians and the ratios to ``--json`` (default
+``benchmarks/results/latest.json``), for charts. Every process it starts is stopped (SIGTERM, then SIGKILL by
+PID after 20 s, its children too).
 """
 
 from __future__ import annotations
@@ -48,7 +67,9 @@ from yotaq.server import EmbeddedRedis
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path(__file__).resolve().parent / "peers"
 DONE_KEY = "bench:done"
-POLL_S = 0.01
+POLL_S = 0.01  # how often the drain reads the counter (--poll-ms); and every wait of this script
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REWRITE_ATTEMPTS = 5
 STOP_TIMEOUT_S = 20.0
 DRIVER_TIMEOUT_S = 900.0
@@ -67,6 +88,9 @@ class System:
     drain_workers: Commands  # N worker processes, the system's own way
     idle_worker: Commands | None = None  # the one idle worker of the latency measurements; default: N = 1
     enqueue_as: str | None = None  # measure no enqueue: the row shares these columns with that system
+    kind: str = "peer"  # "yotaq", "peer" or "yardstick" (the bare worker: drains only, in no comparison)
+    setting: str = ""  # a peer's documented faster setting, for a second row (the JSON says which)
+    env: dict[str, str] = field(default_factory=dict)  # added to the workers' environment
     results: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     version: str = ""
@@ -76,7 +100,18 @@ def _rq(worker_class: list[str]) -> Commands:
     return lambda python, bin_dir, n: [[f"{bin_dir}/rq", "worker", *worker_class] for _ in range(n)]
 
 
+def _each(*command: str) -> Commands:
+    """N processes of the same command, from the venv's bin directory."""
+    return lambda python, bin_dir, n: [[f"{bin_dir}/{command[0]}", *command[1:]] for _ in range(n)]
+
+
+DRAMATIQ_THREADS = 1  # the faster row's; see systems()
+CELERY_PREFETCH = 64
+
+
 def systems() -> dict[str, System]:
+    """Each system at its defaults, N worker processes its own way; then, where a peer documents a setting for
+    more throughput, a second row with it (enqueue columns shared with the first row)."""
     return {
         system.key: system
         for system in [
@@ -87,8 +122,19 @@ def systems() -> dict[str, System]:
                 "yotaq",
                 lambda python, bin_dir, n: [[python, "-m", "yotaq", "worker", "--processes", str(n)]],
                 lambda python, bin_dir, n: [[python, "-m", "yotaq", "worker"]],
+                kind="yotaq",
+            ),
+            System(
+                "bare",
+                "bare batch worker (no guarantees)",
+                "bare",
+                "yotaq",  # the same Python, redis-py and hiredis as yotaq's row
+                lambda python, bin_dir, n: [[python, str(PEERS / "bare_batch_worker.py")] for _ in range(n)],
+                kind="yardstick",
             ),
             System("rq", "rq", "rq", "peers", _rq([])),
+            # rq documents SimpleWorker as the worker that does not fork a work horse for each job
+            # (https://python-rq.org/docs/workers/#worker-classes): the faster way, for short jobs
             System(
                 "rq-simple",
                 "rq (SimpleWorker)",
@@ -96,17 +142,25 @@ def systems() -> dict[str, System]:
                 "peers",
                 _rq(["--worker-class", "rq.SimpleWorker"]),
                 enqueue_as="rq",
+                setting="--worker-class rq.SimpleWorker",
             ),
+            # huey's defaults: one worker thread (-k thread -w 1); N processes are N consumers
+            System("huey", "huey", "huey", "peers", _each("huey_consumer", "huey_tasks.huey")),
+            # huey documents worker processes for CPU-bound work, `huey_consumer ... -k process -w 4` in its
+            # README and docs/consumer.rst ("-w, --workers", "-k, --worker-type": thread, process, greenlet)
             System(
-                "huey",
-                "huey",
+                "huey-process",
+                "huey (-k process, -w procs)",
                 "huey",
                 "peers",
                 lambda python, bin_dir, n: [
                     [f"{bin_dir}/huey_consumer", "huey_tasks.huey", "-k", "process", "-w", str(n)]
                 ],
-                lambda python, bin_dir, n: [[f"{bin_dir}/huey_consumer", "huey_tasks.huey"]],
+                enqueue_as="huey",
+                setting="-k process -w N",
             ),
+            # dramatiq's defaults: one process per core and 8 threads each (`dramatiq --help`), prefetching
+            # twice as many messages as threads (dramatiq/worker.py, dramatiq_queue_prefetch)
             System(
                 "dramatiq",
                 "dramatiq",
@@ -114,6 +168,28 @@ def systems() -> dict[str, System]:
                 "peers",
                 lambda python, bin_dir, n: [[f"{bin_dir}/dramatiq", "dramatiq_tasks", "--processes", str(n)]],
             ),
+            # dramatiq documents --threads as the knob for what a process runs at once ("the number of worker
+            # threads per process (default: 8)", `dramatiq --help`; its docs' guide runs `--threads 1`): for
+            # tasks that hold the GIL the whole time, fewer threads contend less (measured: benchmarks/README.md)
+            System(
+                "dramatiq-threads",
+                f"dramatiq (--threads {DRAMATIQ_THREADS})",
+                "dramatiq",
+                "peers",
+                lambda python, bin_dir, n: [
+                    [
+                        f"{bin_dir}/dramatiq",
+                        "dramatiq_tasks",
+                        "--processes",
+                        str(n),
+                        "--threads",
+                        str(DRAMATIQ_THREADS),
+                    ]
+                ],
+                enqueue_as="dramatiq",
+                setting=f"--threads {DRAMATIQ_THREADS}",
+            ),
+            # celery's defaults: the prefork pool, prefetch multiplier 4; --concurrency N for N processes
             System(
                 "celery",
                 "celery",
@@ -123,13 +199,29 @@ def systems() -> dict[str, System]:
                     [f"{bin_dir}/celery", "-A", "celery_tasks", "worker", "--concurrency", str(n)]
                 ],
             ),
+            # celery's Optimizing guide, "Prefetch Limits": with lots of short tasks, where throughput matters,
+            # the multiplier should be large, "Say 64, or 128" (docs.celeryq.dev, userguide/optimizing)
             System(
-                "arq",
-                "arq",
-                "arq",
+                "celery-prefetch",
+                f"celery (--prefetch-multiplier {CELERY_PREFETCH})",
+                "celery",
                 "peers",
-                lambda python, bin_dir, n: [[f"{bin_dir}/arq", "arq_tasks.WorkerSettings"] for _ in range(n)],
+                lambda python, bin_dir, n: [
+                    [
+                        f"{bin_dir}/celery",
+                        "-A",
+                        "celery_tasks",
+                        "worker",
+                        "--concurrency",
+                        str(n),
+                        "--prefetch-multiplier",
+                        str(CELERY_PREFETCH),
+                    ]
+                ],
+                enqueue_as="celery",
+                setting=f"--prefetch-multiplier {CELERY_PREFETCH}",
             ),
+            System("arq", "arq", "arq", "peers", _each("arq", "arq_tasks.WorkerSettings")),
         ]
     }
 
@@ -150,29 +242,45 @@ class Failed(Exception):
 # -- processes ---------------------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a live process, from /proc."""
+def _fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (the first is field 3, the state), or None."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), fields[19]
+    return text[text.rindex(")") + 2 :].split()
 
 
-def _descendants(root: int) -> dict[int, str]:
-    """Every live descendant of ``root``, with its start time (so a reused pid is not mistaken for it)."""
-    parents: dict[int, tuple[int, str]] = {}
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a live process, from /proc."""
+    fields = _fields(pid)
+    return None if fields is None else (int(fields[1]), fields[19])
+
+
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """Every process: (parent pid, start time, CPU ticks: utime + stime + cutime + cstime).
+
+    cutime and cstime are the CPU of its children already waited for, so that a work horse that rq forked
+    for one job, or a pool child that celery replaced, still counts once it is gone."""
+    table = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = stat
+        if entry.name.isdigit() and (fields := _fields(int(entry.name))) is not None:
+            table[int(entry.name)] = (int(fields[1]), fields[19], sum(int(tick) for tick in fields[11:15]))
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, str, int]] | None = None) -> dict[int, str]:
+    """Every live descendant of ``root``, with its start time (so a reused pid is not mistaken for it)."""
+    parents = _processes() if table is None else table
+    children: dict[int, list[int]] = {}
+    for child, (parent, _, _) in parents.items():
+        children.setdefault(parent, []).append(child)
     found: dict[int, str] = {}
     frontier = [root]
     while frontier:
-        pid = frontier.pop()
-        for child, (parent, started) in parents.items():
-            if parent == pid and child not in found:
-                found[child] = started
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found[child] = parents[child][1]
                 frontier.append(child)
     return found
 
@@ -193,6 +301,14 @@ class Workers:
 
     def all_exited(self) -> bool:
         return all(process.poll() is not None for process in self.processes)
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) so far of these processes and all their descendants, gone ones included."""
+        table = _processes()
+        pids = {process.pid for process in self.processes}
+        for process in self.processes:
+            pids.update(_descendants(process.pid, table))
+        return sum(table[pid][2] for pid in pids if pid in table) / CLOCK_TICKS
 
     def stop(self) -> None:
         """SIGTERM each one (each stops its own children), then SIGKILL whatever is left after a while."""
@@ -229,9 +345,34 @@ def _alive(pid: int, started: str) -> bool:
 # -- measurements ------------------------------------------------------------------------------------
 
 
+@dataclass
+class Snapshot:
+    """Where the drain stands at one moment: time, tasks done, and the CPU and commands spent so far."""
+
+    at: float  # perf_counter
+    done: int
+    worker_cpu_s: float
+    redis_cpu_s: float
+    redis_calls: int  # every command but this script's INFOs
+    polls: int  # this script's polling GETs so far, to take away from redis_calls
+
+
+def per_task(first: Snapshot, last: Snapshot) -> dict[str, float]:
+    """What each task cost between two snapshots: worker CPU µs, Redis CPU µs, Redis commands."""
+    tasks = last.done - first.done
+    if tasks <= 0:
+        raise Failed("no task finished between the two snapshots")
+    return {
+        "wcpu": 1e6 * (last.worker_cpu_s - first.worker_cpu_s) / tasks,
+        "rcpu": 1e6 * (last.redis_cpu_s - first.redis_cpu_s) / tasks,
+        "rcmd": (last.redis_calls - first.redis_calls - (last.polls - first.polls)) / tasks,
+    }
+
+
 class Bench:
-    def __init__(self, url: str, work: Path, peer_venv: Path) -> None:
+    def __init__(self, url: str, work: Path, peer_venv: Path, poll_s: float = POLL_S) -> None:
         self.url = url
+        self.poll_s = poll_s
         self.work = work
         self.redis = redis.Redis.from_url(url)
         self.pythons = {"yotaq": sys.executable, "peers": str(peer_venv / "bin" / "python")}
@@ -273,7 +414,7 @@ class Bench:
     def workers(self, system: System, commands: Commands, n: int, label: str) -> Workers:
         python = self.pythons[system.venv]
         log = self.work / f"{system.key}-{label}.log"
-        return Workers(commands(python, str(Path(python).parent), n), self.env, self.work, log)
+        return Workers(commands(python, str(Path(python).parent), n), {**self.env, **system.env}, self.work, log)
 
     def flush(self) -> None:
         """Empty Redis and rewrite its append-only file, so that each measurement starts with a small
@@ -298,28 +439,66 @@ class Bench:
                 return
             time.sleep(POLL_S)
 
-    def drain(self, system: System, processes: int, n: int) -> float:
+    def redis_usage(self) -> tuple[float, int]:
+        """Redis's own CPU seconds (user + system, all its threads; not a rewrite's child) and the commands
+        it has run, less the INFO commands that ask."""
+        cpu = self.redis.info("cpu")
+        calls = sum(
+            int(stats["calls"]) for name, stats in self.redis.info("commandstats").items() if name != "cmdstat_info"
+        )
+        return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]), calls
+
+    def snapshot(self, workers: Workers | None, at: float, done: int, polls: int) -> Snapshot:
+        cpu, calls = self.redis_usage()
+        return Snapshot(at, done, workers.cpu_s() if workers else 0.0, cpu, calls, polls)
+
+    def drain(self, system: System, processes: int, n: int) -> dict[str, float]:
+        """Start the workers on ``n`` tasks enqueued first and time them until all have run.
+
+        Answers ``rate`` (from the workers' start), ``steady`` (from the first finished task: what the
+        workers do once started), ``startup`` (s to the first finished task), and per task from the first
+        finished task on (``wcpu``, ``rcpu``: µs; ``rcmd``: commands) and from the start (``*_all``)."""
         self.flush()
         self.drive(system, "fill", n)
         if self.redis.get(DONE_KEY) is not None:
             raise Failed("something ran tasks before the workers started")
         timeout = 60 + n / 50
-        start = time.perf_counter()
+        polls = 0
+        before = self.snapshot(None, 0.0, 0, polls)  # no worker yet: CPU 0
+        start = before.at = time.perf_counter()
         workers = self.workers(system, system.drain_workers, processes, f"drain{processes}")
+        first: Snapshot | None = None
         try:
-            while int(self.redis.get(DONE_KEY) or 0) < n:
-                if time.perf_counter() - start > timeout:
-                    raise Failed(f"{int(self.redis.get(DONE_KEY) or 0)}/{n} done after {timeout:.0f} s")
+            while True:
+                done = int(self.redis.get(DONE_KEY) or 0)
+                now = time.perf_counter()
+                polls += 1
+                if done >= n:
+                    break
+                if first is None and done > 0:
+                    first = self.snapshot(workers, now, done, polls)
+                    # for the per-task figures: the tasks done by the time the snapshot was complete
+                    first_for_costs = Snapshot(**{**first.__dict__, "done": int(self.redis.get(DONE_KEY) or 0)})
+                    polls += 1
+                    first_for_costs.polls = polls
+                if now - start > timeout:
+                    raise Failed(f"{done}/{n} done after {timeout:.0f} s")
                 if workers.all_exited():
                     raise Failed(f"workers exited: {workers.tail()}")
-                time.sleep(POLL_S)
-            elapsed = time.perf_counter() - start
+                time.sleep(self.poll_s)
+            last = self.snapshot(workers, now, done, polls)
         finally:
             workers.stop()
         done = int(self.redis.get(DONE_KEY) or 0)
         if done != n:
             print(f"  note: {system.name} ran {done} tasks for {n} enqueued", file=sys.stderr)
-        return n / elapsed
+        if first is None:  # all of them between two polls
+            first = first_for_costs = before
+        answer = {"rate": n / (last.at - start), "startup": first.at - start}
+        answer["steady"] = (n - first.done) / (last.at - first.at) if last.at > first.at else answer["rate"]
+        answer.update(per_task(first_for_costs, last))
+        answer.update({f"{key}_all": number for key, number in per_task(before, last).items()})
+        return answer
 
     def latency_floor(self, system: System, samples: int) -> float:
         """p50 of the latency measurement with a bare redis-py worker (``peers/bare_worker.py``) in its own process."""
@@ -356,19 +535,37 @@ def percentile(samples: list[float], fraction: float) -> float:
 def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floors) -> None:
     """One run of every measurement for one system; failures become that column's reason."""
 
-    def record(column: str, what: Callable[[], float]) -> None:
+    def record(column: str, what: Callable[[], float | dict[str, float]]) -> None:
+        """A rate, or a dict of figures whose "rate" is the column's and each other is ``<column>_<key>``."""
         if column in system.errors:
             return  # it failed in an earlier run: no point in trying again
         print(f"  {system.name}: {column}", end=" ", file=sys.stderr, flush=True)
         try:
-            rate = what()
+            answer = what()
         except Failed as exc:
             system.errors[column] = str(exc)
         except Exception as exc:  # a bug in a driver should not cost the other rows
             system.errors[column] = f"{type(exc).__name__}: {exc}"
         else:
-            system.results.setdefault(column, []).append(rate)
-        print(f"failed: {system.errors[column]}" if column in system.errors else f"{rate:,.0f}/s", file=sys.stderr)
+            figures = answer if isinstance(answer, dict) else {"rate": answer}
+            for key, number in figures.items():
+                system.results.setdefault(column if key == "rate" else f"{column}_{key}", []).append(number)
+        if column in system.errors:
+            print(f"failed: {system.errors[column]}", file=sys.stderr)
+        elif isinstance(answer, dict):
+            print(
+                f"{answer['rate']:,.0f}/s, steady {answer['steady']:,.0f}/s (first task after "
+                f"{answer['startup']:.2f} s); per task: worker CPU {answer['wcpu']:.0f} µs, "
+                f"Redis CPU {answer['rcpu']:.0f} µs, {answer['rcmd']:.2f} Redis commands",
+                file=sys.stderr,
+            )
+        else:
+            print(f"{answer:,.0f}/s", file=sys.stderr)
+
+    if system.kind == "yardstick":
+        for processes in args.procs:
+            record(f"drain{processes}", lambda processes=processes: bench.drain(system, processes, args.tasks))
+        return
 
     if system.enqueue_as is None:
         record("single", lambda: bench.flush() or bench.drive(system, "enqueue", args.single)["rate"])
@@ -407,8 +604,22 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floo
 
 # -- the table ---------------------------------------------------------------------------------------
 
-RATE = "rate"
-TIME = "ms"
+RATE = "rate"  # per second: higher is better
+TIME = "ms"  # lower is better
+COST = "µs"  # per task: lower is better
+COUNT = "cmds"  # per task: lower is better
+FORMATS = {RATE: "{:,.0f}", TIME: "{:.2f}", COST: "{:.0f}", COUNT: "{:.2f}"}
+DRAIN_ONLY = ("single", "bulk", "latency", "result")  # the columns the yardstick has no figure for
+
+
+def drain_columns(n: int) -> list[tuple[str, str, str]]:
+    return [
+        (f"drain{n}", f"drain/s ({n} procs)", RATE),
+        (f"drain{n}_steady", f"steady/s ({n})", RATE),
+        (f"drain{n}_wcpu", f"worker CPU µs/task ({n})", COST),
+        (f"drain{n}_rcpu", f"Redis CPU µs/task ({n})", COST),
+        (f"drain{n}_rcmd", f"Redis cmds/task ({n})", COUNT),
+    ]
 
 
 def columns(procs: list[int]) -> list[tuple[str, str, str]]:
@@ -416,12 +627,17 @@ def columns(procs: list[int]) -> list[tuple[str, str, str]]:
     return [
         ("single", "single enqueue/s", RATE),
         ("bulk", "bulk enqueue/s", RATE),
-        *((f"drain{n}", f"drain/s ({n} procs)", RATE) for n in procs),
+        *(column for n in procs for column in drain_columns(n)),
         ("latency_p50", "latency p50 ms", TIME),
         ("latency_p99", "latency p99 ms", TIME),
         ("result_p50", "result p50 ms", TIME),
         ("result_p99", "result p99 ms", TIME),
     ]
+
+
+def json_only(procs: list[int]) -> list[str]:
+    """Figures kept in the JSON but not in the table."""
+    return [f"drain{n}_{key}" for n in procs for key in ("startup", "wcpu_all", "rcpu_all", "rcmd_all")]
 
 
 def error_key(key: str) -> str:
@@ -436,12 +652,152 @@ def value(rows: dict[str, System], system: System, key: str) -> float | None:
 
 
 def cell(rows: dict[str, System], system: System, key: str, kind: str) -> str:
+    if system.kind == "yardstick" and error_key(key) in DRAIN_ONLY:
+        return "—"
     if system.enqueue_as and key in ("single", "bulk"):
         return f"as {rows[system.enqueue_as].name}"
     number = value(rows, system, key)
     if number is not None:
-        return f"{number:,.0f}" if kind == RATE else f"{number:.2f}"
+        return FORMATS[kind].format(number)
     return f"n/a ({system.errors.get(error_key(key), 'not measured')})"
+
+
+def better(kind: str) -> Callable[..., tuple[float, str]]:
+    return max if kind == RATE else min
+
+
+def best_peer(rows: dict[str, System], key: str, kind: str) -> tuple[float, System] | None:
+    """The best figure of any peer row (a peer at its defaults or at its faster setting) for ``key``."""
+    found = [
+        (number, system)
+        for system in rows.values()
+        if system.kind == "peer"
+        and not (system.enqueue_as and key in ("single", "bulk"))
+        and (number := value(rows, system, key)) is not None
+    ]
+    return better(kind)(found, key=lambda pair: pair[0]) if found else None
+
+
+def comparisons(rows: dict[str, System], procs: list[int]) -> dict[str, dict[str, dict[str, object]]]:
+    """yotaq's ratio to the best peer for every column, and to the bare worker for the drain's: as data."""
+    answer: dict[str, dict[str, dict[str, object]]] = {"best_peer": {}, "bare": {}}
+    yotaq, bare = rows.get("yotaq"), rows.get("bare")
+    if yotaq is None:
+        return answer
+    for key, _, kind in columns(procs):
+        mine = value(rows, yotaq, key)
+        best = best_peer(rows, key, kind)
+        if mine is not None and best is not None:
+            answer["best_peer"][key] = {"yotaq": mine, "peer": best[1].name, "theirs": best[0], "ratio": mine / best[0]}
+        theirs = value(rows, bare, key) if bare is not None else None
+        if key.startswith("drain") and mine is not None and theirs:
+            answer["bare"][key] = {"yotaq": mine, "bare": theirs, "ratio": mine / theirs}
+    return answer
+
+
+def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors) -> str:
+    cols = columns(args.procs)
+    lines = [
+        "| system | version | " + " | ".join(heading for _, heading, _ in cols) + " |",
+        "|---|---|" + "---:|" * len(cols),
+    ]
+    for system in rows.values():
+        version = system.version or "n/a"
+        cells = [cell(rows, system, key, kind) for key, _, kind in cols]
+        lines.append(f"| {system.name} | {version} | " + " | ".join(cells) + " |")
+    lines.append("")
+    compared = comparisons(rows, args.procs)
+    headings = {key: heading for key, heading, _ in cols}
+    kinds = {key: kind for key, _, kind in cols}
+    if "yotaq" in rows and any(system.kind == "peer" for system in rows.values()):
+        for n in args.procs:
+            mine = compared["best_peer"].get(f"drain{n}")
+            steady = compared["best_peer"].get(f"drain{n}_steady")
+            if mine:
+                lines.append(
+                    f"**yotaq's drain ({n} procs) / the fastest peer at its best, {mine['peer']}: "
+                    f"{mine['ratio']:.2f}x** ({mine['yotaq']:,.0f}/s vs {mine['theirs']:,.0f}/s)"
+                    + (
+                        f"; in steady state: {steady['ratio']:.2f}x, next to {steady['peer']} "
+                        f"({steady['theirs']:,.0f}/s)"
+                        if steady
+                        else ""
+                    )
+                )
+        lines += [
+            "",
+            "yotaq next to the best peer row of this run for each column (for rates, > 1 is faster; for latencies "
+            "and costs per task, < 1 is less):",
+        ]
+        for key, heading, kind in cols:
+            entry = compared["best_peer"].get(key)
+            if entry is None:
+                lines.append(f"- {heading}: n/a")
+                continue
+            shown = FORMATS[kind].format(entry["theirs"])
+            lines.append(f"- {heading}: {entry['ratio']:.2f}x the best peer, {entry['peer']} ({shown})")
+        lines.append("")
+    if compared["bare"]:
+        lines.append(
+            "yotaq next to the bare batch worker (no guarantees: batches of 64, one round trip per batch) in the "
+            "same run, the price of its guarantees:"
+        )
+        for key, entry in compared["bare"].items():
+            bold = "**" if kinds[key] == RATE and "_" not in key else ""
+            lines.append(
+                f"- {bold}{headings[key]}: yotaq / bare = {entry['ratio']:.2f}x{bold} "
+                f"({FORMATS[kinds[key]].format(entry['yotaq'])} vs {FORMATS[kinds[key]].format(entry['bare'])})"
+            )
+        lines.append("")
+    if "yotaq" in rows and (floors.enqueue or floors.latency):
+        yotaq = rows["yotaq"]
+        lines.append("yotaq next to no queue at all, the same work done with bare redis-py in the same run:")
+        if floors.enqueue:
+            lines.append(
+                f"- single enqueue vs a bare RPUSH loop of same-size messages "
+                f"({statistics.median(floors.enqueue):,.0f}/s), in alternating rounds: "
+                f"{100 * statistics.median(floors.enqueue_ratio):.0f}%"
+            )
+        latency = value(rows, yotaq, "latency_p50")
+        if floors.latency and latency is not None:
+            bare = statistics.median(floors.latency)
+            lines.append(
+                f"- latency p50 vs a bare worker (BLPOP, then RPUSH) in its place ({bare:.2f} ms): "
+                f"{latency / bare:.2f}x"
+            )
+        lines.append("")
+    settings = [f"{system.name}: `{system.setting}`" for system in rows.values() if system.setting]
+    lines += [
+        "drain/s: from starting the workers to the last task; steady/s: from the first finished task; worker CPU "
+        "(all their processes), Redis CPU (INFO cpu) and Redis commands (INFO commandstats, less this script's) per "
+        "task, from the first finished task to the last."
+        + (
+            " Rows named with a setting run a peer at the faster setting its docs give (" + "; ".join(settings) + ")."
+            if settings
+            else ""
+        ),
+        "latency: enqueue a task that does RPUSH, until a BLPOP waiter has it; result: the same through the "
+        "system's result API at its defaults (huey's and arq's poll, from 50 ms and every 500 ms); arq's worker also "
+        "polls its queue every 500 ms (poll_delay), so with a few ms between samples its tasks wait for a full poll",
+        "",
+    ]
+    peer_python = str(args.peer_venv / "bin" / "python")
+    python = Path(sys.executable)
+    shown_python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
+    mine, theirs = venv_info(sys.executable), venv_info(peer_python)
+    if "peers" in {system.venv for system in rows.values()} and "hiredis yes" not in theirs:
+        lines += ["WARNING: the peers' venv has no hiredis: they are not measured at their best", ""]
+    if "hiredis yes" not in mine:
+        lines += ["WARNING: yotaq's venv has no hiredis (pip install -e '.[hiredis]'): not like for like", ""]
+    lines += [
+        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {cpu_model()}; Redis {redis_version} "
+        f"(loopback, appendonly everysec); yotaq venv: {mine}; peers' venv: {theirs}",
+        f"command: {shown_python} {shlex.join(sys.argv)}",
+        f"medians of {args.runs} run(s); single enqueue {args.single:,} tasks, bulk and drains {args.tasks:,} tasks, "
+        f"latency {args.samples} samples, result {args.result_samples} samples; counter polled every "
+        f"{1000 * args.poll_s:g} ms",
+    ]
+    return "\n".join(lines)
 
 
 def cpu_model() -> str:
@@ -463,74 +819,53 @@ def venv_info(python: str) -> str:
         return "unavailable"
 
 
-def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors) -> str:
-    cols = columns(args.procs)
-    lines = [
-        "| system | version | " + " | ".join(heading for _, heading, _ in cols) + " |",
-        "|---|---|" + "---:|" * len(cols),
-    ]
-    for system in rows.values():
-        version = system.version or "n/a"
-        cells = [cell(rows, system, key, kind) for key, _, kind in cols]
-        lines.append(f"| {system.name} | {version} | " + " | ".join(cells) + " |")
-    lines.append("")
-    yotaq = rows.get("yotaq")
-    peers = [system for system in rows.values() if system.key != "yotaq"]
-    if yotaq is not None and peers:
-        lines.append(
-            "yotaq next to the best peer of this run (for rates, > 1 is faster; for latencies, < 1 is faster):"
-        )
-        for key, heading, kind in cols:
-            mine = value(rows, yotaq, key)
-            theirs = [
-                (value(rows, peer, key), peer.name)
-                for peer in peers
-                if not (peer.enqueue_as and key in ("single", "bulk"))
-            ]
-            theirs = [(number, name) for number, name in theirs if number is not None]
-            if mine is None or not theirs:
-                lines.append(f"- {heading}: n/a")
-                continue
-            best, name = max(theirs) if kind == RATE else min(theirs)
-            shown = f"{best:,.0f}" if kind == RATE else f"{best:.2f}"
-            lines.append(f"- {heading}: {mine / best:.2f}x the best peer, {name} ({shown})")
-        lines.append("")
-    if yotaq is not None and (floors.enqueue or floors.latency):
-        lines.append("yotaq next to no queue at all, the same work done with bare redis-py in the same run:")
-        if floors.enqueue:
-            lines.append(
-                f"- single enqueue vs a bare RPUSH loop of same-size messages "
-                f"({statistics.median(floors.enqueue):,.0f}/s), in alternating rounds: "
-                f"{100 * statistics.median(floors.enqueue_ratio):.0f}%"
-            )
-        latency = value(rows, yotaq, "latency_p50")
-        if floors.latency and latency is not None:
-            bare = statistics.median(floors.latency)
-            lines.append(
-                f"- latency p50 vs a bare worker (BLPOP, then RPUSH) in its place ({bare:.2f} ms): "
-                f"{latency / bare:.2f}x"
-            )
-        lines.append("")
-    lines += [
-        "latency: enqueue a task that does RPUSH, until a BLPOP waiter has it; result: the same through the "
-        "system's result API at its defaults (huey's and arq's poll, from 50 ms and every 500 ms); arq's worker also "
-        "polls its queue every 500 ms (poll_delay), so with a few ms between samples its tasks wait for a full poll",
-        "",
-    ]
-    peer_python = str(args.peer_venv / "bin" / "python")
-    python = Path(sys.executable)
-    shown_python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
-    mine, theirs = venv_info(sys.executable), venv_info(peer_python)
-    if mine.split(", ")[1:] != theirs.split(", ")[1:] and "peers" in {system.venv for system in rows.values()}:
-        lines += ["WARNING: the two venvs differ in redis-py or hiredis, so the rows are not like for like", ""]
-    lines += [
-        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {cpu_model()}; Redis {redis_version} "
-        f"(loopback, appendonly everysec); yotaq venv: {mine}; peers' venv: {theirs}",
-        f"command: {shown_python} {shlex.join(sys.argv)}",
-        f"medians of {args.runs} run(s); single enqueue {args.single:,} tasks, bulk and drains {args.tasks:,} tasks, "
-        f"latency {args.samples} samples, result {args.result_samples} samples",
-    ]
-    return "\n".join(lines)
+def write_json(
+    path: Path, rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors
+) -> None:
+    """Every run's values, their medians and the comparisons, for charts (benchmarks/results/latest.json)."""
+    keys = [key for key, _, _ in columns(args.procs)] + json_only(args.procs)
+    units = {key: kind for key, _, kind in columns(args.procs)}
+    units.update(
+        {key: "s" if key.endswith("startup") else (COUNT if "rcmd" in key else COST) for key in json_only(args.procs)}
+    )
+    document = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "redis": redis_version},
+        "venvs": {"yotaq": venv_info(sys.executable), "peers": venv_info(str(args.peer_venv / "bin" / "python"))},
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "settings": {
+            "tasks": args.tasks,
+            "single": args.single,
+            "runs": args.runs,
+            "procs": args.procs,
+            "samples": args.samples,
+            "result_samples": args.result_samples,
+            "poll_ms": 1000 * args.poll_s,
+        },
+        "units": units,
+        "systems": [
+            {
+                "key": system.key,
+                "name": system.name,
+                "version": system.version,
+                "kind": system.kind,
+                "base": system.enqueue_as,
+                "setting": system.setting,
+                "runs": {key: system.results[key] for key in keys if key in system.results},
+                "median": {key: number for key in keys if (number := value(rows, system, key)) is not None},
+                "errors": system.errors,
+            }
+            for system in rows.values()
+        ],
+        "comparisons": comparisons(rows, args.procs),
+        "floors": {
+            "enqueue_rate": floors.enqueue,
+            "enqueue_ratio": floors.enqueue_ratio,
+            "latency_p50_ms": floors.latency,
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def main() -> None:
@@ -549,8 +884,11 @@ def main() -> None:
         help="comma-separated, from: " + ", ".join(all_systems),
     )
     parser.add_argument("--peer-venv", type=Path, default=ROOT / ".venv-bench")
+    parser.add_argument("--poll-ms", type=float, default=1000 * POLL_S, help="how often the drain reads the counter")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the run's numbers ({RESULTS})")
     args = parser.parse_args()
     args.single = args.single or min(args.tasks, 5_000)
+    args.poll_s = args.poll_ms / 1000
     unknown = [name for name in args.systems if name not in all_systems]
     if unknown:
         parser.error(f"unknown systems: {', '.join(unknown)}")
@@ -564,7 +902,7 @@ def main() -> None:
     # PYTHONDONTWRITEBYTECODE set its workers would compile it again at every start: compile it once.
     compileall.compile_dir(Path(yotaq.__file__).parent, quiet=1)
     with tempfile.TemporaryDirectory(prefix="yotaq-compare-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
-        bench = Bench(server.url, Path(tmp), args.peer_venv)
+        bench = Bench(server.url, Path(tmp), args.peer_venv, args.poll_s)
         redis_version = bench.redis.info("server")["redis_version"]
         for system in rows.values():
             try:
@@ -579,6 +917,8 @@ def main() -> None:
                     measure(bench, system, args, floors)
         bench.redis.close()
     print(report(rows, args, redis_version, floors))
+    write_json(args.json, rows, args, redis_version, floors)
+    print(f"the run's numbers: {args.json}", file=sys.stderr)
 
 
 if __name__ == "__main__":
