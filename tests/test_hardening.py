@@ -17,6 +17,7 @@ import redis
 
 import yotaq
 from yotaq import Status, serializer
+from yotaq.worker.task import TaskHandler
 from yotaq.worker.timelimit import EXIT_STUCK
 
 from . import tasks
@@ -103,8 +104,8 @@ def test_a_task_that_takes_its_worker_down_is_given_back_counting_a_delivery(que
     def broken(*args, **kwargs):
         raise yotaq.BrokerError("simulated: Redis refused the outcome")
 
-    monkeypatch.setattr(worker, "_run", broken)  # the task's step itself fails ...
-    monkeypatch.setattr(worker, "_fail", broken)  # ... and so does recording that
+    monkeypatch.setattr(TaskHandler, "_run", broken)  # the task's step itself fails ...
+    monkeypatch.setattr(TaskHandler, "_fail", broken)  # ... and so does recording that
     with pytest.raises(yotaq.BrokerError):
         worker.run()
     assert int(r.hget(queue.keys.deliveries, job.id)) == 1

@@ -15,7 +15,6 @@ import signal
 import socket
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,14 +24,12 @@ from typing import Any, TypeVar
 import redis
 
 from .. import serializer
-from ..broker import Ack, Broker, Patience, QueueKeys, check_name
-from ..exceptions import ConfigurationError, ConnectionError, InvalidMessage, Retry  # noqa: A004 - yotaq's own
-from ..functions import FunctionCache
-from ..info import Buried
-from ..job import Options, seconds_to_ms
+from ..broker import Broker, Patience, QueueKeys, check_name
+from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
-from .timelimit import TaskRunner, TimeLimitExceeded, Watchdog
+from .task import StopNow, TaskHandler
+from .timelimit import TaskRunner, Watchdog
 from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
@@ -43,16 +40,6 @@ IDLE_WAIT_S = 1.0  # longest a blocking wait for work lasts before the worker lo
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
-
-_DEFAULTS = Options()
-NOT_PENDING = (
-    "its job is not pending on this queue: a copy of a job that already ran (a replay), or a message "
-    "not enqueued through yotaq; it was not run"
-)
-
-
-class _StopNow(BaseException):
-    """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
 
 
 def _positive(name: str, value: float) -> float:
@@ -104,15 +91,17 @@ class Worker:
         self.name = check_name("worker name", name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
         self.counts: Counter[str] = Counter()
         self._secret = serializer.as_secret(secret)
-        self._functions = FunctionCache()
         self._watchdog = watchdog
-        self._runner = TaskRunner(watchdog)
         self._patience = Patience(None, sleep=self._sleep)
         self._batch = Batch()
+        self._tasks = self._task_handler()
         self._stopping = False
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
         self._shutting_down = False
-        self._current: QueueKeys | None = None  # the queue of the task being processed, until it is recorded
+
+    def _task_handler(self) -> TaskHandler:
+        runner = TaskRunner(self._watchdog)
+        return TaskHandler(self.broker, self.name, self._secret, self._batch, runner, self._until_done, self.counts)
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -133,7 +122,7 @@ class Worker:
             )
         self._stopping = self._shutting_down = False
         self._batch = Batch()
-        self._runner = TaskRunner(self._watchdog)  # made in the thread that runs the tasks
+        self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
         maintenance = Maintenance(self.broker, self.queues, self.name, self.liveness, self._batch, self._secret)
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 else None
@@ -143,7 +132,7 @@ class Worker:
             maintenance.start()
             logger.info("%r started", self)
             self._loop(watcher, maintenance)
-        except _StopNow:
+        except StopNow:
             if self._batch.running is not None:
                 logger.warning("stopped during job %s: it goes back to its queue", self._batch.running[0])
         except BaseException:
@@ -156,15 +145,15 @@ class Worker:
                 watcher.stop()
             try:
                 self._send_acks()
-                if crashed and self._current is not None:
-                    self._give_back_counted(self._current)
+                if crashed and self._tasks.current is not None:
+                    self._give_back_counted(self._tasks.current)
                 self._release_all(maintenance)
             except ConnectionError as exc:
                 logger.warning(
                     "could not give tasks back (%s): they return to the queue once this worker's heartbeat lapses", exc
                 )
             finally:
-                self._runner.close()
+                self._tasks.close()
                 for signum, handler in handlers.items():
                     signal.signal(signum, handler)
             logger.info("%r stopped: %s", self, dict(self.counts) or "no tasks")
@@ -182,7 +171,7 @@ class Worker:
                 self._until_done(lambda: self._rejoin(maintenance), failing=True)
                 continue
             while not self._stopping and (leased := self._batch.next()) is not None:
-                self._process(*leased)
+                self._tasks.process(*leased)
                 if self._batch.acks_due():
                     self._until_done(self._send_acks)
             # The batch's acknowledgements go out with the next lease, in one round trip.
@@ -197,7 +186,7 @@ class Worker:
             except BaseException:
                 self._batch.restore_acks({keys: acks} if acks else {})
                 raise
-            self._lost_leases(leases.lost, "done")
+            self._tasks.lost_leases(leases.lost, "done")
             if leases.messages:
                 self._batch.add(keys, leases)
                 self._send_acks()  # those of the queues not looked at
@@ -220,7 +209,7 @@ class Worker:
         try:
             while taken:
                 keys, acks = next(iter(taken.items()))
-                self._lost_leases(self.broker.ack_and_lease(keys, self.name, acks, 0).lost, "done")
+                self._tasks.lost_leases(self.broker.ack_and_lease(keys, self.name, acks, 0).lost, "done")
                 del taken[keys]
         finally:
             self._batch.restore_acks(taken)
@@ -248,119 +237,6 @@ class Worker:
             if released:
                 logger.info("gave %d unfinished task(s) back to %r", released, keys.queue)
 
-    # -- one task ------------------------------------------------------------------------------
-
-    def _process(self, keys: QueueKeys, message: bytes, known: bool) -> None:
-        """Run one leased task and record how it ended. Whatever fails in this worker's own code on
-        the way is recorded as the task's failure too, and the worker goes on."""
-        self._current = keys
-        try:
-            if not known:
-                self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING)
-            else:
-                self._run(keys, message)
-        except (_StopNow, TimeLimitExceeded):
-            raise
-        except Exception as exc:
-            logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
-            trace = "".join(traceback.format_exc())
-            outcome = ("failed", "WorkerError", f"recording its outcome failed: {serializer.describe(exc)}", trace)
-            self._fail(keys, message, serializer.message_id(message), _DEFAULTS, outcome)
-        self._current = None
-
-    def _run(self, keys: QueueKeys, message: bytes) -> None:
-        try:
-            task = serializer.decode(message, self._secret, keys.queue, self._functions)
-            options = _DEFAULTS.replace(**task.options)
-        except (InvalidMessage, ConfigurationError) as exc:
-            record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
-            self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc))
-            return
-        self._batch.start(task.id)
-        started = time.perf_counter()
-        failure: BaseException | None = None
-        try:
-            value = self._runner.call(task, options.timeout)
-        except TimeLimitExceeded as exc:
-            failure = TimeoutError(f"task exceeded its time limit of {options.timeout:g} s")
-            failure.__traceback__ = exc.__traceback__
-        except _StopNow:
-            raise
-        except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
-            failure = exc
-        elapsed = time.perf_counter() - started
-        self._batch.finish(elapsed)
-        if failure is None:
-            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue)
-            if kind == "done":
-                logger.debug("job %s done in %.6f s", task.id, elapsed)
-                self.counts["done"] += 1
-                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms))
-                return
-            logger.error("job %s returned a value that cannot be stored: it fails", task.id)
-            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))
-        elif task.attempt < options.retries:
-            self._retry(keys, message, task, options, failure, elapsed)
-        else:
-            outcome = serializer.failure(failure)
-            logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, outcome[3].rstrip())
-            self._fail(keys, message, task.id, options, outcome)
-
-    def _retry(
-        self, keys: QueueKeys, message: bytes, task: serializer.Task, options: Options, failure: BaseException, s: float
-    ) -> None:
-        delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
-        delay_s = options.backoff(task.attempt + 1) if delay is None else delay
-        logger.warning(
-            "job %s failed after %.3f s (try %d of %d), retrying in %.2f s: %s",
-            task.id, s, task.attempt + 1, options.retries + 1, delay_s, serializer.describe(failure),
-        )  # fmt: skip
-        body = serializer.message_body(message)
-        retry = serializer.with_attempt(task, body, self._secret, keys.queue, time.time() + delay_s)
-        delay_ms = seconds_to_ms("retry delay", delay_s)
-        self._record("retried", task.id, lambda: self.broker.retry(keys, self.name, message, retry, task.id, delay_ms))
-
-    def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
-        """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue)
-        self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
-
-    def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str) -> None:
-        """Set a message aside as dead, unrun, with the reason, under ``record_id``."""
-        logger.error("job %s set aside as dead: %s", record_id, reason)
-        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue)
-        self._record("invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS))
-
-    def _bury(
-        self, keys: QueueKeys, message: bytes, record_id: str, kind: Buried, envelope: bytes, options: Options
-    ) -> bool:
-        return self.broker.bury(
-            keys,
-            self.name,
-            message,
-            record_id,
-            kind=kind,
-            envelope=envelope,
-            record_ttl_ms=options.failure_ttl_ms,
-            result_ttl_ms=options.failed_result_ttl_ms,
-        )
-
-    def _record(self, outcome: str, job_id: str, step: Callable[[], bool]) -> None:
-        """Record how a task ended, retrying through an outage so finished work is not run again."""
-        self.counts[outcome] += 1
-        if not self._until_done(step):
-            self._lost_leases([job_id], outcome)
-
-    def _lost_leases(self, job_ids: list[str], outcome: str) -> None:
-        for job_id in job_ids:
-            logger.warning(
-                "job %s: could not record it as %s, its lease was gone: this worker was presumed dead and "
-                "the task given back to the queue (where it runs again), or an earlier try at recording it "
-                "went through before the connection dropped",
-                job_id,
-                outcome,
-            )
-
     # -- outages and signals -------------------------------------------------------------------
 
     def _until_done(self, command: Callable[[], T], *, failing: bool = False) -> T:
@@ -386,7 +262,7 @@ class Worker:
         self._waiting = True
         try:
             if self._stopping:
-                raise _StopNow
+                raise StopNow
             time.sleep(seconds)
         finally:
             self._waiting = False
@@ -398,17 +274,17 @@ class Worker:
         handlers: dict[int, Any] = {
             signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
         }
-        handlers[signal.SIGALRM] = self._runner.install()
+        handlers[signal.SIGALRM] = self._tasks.install()
         return handlers
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._shutting_down:
             return
         if self._stopping:
-            raise _StopNow
+            raise StopNow
         self._stopping = True
         logger.info(
             "%s: finishing the running task, then stopping (again to stop at once)", signal.Signals(signum).name
         )
         if self._waiting:
-            raise _StopNow
+            raise StopNow

@@ -1,0 +1,182 @@
+"""One leased task: run it within its time limit and record how it ended (done, retried, failed for
+good, or set aside unrun), whatever goes wrong in this worker's own code on the way."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
+
+from .. import serializer
+from ..broker import Ack, Broker, QueueKeys
+from ..exceptions import ConfigurationError, InvalidMessage, Retry
+from ..functions import FunctionCache
+from ..info import Buried
+from ..job import Options, seconds_to_ms
+from .batch import Batch
+from .timelimit import TaskRunner, TimeLimitExceeded
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DEFAULTS = Options()
+NOT_PENDING = (
+    "its job is not pending on this queue: a copy of a job that already ran (a replay), or a message "
+    "not enqueued through yotaq; it was not run"
+)
+
+
+class StopNow(BaseException):
+    """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
+
+
+class TaskHandler:
+    """Runs the tasks a worker leased, one at a time, and records their outcomes.
+
+    ``until_done`` is the worker's way through an outage: recording is retried until it goes
+    through, so that finished work is not run again.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        worker: str,
+        secret: bytes | None,
+        batch: Batch,
+        runner: TaskRunner,
+        until_done: Callable[[Callable[[], bool]], bool],
+        counts: Counter[str],
+    ) -> None:
+        self._broker = broker
+        self._worker = worker
+        self._secret = secret
+        self._batch = batch
+        self._runner = runner
+        self._until_done = until_done
+        self._functions = FunctionCache()
+        self.counts = counts
+        self.current: QueueKeys | None = None  # the queue of the task being handled, until it is recorded
+
+    def process(self, keys: QueueKeys, message: bytes, known: bool) -> None:
+        """Run one leased task and record how it ended. Whatever fails in this worker's own code on
+        the way is recorded as the task's failure too, and the worker goes on."""
+        self.current = keys
+        try:
+            if not known:
+                self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING)
+            else:
+                self._run(keys, message)
+        except (StopNow, TimeLimitExceeded):
+            raise
+        except Exception as exc:
+            logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
+            trace = "".join(traceback.format_exc())
+            outcome = ("failed", "WorkerError", f"recording its outcome failed: {serializer.describe(exc)}", trace)
+            self._fail(keys, message, serializer.message_id(message), _DEFAULTS, outcome)
+        self.current = None
+
+    def _run(self, keys: QueueKeys, message: bytes) -> None:
+        try:
+            task = serializer.decode(message, self._secret, keys.queue, self._functions)
+            options = _DEFAULTS.replace(**task.options)
+        except (InvalidMessage, ConfigurationError) as exc:
+            record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
+            self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc))
+            return
+        self._batch.start(task.id)
+        started = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            value = self._runner.call(task, options.timeout)
+        except TimeLimitExceeded as exc:
+            failure = TimeoutError(f"task exceeded its time limit of {options.timeout:g} s")
+            failure.__traceback__ = exc.__traceback__
+        except StopNow:
+            raise
+        except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
+            failure = exc
+        elapsed = time.perf_counter() - started
+        self._batch.finish(elapsed)
+        if failure is None:
+            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue)
+            if kind == "done":
+                logger.debug("job %s done in %.6f s", task.id, elapsed)
+                self.counts["done"] += 1
+                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms))
+                return
+            logger.error("job %s returned a value that cannot be stored: it fails", task.id)
+            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))
+        elif task.attempt < options.retries:
+            self._retry(keys, message, task, options, failure, elapsed)
+        else:
+            outcome = serializer.failure(failure)
+            logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, outcome[3].rstrip())
+            self._fail(keys, message, task.id, options, outcome)
+
+    def _retry(
+        self, keys: QueueKeys, message: bytes, task: serializer.Task, options: Options, failure: BaseException, s: float
+    ) -> None:
+        delay = failure.delay if isinstance(failure, Retry) and failure.delay is not None else None
+        delay_s = options.backoff(task.attempt + 1) if delay is None else delay
+        logger.warning(
+            "job %s failed after %.3f s (try %d of %d), retrying in %.2f s: %s",
+            task.id, s, task.attempt + 1, options.retries + 1, delay_s, serializer.describe(failure),
+        )  # fmt: skip
+        body = serializer.message_body(message)
+        retry = serializer.with_attempt(task, body, self._secret, keys.queue, time.time() + delay_s)
+        delay_ms = seconds_to_ms("retry delay", delay_s)
+        self._record(
+            "retried", task.id, lambda: self._broker.retry(keys, self._worker, message, retry, task.id, delay_ms)
+        )
+
+    def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
+        """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue)
+        self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
+
+    def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str) -> None:
+        """Set a message aside as dead, unrun, with the reason, under ``record_id``."""
+        logger.error("job %s set aside as dead: %s", record_id, reason)
+        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue)
+        self._record("invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS))
+
+    def _bury(
+        self, keys: QueueKeys, message: bytes, record_id: str, kind: Buried, envelope: bytes, options: Options
+    ) -> bool:
+        return self._broker.bury(
+            keys,
+            self._worker,
+            message,
+            record_id,
+            kind=kind,
+            envelope=envelope,
+            record_ttl_ms=options.failure_ttl_ms,
+            result_ttl_ms=options.failed_result_ttl_ms,
+        )
+
+    def _record(self, outcome: str, job_id: str, step: Callable[[], bool]) -> None:
+        """Record how a task ended, retrying through an outage so finished work is not run again."""
+        self.counts[outcome] += 1
+        if not self._until_done(step):
+            self.lost_leases([job_id], outcome)
+
+    def lost_leases(self, job_ids: list[str], outcome: str) -> None:
+        for job_id in job_ids:
+            logger.warning(
+                "job %s: could not record it as %s, its lease was gone: this worker was presumed dead and "
+                "the task given back to the queue (where it runs again), or an earlier try at recording it "
+                "went through before the connection dropped",
+                job_id,
+                outcome,
+            )
+
+    def install(self) -> object:
+        """Take SIGALRM for time limits; returns the handler it replaced."""
+        return self._runner.install()
+
+    def close(self) -> None:
+        self._runner.close()
