@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint load bench clean
+.PHONY: demo test lint docs docs-serve diagrams charts load bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,25 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-embedded
 	$(BIN)/python scripts/demo.py
 
-## test: lint, then the test suite against a real Redis (see tests/conftest.py for which)
-test: $(VENV)/.installed-test lint
+## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py)
+test: $(VENV)/.installed-test lint docs
 	$(BIN)/python -m pytest
+
+## docs: the documentation site into site/, failing on any warning (a quoted name gone, a broken link, ...)
+docs: $(VENV)/.installed-docs
+	$(BIN)/mkdocs build --strict
+
+## docs-serve: the site on http://127.0.0.1:8000, rebuilt as you edit
+docs-serve: $(VENV)/.installed-docs
+	$(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+## diagrams: docs/img/*.dot drawn as SVG with Graphviz's dot (apt-get install graphviz); the build checks they match
+diagrams: $(VENV)/.installed-docs
+	$(BIN)/python docs/hooks.py diagrams
+
+## charts: the benchmarks page's charts, from benchmarks/results/latest.json (made by benchmarks/compare.py)
+charts: $(VENV)/.installed-docs
+	$(BIN)/python benchmarks/charts.py
 
 ## load: locust, headless, 30 s, against workers and a Redis it starts itself (see loadtest/)
 load: $(VENV)/.installed-load
@@ -46,4 +62,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy --strict yotaq
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info site

@@ -1,0 +1,293 @@
+"""mkdocs hooks: the pages quote yotaq's own files at build time, so the quotes cannot drift.
+
+Markers, each alone on a line of a page (indented as the block it stands for):
+
+- ``<!-- source: yotaq/worker/loop.py Worker._on_signal -->``: that def, class or assignment (or several
+  names, one after the other), found with ``ast`` in the file as it is now; ``<!-- source: PATH -->``
+  quotes a whole file (a Lua script, say) and ``<!-- source: PATH header -->`` a Lua script's opening
+  ``--[[ ... ]]`` comment. A name that no longer exists fails the build.
+- ``<!-- example: docs_src/guide/results.py -->``: an example file, and under it what it prints, from the
+  ``.out`` file beside it (``tests/test_docs.py`` runs every example and compares). In a ``.out`` file,
+  ``[[2.4]]`` shows as ``2.4`` but matches anything (a duration, say).
+- ``<!-- session: docs_src/guide/cli.console -->``: a terminal session, commands after ``$ `` and what
+  each prints (``tests/test_docs.py`` runs them in order and compares); a line ``...`` stands for any lines.
+- ``<!-- cli: worker -->``: ``python -m yotaq worker --help``, from the parser itself (``<!-- cli: -->`` for
+  the top level); ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
+- ``<!-- bench-table: benchmarks/results/latest.json -->``: the results table of a ``benchmarks/compare.py``
+  run, from its JSON (``benchmarks/charts.py`` draws the charts from the same file).
+
+Before the build, every ``docs/img/*.dot`` must have its ``.svg`` beside it, drawn from that very text
+(its hash is in the SVG): ``python docs/hooks.py diagrams`` (``make diagrams``) draws them with Graphviz.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import importlib.util
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+KINDS = "source|example|session|cli|loadtest-help|bench-table"
+MARKER = re.compile(rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{KINDS}):?(?P<arg>[^>]*?) ?-->[ \t]*$", re.M)
+PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]")
+DIAGRAM_HASH = re.compile(r"<!-- dot sha256: ([0-9a-f]{64}) -->")
+HELP_COLUMNS = "100"
+
+
+class QuoteError(Exception):
+    """A marker that points at nothing (a file or a name that is gone)."""
+
+
+# -- quoting source ------------------------------------------------------------------------------
+
+
+def _find(tree: ast.AST, dotted: str) -> ast.stmt:
+    """The def, class or assignment named ``dotted`` (``Class.method``) in ``tree``."""
+    scope: list[ast.stmt] = list(tree.body)  # type: ignore[attr-defined]
+    node: ast.stmt | None = None
+    for part in dotted.split("."):
+        node = None
+        for candidate in scope:
+            if isinstance(candidate, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [candidate.name]
+            elif isinstance(candidate, ast.Assign):
+                names = [target.id for target in candidate.targets if isinstance(target, ast.Name)]
+            elif isinstance(candidate, ast.AnnAssign) and isinstance(candidate.target, ast.Name):
+                names = [candidate.target.id]
+            else:
+                continue
+            if part in names:
+                node = candidate
+                break
+        if node is None:
+            raise QuoteError(f"no {dotted!r} (no {part!r}) in it")
+        scope = list(getattr(node, "body", []))
+    assert node is not None
+    return node
+
+
+def quote_python(path: Path, dotted: str) -> tuple[str, int]:
+    """The source of ``dotted`` in ``path``, dedented, and its first line number."""
+    text = path.read_text()
+    node = _find(ast.parse(text), dotted)
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    lines = text.splitlines()[first - 1 : node.end_lineno]
+    return textwrap.dedent("\n".join(lines)), first
+
+
+def lua_header(text: str) -> str:
+    match = re.match(r"\s*--\[\[.*?\]\]", text, re.S)
+    if match is None:
+        raise QuoteError("no --[[ ... ]] header at its top")
+    return match.group(0).strip()
+
+
+def render_source(arg: str) -> str:
+    parts = arg.split()
+    if not parts:
+        raise QuoteError("expected <!-- source: PATH [NAME...|header] -->")
+    relative = parts[0]
+    path = ROOT / relative
+    if not path.is_file():
+        raise QuoteError(f"no file {relative}")
+    language = {".py": "python", ".lua": "lua"}.get(path.suffix, "text")
+    if len(parts) == 1:
+        return f'```{language} title="{relative}"\n{path.read_text().rstrip()}\n```'
+    if parts[1] == "header" and language == "lua":
+        return f'```lua title="{relative} (its header)"\n{lua_header(path.read_text())}\n```'
+    if len(parts) == 2:
+        code, first = quote_python(path, parts[1])
+        return f'```python title="{relative}: {parts[1]}" linenums="{first}"\n{code.rstrip()}\n```'
+    codes = "\n".join(quote_python(path, name)[0].rstrip() for name in parts[1:])  # several constants, say
+    return f'```python title="{relative}"\n{codes}\n```'
+
+
+# -- examples ------------------------------------------------------------------------------------
+
+
+def shown_output(expected: str) -> str:
+    """A ``.out`` file as the page shows it: ``[[x]]`` as ``x``."""
+    return PLACEHOLDER.sub(lambda match: match[1], expected)
+
+
+def output_pattern(expected: str) -> re.Pattern[str]:
+    """A ``.out`` file as a pattern for what the example prints: ``[[x]]`` matches any text on its line."""
+    lines = []
+    for line in expected.rstrip("\n").split("\n"):
+        if line == "...":
+            lines.append(r"(?:[^\n]*\n)*?")
+            continue
+        pieces = PLACEHOLDER.split(line)
+        lines.append("".join(re.escape(p) if i % 2 == 0 else r"[^\n]*?" for i, p in enumerate(pieces)) + r"\n")
+    return re.compile("".join(lines))
+
+
+def session_steps(text: str) -> list[tuple[str, str]]:
+    """A ``.console`` file as (command, what it prints) pairs."""
+    steps: list[tuple[str, str]] = []
+    for line in text.rstrip("\n").split("\n"):
+        if line.startswith("$ "):
+            steps.append((line[2:], ""))
+        elif steps:
+            steps[-1] = (steps[-1][0], steps[-1][1] + line + "\n")
+        else:
+            raise QuoteError("a session must start with a command line ($ ...)")
+    return steps
+
+
+def render_session(arg: str) -> str:
+    relative = arg.strip()
+    path = ROOT / relative
+    if not path.is_file():
+        raise QuoteError(f"no session file {relative}")
+    session_steps(path.read_text())
+    return f"```console\n{shown_output(path.read_text()).rstrip()}\n```"
+
+
+def render_example(arg: str) -> str:
+    relative = arg.strip()
+    path = ROOT / relative
+    if not path.is_file() or path.suffix != ".py":
+        raise QuoteError(f"no example file {relative}")
+    block = f'```python title="{relative}"\n{path.read_text().rstrip()}\n```'
+    out = path.with_suffix(".out")
+    if out.is_file():
+        block += f'\n\n```text title="what it prints"\n{shown_output(out.read_text()).rstrip()}\n```'
+    return block
+
+
+# -- command lines -------------------------------------------------------------------------------
+
+
+def cli_help(command: str) -> str:
+    """``python -m yotaq [COMMAND] --help``, as the parser prints it in a terminal 100 columns wide."""
+    os.environ["COLUMNS"] = HELP_COLUMNS  # argparse reads it for its line width
+    sys.path.insert(0, str(ROOT))
+    from yotaq.cli import _parser
+
+    parser = _parser()
+    if command:
+        subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
+        if command not in subparsers.choices:  # type: ignore[operator]
+            raise QuoteError(f"python -m yotaq has no command {command!r}")
+        parser = subparsers.choices[command]  # type: ignore[index]
+    return parser.format_help().rstrip()
+
+
+def loadtest_help() -> str:
+    """``python -m loadtest --help``, run as a reader would run it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--help"],
+        cwd=ROOT,
+        env=dict(os.environ, COLUMNS=HELP_COLUMNS),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise QuoteError(f"python -m loadtest --help failed:\n{done.stderr}")
+    return done.stdout.rstrip()
+
+
+def bench_table(arg: str) -> str:
+    path = ROOT / arg
+    if not path.is_file():
+        raise QuoteError(f"no {arg}: run benchmarks/compare.py (make bench)")
+    spec = importlib.util.spec_from_file_location("bench_charts", ROOT / "benchmarks" / "charts.py")
+    assert spec is not None and spec.loader is not None
+    charts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(charts)
+    return str(charts.table(charts.load(path)))
+
+
+def render(kind: str, arg: str) -> str:
+    arg = arg.strip()
+    if kind == "source":
+        return render_source(arg)
+    if kind == "example":
+        return render_example(arg)
+    if kind == "session":
+        return render_session(arg)
+    if kind == "cli":
+        title = " ".join(["python -m yotaq", arg, "--help"]).replace("  ", " ")
+        return f'```text title="{title}"\n{cli_help(arg)}\n```'
+    if kind == "bench-table":
+        return bench_table(arg)
+    return f'```text title="python -m loadtest --help"\n{loadtest_help()}\n```'
+
+
+def expand(markdown: str, where: str = "a page") -> str:
+    """``markdown`` with every marker replaced by what it stands for."""
+
+    def replace(match: re.Match[str]) -> str:
+        try:
+            block = render(match["kind"], match["arg"])
+        except QuoteError as exc:
+            raise QuoteError(f"{where}: {match[0].strip()}: {exc}") from None
+        return textwrap.indent(block, match["indent"], lambda line: True)
+
+    return MARKER.sub(replace, markdown)
+
+
+# -- diagrams ------------------------------------------------------------------------------------
+
+
+def dot_hash(dot: Path) -> str:
+    return hashlib.sha256(dot.read_bytes()).hexdigest()
+
+
+def stale_diagrams() -> list[str]:
+    """The ``docs/img/*.dot`` whose ``.svg`` is missing or was drawn from other text."""
+    stale = []
+    for dot in sorted((DOCS / "img").glob("*.dot")):
+        svg = dot.with_suffix(".svg")
+        found = DIAGRAM_HASH.search(svg.read_text()) if svg.is_file() else None
+        if found is None or found[1] != dot_hash(dot):
+            stale.append(str(dot.relative_to(ROOT)))
+    return stale
+
+
+def draw_diagrams() -> None:
+    """Draw every ``docs/img/*.dot`` as SVG with Graphviz, its hash inside."""
+    for dot in sorted((DOCS / "img").glob("*.dot")):
+        svg = subprocess.run(["dot", "-Tsvg", str(dot)], check=True, capture_output=True, text=True).stdout
+        svg = svg.replace("<svg", f"<!-- dot sha256: {dot_hash(dot)} -->\n<svg", 1)
+        dot.with_suffix(".svg").write_text(svg)
+        print(f"drew {dot.with_suffix('.svg').relative_to(ROOT)}")
+
+
+# -- mkdocs's hooks ------------------------------------------------------------------------------
+
+
+def on_pre_build(config: object) -> None:
+    from mkdocs.exceptions import PluginError
+
+    if stale := stale_diagrams():
+        raise PluginError(f"diagram(s) out of date with their .dot: {', '.join(stale)} (run: make diagrams)")
+
+
+def on_page_markdown(markdown: str, page: object, config: object, files: object) -> str:
+    from mkdocs.exceptions import PluginError
+
+    where = getattr(getattr(page, "file", None), "src_uri", "a page")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return expand(markdown, where)
+    except QuoteError as exc:
+        raise PluginError(str(exc)) from None
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["diagrams"]:
+        draw_diagrams()
+    else:
+        sys.exit("usage: python docs/hooks.py diagrams")

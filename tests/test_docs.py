@@ -1,0 +1,221 @@
+"""Every example in the docs and the README runs as shown, against a real Redis with a real worker.
+
+The pages quote the files under docs_src/ through docs/hooks.py (``<!-- example: ... -->``: the file,
+then its ``.out``; ``<!-- session: ... -->``: commands and what they print). Here each example runs as
+a reader runs it, ``python docs_src/...`` with a worker running (``python -m yotaq worker``), and what
+it prints must match its ``.out`` (``[[x]]`` matches anything on its line, a line ``...`` any lines).
+The examples use a database of their own (1) on the session's Redis, and one worker for them all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import yotaq
+
+from .helpers import ROOT, Process, wait_for
+
+DOCS, DOCS_SRC = ROOT / "docs", ROOT / "docs_src"
+EXAMPLE_TIMEOUT_S = 90
+
+_spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+assert _spec is not None and _spec.loader is not None
+hooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hooks)
+
+PAGES = [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
+
+
+def markers(kind: str, pages: list[Path] = PAGES) -> list[str]:
+    found = []
+    for page in pages:
+        for match in hooks.MARKER.finditer(page.read_text()):
+            if match["kind"] == kind:
+                found.append(match["arg"].strip())
+    return found
+
+
+EXAMPLES = sorted(set(markers("example")))
+SESSIONS = sorted(set(markers("session")))
+
+
+def _docs_db(url: str) -> str:
+    """The same Redis, database 1: the examples' keys stay apart from the other tests' (and theirs from ours)."""
+    base, slash, db = url.rpartition("/")
+    return f"{base}/1" if slash and db.isdigit() and "://" in base else url.rstrip("/") + "/1"
+
+
+@pytest.fixture(scope="module")
+def docs_url(redis_url: str) -> Iterator[str]:
+    url = _docs_db(redis_url)
+    client = yotaq.connect(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def _env(url: str, **extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("YOTAQ_")}
+    return env | {"YOTAQ_REDIS_URL": url, "PYTHONUNBUFFERED": "1", "COLUMNS": "100"} | extra
+
+
+@pytest.fixture(scope="module")
+def worker(docs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """``python -m yotaq worker`` on the queue 'tasks', as every guide page asks the reader to run."""
+    log = tmp_path_factory.mktemp("docs-worker") / "worker.log"
+    process = Process([sys.executable, "-m", "yotaq", "worker"], _env(docs_url), log)
+    queue = yotaq.Queue(yotaq.connect(docs_url), "tasks")
+    wait_for(lambda: queue.info().workers, what="the docs' worker to register")
+    yield process
+    assert process.stop() == 0, process.output()[-3000:]
+
+
+def _matches(expected: str, printed: str) -> bool:
+    printed = printed.rstrip("\n") + "\n" if printed.strip() else ""
+    if not expected.strip():
+        return printed == ""
+    return hooks.output_pattern(expected).fullmatch(printed) is not None
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_runs_and_prints_what_its_page_shows(example: str, worker: Process, docs_url: str) -> None:
+    path = ROOT / example
+    done = subprocess.run(
+        [sys.executable, example],
+        cwd=ROOT,
+        env=_env(docs_url),
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT_S,
+    )
+    assert done.returncode == 0, f"{example} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    expected = path.with_suffix(".out")
+    if expected.exists():
+        assert _matches(expected.read_text(), done.stdout), (
+            f"{example} printed:\n{done.stdout}\nits page shows ({expected.name}):\n{expected.read_text()}"
+            f"\nstandard error:\n{done.stderr[-2000:]}"
+        )
+
+
+def _command(line: str, url: str) -> tuple[list[str], dict[str, str]]:
+    """A session's command line as argv and environment: ``NAME=value`` prefixes set variables, ``python``
+    is this interpreter, ``$YOTAQ_REDIS_URL`` the examples' Redis."""
+    words = shlex.split(line.replace("$YOTAQ_REDIS_URL", url))
+    extra = {}
+    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        extra[name] = value
+    if words and words[0] == "python":
+        words[0] = sys.executable
+    return words, _env(url, **extra)
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_session_prints_what_its_page_shows(session: str, worker: Process, docs_url: str) -> None:
+    for line, expected in hooks.session_steps((ROOT / session).read_text()):
+        argv, env = _command(line, docs_url)
+        done = subprocess.run(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=90
+        )
+        assert _matches(expected, done.stdout), f"$ {line}\nprinted:\n{done.stdout}\nthe page shows:\n{expected}"
+
+
+def test_every_file_in_docs_src_is_on_a_page() -> None:
+    quoted = set(EXAMPLES) | set(SESSIONS) | {arg.split()[0] for arg in markers("source")}
+    files = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*") if path.suffix in (".py", ".console")}
+    assert files - quoted == set(), "files under docs_src/ that no page shows"
+    outputs = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*.out")}
+    assert {out.removesuffix(".out") + ".py" for out in outputs} <= set(EXAMPLES), "an .out without its example"
+
+
+def test_pages_write_no_python_of_their_own() -> None:
+    """Python on a page comes from a file that runs (an example) or from yotaq itself (a source quote)."""
+    for page in sorted(DOCS.rglob("*.md")):
+        assert "```python" not in page.read_text(), f"{page.relative_to(ROOT)}: put the code in docs_src/"
+
+
+def test_readme_code_is_the_tested_examples() -> None:
+    """The README cannot use the hooks (GitHub shows it as it is): each of its Python blocks follows an
+    ``<!-- example: ... -->`` marker and is that file, with its ``.out`` after it."""
+    readme = (ROOT / "README.md").read_text()
+    fences = re.findall(r"^```(\w*)[^\n]*\n(.*?)^```", readme, re.M | re.S)
+    python = [body for language, body in fences if language == "python"]
+    shown = markers("example", [ROOT / "README.md"])
+    assert len(python) == len(shown), "a Python block in the README without its <!-- example: ... --> marker"
+    for example in shown:
+        after = readme.split(f"<!-- example: {example} -->", 1)[1]
+        blocks = re.findall(r"^```\w*[^\n]*\n(.*?)^```", after, re.M | re.S)
+        assert blocks[0].rstrip() == (ROOT / example).read_text().rstrip(), f"README: {example} differs"
+        out = (ROOT / example).with_suffix(".out")
+        if out.exists():
+            assert blocks[1].rstrip() == hooks.shown_output(out.read_text()).rstrip(), f"README: {out} differs"
+
+
+# The README's walkthrough shows worker.py's, client.py's and `info`'s output from a real run; the
+# same lines must come out of a run here, up to numbers, ids and host names.
+_WALKTHROUGH_START = "<!-- walkthrough -->"
+_WALKTHROUGH_END = "<!-- /walkthrough -->"
+
+
+def _shape(line: str) -> str:
+    pattern = re.escape(line)
+    pattern = re.sub(r"Worker\\\('[^']*'", r"Worker\\('[^']+'", pattern)
+    pattern = re.sub(r"worker\\ [\w.\\-]+:", r"worker\\ \\S+:", pattern)
+    pattern = re.sub(r"[0-9a-f]{32}", "[0-9a-f]+", pattern)
+    return re.sub(r"\d+(\\\.\d+)?", r"\\d+(?:\\.\\d+)?", pattern)
+
+
+def test_readme_walkthrough_output_comes_out_of_a_real_run(spawn, walkthrough_queue, redis_url: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(_WALKTHROUGH_START, 1)[1].split(_WALKTHROUGH_END, 1)[0]
+    shown = []
+    for block in re.findall(r"^```(?:console|text)?\n(.*?)^```", section, re.M | re.S):
+        shown += [line for line in block.splitlines() if line and not line.startswith(("$ ", "...", "#"))]
+    assert len(shown) >= 8, "the README's walkthrough shows what a run prints"
+
+    # Given a worker, when the client enqueues its tasks and they are done
+    worker = spawn("worker.py")
+    wait_for(lambda: walkthrough_queue.info().workers, what="worker.py to register")
+    client = spawn("client.py", YOTAQ_DEMO_MAX_SLEEP="0.01")
+    assert client.wait(60) == 0, client.output()
+    wait_for(lambda: walkthrough_queue.info().done == 100, timeout=60, what="the 100 tasks")
+    info = subprocess.run(
+        [sys.executable, "-m", "yotaq", "info"],
+        cwd=ROOT,
+        env=_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    worker.signal(signal.SIGINT)
+    assert worker.wait() == 0
+    printed = (worker.output() + client.output() + info.stdout).splitlines()
+
+    # Then every line the README shows has its like in what they printed
+    missing = [line for line in shown if not any(re.fullmatch(_shape(line), real) for real in printed)]
+    assert missing == [], f"README lines no run prints:\n{missing}\nprinted:\n" + "\n".join(printed[:20])
+
+
+def test_loadtest_options_are_shown_by_its_help_and_documented() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    documented = (ROOT / "loadtest" / "README.md").read_text()
+    for option in ("--workers", "--task", "--queue"):
+        assert option in done.stdout
+        assert f"`{option}" in documented, f"loadtest/README.md does not document {option}"
+    assert time.monotonic() - started < 30
