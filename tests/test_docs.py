@@ -140,6 +140,13 @@ def test_every_file_in_docs_src_is_on_a_page() -> None:
     assert {out.removesuffix(".out") + ".py" for out in outputs} <= set(EXAMPLES), "an .out without its example"
 
 
+def test_every_lua_script_is_on_the_scripts_page() -> None:
+    page = DOCS / "internals" / "lua-scripts.md"
+    quoted = {arg.split()[0] for arg in markers("source", [page])}
+    scripts = {str(path.relative_to(ROOT)) for path in (ROOT / "yotaq" / "broker" / "lua").glob("*.lua")}
+    assert scripts - quoted == set(), "Lua scripts that docs/internals/lua-scripts.md does not show"
+
+
 def test_pages_write_no_python_of_their_own() -> None:
     """Python on a page comes from a file that runs (an example) or from yotaq itself (a source quote)."""
     for page in sorted(DOCS.rglob("*.md")):
@@ -173,7 +180,6 @@ def _shape(line: str) -> str:
     pattern = re.escape(line)
     pattern = re.sub(r"Worker\\\('[^']*'", r"Worker\\('[^']+'", pattern)
     pattern = re.sub(r"worker\\ [\w.\\-]+:", r"worker\\ \\S+:", pattern)
-    pattern = re.sub(r"[0-9a-f]{32}", "[0-9a-f]+", pattern)
     return re.sub(r"\d+(\\\.\d+)?", r"\\d+(?:\\.\\d+)?", pattern)
 
 
@@ -206,6 +212,14 @@ def test_readme_walkthrough_output_comes_out_of_a_real_run(spawn, walkthrough_qu
     # Then every line the README shows has its like in what they printed
     missing = [line for line in shown if not any(re.fullmatch(_shape(line), real) for real in printed)]
     assert missing == [], f"README lines no run prints:\n{missing}\nprinted:\n" + "\n".join(printed[:20])
+
+
+def test_readme_line_counts_are_the_files() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("$ wc -l client.py worker.py\n", 1)[1].split("```", 1)[0]
+    counts = {name: len((ROOT / name).read_text().splitlines()) for name in ("client.py", "worker.py")}
+    expected = [f"{counts[name]:4d} {name}" for name in counts] + [f"{sum(counts.values()):4d} total"]
+    assert shown.splitlines() == expected
 
 
 def test_loadtest_options_are_shown_by_its_help_and_documented() -> None:
