@@ -142,9 +142,10 @@ def table(document: dict[str, Any]) -> str:
     for n in procs:
         columns += [
             (f"drain{n}", f"drain/s ({n} procs)", "{:,.0f}"),
-            (f"drain{n}_wcpu", f"worker CPU µs/task ({n})", "{:,.0f}"),
+            (f"drain{n}_wcpu", f"CPU µs/task ({n})", "{:,.0f}"),
         ]
     columns += [("latency_p50", "latency p50 ms", "{:.2f}"), ("result_p50", "result p50 ms", "{:.2f}")]
+    # "CPU µs/task (n)": the workers' CPU per task in the drain with n processes (Redis's is in the chart)
     lines = [
         "| system | version | " + " | ".join(heading for _, heading, _ in columns) + " |",
         "|---|---|" + "---:|" * len(columns),
@@ -155,7 +156,8 @@ def table(document: dict[str, Any]) -> str:
             number = system.get("median", {}).get(key)
             cells.append(fmt.format(number) if number is not None else "—")
         lines.append(f"| {system['name']} | {system.get('version', '')} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n{_subtitle(document)}; command: `{document.get('command', '?')}`"
+    command = document.get("command", "?").replace(f"{ROOT}/", "")  # the clone's path means nothing to a reader
+    return "\n".join(lines) + f"\n\n{_subtitle(document)}; command: `{command}`"
 
 
 def main() -> int:
