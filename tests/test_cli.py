@@ -14,7 +14,7 @@ import redis
 from yotaq import cli
 from yotaq.server import HOST, free_port
 
-from .helpers import ROOT, forge, wait_for
+from .helpers import ROOT, forge, push, wait_for
 
 
 def explode():
@@ -129,10 +129,10 @@ def test_failed_lists_requeues_and_purges(queue, queue_name, burst_worker, monke
     assert queue.failed_jobs() == []
 
 
-def test_dead_lists_requeues_and_purges(queue, queue_name, r, burst_worker, monkeypatch, redis_url, capsys):
+def test_dead_lists_requeues_and_purges(queue, queue_name, burst_worker, monkeypatch, redis_url, capsys):
     monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
     for job_id in (b"dead-1", b"dead-2"):
-        r.rpush(queue.keys.pending, forge(dill.dumps(print), version=b"3.99", job_id=job_id))
+        push(queue, forge(dill.dumps(print), version=b"3.99", job_id=job_id))
     burst_worker()
 
     assert cli.main(["dead", "--queue", queue_name]) == 0
@@ -182,9 +182,9 @@ def test_job_shows_the_traceback_of_a_job_failed(queue, queue_name, burst_worker
     assert out.endswith("ValueError: no good\n")
 
 
-def test_job_shows_why_a_job_is_dead(queue, queue_name, r, burst_worker, monkeypatch, redis_url, capsys):
+def test_job_shows_why_a_job_is_dead(queue, queue_name, burst_worker, monkeypatch, redis_url, capsys):
     monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
-    r.rpush(queue.keys.pending, forge(dill.dumps(print), version=b"3.99", job_id=b"dead-1"))
+    push(queue, forge(dill.dumps(print), version=b"3.99", job_id=b"dead-1"))
     burst_worker()
     assert cli.main(["job", "dead-1", "--queue", queue_name]) == 0
     out = capsys.readouterr().out

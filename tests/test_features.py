@@ -15,13 +15,13 @@ import time
 import pytest
 
 import yotaq
-from yotaq import JobFailed, ResultTimeout, Status
+from yotaq import JobFailed, ResultTimeout, Status, serializer
 from yotaq.broker import Broker
 from yotaq.serializer import decode
 from yotaq.worker.watch import QueueWatcher
 
 from . import tasks
-from .helpers import wait_for
+from .helpers import push, wait_for
 
 
 def nested_failure(value):
@@ -100,16 +100,32 @@ def test_an_id_never_enqueued_is_not_found(queue):
         job.result(timeout=0.05)
 
 
+# A message from a producer on another Python (authentic: unsigned, to a worker without a secret)
+OLD_PYTHON_MESSAGE = b"yq1 3.0 deadjob 0 %d - garbage" % (time.time() + 3600)
+
+
 def test_status_of_scheduled_and_dead_jobs(queue, r, burst_worker):
     later = queue.options(delay=60).enqueue(print)
     assert later.status is Status.SCHEDULED
-    r.rpush(queue.keys.pending, b"yq1 3.0 deadjob 0 - garbage")
+    push(queue, OLD_PYTHON_MESSAGE)
     r.zrem(queue.keys.scheduled, later.id)
     burst_worker()
     assert queue.job("deadjob").status is Status.DEAD
     assert [job.id for job in queue.dead_jobs()] == ["deadjob"] and queue.failed_jobs() == []
     with pytest.raises(JobFailed, match=r"enqueued by Python 3\.0"):
         queue.job("deadjob").result(timeout=1)
+
+
+def test_a_message_pushed_raw_is_dead_under_its_own_digest_not_the_id_in_its_header(queue, r, burst_worker):
+    r.rpush(queue.keys.pending, OLD_PYTHON_MESSAGE)  # not enqueued: no job pending under its id
+    burst_worker()
+    assert queue.job("deadjob").status is Status.NOT_FOUND
+    record_id = serializer.invalid_id(OLD_PYTHON_MESSAGE)
+    assert queue.job(record_id).status is Status.DEAD
+    [dead] = queue.dead_jobs()
+    assert dead.id == record_id and dead.reason.startswith("its job is not pending on this queue")
+    with pytest.raises(JobFailed, match="its job is not pending on this queue"):
+        queue.job(record_id).result(timeout=1)
 
 
 # -- retries -------------------------------------------------------------------------------------
@@ -146,7 +162,7 @@ def test_after_the_last_try_the_task_is_failed_and_kept_with_its_traceback(queue
 
 def test_failed_and_dead_jobs_are_requeued_or_purged_by_kind(queue, burst_worker, tmp_path, r):
     failing = queue.enqueue(tasks.flaky, str(tmp_path / "journal"), 2)  # fails once, then succeeds
-    r.rpush(queue.keys.pending, b"yq1 3.0 deadjob 0 - garbage")
+    push(queue, OLD_PYTHON_MESSAGE)
     burst_worker()
     assert (failing.status, queue.job("deadjob").status) == (Status.FAILED, Status.DEAD)
     assert queue.requeue("dead", [failing.id]) == 0  # not dead: left where it is
@@ -183,7 +199,7 @@ def test_a_retry_waits_in_redis_not_in_worker_memory(queue, spawn, queue_name, t
     wait_for(lambda: job.status is Status.SCHEDULED, what="the retry to be scheduled")
     assert worker.stop() == 0
     assert r.zscore(queue.keys.scheduled, job.id) is not None
-    assert decode(r.hget(queue.keys.scheduled_messages, job.id), None).attempt == 1
+    assert decode(r.hget(queue.keys.scheduled_messages, job.id), None, queue.name).attempt == 1
     assert job.status is Status.SCHEDULED
 
 
@@ -239,7 +255,7 @@ def test_options_never_swallow_a_functions_keyword_arguments(queue, burst_worker
     by_queue = queue.enqueue(takes_keywords, **keywords)
     by_options = queue.options(retries=1).enqueue(takes_keywords, **keywords)
     by_task = decorated.delay(**keywords)
-    messages = [decode(m, None) for m in r.lrange(queue.keys.pending, 0, -1)]
+    messages = [decode(m, None, queue.name) for m in r.lrange(queue.keys.pending, 0, -1)]
     assert [(m.id, m.kwargs, m.options) for m in messages] == [
         (by_queue.id, keywords, {}),
         (by_options.id, keywords, {"retries": 1}),
@@ -340,7 +356,7 @@ def test_the_decorator_adds_delay_and_leaves_a_plain_call_local(queue, burst_wor
     assert r.llen(queue.keys.pending) == 0
     default = multiply.delay(2, 3)
     overridden = multiply.options(retries=1).delay(2, 4)
-    first, second = (decode(m, None) for m in r.lrange(queue.keys.pending, 0, -1))
+    first, second = (decode(m, None, queue.name) for m in r.lrange(queue.keys.pending, 0, -1))
     assert first.options == {"retries": 3, "timeout": 30} and second.options == {"retries": 1, "timeout": 30}
     burst_worker()
     assert (default.result(1), overridden.result(1)) == (6, 8)
@@ -362,7 +378,7 @@ def test_a_duplicate_job_id_runs_once_while_the_first_is_pending(queue, burst_wo
 def test_enqueue_many_sends_thousands_in_one_transaction(queue, burst_worker, r):
     jobs = queue.options(result_ttl=60).enqueue_many(divmod, [(n, 7) for n in range(2000)])
     assert r.llen(queue.keys.pending) == 2000
-    assert decode(r.lindex(queue.keys.pending, 0), None).options == {"result_ttl": 60}
+    assert decode(r.lindex(queue.keys.pending, 0), None, queue.name).options == {"result_ttl": 60}
     burst_worker()
     assert [job.result(1) for job in jobs[:3]] == [(0, 0), (0, 1), (0, 2)]
     assert queue.info().done == 2000

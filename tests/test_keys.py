@@ -1,7 +1,8 @@
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.broker.keys import MAX_NAME_LENGTH, QueueKeys, check_name
+from yotaq.broker.keys import QueueKeys, check_name
+from yotaq.serializer import MAX_ID_LENGTH
 
 
 def test_every_key_of_a_queue_shares_one_hash_tag():
@@ -30,7 +31,7 @@ def test_the_per_job_marker_keys_and_the_old_dead_attributes_are_gone():
         assert not hasattr(keys, gone), gone
 
 
-TOO_LONG = "x" * (MAX_NAME_LENGTH + 1)
+TOO_LONG = "x" * (MAX_ID_LENGTH + 1)
 
 
 @pytest.mark.parametrize(
@@ -42,8 +43,8 @@ def test_a_name_that_cannot_be_part_of_a_key_is_refused(name):
 
 
 def test_a_name_of_the_longest_length_allowed_is_taken():
-    assert MAX_NAME_LENGTH == 200
-    longest = "x" * MAX_NAME_LENGTH
+    assert MAX_ID_LENGTH == 200
+    longest = "x" * MAX_ID_LENGTH
     assert QueueKeys(longest).pending == "{yotaq:" + longest + "}:pending"
     assert check_name("job id", "a.b-c_d:e|f~g!") == "a.b-c_d:e|f~g!"
 

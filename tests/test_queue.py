@@ -18,13 +18,13 @@ def test_enqueue_puts_one_message_on_the_pending_list(queue, r):
     job = queue.enqueue(divmod, 7, 2)
     assert job == queue.job(job.id) and job.queue == queue.name
     [message] = r.lrange(queue.keys.pending, 0, -1)
-    task = decode(message, None)
+    task = decode(message, None, queue.name)
     assert (task.id, task.fn(*task.args, **task.kwargs)) == (job.id, (3, 1))
 
 
 def test_tasks_are_kept_in_the_order_they_were_enqueued(queue, r):
     ids = [queue.enqueue(print, n).id for n in range(5)]
-    assert [decode(m, None).id for m in r.lrange(queue.keys.pending, 0, -1)] == ids
+    assert [decode(m, None, queue.name).id for m in r.lrange(queue.keys.pending, 0, -1)] == ids
 
 
 def test_what_cannot_be_serialised_never_reaches_redis(queue, r):
@@ -104,7 +104,8 @@ def test_enqueue_and_result_waits_keep_a_connection_per_thread_which_goes_back_t
         thread.join()
     # Each thread had a connection of its own, and gave it back when it ended: the next one took it.
     assert len(theirs) == 5 and mine not in {id_ for _, id_ in theirs} and len({id_ for _, id_ in theirs}) == 1
-    assert [decode(m, None).args for m in r.lrange(queue.keys.pending, 0, -1)] == [(1,), *((n,) for n in range(5))]
+    pending = r.lrange(queue.keys.pending, 0, -1)
+    assert [decode(m, None, queue.name).args for m in pending] == [(1,), *((n,) for n in range(5))]
 
 
 def test_a_forked_child_enqueues_through_a_connection_of_its_own(queue, r):
@@ -122,7 +123,7 @@ def test_a_forked_child_enqueues_through_a_connection_of_its_own(queue, r):
     assert os.waitstatus_to_exitcode(status) == 0
     queue.enqueue(print, "parent")
     assert _sender_id(queue) == parent
-    assert [decode(m, None).args for m in r.lrange(queue.keys.pending, 0, -1)] == [("child",), ("parent",)]
+    assert [decode(m, None, queue.name).args for m in r.lrange(queue.keys.pending, 0, -1)] == [("child",), ("parent",)]
 
 
 def test_an_enqueue_nested_in_another_on_one_thread_takes_another_connection(queue):

@@ -6,6 +6,7 @@ import os
 import pickle
 import socket
 import threading
+import time
 import zlib
 
 import dill
@@ -17,10 +18,11 @@ from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
 from .helpers import forge
 
 SECRET = b"s3cret"
+QUEUE = "tasks"
 
 
 def roundtrip(fn, *args, secret=None, **kwargs):
-    task = decode(encode(Task("id1", fn, args, kwargs), secret), secret)
+    task = decode(encode(Task("id1", fn, args, kwargs), secret, QUEUE), secret, QUEUE)
     return task.fn(*task.args, **task.kwargs)
 
 
@@ -34,30 +36,40 @@ def test_a_closure_and_a_lambda_travel_by_value():
     assert roundtrip(lambda x: x * 3, 4) == 12
 
 
-def test_the_header_is_readable_and_carries_the_job_id():
-    message = encode(Task("0123abcd", print, ("hi",), {}), None)
-    assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd 0 - ")
+def test_the_header_is_readable_and_carries_the_job_id_and_when_it_expires():
+    before = int(time.time())
+    message = encode(Task("0123abcd", print, ("hi",), {}), None, QUEUE)
+    after = int(time.time())
+    assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd 0 ")
+    expires, signature = message.split(b" ", 6)[4:6]
+    assert signature == b"-"
+    assert before + serializer.MESSAGE_VALIDITY_S <= int(expires) <= after + serializer.MESSAGE_VALIDITY_S
     assert message_id(message) == "0123abcd"
 
 
 def test_a_bulk_enqueue_makes_the_very_messages_single_enqueues_would():
     function = functions.dumps_function(pow)
     options = {"retries": 2}
-    bulk = serializer.encode_calls(function, ["id1", "id2"], [(2, 5), (3, 2)], options, SECRET)
+    bulk = serializer.encode_calls(function, ["id1", "id2"], [(2, 5), (3, 2)], options, SECRET, QUEUE)
+    expires = int(bulk[0].split(b" ", 6)[4])
     single = [
-        encode(Task(job_id, pow, args, {}, options), SECRET, function)
+        encode(Task(job_id, pow, args, {}, options, expires=expires), SECRET, QUEUE, function)
         for job_id, args in (("id1", (2, 5)), ("id2", (3, 2)))
     ]
     assert bulk == single
-    tasks = [decode(message, SECRET) for message in bulk]
+    tasks = [decode(message, SECRET, QUEUE) for message in bulk]
     assert [task.fn(*task.args) for task in tasks] == [32, 9]
 
 
 def test_a_retry_re_signs_the_same_body_under_a_new_attempt():
-    message = encode(Task("id1", pow, (2, 5), {}), SECRET)
-    retry = serializer.with_attempt("id1", 1, serializer.message_body(message), SECRET)
+    message = encode(Task("id1", pow, (2, 5), {}), SECRET, QUEUE)
+    task = decode(message, SECRET, QUEUE)
+    run_at = time.time() + 3600
+    retry = serializer.with_attempt(task, serializer.message_body(message), SECRET, QUEUE, run_at)
     assert serializer.message_body(retry) == serializer.message_body(message)
-    assert decode(retry, SECRET).attempt == 1
+    retried = decode(retry, SECRET, QUEUE)
+    assert retried.attempt == 1
+    assert retried.expires == int(run_at) + serializer.MESSAGE_VALIDITY_S  # valid from when it runs
 
 
 def test_a_message_without_a_header_gets_an_id_from_its_bytes():
@@ -69,18 +81,20 @@ def test_a_signed_message_verifies_with_the_same_secret():
     assert roundtrip(pow, 2, 5, secret=SECRET) == 32
 
 
-def test_the_signature_is_keyed_blake2b_over_the_body_then_the_header():
-    message = encode(Task("id1", pow, (2, 5), {}), SECRET)
-    head = b"yq1 " + PYTHON_VERSION + b" id1 0 "
+def test_the_signature_is_keyed_blake2b_over_the_body_then_the_header_then_the_queue():
+    message = encode(Task("id1", pow, (2, 5), {}), SECRET, QUEUE)
+    expires = message.split(b" ", 6)[4]
+    head = b"yq1 " + PYTHON_VERSION + b" id1 0 " + expires + b" "
     signature, body = message.removeprefix(head).split(b" ", 1)
-    assert signature == hashlib.blake2b(body + head, key=SECRET, digest_size=32).hexdigest().encode()
+    mac = hashlib.blake2b(body + head + QUEUE.encode(), key=SECRET, digest_size=32)
+    assert signature == mac.hexdigest().encode()
 
 
 def test_a_secret_longer_than_a_blake2b_key_signs_and_is_told_apart_from_another():
     long_secret = b"s" * 100
     assert roundtrip(pow, 2, 5, secret=long_secret) == 32
     with pytest.raises(InvalidMessage, match="signature does not match"):
-        decode(encode(Task("id1", print, (), {}), long_secret), long_secret[:-1] + b"t")
+        decode(encode(Task("id1", print, (), {}), long_secret, QUEUE), long_secret[:-1] + b"t", QUEUE)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +112,7 @@ def test_what_cannot_travel_is_refused_at_enqueue_naming_its_type(make_offender,
     offender = make_offender()
     try:
         with pytest.raises(SerializationError, match=type_name):
-            encode(Task("id1", print, (offender,), {}), None)
+            encode(Task("id1", print, (offender,), {}), None, QUEUE)
     finally:
         if hasattr(offender, "close"):
             offender.close()
@@ -112,7 +126,7 @@ def test_a_function_that_closes_over_a_lock_is_refused_too():
             return 1
 
     with pytest.raises(SerializationError, match="lock"):
-        encode(Task("id1", guarded, (), {}), None)
+        encode(Task("id1", guarded, (), {}), None, QUEUE)
 
 
 def test_in_memory_objects_still_travel():
@@ -133,7 +147,7 @@ def _uncompressed(message: bytes) -> bytes:
     [
         (b"\x00\x01garbage bytes", "not a yotaq message"),
         (b"", "not a yotaq message"),
-        (forge(PRINT).replace(b" 0 - ", b" x - "), "not a yotaq message"),
+        (forge(PRINT).replace(b" 0 ", b" x ", 1), "not a yotaq message"),
         (forge(PRINT, job_id=b"\xff\xfe"), "bad job id"),
         (forge(PRINT, job_id=b"{tag}"), "bad job id"),
         (forge(PRINT)[:-7], "cannot rebuild the task"),
@@ -152,19 +166,21 @@ def _uncompressed(message: bytes) -> bytes:
 )  # fmt: skip
 def test_a_bad_message_is_refused_with_its_reason(message, reason):
     with pytest.raises(InvalidMessage, match=reason):
-        decode(message, None)
+        decode(message, None, QUEUE)
 
 
 def test_with_a_secret_unsigned_and_tampered_messages_are_refused():
-    signed = encode(Task("id1", print, (), {}), SECRET)
+    signed = encode(Task("id1", print, (), {}), SECRET, QUEUE)
     with pytest.raises(InvalidMessage, match="bad signature: unsigned"):
-        decode(encode(Task("id1", print, (), {}), None), SECRET)
+        decode(encode(Task("id1", print, (), {}), None, QUEUE), SECRET, QUEUE)
     with pytest.raises(InvalidMessage, match="bad signature: signature does not match"):
-        decode(signed[:-1] + bytes([signed[-1] ^ 1]), SECRET)
+        decode(signed[:-1] + bytes([signed[-1] ^ 1]), SECRET, QUEUE)
     with pytest.raises(InvalidMessage, match="bad signature"):
-        decode(signed.replace(b"id1", b"id2"), SECRET)
+        decode(signed.replace(b"id1", b"id2"), SECRET, QUEUE)
     with pytest.raises(InvalidMessage, match="bad signature"):
-        decode(signed, b"another secret")
+        decode(signed, b"another secret", QUEUE)
+    with pytest.raises(InvalidMessage, match=r"bad signature: signature does not match \(or another queue's\)"):
+        decode(signed, SECRET, "another-queue")
 
 
 class _CreatesFile:
@@ -180,11 +196,11 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(tmp_pat
     body = pickle.dumps(_CreatesFile(str(evidence)))
     for signature in (b"-", b"0" * 64):
         with pytest.raises(InvalidMessage, match="bad signature"):
-            decode(forge(body, signature=signature), SECRET)
+            decode(forge(body, signature=signature), SECRET, QUEUE)
     assert not evidence.exists()
     # The same bytes do run code when unpickled: the check above is what stops it.
     with pytest.raises(InvalidMessage, match="malformed task"):
-        decode(forge(body), None)
+        decode(forge(body), None, QUEUE)
     assert evidence.exists()
 
 
@@ -297,7 +313,7 @@ def test_a_recursive_function_pickle_is_reused():
 
 def test_a_worker_rebuilds_a_function_once_per_distinct_pickle():
     cache = functions.FunctionCache()
-    message = encode(Task("id1", as_main(lambda: 1), (), {}), None)
-    assert decode(message, None, cache).fn is decode(message, None, cache).fn
-    other = encode(Task("id2", as_main(lambda: 2), (), {}), None)
-    assert decode(other, None, cache).fn() == 2
+    message = encode(Task("id1", as_main(lambda: 1), (), {}), None, QUEUE)
+    assert decode(message, None, QUEUE, cache).fn is decode(message, None, QUEUE, cache).fn
+    other = encode(Task("id2", as_main(lambda: 2), (), {}), None, QUEUE)
+    assert decode(other, None, QUEUE, cache).fn() == 2

@@ -36,6 +36,7 @@ PRODUCER = textwrap.dedent(
     import logging
     import os
     import sys
+    import time
 
     import pickle
     import zlib
@@ -61,10 +62,13 @@ PRODUCER = textwrap.dedent(
     queue.enqueue(do_something, 1, 2)
     queue.enqueue(make_closure(7), 6)
     queue.enqueue(lambda: logger.warning("lambda: %s", GREETING.upper()))
-    # The walkthrough's own way: dill's default, which leaves the function's globals behind.
+    # The walkthrough's own way: dill's default, which leaves the function's globals behind,
+    # pushed with its job pending as a producer would (RPUSH and the job's state).
     function = zlib.compress(dill.dumps(do_something))
     body = b"%d " % len(function) + function + pickle.dumps(((3, 4), {}, {}))
-    queue.redis.rpush(queue.keys.pending, b"yq1 %d.%d walkthrough 0 - " % sys.version_info[:2] + body)
+    expires = int(time.time()) + 3600
+    header = b"yq1 %d.%d walkthrough 0 %d - " % (*sys.version_info[:2], expires)
+    queue.broker.push(queue.keys, "walkthrough", header + body)
     """
 )
 

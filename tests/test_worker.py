@@ -1,18 +1,17 @@
 """An in-process worker in burst mode against a real Redis."""
 
-import json
 import logging
 
 import dill
 import pytest
 
 import yotaq
-from yotaq import ConfigurationError, ResultTimeout, Status
+from yotaq import ConfigurationError, ResultTimeout, Status, serializer
 from yotaq.broker.keys import QueueKeys
 from yotaq.broker.scripts import Scripts
 
 from . import tasks
-from .helpers import forge
+from .helpers import forge, push
 
 RESULTS = "yotaq-test:results"
 SECRET = "s3cret"
@@ -87,34 +86,65 @@ def test_a_task_calling_sys_exit_does_not_stop_the_worker(queue, burst_worker, r
     assert worker.counts == {"failed": 1, "done": 1}
 
 
+FORGED_ID = "0123456789abcdef"  # the job id forge() puts in a header
+NOT_PENDING = "its job is not pending on this queue"
+# message, the reason it is set aside with, and whether it is authentic enough (a readable header,
+# and no signature to check) to be recorded under the job id in its header rather than its own digest
 BAD_MESSAGES = {
-    "garbage bytes": (b"\xff\xfe not a message at all", "not a yotaq message"),
-    "truncated dill": (forge(dill.dumps(print))[:-5], "cannot rebuild the task"),
-    "dill of the wrong shape": (forge(dill.dumps(print), dill.dumps(["print", 1])), "malformed task"),
-    "function cannot be rebuilt": (forge(b"cno_such_module_for_yotaq\nfn\n."), "ModuleNotFoundError"),
-    "another python minor version": (forge(dill.dumps(print), version=b"3.99"), "enqueued by Python 3.99"),
-    "an id that is not ascii": (forge(dill.dumps(print), job_id=b"\xff\xfe"), "bad job id"),
-    "an unknown option": (forge(dill.dumps(print), dill.dumps(((), {}, {"colour": "red"}))), "unknown option"),
+    # A message without a job id in its header is never pending anywhere, however it was pushed
+    "garbage bytes": (b"\xff\xfe not a message at all", NOT_PENDING, False),
+    "a bad header": (forge(dill.dumps(print)).replace(b" 0 ", b" x ", 1), "not a yotaq message (bad header)", False),
+    "truncated dill": (forge(dill.dumps(print))[:-5], "cannot rebuild the task", True),
+    "dill of the wrong shape": (forge(dill.dumps(print), dill.dumps(["print", 1])), "malformed task", True),
+    "function cannot be rebuilt": (forge(b"cno_such_module_for_yotaq\nfn\n."), "ModuleNotFoundError", True),
+    "another python minor version": (forge(dill.dumps(print), version=b"3.99"), "enqueued by Python 3.99", True),
+    # A producer cannot enqueue such an id: it is pending under no id the worker can read back
+    "an id that is not ascii": (forge(dill.dumps(print), job_id=b"\xff\xfe"), NOT_PENDING, False),
+    "an unknown option": (forge(dill.dumps(print), dill.dumps(((), {}, {"colour": "red"}))), "unknown option", True),
 }
+
+
+def _check_set_aside(queue, r, message, reason, record_id):
+    [dead] = queue.dead_jobs()
+    assert dead.id == record_id
+    assert dead.kind == "dead" and reason in dead.reason
+    assert r.hget(queue.keys.buried_messages("dead"), dead.id) == message
+    at_ms, envelope = r.hget(queue.keys.buried_reasons("dead"), dead.id).split(b" ", 1)
+    assert int(at_ms) == dead.at_ms
+    assert serializer.result_kind(dead.id, envelope, None, queue.name) == "dead"
+    assert serializer.failure_text(dead.id, envelope, None, queue.name) == dead.reason
+    assert queue.failed_jobs() == []
+    info = queue.info()
+    assert (info.pending, info.active, info.invalid, info.dead, info.failed) == (0, 0, 1, 1, 0)
 
 
 @pytest.mark.parametrize("kind", BAD_MESSAGES)
 def test_a_bad_message_is_set_aside_with_its_reason_and_the_worker_carries_on(
     kind, queue, r, burst_worker, results, redis_url
 ):
-    message, reason = BAD_MESSAGES[kind]
-    r.rpush(queue.keys.pending, message)
+    message, reason, authentic = BAD_MESSAGES[kind]
+    push(queue, message)  # as a producer would: judged on its content
     queue.enqueue(record, redis_url, 7)
     worker = burst_worker()
     assert results() == [7]
     assert worker.counts == {"invalid": 1, "done": 1}
-    [dead] = queue.dead_jobs()
-    assert dead.kind == "dead" and reason in dead.reason
-    assert r.hget(queue.keys.buried_messages("dead"), dead.id) == message
-    assert json.loads(r.hget(queue.keys.buried_reasons("dead"), dead.id))["reason"] == dead.reason
-    assert queue.failed_jobs() == []
-    info = queue.info()
-    assert (info.pending, info.active, info.invalid, info.dead, info.failed) == (0, 0, 1, 1, 0)
+    _check_set_aside(queue, r, message, reason, FORGED_ID if authentic else serializer.invalid_id(message))
+
+
+@pytest.mark.parametrize("kind", [*BAD_MESSAGES, "a good message"])
+def test_a_message_pushed_raw_is_set_aside_unrun_as_not_pending_and_the_worker_carries_on(
+    kind, queue, r, burst_worker, results, redis_url, tmp_path
+):
+    # Not enqueued through yotaq (no job pending under its id), it is refused before its content is looked at
+    evidence = tmp_path / "ran"
+    good = forge(dill.dumps(tasks.note), dill.dumps(((str(evidence), "ran", 1), {}, {})))
+    message = good if kind == "a good message" else BAD_MESSAGES[kind][0]
+    r.rpush(queue.keys.pending, message)
+    queue.enqueue(record, redis_url, 7)
+    worker = burst_worker()
+    assert results() == [7] and not evidence.exists()
+    assert worker.counts == {"invalid": 1, "done": 1}
+    _check_set_aside(queue, r, message, NOT_PENDING, serializer.invalid_id(message))
 
 
 def test_failed_tasks_can_be_requeued_or_purged(queue, burst_worker):
@@ -132,10 +162,13 @@ def test_failed_tasks_can_be_requeued_or_purged(queue, burst_worker):
 
 def test_dead_tasks_can_be_requeued_or_purged(queue, r, burst_worker):
     first, second = forge(dill.dumps(print), job_id=b"dead-1"), forge(dill.dumps(print), job_id=b"dead-2")
-    r.rpush(queue.keys.pending, first, second)
-    burst_worker(secret=SECRET)  # unsigned: both set aside as dead
-    assert [job.id for job in queue.dead_jobs()] == ["dead-1", "dead-2"]
-    assert queue.requeue("dead", ["dead-1", "no-such-id"]) == 1
+    push(queue, first)
+    push(queue, second)
+    burst_worker(secret=SECRET)  # unsigned: both set aside as dead, under their own digests
+    first_id, second_id = serializer.invalid_id(first), serializer.invalid_id(second)
+    assert [job.id for job in queue.dead_jobs()] == [first_id, second_id]
+    assert {job.reason for job in queue.dead_jobs()} == {"bad signature: unsigned message"}
+    assert queue.requeue("dead", [first_id, "no-such-id"]) == 1
     assert queue.info().pending == 1 and len(queue.dead_jobs()) == 1
     assert r.lrange(queue.keys.pending, 0, -1) == [first]
     assert queue.requeue("dead") == 1
@@ -203,15 +236,38 @@ def test_a_worker_with_a_secret_runs_signed_tasks_and_sets_aside_unsigned_and_ta
     signed = yotaq.Queue(r, queue_name, secret=SECRET)
     unsigned = yotaq.Queue(r, queue_name)
     signed.enqueue(record, redis_url, 1)
-    unsigned_job = unsigned.enqueue(record, redis_url, 2)
-    tampered = r.lindex(signed.keys.pending, 0)[:-1] + b"!"
-    r.rpush(signed.keys.pending, tampered)
+    unsigned.enqueue(record, redis_url, 2)
+    signed.enqueue(record, redis_url, 3)
+    [_, unsigned_message, original] = r.lrange(signed.keys.pending, 0, -1)
+    tampered = original[:-1] + b"!"  # the third job's message, tampered with on its way
+    r.lset(signed.keys.pending, -1, tampered)
     worker = burst_worker(secret=SECRET)
     assert results() == [1]
     assert worker.counts == {"done": 1, "invalid": 2}
+    # Neither can be trusted: each is recorded under its own digest, not the id in its header
     reasons = {job.id: job.reason for job in signed.dead_jobs()}
-    assert reasons[unsigned_job.id] == "bad signature: unsigned message"
-    assert sorted(reasons.values()) == ["bad signature: signature does not match", "bad signature: unsigned message"]
+    assert reasons == {
+        serializer.invalid_id(unsigned_message): "bad signature: unsigned message",
+        serializer.invalid_id(tampered): "bad signature: signature does not match (or another queue's)",
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="yotaq bug: a job whose message fails authentication is recorded under invalid-<sha1>, but the "
+    "state the lease set for the id in its header ('active') is never cleared: the job reads ACTIVE forever "
+    "and its id cannot be enqueued again",
+)
+def test_a_job_set_aside_for_its_signature_does_not_stay_active(r, queue_name, burst_worker):
+    unsigned = yotaq.Queue(r, queue_name)  # a producer that lacks the workers' secret
+    job = unsigned.options(job_id="nightly-report").enqueue(print)
+    burst_worker(secret=SECRET)
+    [dead] = unsigned.dead_jobs()
+    assert dead.reason == "bad signature: unsigned message"
+    # No worker holds it any more: it is not active, and its id is free to be enqueued again
+    assert job.status in (Status.DEAD, Status.NOT_FOUND)
+    unsigned.options(job_id="nightly-report").enqueue(print)
+    assert r.llen(unsigned.keys.pending) == 1
 
 
 class _CreatesDirectory:
@@ -229,14 +285,15 @@ def test_a_malicious_pickle_is_never_unpickled_by_a_worker_with_a_secret(r, queu
     import pickle
 
     evidence = tmp_path / "pwned"
-    r.rpush(queue.keys.pending, forge(pickle.dumps(_CreatesDirectory(str(evidence)))))
+    message = forge(pickle.dumps(_CreatesDirectory(str(evidence))))
+    push(queue, message)
     # When a worker with a secret meets it, it is set aside unopened
     burst_worker(secret=SECRET)
     assert not evidence.exists()
     [dead] = queue.dead_jobs()
-    assert dead.reason.startswith("bad signature")
+    assert dead.reason.startswith("bad signature") and dead.id == serializer.invalid_id(message)
     # while a worker without one would have run its code (and then found it malformed)
-    assert queue.requeue("dead") == 1
+    push(queue, message)
     burst_worker()
     assert evidence.exists()
 
@@ -246,7 +303,7 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     active = keys.active("w1")
 
     def message(n):
-        return b"yq1 3.11 id%d 0 - body%d" % (n, n)
+        return b"yq1 3.11 id%d 0 4102444800 - body%d" % (n, n)
 
     r.rpush(active, *map(message, (1, 2, 3)))
     r.rpush(keys.pending, *map(message, (4, 5, 6)))
@@ -263,7 +320,7 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
         return {job_id.decode(): value.decode() for job_id, value in r.hgetall(keys.state).items()}
 
     # id2 first (not at the head), then id1 (at the head), then id9, which this worker does not hold
-    assert ack_and_lease(["id2", "id1", "id9"], 2) == [[3], [message(4), message(5)]]
+    assert ack_and_lease(["id2", "id1", "id9"], 2) == [[3], [message(4), message(5)], [], []]
     assert r.lrange(active, 0, -1) == [message(3), message(4), message(5)]
     assert r.lrange(keys.pending, 0, -1) == [message(6)]
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
@@ -272,11 +329,18 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     assert state() == {"id3": "active", "id4": "active", "id5": "active", "id6": "pending"}
     # id3 at the head, then id5 behind id4: the first is dropped with the head, the second found
     r.hset(keys.deliveries, mapping={"id3": 1, "id5": 1, "id4": 1})
-    assert ack_and_lease(["id3", "id5"], 0) == [[], []]
+    assert ack_and_lease(["id3", "id5"], 0) == [[], [], [], []]
     assert r.lrange(active, 0, -1) == [message(4)] and r.hkeys(keys.deliveries) == [b"id4"]
     assert r.hget(keys.stats, "done") == b"4"
     assert state() == {"id4": "active", "id6": "pending"}
     # none to acknowledge: the active list is left alone
-    assert ack_and_lease([], 5) == [[], [message(6)]]
+    assert ack_and_lease([], 5) == [[], [message(6)], [], []]
     assert r.lrange(active, 0, -1) == [message(4), message(6)] and r.llen(keys.pending) == 0
+    assert state() == {"id4": "active", "id6": "active"}
+    # id1 again (an earlier call went through, its reply lost): reported, nothing changes
+    assert ack_and_lease(["id1"], 0) == [[], [], [], [1]]
+    assert r.lrange(keys.result("id1"), 0, -1) == [b"result-id1"] and r.hget(keys.stats, "done") == b"4"
+    # a message whose job is not pending (no state: pushed raw) is leased all the same, and reported
+    r.rpush(keys.pending, message(7), b"no header at all")
+    assert ack_and_lease([], 5) == [[], [message(7), b"no header at all"], [1, 2], []]
     assert state() == {"id4": "active", "id6": "active"}
