@@ -68,10 +68,18 @@ def forge(
     signature: bytes = b"-",
 ) -> bytes:
     """A message with a well-formed header around the given function pickle and call bytes (the wire
-    format: the function compressed, then the call)."""
+    format: the function compressed, then the call), valid for an hour."""
     from yotaq.serializer import PYTHON_VERSION
 
     call = pickle.dumps(((), {}, {})) if call is None else call
     function = zlib.compress(function)
     body = b"%d " % len(function) + function + call
-    return b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + signature + b" " + body
+    expires = b"%d" % (time.time() + 3600)
+    return b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + expires + b" " + signature + b" " + body
+
+
+def push(queue: Any, message: bytes) -> None:
+    """Put a message on ``queue`` as a producer would (its job pending there), whatever its bytes."""
+    from yotaq.serializer import message_id
+
+    queue.broker.push(queue.keys, message_id(message), message)
