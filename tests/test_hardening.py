@@ -186,7 +186,7 @@ def test_a_forged_result_is_refused_not_believed(r, queue_name):
     queue = yotaq.Queue(r, queue_name, secret=SECRET)
     job = queue.options(delay=3600).enqueue(print)
     r.hdel(queue.keys.state, job.id)
-    forged = b"yr1 failed " + b"0" * 64 + b" " + pickle.dumps(("failed", "Forged", "you were fooled", ""))
+    forged = b"yr1 failed mallory " + b"0" * 64 + b" " + pickle.dumps(("failed", "Forged", "you were fooled", ""))
     r.rpush(queue.keys.result(job.id), forged)
     with pytest.raises(yotaq.InvalidMessage, match="bad signature"):
         job.result(timeout=1)

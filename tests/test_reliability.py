@@ -141,12 +141,6 @@ def test_a_worker_back_from_the_dead_cannot_acknowledge(worker, queue, queue_nam
     assert (queue.info().done, queue.info().active) == (1, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="yotaq bug: the ack script takes a job that is no longer pending or active and has a result "
-    "for this worker's own earlier acknowledgement whose reply was lost ('already'), so a worker back "
-    "from the dead whose task another worker finished says nothing",
-)
 def test_a_worker_back_from_the_dead_says_its_lease_was_gone(worker, queue, journal):
     frozen, _ = _back_from_the_dead(worker, queue, journal)
     assert "its lease was gone" in frozen.output()

@@ -163,7 +163,7 @@ class Queue:
             outcome: tuple[Any, ...] = ("done", value)
         except Exception as exc:
             outcome = serializer.failure(exc)
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, self.name)
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, self.name, "eager")
         return Job(self.broker, self.keys, job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ since the epoch), and, with a secret, the signature: keyed BLAKE2b over the body
 the name of the queue it was sent to, so that a message copied to another queue is refused too.
 Unpickling runs code, so a message that fails a check is never unpickled.
 
-A result envelope is ``b"yr1 <done|failed|dead> <signature> <body>"``, signed over the job id,
-the queue, the header and the body, so that no one without the secret can forge an outcome.
+A result envelope is ``b"yr1 <done|failed|dead> <by> <signature> <body>"``, ``by`` naming the
+worker that recorded it, signed over the job id, the queue, the header and the body, so that no
+one without the secret can forge an outcome.
 """
 
 from __future__ import annotations
@@ -284,10 +285,12 @@ def failure(exc: BaseException) -> tuple[str, str, str, str]:
 # -- results -------------------------------------------------------------------------------------
 
 
-def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str) -> tuple[str, bytes]:
-    """The kind and envelope ``yr1 <kind> <signature> <body>`` of ``("done", value)``,
-    ``("failed", type name, message, traceback)`` or ``("dead", reason)``. A value that cannot travel,
-    or is too large, becomes a failure that says so."""
+def encode_result(
+    job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str, by: str
+) -> tuple[str, bytes]:
+    """The kind and envelope ``yr1 <kind> <by> <signature> <body>`` of ``("done", value)``,
+    ``("failed", type name, message, traceback)`` or ``("dead", reason)``, recorded by ``by`` (a
+    worker's name). A value that cannot travel, or is too large, becomes a failure that says so."""
     try:
         body = dumps_value(outcome, "return value")
         if len(body) > MAX_RESULT_BYTES:
@@ -295,21 +298,21 @@ def encode_result(job_id: str, outcome: tuple[Any, ...], secret: bytes | None, q
     except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
         outcome = ("failed", "SerializationError", describe(exc), "")
         body = dumps_value(outcome)
-    head = b"%s %s " % (RESULT_MAGIC, outcome[0].encode())
+    head = b"%s %s %s " % (RESULT_MAGIC, outcome[0].encode(), by.encode())
     signature = _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body) if secret else UNSIGNED
     return outcome[0], head + signature + b" " + body
 
 
 def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> tuple[str, bytes]:
     """The kind and body of an envelope whose signature holds (when there is a secret)."""
-    parts = envelope.split(b" ", 3)
-    if len(parts) != 4 or parts[0] != RESULT_MAGIC or parts[1] not in (b"done", b"failed", b"dead"):
+    parts = envelope.split(b" ", 4)
+    if len(parts) != 5 or parts[0] != RESULT_MAGIC or parts[1] not in (b"done", b"failed", b"dead"):
         raise InvalidMessage(f"job {job_id}: not a yotaq result")
-    _, kind, signature, body = parts
+    _, kind, by, signature, body = parts
     if secret and signature == UNSIGNED:
         raise InvalidMessage(f"job {job_id}: its result is unsigned: the worker that recorded it has no secret")
     if secret:
-        head = b"%s %s " % (RESULT_MAGIC, kind)
+        head = b"%s %s %s " % (RESULT_MAGIC, kind, by)
         if not hmac.compare_digest(signature, _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body)):
             raise InvalidMessage(f"job {job_id}: its result has a bad signature (forged, or another job's)")
     return kind.decode(), body

@@ -13,11 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
-import redis
-
 from ..info import Buried, QueueInfo, WorkerInfo
 from ..serializer import message_id
-from .connection import Patience, ThreadClients, check_client, transaction, translated
+from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
 from .keys import QueueKeys
 from .scripts import Scripts
 
@@ -60,11 +58,12 @@ class Broker:
     """Speaks Redis for every queue on one client.
 
     Args:
-        client: a ``redis.Redis`` without ``decode_responses`` (``yotaq.connect(url)`` makes one).
+        client: a ``redis.Redis`` or ``RedisCluster`` without ``decode_responses`` (``yotaq.connect(url)``
+            makes one).
         patience: how long a producer's call waits out an outage, in seconds.
     """
 
-    def __init__(self, client: redis.Redis, *, patience: float = PRODUCER_PATIENCE_S) -> None:
+    def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S) -> None:
         self.client = check_client(client)
         self.patience = Patience(patience)
         # A wait in Redis must end before the client's socket gives up on the reply.
@@ -73,12 +72,12 @@ class Broker:
         self._scripts = Scripts(client)
         self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
 
-    def _call(self, command: Callable[[redis.Redis], T], *, own: bool = False) -> T:
+    def _call(self, command: Callable[[Client], T], *, own: bool = False) -> T:
         """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client."""
         with translated():
             return self._own.call(command) if own else command(self.client)
 
-    def _patient(self, command: Callable[[redis.Redis], T], *, blocks_s: float = 0.0) -> T:
+    def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0) -> T:
         """A producer's call: ``command`` on this thread's own client, tried again through an outage,
         and given up within the patience (plus ``blocks_s``, for a command that waits in Redis)."""
         give_up_at = time.monotonic() + self.patience.give_up_after + blocks_s  # type: ignore[operator]
@@ -127,7 +126,7 @@ class Broker:
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
         key = keys.result(job_id)
 
-        def wait(client: redis.Redis) -> bytes | None:
+        def wait(client: Client) -> bytes | None:
             # Moving the one element from the list's tail to its tail leaves it there for other
             # waiters, and blocks until the worker stores it. (Fractional seconds work.)
             return cast(bytes | None, client.blmove(key, key, timeout_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
@@ -147,7 +146,7 @@ class Broker:
     def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
 
-        def read(client: redis.Redis) -> QueueInfo:
+        def read(client: Client) -> QueueInfo:
             now, pending, scheduled, workers, heartbeats, stats = transaction(
                 client,
                 ("TIME",),
@@ -181,7 +180,7 @@ class Broker:
     def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
 
-        def read(client: redis.Redis) -> list[Record]:
+        def read(client: Client) -> list[Record]:
             now, ids, reasons = transaction(
                 client,
                 ("TIME",),
@@ -233,7 +232,7 @@ class Broker:
         """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came)."""
         active = keys.active(worker)
 
-        def lease(client: redis.Redis) -> Leases:
+        def lease(client: Client) -> Leases:
             message = cast(bytes | None, client.blmove(keys.pending, active, timeout_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
             if message is None:
                 return Leases([], [], [])
@@ -253,7 +252,7 @@ class Broker:
         return found is not None
 
     def any_pending(self, queues: Sequence[QueueKeys]) -> bool:
-        def count(client: redis.Redis) -> int:
+        def count(client: Client) -> int:
             with client.pipeline(transaction=False) as pipe:
                 for keys in queues:
                     pipe.llen(keys.pending)
@@ -264,7 +263,7 @@ class Broker:
     def waiting(self, queues: Sequence[QueueKeys]) -> int:
         """How many jobs are pending or scheduled on these queues."""
 
-        def count(client: redis.Redis) -> int:
+        def count(client: Client) -> int:
             with client.pipeline(transaction=False) as pipe:
                 for keys in queues:
                     pipe.llen(keys.pending)
@@ -290,13 +289,16 @@ class Broker:
         envelope: bytes,
         record_ttl_ms: int,
         result_ttl_ms: int,
+        claimed_id: str = "",
     ) -> bool:
         """Set a leased message aside for good as ``kind``, under ``record_id``, with its outcome
-        ``envelope`` (which says why). False if it was no longer leased by ``worker``."""
+        ``envelope`` (which says why). For a message that cannot be trusted, ``claimed_id`` is the job
+        id in its header: that job's state goes back to what it was before this lease. False if it
+        was no longer leased by ``worker``."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
         script_keys += [*self._buried_keys(keys, kind), keys.result(record_id)]
         counter = "failed" if kind == "failed" else "invalid"
-        args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms]
+        args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
         return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c)))
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
@@ -319,7 +321,7 @@ class Broker:
     def lapsed_workers(self, keys: QueueKeys) -> list[str]:
         """The workers registered on the queue whose liveness deadline has passed."""
 
-        def read(client: redis.Redis) -> list[str]:
+        def read(client: Client) -> list[str]:
             seconds, micros = client.time()
             members = cast(list[bytes], client.zrangebyscore(keys.workers, "-inf", seconds * 1000 + micros // 1000))
             return [member.decode(errors="replace") for member in members]
@@ -375,6 +377,6 @@ def _pairs(reply: Any) -> list[tuple[Any, Any]]:
     a list of pairs in RESP3."""
     if isinstance(reply, dict):
         return list(reply.items())
-    if reply and isinstance(reply[0], list):
+    if reply and isinstance(reply[0], (list, tuple)):
         return [tuple(pair) for pair in reply]
     return list(zip(reply[::2], reply[1::2], strict=True))

@@ -1,4 +1,5 @@
-"""Connections to Redis, the one policy for waiting out an outage, and redis-py's errors in yotaq's words."""
+"""Connections to Redis (one server, a Sentinel-managed master, or a Redis Cluster), the one policy for
+waiting out an outage, and redis-py's errors in yotaq's words."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, TypeVar
 import redis
 from redis import DriverInfo
 from redis.backoff import NoBackoff
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
+from redis.cluster import RedisCluster
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 
 from .. import __version__
@@ -32,34 +34,16 @@ FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 5.0
 
 
-def connect(url: str) -> redis.Redis:
-    """Return a Redis client for ``url`` (``redis://``, ``rediss://`` for TLS, ``:password@`` for AUTH).
-
-    redis-py retries failed commands by itself by default, which both slows a producer's
-    fail-fast down and hides outages from the worker. yotaq does its own retrying (``Patience``),
-    so this client does none. Its connections tell Redis they are yotaq's (``CLIENT LIST`` shows
-    ``lib-name=redis-py(yotaq_v...)``).
-
-    Raises:
-        ConfigurationError: the URL is not one redis-py understands.
-    """
-    try:
-        return redis.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_keepalive=True,
-            retry=_NO_RETRY,
-            driver_info=DRIVER_INFO,
-        )
-    except ValueError as exc:
-        raise ConfigurationError(f"invalid Redis URL {url!r}: {exc}") from exc
+Client = redis.Redis | RedisCluster
+"""What yotaq talks to Redis through: ``yotaq.connect(url)`` makes either."""
 
 
-def check_client(client: redis.Redis) -> redis.Redis:
+def check_client(client: Client) -> Client:
     """Return ``client`` if yotaq can use it: messages are bytes, so no ``decode_responses``."""
-    if not isinstance(client, redis.Redis):
-        raise ConfigurationError(f"expected a redis.Redis client (yotaq.connect(url) makes one), got {client!r}")
+    if not isinstance(client, Client):
+        raise ConfigurationError(
+            f"expected a redis.Redis or RedisCluster client (yotaq.connect(url) makes one), got {client!r}"
+        )
     if client.get_connection_kwargs().get("decode_responses"):
         raise ConfigurationError("yotaq needs a Redis client without decode_responses=True: messages are bytes")
     return client
@@ -78,13 +62,18 @@ class ThreadClients:
     interleave two commands on one socket.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
         self._local = threading.local()
 
-    def call(self, command: Callable[[redis.Redis], T], timeout_s: float | None = None) -> T:
+    def call(self, command: Callable[[Any], T], timeout_s: float | None = None) -> T:
         """``command(client)`` with this thread's client; within ``timeout_s`` when given, whatever the
-        client's own settings (no retries of redis-py's, and no socket wait longer than that)."""
+        client's own settings (no retries of redis-py's, and no socket wait longer than that).
+
+        A Redis Cluster client keeps a pool per node and picks the node by key: it is used as it is.
+        """
+        if isinstance(self._client, RedisCluster):
+            return command(self._client)
         local = self._local
         pid, own = getattr(local, "own", (0, None))
         local.own = (0, None)  # busy until command returns
@@ -122,14 +111,20 @@ def _bounded(connection: Any, timeout_s: float) -> Iterator[None]:
 _NO_RETRY = Retry(NoBackoff(), 0)
 
 
-def transaction(own: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
+def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     """Run ``commands`` as one ``MULTI`` ... ``EXEC`` on ``own``'s connection, in one round trip; their replies.
 
     ``own`` is a client holding one connection (``ThreadClients``). redis-py's ``pipeline()`` would
     take another connection from the pool for the purpose, at the pool's price; this writes the
     commands on the connection ``own`` holds and reads every reply back, so the connection stays
-    in step even when Redis refuses one of them.
+    in step even when Redis refuses one of them. On a Redis Cluster (every command on one slot)
+    redis-py's transaction is used.
     """
+    if isinstance(own, RedisCluster):
+        with own.pipeline(transaction=True) as pipe:  # type: ignore[no-untyped-call]
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
     connection = own.connection
     assert connection is not None, "transaction() needs a client of its own (ThreadClients)"
     packed = connection.pack_commands([("MULTI",), *commands, ("EXEC",)])  # type: ignore[no-untyped-call]
@@ -165,6 +160,8 @@ def translated() -> Iterator[None]:
     """Raise redis-py's errors as yotaq's: ``ConnectionError`` for what waiting may fix, else ``BrokerError``."""
     try:
         yield
+    except RedisClusterException as exc:  # not a RedisError: the cluster's layout could not be read
+        raise ConnectionError(f"Redis Cluster is unavailable: {exc}") from exc
     except redis.TimeoutError as exc:
         raise ConnectionError(
             f"no reply from Redis in time, so the command may or may not have gone through: {exc}"

@@ -1,12 +1,15 @@
 """Every Redis key yotaq uses, built here and nowhere else.
 
 All keys of queue ``Q`` share the hash tag ``{yotaq:Q}``, so they live in one Redis Cluster slot
-and every Lua script can be given all of them in ``KEYS``.
+and every Lua script can be given all of them in ``KEYS``. A queue sharded N ways is N such groups,
+``{yotaq:Q#0}`` ... ``{yotaq:Q#N-1}``, so on a cluster it spreads over several nodes; a job lives
+in the shard its id hashes to (``shard_of``), so anyone can find it from its id alone.
 """
 
 from __future__ import annotations
 
 import functools
+import zlib
 from dataclasses import dataclass
 
 from ..exceptions import ConfigurationError
@@ -24,18 +27,41 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+MAX_SHARDS = 1024
+
+
+def shard_of(job_id: str, shards: int) -> int:
+    """The shard a job id lives in: the same for every producer and worker."""
+    return zlib.crc32(job_id.encode()) % shards if shards > 1 else 0
+
+
 @dataclass(frozen=True)
 class QueueKeys:
-    """The keys of one queue."""
+    """The keys of one queue, or of one shard of a sharded queue."""
 
     queue: str
+    shard: int | None = None  # None: the queue is not sharded
 
     def __post_init__(self) -> None:
-        check_name("queue name", self.queue)
+        if "#" in check_name("queue name", self.queue):
+            raise ConfigurationError(f"invalid queue name {self.queue!r}: '#' marks a shard in a key")
+
+    @staticmethod
+    def of(queue: str, shards: int) -> list[QueueKeys]:
+        """The keys of every shard of ``queue``, sharded ``shards`` ways (1: not sharded)."""
+        if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= MAX_SHARDS:
+            raise ConfigurationError(f"shards must be a whole number from 1 to {MAX_SHARDS}, got {shards!r}")
+        return [QueueKeys(queue)] if shards == 1 else [QueueKeys(queue, shard) for shard in range(shards)]
 
     @functools.cached_property
     def _prefix(self) -> str:
-        return f"{{yotaq:{self.queue}}}"
+        return f"{{yotaq:{self.queue}}}" if self.shard is None else f"{{yotaq:{self.queue}#{self.shard}}}"
+
+    @property
+    def shards(self) -> str:
+        """How many shards the queue has (a number), kept so that a producer or worker that counts
+        otherwise is refused. In the unsharded queue's slot, whichever shard asks."""
+        return f"{{yotaq:{self.queue}}}:shards"
 
     @property
     def pending(self) -> str:

@@ -31,6 +31,7 @@ SCHEDULE_POLL_S = 0.1  # how often the time thread looks for newly scheduled tas
 HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 60.0  # how often expired failure records are looked for
 _DEFAULTS = Options()
+REAPER = "reaper"  # who records the outcome of a task whose worker died
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def reap(
         worker,
         max_deliveries=max_deliveries,
         force=force,
-        dead_envelope=lambda job_id: encode_result(job_id, ("dead", reason), secret, keys.queue)[1],
+        dead_envelope=lambda job_id: encode_result(job_id, ("dead", reason), secret, keys.queue, REAPER)[1],
         record_ttl_ms=_DEFAULTS.failure_ttl_ms,
         result_ttl_ms=_DEFAULTS.failed_result_ttl_ms,
     )

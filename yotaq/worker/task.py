@@ -67,7 +67,7 @@ class TaskHandler:
         self.current = keys
         try:
             if not known:
-                self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING)
+                self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING, leased=False)
             else:
                 self._run(keys, message)
         except (StopNow, TimeLimitExceeded):
@@ -85,7 +85,7 @@ class TaskHandler:
             options = _DEFAULTS.replace(**task.options)
         except (InvalidMessage, ConfigurationError) as exc:
             record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
-            self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc))
+            self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc), leased=True)
             return
         self._batch.start(task.id)
         started = time.perf_counter()
@@ -102,7 +102,7 @@ class TaskHandler:
         elapsed = time.perf_counter() - started
         self._batch.finish(elapsed)
         if failure is None:
-            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue)
+            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
             if kind == "done":
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
                 self.counts["done"] += 1
@@ -135,17 +135,30 @@ class TaskHandler:
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue)
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
         self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
 
-    def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str) -> None:
-        """Set a message aside as dead, unrun, with the reason, under ``record_id``."""
+    def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str, *, leased: bool) -> None:
+        """Set a message aside as dead, unrun, with the reason, under ``record_id``. One that cannot be
+        trusted (recorded under its own digest) but was leased as the job in its header leaves that
+        job as it found it: its lease marked the job active, and it goes back to pending."""
+        claimed = serializer.message_id(message)
+        claimed = claimed if leased and claimed != record_id and not claimed.startswith("invalid-") else ""
         logger.error("job %s set aside as dead: %s", record_id, reason)
-        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue)
-        self._record("invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS))
+        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue, self._worker)
+        self._record(
+            "invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS, claimed)
+        )
 
     def _bury(
-        self, keys: QueueKeys, message: bytes, record_id: str, kind: Buried, envelope: bytes, options: Options
+        self,
+        keys: QueueKeys,
+        message: bytes,
+        record_id: str,
+        kind: Buried,
+        envelope: bytes,
+        options: Options,
+        claimed_id: str = "",
     ) -> bool:
         return self._broker.bury(
             keys,
@@ -156,6 +169,7 @@ class TaskHandler:
             envelope=envelope,
             record_ttl_ms=options.failure_ttl_ms,
             result_ttl_ms=options.failed_result_ttl_ms,
+            claimed_id=claimed_id,
         )
 
     def _record(self, outcome: str, job_id: str, step: Callable[[], bool]) -> None:

@@ -17,7 +17,7 @@
   Returns: {the positions (1-based) of the jobs no longer leased by this worker (reaped and given
   to another worker: nothing changes for those), the messages leased, oldest first, the positions
   among them of those whose job is not pending, the positions of the jobs acknowledged before
-  (an earlier call went through but its reply was lost: nothing changes for those)}
+  with this very outcome (an earlier call went through but its reply was lost: nothing changes)}
 ]]
 --@include job_id
 local ids, ttls = {}, {}
@@ -55,7 +55,7 @@ if #ids > 0 then
       redis.call('DEL', KEYS[5 + i])
       redis.call('RPUSH', KEYS[5 + i], ARGV[3 + i])
       redis.call('PEXPIRE', KEYS[5 + i], ttls[i])
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('EXISTS', KEYS[5 + i]) == 1 then
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[5 + i], 0) == ARGV[3 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i

@@ -8,6 +8,8 @@
   that cannot be trusted)   ARGV[3] the stats counter to add one to ('failed' or 'invalid')
   ARGV[4] its outcome: a signed result envelope that says why
   ARGV[5] how long the record is kept (ms)   ARGV[6] how long the result is kept (ms)
+  ARGV[7] for a message that cannot be trusted: the job id in its header, whose state its lease set
+  to active, set back to pending here (that job is not this message's to change); else ''
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
 ]]
 --@include now_ms
@@ -18,5 +20,8 @@ end
 local k = {state = KEYS[2], deliveries = KEYS[3], buried = KEYS[5], messages = KEYS[6], reasons = KEYS[7],
   result = KEYS[8]}
 bury(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now_ms())
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[2], ARGV[7]) == 'active' then
+  redis.call('HSET', KEYS[2], ARGV[7], 'pending')
+end
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 return 1
