@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from .broker import connect
+from .broker import Broker, QueueKeys, connect
+from .broker.connection import Client
 from .exceptions import ConfigurationError, JobFailed, YotaqError
 from .info import QueueInfo
 from .job import Status
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between heartbeats and looks for dead workers (default %(default)s)",
     )
+    worker.add_argument(
+        "--shards", type=int, default=1, metavar="N",
+        help="the queues are sharded N ways, as their producers say (default 1: not sharded)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--replicas", type=int, default=0, metavar="N",
+        help="count an outcome recorded only once N replicas have it (Redis WAIT; default 0)",
+    )  # fmt: skip
 
     info = commands.add_parser(
         "info", help="pending, scheduled, active, failed and dead counts, event counters, and the workers"
@@ -107,16 +116,21 @@ def main(argv: list[str] | None = None) -> int:
                 _configure_logging()
                 Worker(client, args.queues or ["tasks"], **_worker_options(args)).run()
             elif args.command == "info":
-                _info([Queue(client, name) for name in args.queues or ["tasks"]], as_json=args.json)
+                _info([_queue(client, name) for name in args.queues or ["tasks"]], as_json=args.json)
             elif args.command in ("failed", "dead"):
-                _buried(Queue(client, args.queue), args.command, args)
+                _buried(_queue(client, args.queue), args.command, args)
             elif args.command == "job":
-                return _job(Queue(client, args.queue), args.job_id)
+                return _job(_queue(client, args.queue), args.job_id)
     except ConfigurationError as exc:
         return _error(exc, 2)
     except YotaqError as exc:
         return _error(exc, 1)
     return 0
+
+
+def _queue(client: Client, name: str) -> Queue:
+    """The queue ``name``, with as many shards as its producers and workers have recorded."""
+    return Queue(client, name, secret=secret(), shards=Broker(client).recorded_shards(QueueKeys(name)))
 
 
 def _error(exc: Exception, code: int) -> int:
@@ -134,6 +148,8 @@ def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
         "burst": args.burst,
         "liveness_timeout": args.liveness_timeout,
         "heartbeat_interval": args.heartbeat_interval,
+        "shards": args.shards,
+        "replicas": args.replicas,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +45,26 @@ class QueueInfo:
     @property
     def active(self) -> int:
         return sum(worker.active for worker in self.workers)
+
+    @staticmethod
+    def merged(shards: list[QueueInfo]) -> QueueInfo:
+        """The info of a sharded queue from its shards': counts summed, each worker once (a worker
+        registers on every shard it serves), holding what it holds on all of them."""
+        if len(shards) == 1:
+            return shards[0]
+        workers: dict[str, WorkerInfo] = {}
+        for worker in (worker for shard in shards for worker in shard.workers):
+            seen = workers.get(worker.id)
+            workers[worker.id] = (
+                worker if seen is None else dataclasses.replace(seen, active=seen.active + worker.active)
+            )
+        counts = ("pending", "scheduled", "failed", "dead", "done", "retried", "invalid", "redelivered")
+        return QueueInfo(
+            queue=shards[0].queue,
+            server_time_ms=max(shard.server_time_ms for shard in shards),
+            workers=list(workers.values()),
+            **{name: sum(getattr(shard, name) for shard in shards) for name in counts},
+        )
 
 
 @dataclass(frozen=True)

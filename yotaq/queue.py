@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
-import redis
-
 from . import serializer
 from .broker import Broker, QueueKeys, check_name
+from .broker.connection import Client
+from .broker.keys import shard_of
 from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
 from .info import Buried, BuriedJob, QueueInfo
@@ -62,26 +62,41 @@ class Queue:
         eager: run each task at once (``delay`` and ``at`` too), in this process, instead of
             enqueueing it; it still goes through the serializer, so what would fail on a worker
             fails here too. For tests.
+        shards: spread the queue over this many Redis Cluster slots (so over several nodes); its
+            producers and workers must all say the same (see ``docs/guide/cluster.md``).
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
     """
 
     def __init__(
         self,
-        redis_client: redis.Redis,
+        redis_client: Client,
         name: str = "tasks",
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
+        shards: int = 1,
+        replicas: int = 0,
         **defaults: Any,
     ) -> None:
-        self.keys = QueueKeys(name)
-        self.broker = Broker(redis_client)
+        self.shards = QueueKeys.of(name, shards)
+        self.keys = self.shards[0]  # an unsharded queue's keys (a sharded one's first shard's)
+        self.broker = Broker(redis_client, replicas=replicas)
         self.redis = redis_client
         self.name = name
         self.eager = eager
         self.defaults = Options().replace(**defaults)
         self._secret = serializer.as_secret(secret)
         self._functions = FunctionPickles()
+        self._agreed = eager  # whether Redis agrees on the number of shards (asked at first use)
+
+    def _keys_of(self, job_id: str, *, agree: bool = True) -> QueueKeys:
+        """The keys of the shard a job lives in, after checking once that Redis agrees on the shards
+        (``agree``: a handle on a job made offline does not ask)."""
+        if agree and not self._agreed:
+            self.broker.agree_shards(self.keys, len(self.shards), "producer")
+            self._agreed = True
+        return self.shards[shard_of(job_id, len(self.shards))]
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -135,12 +150,13 @@ class Queue:
         message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
         if self.eager:
             return self._run_eagerly(job_id, message)
+        keys = self._keys_of(job_id)
         if at is _NOW:
-            self.broker.push(self.keys, job_id, message)
+            self.broker.push(keys, job_id, message)
         else:
             unique = at.job_id is not None
-            self.broker.enqueue(self.keys, job_id, message, unique=unique, at_ms=at.at_ms, delay_ms=at.delay_ms)
-        return Job(self.broker, self.keys, job_id, self._secret)
+            self.broker.enqueue(keys, job_id, message, unique=unique, at_ms=at.at_ms, delay_ms=at.delay_ms)
+        return Job(self.broker, keys, job_id, self._secret)
 
     def _enqueue_many(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
@@ -151,8 +167,14 @@ class Queue:
         messages = serializer.encode_calls(function, job_ids, arguments, options.changes, self._secret, self.name)
         if self.eager:
             return [self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
-        self.broker.push_many(self.keys, job_ids, messages)
-        return [Job(self.broker, self.keys, job_id, self._secret) for job_id in job_ids]
+        by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
+        for job_id, message in zip(job_ids, messages, strict=True):
+            ids, shard_messages = by_shard.setdefault(self._keys_of(job_id), ([], []))
+            ids.append(job_id)
+            shard_messages.append(message)
+        for keys, (ids, shard_messages) in by_shard.items():
+            self.broker.push_many(keys, ids, shard_messages)
+        return [Job(self.broker, self._keys_of(job_id), job_id, self._secret) for job_id in job_ids]
 
     def _run_eagerly(self, job_id: str, message: bytes) -> Job[Any]:
         task = serializer.decode(message, self._secret, self.name)
@@ -164,17 +186,19 @@ class Queue:
         except Exception as exc:
             outcome = serializer.failure(exc)
         _, envelope = serializer.encode_result(job_id, outcome, self._secret, self.name, "eager")
-        return Job(self.broker, self.keys, job_id, self._secret, eager_result=envelope)
+        return Job(self.broker, self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------
 
     def job(self, job_id: str) -> Job[Any]:
         """The job with this id, for its status or result, from any process."""
-        return Job(self.broker, self.keys, check_name("job id", job_id), self._secret)
+        return Job(self.broker, self._keys_of(check_name("job id", job_id), agree=False), job_id, self._secret)
 
     def info(self) -> QueueInfo:
-        """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers."""
-        return self.broker.info(self.keys)
+        """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers
+        (summed over the shards of a sharded queue)."""
+        self._keys_of("")  # Redis agrees on the shards
+        return QueueInfo.merged([self.broker.info(keys) for keys in self.shards])
 
     def failed_jobs(self) -> list[BuriedJob]:
         """The jobs that raised on their last try, oldest first, for as long as their records are kept."""
@@ -185,25 +209,31 @@ class Queue:
         return self._buried("dead")
 
     def _buried(self, kind: Buried) -> list[BuriedJob]:
+        self._keys_of("")  # Redis agrees on the shards
         jobs = []
-        for record in self.broker.buried(self.keys, kind):
+        for record in (record for keys in self.shards for record in self.broker.buried(keys, kind)):
             try:
                 reason = serializer.failure_text(record.job_id, record.envelope, self._secret, self.name)
             except YotaqError as exc:
                 reason = f"(its record cannot be read: {exc})"
             jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
-        return jobs
+        return sorted(jobs, key=lambda job: job.at_ms)
 
     def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
         """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
         run again from scratch; return how many were found."""
         kind = _check_kind(kind)
-        ids = [record.job_id for record in self.broker.buried(self.keys, kind)] if job_ids is None else list(job_ids)
-        return self.broker.requeue(self.keys, kind, [check_name("job id", job_id) for job_id in ids])
+        ids = [job.id for job in self._buried(kind)] if job_ids is None else list(job_ids)
+        by_shard: dict[QueueKeys, list[str]] = {}
+        for job_id in ids:
+            by_shard.setdefault(self._keys_of(check_name("job id", job_id)), []).append(job_id)
+        return sum(self.broker.requeue(keys, kind, shard_ids) for keys, shard_ids in by_shard.items())
 
     def purge(self, kind: Buried) -> int:
         """Forget every failed or dead job for good; return how many there were."""
-        return self.broker.purge(self.keys, _check_kind(kind))
+        kind = _check_kind(kind)
+        self._keys_of("")  # Redis agrees on the shards
+        return sum(self.broker.purge(keys, kind) for keys in self.shards)
 
 
 def _check_kind(kind: str) -> Buried:

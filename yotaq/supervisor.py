@@ -95,7 +95,7 @@ class Supervisor:
         self.queues = queues
         self.processes = processes
         self.worker_options = worker_options
-        self._keys = [QueueKeys(queue) for queue in queues]
+        self._keys = [keys for queue in queues for keys in QueueKeys.of(queue, worker_options.get("shards", 1))]
         self._children: list[_Child | None] = [None] * processes
         self._started = 0
         self._signals = 0

@@ -13,6 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
+import redis
+from redis.cluster import RedisCluster
+
+from ..exceptions import ConfigurationError
 from ..info import Buried, QueueInfo, WorkerInfo
 from ..serializer import message_id
 from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
@@ -24,6 +28,8 @@ T = TypeVar("T")
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
+MAX_REPLICAS = 16
+REPLICA_WAIT_MS = 1_000  # how long a write waits for its replicas (replicas=) before it counts as failed
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 _KINDS: tuple[Buried, ...] = ("failed", "dead")
@@ -61,26 +67,39 @@ class Broker:
         client: a ``redis.Redis`` or ``RedisCluster`` without ``decode_responses`` (``yotaq.connect(url)``
             makes one).
         patience: how long a producer's call waits out an outage, in seconds.
+        replicas: after each write (an enqueue, an outcome), wait until this many replicas have it
+            (Redis's ``WAIT``), so that a failover cannot lose it; 0 to count a write done once the
+            master has it.
     """
 
-    def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S) -> None:
+    def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
         self.client = check_client(client)
         self.patience = Patience(patience)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= MAX_REPLICAS:
+            raise ConfigurationError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}, got {replicas!r}")
+        if replicas and isinstance(client, RedisCluster):
+            raise ConfigurationError("replicas= is for a single Redis or a Sentinel-managed master, not a cluster")
+        self.replicas = replicas
         # A wait in Redis must end before the client's socket gives up on the reply.
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
         self._scripts = Scripts(client)
         self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
 
-    def _call(self, command: Callable[[Client], T], *, own: bool = False) -> T:
-        """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client."""
+    def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T:
+        """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client;
+        ``write``: replicated as ``replicas`` asks before it counts (on the same connection, own)."""
+        if write and self.replicas:
+            command, own = self._replicated(command), True
         with translated():
             return self._own.call(command) if own else command(self.client)
 
-    def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0) -> T:
+    def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T:
         """A producer's call: ``command`` on this thread's own client, tried again through an outage,
         and given up within the patience (plus ``blocks_s``, for a command that waits in Redis)."""
         give_up_at = time.monotonic() + self.patience.give_up_after + blocks_s  # type: ignore[operator]
+        if write and self.replicas:
+            command = self._replicated(command)
 
         def attempt() -> T:
             remaining = max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)
@@ -89,13 +108,28 @@ class Broker:
 
         return self.patience.run(attempt)
 
+    def _replicated(self, command: Callable[[Client], T]) -> Callable[[Client], T]:
+        """``command``, then ``WAIT`` on the same connection until ``replicas`` replicas have its writes."""
+
+        def durable(client: Client) -> T:
+            result = command(client)
+            confirmed: int = client.execute_command("WAIT", self.replicas, REPLICA_WAIT_MS)  # type: ignore[no-untyped-call]
+            if confirmed < self.replicas:
+                raise redis.TimeoutError(
+                    f"written, but {confirmed} of {self.replicas} replica(s) confirmed it within "
+                    f"{REPLICA_WAIT_MS} ms: a failover now could lose it"
+                )
+            return result
+
+        return durable
+
     # -- producing -----------------------------------------------------------------------------
 
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
 
         push = ("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")
-        self._patient(lambda client: transaction(client, *push))
+        self._patient(lambda client: transaction(client, *push), write=True)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
@@ -106,7 +140,7 @@ class Broker:
             states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
             commands.append(("HSET", keys.state, *states))
         if commands:
-            self._patient(lambda client: transaction(client, *commands))
+            self._patient(lambda client: transaction(client, *commands), write=True)
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
@@ -118,7 +152,28 @@ class Broker:
         script_keys += [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
         at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
         args = [message, job_id, "1" if unique else "", at, delay]
-        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c)))
+        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True))
+
+    def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
+        """Record how many shards the queue has, or check that it is ``shards``: a producer and a
+        worker that count differently would put and look for jobs in different places.
+
+        Raises:
+            ConfigurationError: the queue has another number of shards.
+        """
+        recorded, _ = self._patient(
+            lambda c: transaction(c, ("GET", keys.shards), ("SET", keys.shards, shards, "NX")), write=True
+        )
+        if recorded is not None and int(recorded) != shards:
+            raise ConfigurationError(
+                f"queue {keys.queue!r} has {int(recorded)} shard(s) in Redis, but this {who} was given "
+                f"shards={shards}: give every producer and worker of a queue the same number"
+            )
+
+    def recorded_shards(self, keys: QueueKeys) -> int:
+        """How many shards the queue's producers and workers have agreed on (1 if none has said)."""
+        recorded = self._patient(lambda c: c.get(keys.shards))
+        return 1 if recorded is None else int(recorded)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -147,20 +202,14 @@ class Broker:
         """Counts of the queue's jobs, and its workers, in two round trips."""
 
         def read(client: Client) -> QueueInfo:
-            now, pending, scheduled, workers, heartbeats, stats = transaction(
-                client,
-                ("TIME",),
-                ("LLEN", keys.pending),
-                ("ZCARD", keys.scheduled),
-                ("ZRANGE", keys.workers, 0, -1, "WITHSCORES"),
-                ("HGETALL", keys.heartbeats),
-                ("HGETALL", keys.stats),
+            script_keys = [keys.pending, keys.scheduled, keys.workers, keys.heartbeats, keys.stats]
+            script_keys += [keys.buried(kind) for kind in _KINDS]
+            now_ms, pending, scheduled, workers, heartbeats, stats, failed, dead = self._scripts.info(
+                script_keys, [], client=client
             )
-            now_ms = _ms(now)
             workers, heartbeats, stats = _pairs(workers), dict(_pairs(heartbeats)), dict(_pairs(stats))
-            counts: list[tuple[str, ...]] = [("ZCOUNT", keys.buried(kind), f"({now_ms}", "+inf") for kind in _KINDS]
-            counts += [("LLEN", keys.active(worker.decode())) for worker, _ in workers]
-            failed, dead, *active = transaction(client, *counts)
+            lengths = [("LLEN", keys.active(worker.decode())) for worker, _ in workers]
+            active = transaction(client, *lengths) if lengths else []
             return QueueInfo(
                 queue=keys.queue,
                 server_time_ms=now_ms,
@@ -181,18 +230,11 @@ class Broker:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
 
         def read(client: Client) -> list[Record]:
-            now, ids, reasons = transaction(
-                client,
-                ("TIME",),
-                ("ZRANGE", keys.buried(kind), 0, -1, "WITHSCORES"),
-                ("HGETALL", keys.buried_reasons(kind)),
-            )
-            now_ms, reasons = _ms(now), dict(_pairs(reasons))
+            flat = self._scripts.records([keys.buried(kind), keys.buried_reasons(kind)], [], client=client)
             records = []
-            for job_id, expires in _pairs(ids):
-                if float(expires) > now_ms and job_id in reasons:
-                    at_ms, envelope = reasons[job_id].split(b" ", 1)
-                    records.append(Record(job_id.decode(), int(at_ms), int(float(expires)), envelope))
+            for n in range(0, len(flat), 3):
+                at_ms, envelope = flat[n + 2].split(b" ", 1)
+                records.append(Record(flat[n].decode(), int(at_ms), int(float(flat[n + 1])), envelope))
             return sorted(records, key=lambda record: record.at_ms)
 
         return self._patient(read)
@@ -225,7 +267,9 @@ class Broker:
         script_keys += [keys.result(ack.job_id) for ack in acks]
         args: list[Any] = [" ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks), size]
         args += [ack.envelope for ack in acks]
-        lost, messages, unknown, _ = self._call(lambda c: self._scripts.ack(script_keys, args, client=c), own=True)
+        lost, messages, unknown, _ = self._call(
+            lambda c: self._scripts.ack(script_keys, args, client=c), own=True, write=bool(acks)
+        )
         return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
 
     def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:
@@ -276,7 +320,7 @@ class Broker:
         """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
         script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
         args: list[Any] = [message, retry, job_id, delay_ms]
-        return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c)))
+        return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 
     def bury(
         self,
@@ -299,7 +343,7 @@ class Broker:
         script_keys += [*self._buried_keys(keys, kind), keys.result(record_id)]
         counter = "failed" if kind == "failed" else "invalid"
         args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
-        return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c)))
+        return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c), write=True))
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""
@@ -365,11 +409,6 @@ class Broker:
         """Forget the failed and dead records that have expired."""
         script_keys = [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
         self._call(lambda c: self._scripts.trim(script_keys, [], client=c))
-
-
-def _ms(time_reply: list[bytes]) -> int:
-    """Milliseconds from a raw ``TIME`` reply (seconds, microseconds)."""
-    return int(time_reply[0]) * 1000 + int(time_reply[1]) // 1000
 
 
 def _pairs(reply: Any) -> list[tuple[Any, Any]]:

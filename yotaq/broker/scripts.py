@@ -36,6 +36,8 @@ class Scripts:
         self.bury: Script = client.register_script(SOURCES["bury"])
         self.enqueue: Script = client.register_script(SOURCES["enqueue"])
         self.heartbeat: Script = client.register_script(SOURCES["heartbeat"])
+        self.info: Script = client.register_script(SOURCES["info"])
+        self.records: Script = client.register_script(SOURCES["records"])
         self.promote: Script = client.register_script(SOURCES["promote"])
         self.reap: Script = client.register_script(SOURCES["reap"])
         self.release: Script = client.register_script(SOURCES["release"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import threading
@@ -21,10 +22,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
-import redis
-
 from .. import serializer
 from ..broker import Broker, Patience, QueueKeys, check_name
+from ..broker.connection import Client
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
@@ -63,11 +63,14 @@ class Worker:
         name: this worker's id; host, pid and a random suffix by default.
         watchdog: told each task's time limit, for a supervising process to enforce it even on
             code that Python's signals cannot interrupt.
+        shards: how many shards each of the queues has (as its producers say); the worker takes
+            from every shard in turn, starting from a random one, so that none starves.
+        replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
     """
 
     def __init__(
         self,
-        redis_client: redis.Redis,
+        redis_client: Client,
         queues: Sequence[str] = ("tasks",),
         *,
         secret: str | bytes | None = None,
@@ -77,11 +80,15 @@ class Worker:
         max_deliveries: int = MAX_DELIVERIES,
         name: str | None = None,
         watchdog: Watchdog | None = None,
+        shards: int = 1,
+        replicas: int = 0,
     ) -> None:
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
-        self.queues = [QueueKeys(queue) for queue in queues]
-        self.broker = Broker(redis_client)
+        self._groups = [QueueKeys.of(queue, shards) for queue in queues]  # in priority order
+        self.queues = [keys for group in self._groups for keys in group]
+        self._turn = random.randrange(shards)  # the shard each group is looked at from first
+        self.broker = Broker(redis_client, replicas=replicas)
         self.burst = burst
         if _positive("heartbeat_interval", heartbeat_interval) >= _positive("liveness_timeout", liveness_timeout):
             raise ConfigurationError("heartbeat_interval must be shorter than liveness_timeout")
@@ -128,6 +135,7 @@ class Worker:
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 else None
         crashed = False
         try:
+            self._until_done(self._agree_shards)
             self._until_done(maintenance.beat)
             maintenance.start()
             logger.info("%r started", self)
@@ -179,7 +187,7 @@ class Worker:
     def _lease(self, watcher: QueueWatcher | None) -> None:
         """Lease the next task(s) into the batch, waiting up to ``IDLE_WAIT_S`` when there are none."""
         size = self._batch.size()
-        for keys in self.queues:  # in priority order, acknowledging on the way
+        for keys in self._in_turn():  # in priority order, acknowledging on the way
             acks = self._batch.take_acks(keys).get(keys, [])
             try:
                 leases = self.broker.ack_and_lease(keys, self.name, acks, size)
@@ -202,6 +210,15 @@ class Worker:
                 watcher.wait(IDLE_WAIT_S, is_ready=lambda: self.broker.any_pending(self.queues))
         finally:
             self._waiting = False
+
+    def _agree_shards(self) -> None:
+        for group in self._groups:
+            self.broker.agree_shards(group[0], len(group), "worker")
+
+    def _in_turn(self) -> list[QueueKeys]:
+        """The queues in priority order; the shards of each from a shard that moves on every lease."""
+        self._turn += 1
+        return [group[(self._turn + i) % len(group)] for group in self._groups for i in range(len(group))]
 
     def _send_acks(self) -> None:
         """Acknowledge the finished tasks now, one script call per queue."""
