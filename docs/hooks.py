@@ -4,8 +4,9 @@ Markers, each alone on a line of a page (indented as the block it stands for):
 
 - ``<!-- source: yotaq/worker/loop.py Worker._on_signal -->``: that def, class or assignment (or several
   names, one after the other), found with ``ast`` in the file as it is now; ``<!-- source: PATH -->``
-  quotes a whole file (a Lua script, say) and ``<!-- source: PATH header -->`` a Lua script's opening
-  ``--[[ ... ]]`` comment. A name that no longer exists fails the build.
+  quotes a whole file (a Lua script, say), ``<!-- source: PATH header -->`` a Lua script's opening
+  ``--[[ ... ]]`` comment and ``<!-- source: PATH __doc__ -->`` a module's docstring. A name that no
+  longer exists fails the build.
 - ``<!-- example: docs_src/guide/results.py -->``: an example file, and under it what it prints, from the
   ``.out`` file beside it (``tests/test_docs.py`` runs every example and compares). In a ``.out`` file,
   ``[[2.4]]`` shows as ``2.4`` but matches anything (a duration, say).
@@ -104,6 +105,11 @@ def render_source(arg: str) -> str:
         return f'```{language} title="{relative}"\n{path.read_text().rstrip()}\n```'
     if parts[1] == "header" and language == "lua":
         return f'```lua title="{relative} (its header)"\n{lua_header(path.read_text())}\n```'
+    if parts[1:] == ["__doc__"]:  # a module's own description of itself
+        docstring = ast.get_docstring(ast.parse(path.read_text()))
+        if not docstring:
+            raise QuoteError("it has no module docstring")
+        return f'```text title="{relative}: the module\'s docstring"\n{docstring}\n```'
     if len(parts) == 2:
         code, first = quote_python(path, parts[1])
         return f'```python title="{relative}: {parts[1]}" linenums="{first}"\n{code.rstrip()}\n```'
