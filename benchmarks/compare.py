@@ -105,7 +105,7 @@ def _each(*command: str) -> Commands:
     return lambda python, bin_dir, n: [[f"{bin_dir}/{command[0]}", *command[1:]] for _ in range(n)]
 
 
-DRAMATIQ_THREADS = 1  # the faster row's; see systems()
+DRAMATIQ_THREADS = 16  # the faster rows' settings; see systems()
 CELERY_PREFETCH = 64
 
 
@@ -133,8 +133,8 @@ def systems() -> dict[str, System]:
                 kind="yardstick",
             ),
             System("rq", "rq", "rq", "peers", _rq([])),
-            # rq documents SimpleWorker as the worker that does not fork a work horse for each job
-            # (https://python-rq.org/docs/workers/#worker-classes): the faster way, for short jobs
+            # rq's docs, "Notes on Performance" (docs/benchmark.md): SimpleWorker runs jobs in its own process,
+            # skipping the fork of a work horse per job, ~6x the default Worker on a hello-world job
             System(
                 "rq-simple",
                 "rq (SimpleWorker)",
@@ -168,9 +168,10 @@ def systems() -> dict[str, System]:
                 "peers",
                 lambda python, bin_dir, n: [[f"{bin_dir}/dramatiq", "dramatiq_tasks", "--processes", str(n)]],
             ),
-            # dramatiq documents --threads as the knob for what a process runs at once ("the number of worker
-            # threads per process (default: 8)", `dramatiq --help`; its docs' guide runs `--threads 1`): for
-            # tasks that hold the GIL the whole time, fewer threads contend less (measured: benchmarks/README.md)
+            # dramatiq documents --threads, "the number of worker threads per process (default: 8)" (`dramatiq
+            # --help`; its docs' guide, "Workers"), as what a process runs at once: more threads overlap more of
+            # the tasks' own round trips to Redis (each does INCR). 16, the faster of 1, 2, 16 and 32 that
+            # benchmarks/variants.py measured here (benchmarks/README.md); 1 and 2 are 2-4x slower
             System(
                 "dramatiq-threads",
                 f"dramatiq (--threads {DRAMATIQ_THREADS})",
