@@ -23,7 +23,7 @@ test: $(VENV)/.installed-test lint docs
 
 ## docs: the documentation site into site/, failing on any warning (a quoted name gone, a broken link, ...)
 docs: $(VENV)/.installed-docs
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # (the variable silences a banner about Material's future)
 
 ## docs-serve: the site on http://127.0.0.1:8000, rebuilt as you edit
 docs-serve: $(VENV)/.installed-docs
