@@ -30,7 +30,9 @@ r.rpush("tasks", dill.dumps((pay, [url, "bob", 100])))
 while not r.llen("runs"):  # until the first worker is running it
     time.sleep(0.01)
 second = subprocess.Popen(worker)  # another worker starts: a deploy, more capacity, a restart
-time.sleep(1)
+deadline = time.monotonic() + 10
+while r.llen("runs") < 2 and time.monotonic() < deadline:  # give it a moment to "recover" the task
+    time.sleep(0.05)
 
 for run in r.lrange("runs", 0, -1):
     print(run.decode().split(" (")[0])

@@ -23,7 +23,9 @@ class Payload:
 
 worker = subprocess.Popen([sys.executable, Path(__file__).with_name("walkthrough_worker.py")])
 r.rpush("tasks", pickle.dumps(Payload()))  # no client.py involved: one RPUSH from anywhere
-time.sleep(1)
+deadline = time.monotonic() + 10
+while not proof.exists() and time.monotonic() < deadline:  # give the worker a moment to take it
+    time.sleep(0.05)
 worker.kill()
 worker.wait()
 print("the payload ran on the worker:", proof.exists())
