@@ -14,7 +14,7 @@ url = os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0")
 r = redis.Redis.from_url(url)
 r.delete("runs")
 queue = yotaq.Queue(yotaq.connect(url), "experiment")
-worker = [sys.executable, "-m", "yotaq", "worker", "--queue", "experiment", "--liveness-timeout", "2"]
+worker = [sys.executable, "-m", "yotaq", "worker", "--queue", "experiment", "--liveness-timeout", "3"]
 
 
 def pay(url, who, amount):
@@ -32,7 +32,7 @@ while not r.llen("runs"):
     time.sleep(0.01)
 second = subprocess.Popen(worker)
 job.result(timeout=30)
-time.sleep(3)  # longer than a liveness timeout: nothing is reaped from a live worker
+time.sleep(4)  # longer than a liveness timeout: nothing is reaped from a live worker
 
 for run in r.lrange("runs", 0, -1):
     print(run.decode())
