@@ -160,7 +160,7 @@ def systems() -> dict[str, System]:
                 setting="-k process -w N",
             ),
             # dramatiq's defaults: one process per core and 8 threads each (`dramatiq --help`), prefetching
-            # twice as many messages as threads (dramatiq/worker.py, dramatiq_queue_prefetch)
+            # twice as many messages as threads (dramatiq_queue_prefetch: dramatiq's docs, "Environment variables")
             System(
                 "dramatiq",
                 "dramatiq",
@@ -169,9 +169,10 @@ def systems() -> dict[str, System]:
                 lambda python, bin_dir, n: [[f"{bin_dir}/dramatiq", "dramatiq_tasks", "--processes", str(n)]],
             ),
             # dramatiq documents --threads, "the number of worker threads per process (default: 8)" (`dramatiq
-            # --help`; its docs' guide, "Workers"), as what a process runs at once: more threads overlap more of
-            # the tasks' own round trips to Redis (each does INCR). 16, the faster of 1, 2, 16 and 32 that
-            # benchmarks/variants.py measured here (benchmarks/README.md); 1 and 2 are 2-4x slower
+            # --help`), as what a process runs at once: more threads overlap more of the tasks' own round trips
+            # to Redis (each does INCR). 16: of 1, 2, 8, 16, 32 threads and prefetch 64 or 128 (its documented
+            # dramatiq_queue_prefetch, docs' reference, "Environment variables") that benchmarks/variants.py
+            # measured here, the fastest with 32 (benchmarks/README.md); 1 and 2 threads are 2-4x slower
             System(
                 "dramatiq-threads",
                 f"dramatiq (--threads {DRAMATIQ_THREADS})",

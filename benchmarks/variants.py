@@ -16,9 +16,11 @@ MS ms (compare.py's default: 10); ``aof=no`` turns Redis's append-only file off 
 ``env=NAME=VALUE`` adds to the workers' environment (repeatable). The driver ``peers/drive_<driver>.py`` fills
 the queue under the variant's venv. Round r runs every variant, in an order that rotates by one each round.
 
-Prints one markdown table of medians (with the range of the drain over the runs): drain/s from the workers'
-start, steady/s from the first finished task, seconds to the first finished task, and per task in steady
-state the workers' CPU, Redis's CPU and Redis commands, plus the workers' CPU per task from their start.
+Prints one markdown table of medians (with the drain of each run): drain/s from the workers' start, steady/s
+from the first finished task, seconds to the first finished task, and per task in steady state the workers'
+CPU, Redis's CPU and Redis commands, plus the workers' CPU per task from their start; and each variant's
+steady rate over the first variant's in the same run (the median of those ratios: on a shared machine, a
+ratio of two drains run a few seconds apart is steadier than either rate).
 benchmarks/README.md has the run that explained the dramatiq gap of issue 20.
 """
 
@@ -146,17 +148,22 @@ def main() -> None:
                 print(f"  {variant.label}: {shown}", file=sys.stderr, flush=True)
         for bench, _ in benches.values():
             bench.redis.close()
+    first = variants[0]
     lines = [
-        "| variant | " + " | ".join(heading for _, heading, _ in KEYS) + " | drain/s, each run |",
-        "|---|" + "---:|" * (len(KEYS) + 1),
+        "| variant | "
+        + " | ".join(heading for _, heading, _ in KEYS)
+        + f" | drain/s, each run | steady/s / {first.label}'s, median of each run's |",
+        "|---|" + "---:|" * (len(KEYS) + 2),
     ]
     for variant in variants:
         if variant.error:
-            lines.append(f"| {variant.label} | n/a ({variant.error}) |" + " |" * len(KEYS))
+            lines.append(f"| {variant.label} | n/a ({variant.error}) |" + " |" * (len(KEYS) + 1))
             continue
         cells = [form.format(statistics.median(variant.results[key])) for key, _, form in KEYS]
         runs = ", ".join(f"{number:,.0f}" for number in variant.results["rate"])
-        lines.append(f"| {variant.label} | " + " | ".join(cells) + f" | {runs} |")
+        pairs = list(zip(variant.results["steady"], first.results.get("steady", []), strict=False))
+        ratio = f"{statistics.median(mine / theirs for mine, theirs in pairs):.2f}x" if pairs else "n/a"
+        lines.append(f"| {variant.label} | " + " | ".join(cells) + f" | {runs} | {ratio} |")
     lines += [
         "",
         *(
