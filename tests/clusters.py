@@ -180,15 +180,17 @@ class LocalCluster(LocalServers):
 
 
 class LocalSentinel(LocalServers):
-    """A master, one replica of it, and 3 Sentinels watching them as ``mymaster`` (quorum 2)."""
+    """A master, ``replicas`` replicas of it, and 3 Sentinels watching them as ``mymaster`` (quorum 2)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, replicas: int = 1) -> None:
         super().__init__(tmp_path)
         ports: list[int] = []
-        while len(ports) < 5:
+        while len(ports) < 4 + replicas:
             if (port := free_port()) not in ports:
                 ports.append(port)
-        self.master_port, self.replica_port, *self.sentinel_ports = ports
+        self.master_port, *self.replica_ports = ports[: 1 + replicas]
+        self.replica_port = self.replica_ports[0]
+        self.sentinel_ports = ports[1 + replicas :]
         self.url = "redis+sentinel://" + ",".join(f"{HOST}:{port}" for port in self.sentinel_ports) + f"/{SERVICE}"
         self.killed_port: int | None = None
 
@@ -197,8 +199,10 @@ class LocalSentinel(LocalServers):
         sees the master, the replica and the two other Sentinels)."""
         data = ("--appendonly", "yes", "--save", "", "--daemonize", "no")
         self.spawn("master", self.master_port, *data)
-        self.spawn("replica", self.replica_port, *data, "--replicaof", HOST, str(self.master_port))
-        wait_until(lambda: ask(self.replica_port, "INFO", "replication")["master_link_status"] == "up", "replica sync")
+        for port in self.replica_ports:
+            self.spawn(f"replica-{port}", port, *data, "--replicaof", HOST, str(self.master_port))
+        for port in self.replica_ports:
+            wait_until(partial(self._in_sync, port), f"replica {port} to sync")
         for port in self.sentinel_ports:
             directory = self.tmp_path / f"sentinel-{port}"
             directory.mkdir(parents=True, exist_ok=True)
@@ -213,11 +217,14 @@ class LocalSentinel(LocalServers):
             wait_until(partial(self._sees_all, port), f"sentinel {port} to see the master, the replica, its peers")
         return self
 
+    def _in_sync(self, port: int) -> bool:
+        return bool(ask(port, "INFO", "replication")["master_link_status"] == "up")
+
     def _sees_all(self, port: int) -> bool:
         reply = ask(port, "SENTINEL", "MASTER", SERVICE)  # a dict of strings (redis-py 8), or a flat list
         state = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
         seen = (str(state["num-slaves"]), str(state["num-other-sentinels"]), str(state["flags"]))
-        return seen == ("1", "2", "master")
+        return seen == (str(len(self.replica_ports)), "2", "master")
 
     def master(self) -> tuple[str, int]:
         """The master's address, as the first Sentinel that answers names it."""

@@ -16,6 +16,7 @@ import redis
 import yotaq
 from yotaq.server import EmbeddedRedis
 
+from .clusters import LocalCluster, LocalSentinel
 from .helpers import Process
 
 
@@ -65,6 +66,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-master Redis Cluster on 127.0.0.1, for the whole session."""
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSentinel]:
+    """A master, a replica and 3 Sentinels on 127.0.0.1, for the whole session (never failed over)."""
+    with LocalSentinel(tmp_path_factory.mktemp("sentinel")) as started:
+        yield started
 
 
 @pytest.fixture

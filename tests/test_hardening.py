@@ -330,3 +330,20 @@ def test_status_of_an_unpicklable_return_value_and_its_counts_agree(queue, burst
     assert worker.counts == {"failed": 1} and job.status is Status.FAILED
     info = queue.info()
     assert (info.done, info.failed) == (0, 1)
+
+
+def test_a_time_limit_and_a_second_signal_reach_a_task_on_a_worker_with_helper_threads(queue, spawn, queue_name, r):
+    # A worker watching two queues has watcher threads besides its maintenance ones: the kernel
+    # must not hand them the signals meant to interrupt the task in the main thread
+    other = f"{queue_name}-other"
+    limited = queue.options(timeout=0.5).enqueue(time.sleep, 30)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--queue", other)
+    with pytest.raises(yotaq.JobFailed, match="time limit of 0.5 s"):
+        limited.result(timeout=10)
+    queue.enqueue(time.sleep, 30)
+    wait_for(lambda: queue.info().active == 1, what="the long task to start")
+    worker.signal(signal.SIGTERM)
+    worker.signal(signal.SIGINT)
+    assert worker.wait(timeout=5) == 0
+    assert queue.info().pending == 1
+    r.delete(*r.scan_iter(match=f"{{yotaq:{other}}}:*"))

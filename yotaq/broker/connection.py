@@ -79,6 +79,11 @@ class ThreadClients:
         local.own = (0, None)  # busy until command returns
         if own is None or pid != os.getpid():
             pid, own = os.getpid(), self._client.client()  # type: ignore[no-untyped-call]
+        if own.connection._sock is None:
+            # Connect through connect(), which a Sentinel-managed connection overrides to ask the
+            # Sentinels for the master: redis-py's lazy connect on sending a command does not, and
+            # would dial the old master again after a failover.
+            own.connection.connect()
         try:
             if timeout_s is None:
                 return command(own)

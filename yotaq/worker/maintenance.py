@@ -24,6 +24,7 @@ from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yot
 from ..job import Options
 from ..serializer import encode_result
 from .batch import Batch
+from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Maintenance:
     def _every(self, step: Callable[[], float | None], interval: float) -> None:
         """Run ``step`` until stopped, ``interval`` apart (or as soon as ``step`` says); one failure never
         ends the thread. The main loop reports outages, so this one only notes them."""
+        leave_signals_to_the_main_thread()
         wait = interval
         while not self._stop.wait(wait):
             wait = interval

@@ -42,6 +42,20 @@ class TimeLimitExceeded(BaseException):
     """Raised in the main thread when a task runs past its timeout."""
 
 
+WORKER_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
+
+
+def leave_signals_to_the_main_thread() -> None:
+    """Block the worker's signals in the calling thread (one of its helper threads).
+
+    The kernel hands a process's signal to any thread that does not block it, and Python runs the
+    handler in the main thread only when that thread next runs Python code: a signal taken by a
+    helper thread would wait until a task blocked in ``time.sleep`` or a socket returned, so
+    neither a time limit nor a second stop signal could interrupt it.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_SIGNALS)
+
+
 class TaskRunner:
     """Calls tasks, each within its time limit; one at a time, from the thread that made it."""
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from ..broker import Broker, QueueKeys
 from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
+from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class QueueWatcher:
             self._condition.notify_all()
 
     def _watch(self, keys: QueueKeys) -> None:
+        leave_signals_to_the_main_thread()
         served = 0
         while True:
             with self._condition:
