@@ -338,7 +338,7 @@ def test_a_time_limit_and_a_second_signal_reach_a_task_on_a_worker_with_helper_t
     other = f"{queue_name}-other"
     limited = queue.options(timeout=0.5).enqueue(time.sleep, 30)
     worker = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--queue", other)
-    with pytest.raises(yotaq.JobFailed, match="time limit of 0.5 s"):
+    with pytest.raises(yotaq.JobFailed, match=r"time limit of 0\.5 s"):
         limited.result(timeout=10)
     queue.enqueue(time.sleep, 30)
     wait_for(lambda: queue.info().active == 1, what="the long task to start")
