@@ -9,11 +9,13 @@ job.result(timeout=10)                 # (3, 1)
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
 from .broker import connect
+from .current import CurrentJob, current_job
 from .exceptions import (
     BrokerError,
     ConfigurationError,
     ConnectionError,
     InvalidMessage,
+    JobCancelled,
     JobFailed,
     ResultTimeout,
     Retry,
@@ -31,8 +33,10 @@ __all__ = [
     "BuriedJob",
     "ConfigurationError",
     "ConnectionError",
+    "CurrentJob",
     "InvalidMessage",
     "Job",
+    "JobCancelled",
     "JobFailed",
     "Options",
     "Queue",
@@ -49,4 +53,5 @@ __all__ = [
     "YotaqError",
     "__version__",
     "connect",
+    "current_job",
 ]

@@ -1,5 +1,5 @@
-"""``python -m yotaq server | worker | info | failed | dead | job``: the command line, one of the edges that
-read the environment."""
+"""``python -m yotaq server | worker | info | failed | dead | job | cancel``: the command line, one of the
+edges that read the environment."""
 
 from __future__ import annotations
 
@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     job = commands.add_parser("job", help="a job's status, and its result or failure when it has one")
     job.add_argument("job_id", metavar="JOB_ID")
     job.add_argument("--queue", default="tasks")
+
+    cancel = commands.add_parser("cancel", help="cancel a job: never run if pending, interrupted if running")
+    cancel.add_argument("job_id", metavar="JOB_ID")
+    cancel.add_argument("--queue", default="tasks")
     return parser
 
 
@@ -121,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 _buried(_queue(client, args.queue), args.command, args)
             elif args.command == "job":
                 return _job(_queue(client, args.queue), args.job_id)
+            elif args.command == "cancel":
+                _cancel(_queue(client, args.queue), args.job_id)
     except ConfigurationError as exc:
         return _error(exc, 2)
     except YotaqError as exc:
@@ -214,3 +220,14 @@ def _job(queue: Queue, job_id: str) -> int:
         except YotaqError:
             pass  # its record outlived its result: the status is all there is
     return 0
+
+
+def _cancel(queue: Queue, job_id: str) -> None:
+    job = queue.job(job_id)
+    status = job.status
+    if status is Status.NOT_FOUND:
+        raise ConfigurationError(f"no job {job_id} on queue {queue.name!r} (never enqueued, or expired)")
+    if not job.cancel():
+        raise ConfigurationError(f"job {job_id} is {job.status}: there is nothing to cancel")
+    running = " (it was running: its worker interrupts it)" if status is Status.ACTIVE else ""
+    print(f"cancelled job {job_id} on {queue.name}{running}")

@@ -69,6 +69,18 @@ class JobFailed(YotaqError):
         return (JobFailed, (self.job_id, self.type, self.message, self.traceback))
 
 
+class JobCancelled(YotaqError):
+    """Raised by ``Job.result`` when the job was cancelled (``Job.cancel``) before it finished."""
+
+    def __init__(self, job_id: str, reason: str = "cancelled") -> None:
+        super().__init__(f"job {job_id} was cancelled: {reason}")
+        self.job_id = job_id
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (JobCancelled, (self.job_id, self.reason))
+
+
 class ResultTimeout(YotaqError, TimeoutError):
     """Raised by ``Job.result`` when the result did not come within the timeout."""
 

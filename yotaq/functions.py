@@ -10,6 +10,7 @@ refused at enqueue time rather than copied into something meaningless.
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import itertools
 import logging
@@ -57,6 +58,24 @@ for _type in (
     io.TextIOWrapper,
 ):
     _Pickler.dispatch[_type] = _refuse
+
+_save_module = dill.Pickler.dispatch[types.ModuleType]
+
+
+def _save_yotaq_by_name(pickler: Any, module: types.ModuleType) -> None:
+    """A task that uses yotaq itself (``yotaq.current_job()``, ``yotaq.Retry``) refers to it by name.
+
+    dill takes a module that is not installed in site-packages (yotaq run from a clone) to be the
+    user's own, possibly absent on the worker, and pickles its whole state; every worker has
+    yotaq, and its state holds objects that cannot travel.
+    """
+    if module.__name__ == "yotaq" or module.__name__.startswith("yotaq."):
+        pickler.save_reduce(importlib.import_module, (module.__name__,), obj=module)
+    else:
+        _save_module(pickler, module)
+
+
+_Pickler.dispatch[types.ModuleType] = _save_yotaq_by_name
 
 
 def _dill(obj: Any, what: str) -> bytes:

@@ -27,7 +27,8 @@ class QueueInfo:
 
     ``pending``, ``scheduled``, ``active``, ``failed`` and ``dead`` are the jobs there now
     (``failed`` and ``dead`` as long as their records are kept); ``done``, ``retried``,
-    ``invalid`` and ``redelivered`` count events since the queue was first used.
+    ``invalid``, ``redelivered`` and ``cancelled`` count events since the queue was first used
+    (``cancelled``: running jobs interrupted by a cancel).
     """
 
     queue: str
@@ -41,6 +42,7 @@ class QueueInfo:
     retried: int
     invalid: int
     redelivered: int
+    cancelled: int = 0
 
     @property
     def active(self) -> int:
@@ -58,7 +60,7 @@ class QueueInfo:
             workers[worker.id] = (
                 worker if seen is None else dataclasses.replace(seen, active=seen.active + worker.active)
             )
-        counts = ("pending", "scheduled", "failed", "dead", "done", "retried", "invalid", "redelivered")
+        counts = ("pending", "scheduled", "failed", "dead", "done", "retried", "invalid", "redelivered", "cancelled")
         return QueueInfo(
             queue=shards[0].queue,
             server_time_ms=max(shard.server_time_ms for shard in shards),

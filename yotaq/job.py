@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import functools
 import itertools
+import json
 import math
 import os
 import random
@@ -24,7 +25,9 @@ FAILURE_TTL_S = 7 * 86_400.0  # as long as dramatiq keeps dead messages
 RETRY_DELAY_S = 1.0
 RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
-MAX_TTL_S = 10 * 365 * 86_400.0  # longer than anyone means, short of what breaks a millisecond count
+MAX_TTL_S = 10 * 365 * 86_400.0
+CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
+_CANCELLABLE = {"pending", "scheduled", "active"}  # longer than anyone means, short of what breaks a millisecond count
 MIN_WAIT_S = 0.001  # a blocking wait of 0 would block for ever
 
 
@@ -134,7 +137,11 @@ class Status(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"  # raised on its last try
     DEAD = "dead"  # set aside without a result: it could not run, or kept killing its workers
+    CANCELLED = "cancelled"  # cancelled before it finished
     NOT_FOUND = "not_found"  # never enqueued here, or everything about it has expired
+
+
+_LIVE = {"cancelling": Status.ACTIVE}  # a running job being interrupted is still running
 
 
 def new_job_id() -> str:
@@ -216,5 +223,19 @@ class Job(Generic[R]):
             else self._broker.status(self._keys, self.id)
         )
         if envelope is None:
-            return Status(state)
+            return _LIVE.get(state) or Status(state)
         return Status(serializer.result_kind(self.id, envelope, self._secret, self.queue))
+
+    def cancel(self) -> bool:
+        """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
+        worker within about a second (raised inside it, as a time limit is). Its result raises
+        ``JobCancelled`` (unless it finished first). Returns whether it was still to finish."""
+        outcome = ("cancelled", "cancelled by Job.cancel")
+        _, envelope = serializer.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
+        return self._broker.cancel(self._keys, self.id, envelope, _ms(RESULT_TTL_S)) in _CANCELLABLE
+
+    @property
+    def progress(self) -> Any:
+        """What the task last reported with ``yotaq.current_job().set_progress(...)``, or None."""
+        data = self._broker.progress(self._keys, self.id)
+        return None if data is None else json.loads(data)

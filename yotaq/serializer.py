@@ -14,7 +14,7 @@ since the epoch), and, with a secret, the signature: keyed BLAKE2b over the body
 the name of the queue it was sent to, so that a message copied to another queue is refused too.
 Unpickling runs code, so a message that fails a check is never unpickled.
 
-A result envelope is ``b"yr1 <done|failed|dead> <by> <signature> <body>"``, ``by`` naming the
+A result envelope is ``b"yr1 <done|failed|dead|cancelled> <by> <signature> <body>"``, ``by`` naming the
 worker that recorded it, signed over the job id, the queue, the header and the body, so that no
 one without the secret can forge an outcome.
 """
@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .exceptions import ConfigurationError, InvalidMessage, JobFailed, SerializationError
+from .exceptions import ConfigurationError, InvalidMessage, JobCancelled, JobFailed, SerializationError
 from .functions import FunctionCache, dumps_function, dumps_value
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ MAGIC = b"yq1"
 RESULT_MAGIC = b"yr1"
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}".encode()
 UNSIGNED = b"-"
+RESULT_KINDS = (b"done", b"failed", b"dead", b"cancelled")
 # Job ids and queue names: printable ASCII without space, '{' or '}' (they are part of keys and of
 # a space-separated header), at most MAX_ID_LENGTH characters. One rule, at enqueue and on the worker.
 VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]{1,200}")
@@ -306,7 +307,7 @@ def encode_result(
 def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> tuple[str, bytes]:
     """The kind and body of an envelope whose signature holds (when there is a secret)."""
     parts = envelope.split(b" ", 4)
-    if len(parts) != 5 or parts[0] != RESULT_MAGIC or parts[1] not in (b"done", b"failed", b"dead"):
+    if len(parts) != 5 or parts[0] != RESULT_MAGIC or parts[1] not in RESULT_KINDS:
         raise InvalidMessage(f"job {job_id}: not a yotaq result")
     _, kind, by, signature, body = parts
     if secret and signature == UNSIGNED:
@@ -340,6 +341,8 @@ def decode_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str
         return outcome[1]
     if outcome[0] == "dead":
         raise JobFailed(job_id, "Dead", outcome[1], "")
+    if outcome[0] == "cancelled":
+        raise JobCancelled(job_id, outcome[1])
     raise JobFailed(job_id, *outcome[1:])
 
 

@@ -33,6 +33,7 @@ REPLICA_WAIT_MS = 1_000  # how long a write waits for its replicas (replicas=) b
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 _KINDS: tuple[Buried, ...] = ("failed", "dead")
+COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
 
 
 class Ack(NamedTuple):
@@ -221,7 +222,7 @@ class Broker:
                 ],
                 failed=failed,
                 dead=dead,
-                **{name: int(stats.get(name.encode(), 0)) for name in ("done", "retried", "invalid", "redelivered")},
+                **{name: int(stats.get(name.encode(), 0)) for name in COUNTERS},
             )
 
         return self._patient(read)
@@ -281,8 +282,8 @@ class Broker:
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
-            known = self._scripts.activate([keys.state], [message_id(message)], client=client)
-            return Leases([], [message], [] if known else [0])
+            known = self._scripts.activate([keys.state, active], [message], client=client)
+            return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
         return self._call(lease, own=True)
 
@@ -344,6 +345,32 @@ class Broker:
         counter = "failed" if kind == "failed" else "invalid"
         args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
         return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c), write=True))
+
+    def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
+        """Cancel a job (see ``cancel-4.lua``); its state before, or None when it was not there."""
+        script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id)]
+        args: list[Any] = [job_id, envelope, result_ttl_ms]
+        state = self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c))
+        return None if state is None else cast(bytes, state).decode()
+
+    def state_of(self, keys: QueueKeys, job_id: str) -> str | None:
+        """A job's state (``pending``, ``scheduled``, ``active``, ``cancelling``, ...), if not finished."""
+        state = self._call(lambda c: c.hget(keys.state, job_id))
+        return None if state is None else state.decode()  # type: ignore[union-attr]
+
+    def record_cancelled(
+        self, keys: QueueKeys, worker: str, message: bytes, job_id: str, envelope: bytes, result_ttl_ms: int
+    ) -> bool:
+        """Take a running job this worker interrupted because it was cancelled off its active list."""
+        script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
+        args: list[Any] = [message, job_id, envelope, result_ttl_ms]
+        return bool(self._call(lambda c: self._scripts.cancelled(script_keys, args, client=c), write=True))
+
+    def set_progress(self, keys: QueueKeys, job_id: str, progress: bytes, ttl_ms: int) -> None:
+        self._call(lambda c: c.set(keys.progress(job_id), progress, px=ttl_ms), own=True)
+
+    def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
+        return cast(bytes | None, self._patient(lambda c: c.get(keys.progress(job_id))))
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""

@@ -118,7 +118,11 @@ class QueueKeys:
         """List holding the one result envelope of a finished job, until it expires."""
         return f"{self._prefix}:result:{check_name('job id', job_id)}"
 
+    def progress(self, job_id: str) -> str:
+        """String holding the progress a running job last reported (JSON), until it expires."""
+        return f"{self._prefix}:progress:{check_name('job id', job_id)}"
+
     @property
     def stats(self) -> str:
-        """Hash of counters: done, failed, retried, invalid, redelivered."""
+        """Hash of counters: done, failed, retried, invalid, redelivered, cancelled."""
         return f"{self._prefix}:stats"

@@ -33,6 +33,8 @@ class Scripts:
     def __init__(self, client: Any) -> None:
         self.ack: Script = client.register_script(SOURCES["ack"])
         self.activate: Script = client.register_script(SOURCES["activate"])
+        self.cancel: Script = client.register_script(SOURCES["cancel"])
+        self.cancelled: Script = client.register_script(SOURCES["cancelled"])
         self.bury: Script = client.register_script(SOURCES["bury"])
         self.enqueue: Script = client.register_script(SOURCES["enqueue"])
         self.heartbeat: Script = client.register_script(SOURCES["heartbeat"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from typing import NamedTuple
 
 from ..broker import Ack, Leases, QueueKeys
 
@@ -25,6 +26,14 @@ _AVERAGE_WEIGHT = 1 / 8  # of the latest task in the running average of duration
 Leased = tuple[QueueKeys, bytes, bool]  # the queue, the message, whether its job is pending there
 
 
+class Running(NamedTuple):
+    """The task running now."""
+
+    keys: QueueKeys
+    job_id: str
+    since: float  # time.monotonic()
+
+
 class Batch:
     """The unstarted leases and the unsent acknowledgements of one worker, and the task running now."""
 
@@ -34,7 +43,7 @@ class Batch:
         self._acks: dict[QueueKeys, list[Ack]] = {}
         self._first_ack_at = 0.0
         self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
-        self._running: tuple[str, float] | None = None  # job id, monotonic start
+        self._running: Running | None = None
 
     def size(self) -> int:
         """How many tasks to lease at once: one, or about ``BATCH_WORK_S`` worth when tasks have been short."""
@@ -52,8 +61,8 @@ class Batch:
         with self._lock:
             return self._unstarted.popleft() if self._unstarted else None
 
-    def start(self, job_id: str) -> None:
-        self._running = (job_id, time.monotonic())
+    def start(self, keys: QueueKeys, job_id: str) -> None:
+        self._running = Running(keys, job_id, time.monotonic())
 
     def finish(self, elapsed_s: float) -> None:
         self._running = None
@@ -73,7 +82,7 @@ class Batch:
     # -- either thread -------------------------------------------------------------------------
 
     @property
-    def running(self) -> tuple[str, float] | None:
+    def running(self) -> Running | None:
         """The job running now and since when (monotonic), if any."""
         return self._running
 

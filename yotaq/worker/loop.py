@@ -130,7 +130,9 @@ class Worker:
         self._stopping = self._shutting_down = False
         self._batch = Batch()
         self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
-        maintenance = Maintenance(self.broker, self.queues, self.name, self.liveness, self._batch, self._secret)
+        maintenance = Maintenance(
+            self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
+        )
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 else None
         crashed = False
@@ -142,7 +144,7 @@ class Worker:
             self._loop(watcher, maintenance)
         except StopNow:
             if self._batch.running is not None:
-                logger.warning("stopped during job %s: it goes back to its queue", self._batch.running[0])
+                logger.warning("stopped during job %s: it goes back to its queue", self._batch.running.job_id)
         except BaseException:
             crashed = True
             raise

@@ -4,7 +4,8 @@
   gives back the tasks of every worker whose deadline has passed (each counts a delivery; at
   ``max_deliveries`` the task is set aside as dead). Now and then it forgets expired failure records.
 - **Time**: every ``SCHEDULE_POLL_S`` (or sooner, when the next one is due) it moves scheduled
-  tasks that are due onto their queues; and when the task running now has run ``HOSTAGE_S``, it
+  tasks that are due onto their queues; it interrupts the running task if its job was cancelled;
+  and when the task running now has run ``HOSTAGE_S``, it
   gives the rest of its batch back to the queue and sends the finished tasks' acknowledgements,
   so that neither waits behind a long task.
 
@@ -55,8 +56,10 @@ class Maintenance:
         liveness: Liveness,
         batch: Batch,
         secret: bytes | None,
+        cancel_running: Callable[[str], None],
     ) -> None:
         self._secret = secret
+        self._cancel_running = cancel_running
         self._broker = broker
         self._queues = queues
         self._worker = worker
@@ -146,6 +149,7 @@ class Maintenance:
                 )
 
     def _keep_time(self) -> float:
+        self._watch_for_cancel()
         self._free_hostages()
         wait = SCHEDULE_POLL_S
         for keys in self._queues:
@@ -154,11 +158,18 @@ class Maintenance:
                 wait = min(wait, next_due)
         return max(wait, 0.001)
 
+    def _watch_for_cancel(self) -> None:
+        """Interrupt the running task when its job has been cancelled (``Job.cancel``)."""
+        running = self._batch.running
+        if running is not None and self._broker.state_of(running.keys, running.job_id) == "cancelling":
+            logger.info("job %s was cancelled: interrupting it", running.job_id)
+            self._cancel_running(running.job_id)
+
     def _free_hostages(self) -> None:
         """Give back the unstarted tasks of a batch whose current task has been running long, and
         acknowledge the finished ones, so that their results are not held back either."""
         running = self._batch.running
-        if running is None or time.monotonic() - running[1] < HOSTAGE_S:
+        if running is None or time.monotonic() - running.since < HOSTAGE_S:
             return
         acks = self._batch.take_acks()
         try:
@@ -174,7 +185,9 @@ class Maintenance:
                 messages = [message for queue, message, _ in unstarted if queue == keys]
                 if messages:
                     released = self._broker.unlease(keys, self._worker, messages)
-                    logger.info("job %s is taking long: gave %d task(s) back to %r", running[0], released, keys.queue)
+                    logger.info(
+                        "job %s is taking long: gave %d task(s) back to %r", running.job_id, released, keys.queue
+                    )
         except BaseException:
             self._batch.restore_unstarted(unstarted)
             raise

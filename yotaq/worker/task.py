@@ -3,6 +3,7 @@ good, or set aside unrun), whatever goes wrong in this worker's own code on the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -12,12 +13,13 @@ from typing import TypeVar
 
 from .. import serializer
 from ..broker import Ack, Broker, QueueKeys
+from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import ConfigurationError, InvalidMessage, Retry
 from ..functions import FunctionCache
 from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
-from .timelimit import TaskRunner, TimeLimitExceeded
+from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class TaskHandler:
                 self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING, leased=False)
             else:
                 self._run(keys, message)
-        except (StopNow, TimeLimitExceeded):
+        except (StopNow, TimeLimitExceeded, TaskCancelled):
             raise
         except Exception as exc:
             logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
@@ -87,18 +89,26 @@ class TaskHandler:
             record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
             self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc), leased=True)
             return
-        self._batch.start(task.id)
+        self._batch.start(keys, task.id)
         started = time.perf_counter()
         failure: BaseException | None = None
+        report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)
+        token = set_current(CurrentJob(task.id, keys.queue, task.attempt, report))
         try:
             value = self._runner.call(task, options.timeout)
         except TimeLimitExceeded as exc:
             failure = TimeoutError(f"task exceeded its time limit of {options.timeout:g} s")
             failure.__traceback__ = exc.__traceback__
+        except TaskCancelled:
+            self._batch.finish(time.perf_counter() - started)
+            self._cancelled(keys, message, task.id, options)
+            return
         except StopNow:
             raise
         except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
             failure = exc
+        finally:
+            reset_current(token)
         elapsed = time.perf_counter() - started
         self._batch.finish(elapsed)
         if failure is None:
@@ -132,6 +142,20 @@ class TaskHandler:
         self._record(
             "retried", task.id, lambda: self._broker.retry(keys, self._worker, message, retry, task.id, delay_ms)
         )
+
+    def _cancelled(self, keys: QueueKeys, message: bytes, job_id: str, options: Options) -> None:
+        logger.warning("job %s cancelled while it ran", job_id)
+        outcome = ("cancelled", "cancelled while it ran")
+        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
+        worker, ttl_ms = self._worker, options.result_ttl_ms
+        self._record(
+            "cancelled", job_id, lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms)
+        )
+
+    def cancel(self, job_id: str) -> None:
+        """Interrupt the task of ``job_id`` if it is still the one running: its job was cancelled
+        (called from the maintenance thread)."""
+        self._runner.cancel(job_id)
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 REALARM_S = 0.5
 STUCK_GRACE_S = 5.0
 EXIT_STUCK = 70  # the worker's exit status when a task would not stop (EX_SOFTWARE)
+CLOSE_TIMEOUT_S = 1.0  # how long a coroutine left running at shutdown gets to handle its cancellation
 
 
 class Watchdog(Protocol):
@@ -40,6 +41,10 @@ class Watchdog(Protocol):
 
 class TimeLimitExceeded(BaseException):
     """Raised in the main thread when a task runs past its timeout."""
+
+
+class TaskCancelled(BaseException):
+    """Raised in the main thread when the running task was cancelled (``Job.cancel``)."""
 
 
 WORKER_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
@@ -64,7 +69,10 @@ class TaskRunner:
         self._signals = threading.current_thread() is threading.main_thread()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._running = False
-        self._overdue = 0  # time-limit signals the running task has had
+        self._overdue = 0  # time-limit (or cancel) signals the running task has had
+        self._job = ""  # the id of the job running now
+        self._cancel = ""  # the id of a job cancelled while it ran: interrupt it as a time limit would
+        self._awaiting: asyncio.Future[Any] | None = None
 
     def install(self) -> signal.Handlers | Any:
         """Take SIGALRM (main thread only); returns the handler it replaced, to put back."""
@@ -75,20 +83,21 @@ class TaskRunner:
 
         Raises:
             TimeLimitExceeded: it ran past ``timeout``.
+            TaskCancelled: it was cancelled meanwhile (``cancel``).
         """
         if timeout is not None and self._watchdog is not None:
             self._watchdog.arm(timeout)
-        self._running, self._overdue = True, 0
+        self._running, self._overdue, self._job = True, 0, task.id
         try:
             if timeout is not None and self._signals:
                 signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 value = task.fn(*task.args, **task.kwargs)
             finally:
-                if timeout is not None and self._signals:
+                if (timeout is not None or self._overdue) and self._signals:  # the handler arms it again
                     signal.setitimer(signal.ITIMER_REAL, 0)
-            if self._overdue:  # it swallowed its time limit, and then returned
-                raise TimeLimitExceeded
+            if self._overdue:  # it swallowed its time limit (or cancel), and then returned
+                raise self._interruption()
             if inspect.isawaitable(value):
                 value = self._await(value, timeout)
             return value
@@ -100,13 +109,46 @@ class TaskRunner:
     def _await(self, awaitable: Any, timeout: float | None) -> Any:
         if self._event_loop is None:
             self._event_loop = asyncio.new_event_loop()
+        self._awaiting = self._event_loop.create_task(_within(awaitable, timeout))
         try:
-            return self._event_loop.run_until_complete(asyncio.wait_for(awaitable, timeout))
+            return self._event_loop.run_until_complete(self._awaiting)
         except TimeoutError:
             raise TimeLimitExceeded from None
+        except asyncio.CancelledError:
+            if self._cancelled:
+                raise TaskCancelled from None
+            raise
+        finally:
+            self._awaiting = None
+
+    @property
+    def _cancelled(self) -> bool:
+        return self._running and self._cancel == self._job
+
+    def cancel(self, job_id: str) -> None:
+        """Interrupt the task of ``job_id`` if it is the one running (from another thread): a coroutine
+        is cancelled on its loop, a function gets ``TaskCancelled`` raised in it through SIGALRM (main
+        thread only). The handler checks again, in the main thread, that it is still that task."""
+        if not self._running or self._job != job_id or self._cancel == job_id:
+            return
+        self._cancel = job_id
+        awaiting, loop = self._awaiting, self._event_loop
+        if awaiting is not None and loop is not None:
+            loop.call_soon_threadsafe(awaiting.cancel)
+        elif self._signals and threading.main_thread().ident is not None:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)  # type: ignore[arg-type]
+
+    def _interruption(self) -> BaseException:
+        return TaskCancelled() if self._cancelled else TimeLimitExceeded()
 
     def close(self) -> None:
+        """Close the event loop, cancelling first a coroutine a stop signal left behind."""
         if self._event_loop is not None:
+            left = asyncio.all_tasks(self._event_loop)
+            for task in left:
+                task.cancel()
+            if left:
+                self._event_loop.run_until_complete(asyncio.wait(left, timeout=CLOSE_TIMEOUT_S))
             self._event_loop.close()
             self._event_loop = None
 
@@ -123,4 +165,8 @@ class TaskRunner:
             logging.shutdown()
             os._exit(EXIT_STUCK)
         signal.setitimer(signal.ITIMER_REAL, REALARM_S)
-        raise TimeLimitExceeded
+        raise self._interruption()
+
+
+async def _within(awaitable: Any, timeout: float | None) -> Any:
+    return await asyncio.wait_for(awaitable, timeout)

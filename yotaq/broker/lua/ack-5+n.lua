@@ -3,7 +3,7 @@
   between two batches. An acknowledged task leaves this worker's active list for good, its
   result is stored (waking anyone waiting for it) and it is no longer pending or active. Leased
   tasks move from the head of the pending list to the tail of the active list, in order, and
-  are marked active.
+  are marked active; a cancelled one is dropped on the way.
   KEYS[1] this worker's active list   KEYS[2] pending list   KEYS[3] state hash
   KEYS[4] deliveries hash             KEYS[5] stats hash
   KEYS[5 + i] the result list of the i-th job acknowledged
@@ -69,21 +69,18 @@ if #done_ids > 0 then
 end
 -- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
 -- not the messages.
-local messages = {}
-for i = 1, tonumber(ARGV[3]) do
+local messages, unknown = {}, {}
+for _ = 1, tonumber(ARGV[3]) do
   local message = redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
   if not message then
     break
   end
-  messages[i] = message
-end
-local unknown = {}
-for i, message in ipairs(messages) do
-  local id = job_id(message)
-  if id and redis.call('HGET', KEYS[3], id) == 'pending' then
-    redis.call('HSET', KEYS[3], id, 'active')
-  else
-    unknown[#unknown + 1] = i
+  local known = leased(KEYS[3], KEYS[1], message)
+  if known ~= nil then
+    messages[#messages + 1] = message
+    if not known then
+      unknown[#unknown + 1] = #messages
+    end
   end
 end
 return {lost, messages, unknown, already}

@@ -16,6 +16,7 @@
   without ARGV[3]) or its active list is no longer what the caller read (call again).
 ]]
 --@include now_ms
+--@include job_id
 --@include bury
 local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local now = now_ms()
@@ -46,7 +47,7 @@ for i = #held, 1, -1 do
     buried = buried + 1
   else
     redis.call('LPUSH', KEYS[4], held[i])
-    redis.call('HSET', KEYS[5], ids[i], 'pending')
+    given_back(KEYS[5], {held[i]})
     requeued = requeued + 1
   end
 end

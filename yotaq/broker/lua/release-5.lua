@@ -15,7 +15,7 @@ while message do
   released[#released + 1] = message
   message = redis.call('RPOP', KEYS[3])
 end
-set_state(KEYS[5], released, 'pending')
+given_back(KEYS[5], released)
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return #released

@@ -13,5 +13,5 @@ for i = #ARGV, 1, -1 do
     released[#released + 1] = ARGV[i]
   end
 end
-set_state(KEYS[3], released, 'pending')
+given_back(KEYS[3], released)
 return #released

@@ -3,12 +3,31 @@ local function job_id(message)
   return string.match(message, '^yq1 %S+ (%S+) ')
 end
 
--- Record each message's job as being in `state` (messages without a job id have no state).
-local function set_state(state_key, messages, state)
+-- Record the jobs of messages given back to the queue as pending again, unless one was cancelled
+-- meanwhile: it stays cancelled, to be dropped when it is next leased (messages without a job id
+-- have no state).
+local function given_back(state_key, messages)
   for _, message in ipairs(messages) do
     local id = job_id(message)
     if id then
-      redis.call('HSET', state_key, id, state)
+      local state = redis.call('HGET', state_key, id)
+      redis.call('HSET', state_key, id, (state == 'cancelled' or state == 'cancelling') and 'cancelled' or 'pending')
     end
   end
+end
+
+-- Lease: mark the job of a message just leased active and return true; drop a cancelled one from
+-- the active list and return nil; return false for one whose job is not pending on this queue.
+local function leased(state_key, active_key, message)
+  local id = job_id(message)
+  local state = id and redis.call('HGET', state_key, id)
+  if state == 'pending' then
+    redis.call('HSET', state_key, id, 'active')
+    return true
+  elseif state == 'cancelled' then
+    redis.call('LREM', active_key, 1, message)
+    redis.call('HDEL', state_key, id)
+    return nil
+  end
+  return false
 end

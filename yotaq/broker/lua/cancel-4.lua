@@ -1,0 +1,27 @@
+--[[
+  Cancel a job: one pending is marked cancelled (and dropped when it is leased), one scheduled is
+  removed at once, one running is marked cancelling (its worker interrupts it). Its result becomes
+  the cancellation at once, waking anyone waiting for it; should a running job finish first, its
+  outcome replaces that.
+  KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
+  KEYS[4] the job's result list
+  ARGV[1] the job id   ARGV[2] the cancellation's result envelope   ARGV[3] how long it is kept (ms)
+  Returns: the job's state before: 'pending', 'scheduled' or 'active' (cancelled now), or
+  'cancelled', 'cancelling' or false (finished or unknown: nothing changes).
+]]
+local state = redis.call('HGET', KEYS[1], ARGV[1])
+if state == 'pending' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'cancelled')
+elseif state == 'scheduled' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[1], ARGV[1])
+elseif state == 'active' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'cancelling')
+else
+  return state
+end
+redis.call('DEL', KEYS[4])
+redis.call('RPUSH', KEYS[4], ARGV[2])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+return state

@@ -1,0 +1,73 @@
+"""``current_job()``: inside a task, the job it runs as, to read its id and try and to report progress."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigurationError, YotaqError
+
+MAX_PROGRESS_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class CurrentJob:
+    """The job a task runs as.
+
+    Attributes:
+        id: the job's id.
+        queue: its queue's name.
+        attempt: how many times it has failed and been retried before this try (0 on the first).
+    """
+
+    id: str
+    queue: str
+    attempt: int
+    _report: Callable[[bytes], None]
+
+    def set_progress(self, value: float | dict[str, Any]) -> None:
+        """Report progress, readable from any process as ``job.progress``: a number, or a small dict that
+        JSON can carry (at most ``MAX_PROGRESS_BYTES`` as JSON).
+
+        Raises:
+            ConfigurationError: the value is not a finite number or such a dict.
+        """
+        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+            raise ConfigurationError(f"progress must be a number or a dict, got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigurationError(f"progress must be finite, got {value!r}")
+        try:
+            data = json.dumps(value, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"progress must be JSON-able: {exc}") from exc
+        if len(data) > MAX_PROGRESS_BYTES:
+            raise ConfigurationError(f"progress is {len(data)} bytes as JSON, over the limit of {MAX_PROGRESS_BYTES}")
+        self._report(data)
+
+
+_current: contextvars.ContextVar[CurrentJob | None] = contextvars.ContextVar("yotaq_current_job", default=None)
+
+
+def current_job() -> CurrentJob:
+    """The job the calling task runs as.
+
+    Raises:
+        YotaqError: called outside a task run by a worker.
+    """
+    job = _current.get()
+    if job is None:
+        raise YotaqError("current_job() is only available inside a task run by a yotaq worker")
+    return job
+
+
+def set_current(job: CurrentJob | None) -> contextvars.Token[CurrentJob | None]:
+    """Set the job the calling context runs as (the worker does, around each task)."""
+    return _current.set(job)
+
+
+def reset_current(token: contextvars.Token[CurrentJob | None]) -> None:
+    _current.reset(token)
