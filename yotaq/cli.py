@@ -1,10 +1,11 @@
-"""``python -m yotaq server | worker | info | failed | dead | job | cancel``: the command line, one of the
-edges that read the environment."""
+"""``python -m yotaq server | worker | info | failed | dead | job | cancel | periodic``: the command line,
+one of the edges that read the environment."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -98,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("job_id", metavar="JOB_ID")
     job.add_argument("--queue", default="tasks")
 
+    schedules = commands.add_parser("periodic", help="the periodic schedules with their next run")
+    schedules.add_argument("--queue", default="tasks")
+    schedules.add_argument("--remove", metavar="NAME", help="stop the schedule of this name")
+
     cancel = commands.add_parser("cancel", help="cancel a job: never run if pending, interrupted if running")
     cancel.add_argument("job_id", metavar="JOB_ID")
     cancel.add_argument("--queue", default="tasks")
@@ -125,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 _buried(_queue(client, args.queue), args.command, args)
             elif args.command == "job":
                 return _job(_queue(client, args.queue), args.job_id)
+            elif args.command == "periodic":
+                _periodic(_queue(client, args.queue), args.remove)
             elif args.command == "cancel":
                 _cancel(_queue(client, args.queue), args.job_id)
     except ConfigurationError as exc:
@@ -231,3 +238,19 @@ def _cancel(queue: Queue, job_id: str) -> None:
         raise ConfigurationError(f"job {job_id} is {job.status}: there is nothing to cancel")
     running = " (it was running: its worker interrupts it)" if status is Status.ACTIVE else ""
     print(f"cancelled job {job_id} on {queue.name}{running}")
+
+
+def _periodic(queue: Queue, remove: str | None) -> None:
+    if remove is not None:
+        if not queue.remove_periodic(remove):
+            raise ConfigurationError(f"no periodic schedule {remove!r} on {queue.name}")
+        print(f"removed periodic schedule {remove} from {queue.name}")
+        return
+    for schedule in queue.periodics():
+        when = (
+            f"every {schedule.every:g} s" if schedule.every is not None else f"cron {schedule.cron!r} ({schedule.tz})"
+        )
+        next_run = datetime.datetime.fromtimestamp(schedule.next_run_ms / 1000, datetime.UTC).isoformat(
+            timespec="seconds"
+        )
+        print(f"{schedule.name}  {when}  next {next_run}")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
+from . import periodic as schedules
 from . import serializer
 from .broker import Broker, QueueKeys, check_name
 from .broker.connection import Client
@@ -22,6 +23,7 @@ from .job import Job, Options, new_job_id, seconds_to_ms
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Placement(NamedTuple):
@@ -132,6 +134,27 @@ class Queue:
             ConfigurationError: an unknown or invalid option.
         """
         return WithOptions(self, self.defaults, _NOW).options(**options)
+
+    def periodic(
+        self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
+    ) -> Callable[[F], F]:
+        """Run a function periodically: decorate it, or call ``queue.periodic(...)(fn)``.
+
+        ``every`` seconds, or on a ``cron`` expression (``"*/5 * * * *"``; the ``cron`` extra) in the
+        time zone ``tz``. The schedule lives in Redis under ``name`` (the function's qualified name
+        by default; registering a name again replaces it) and any worker of the queue enqueues each
+        tick, once whatever the number of workers. Options: ``queue.options(...).periodic(...)``.
+        """
+        return WithOptions(self, self.defaults, _NOW).periodic(every=every, cron=cron, tz=tz, name=name)
+
+    def remove_periodic(self, name: str) -> bool:
+        """Stop a periodic schedule; whether there was one of that name."""
+        return self.broker.unschedule(self._keys_of(check_name("periodic schedule name", name)), name)
+
+    def periodics(self) -> list[schedules.Schedule]:
+        """Every periodic schedule of the queue, with its next run."""
+        self._keys_of("")  # Redis agrees on the shards
+        return schedules.listed(self.broker, self.shards)
 
     def task(self, **options: Any) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
         """Decorate a function so that ``fn.delay(*args, **kwargs)`` enqueues it with ``options``.
@@ -259,6 +282,24 @@ class WithOptions:
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """``Queue.enqueue`` with these options."""
         return self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
+
+    def periodic(
+        self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
+    ) -> Callable[[F], F]:
+        """``Queue.periodic`` with these options."""
+        if self._placement != _NOW:
+            raise ConfigurationError("a periodic task takes no delay, at or job_id: its ticks set their own")
+        spec = schedules.timing(every, cron, tz)
+        queue = self.queue
+
+        def register(fn: F) -> F:
+            plain = fn.fn if isinstance(fn, TaskFunction) else fn
+            schedule = check_name("periodic schedule name", name or f"{plain.__module__}.{plain.__qualname__}")
+            body = serializer.task_body(queue._functions.dumps(plain), (), {}, self._options.changes)
+            schedules.register(queue.broker, queue._keys_of(schedule), queue._secret, schedule, spec, body)
+            return fn
+
+        return register
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""

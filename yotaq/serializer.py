@@ -109,6 +109,48 @@ def encode_calls(
     ]
 
 
+def task_body(function: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> bytes:
+    """A message's body: the sized function, then the call. What a periodic schedule keeps, to make
+    the message of each tick."""
+    return b"%d %s%s" % (len(function), function, dumps_value((args, kwargs, options)))
+
+
+def message_for(job_id: str, body: bytes, secret: bytes | None, queue: str) -> bytes:
+    """The message of a first try of ``body`` under ``job_id``, signed."""
+    return _message(job_id, 0, expires_at(), _signer(secret, body), queue, body)
+
+
+SCHEDULE_MAGIC = b"ys1"
+
+
+def encode_schedule(name: str, timing: bytes, body: bytes, secret: bytes | None, queue: str) -> bytes:
+    """A periodic schedule's record, ``ys1 <timing length> <signature> <timing><body>``, signed over its
+    name, queue, timing and body: a worker mints and signs a message from it at every tick, so it
+    must come from whoever holds the secret."""
+    head = b"%s %d " % (SCHEDULE_MAGIC, len(timing))
+    signature = _sign(secret, name.encode(), b" ", queue.encode(), b" ", head, timing, body) if secret else UNSIGNED
+    return head + signature + b" " + timing + body
+
+
+def decode_schedule(name: str, record: bytes, secret: bytes | None, queue: str) -> tuple[bytes, bytes]:
+    """The timing and body of a schedule's record whose signature holds.
+
+    Raises:
+        InvalidMessage: the record is malformed or its signature does not hold.
+    """
+    parts = record.split(b" ", 3)
+    if len(parts) != 4 or parts[0] != SCHEDULE_MAGIC or not parts[1].isdigit() or len(parts[1]) > _MAX_DIGITS:
+        raise InvalidMessage(f"schedule {name}: not a yotaq schedule")
+    _, size, signature, rest = parts
+    timing, body = rest[: int(size)], rest[int(size) :]
+    if secret:
+        head = b"%s %s " % (SCHEDULE_MAGIC, size)
+        expected = _sign(secret, name.encode(), b" ", queue.encode(), b" ", head, timing, body)
+        if not hmac.compare_digest(signature, expected):
+            raise InvalidMessage(f"schedule {name}: bad signature")
+    return timing, body
+
+
 def with_attempt(task: Task, body: bytes, secret: bytes | None, queue: str, run_at_s: float) -> bytes:
     """The message for ``task``'s next try: its body with a new header (the attempt, and a validity
     from when it runs), signed again; how a retry re-signs a task without re-pickling it."""

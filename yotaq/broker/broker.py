@@ -426,11 +426,52 @@ class Broker:
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None
 
-    def promote(self, keys: QueueKeys) -> float | None:
-        """Move due scheduled jobs to the queue; seconds until the next is due (None: none is)."""
-        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state]
-        _, next_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
-        return None if next_ms < 0 else next_ms / 1000
+    def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
+        """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
+        due and until the next periodic tick is (None: there is none; 0: a tick is due now)."""
+        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state, keys.schedule_next]
+        _, next_ms, tick_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
+        return (None if next_ms < 0 else next_ms / 1000), (None if tick_ms < 0 else tick_ms / 1000)
+
+    # -- periodic schedules --------------------------------------------------------------------
+
+    def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
+        """Register (or replace) a periodic schedule; see ``schedule-3.lua``."""
+        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next]
+        args: list[Any] = [name, record, timing, first_run_ms]
+        self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
+
+    def unschedule(self, keys: QueueKeys, name: str) -> bool:
+        """Remove a periodic schedule; whether there was one."""
+        removed, _, _ = self._patient(
+            lambda c: transaction(
+                c,
+                ("HDEL", keys.schedules, name),
+                ("HDEL", keys.schedule_timings, name),
+                ("ZREM", keys.schedule_next, name),
+            ),
+            write=True,
+        )
+        return bool(removed)
+
+    def schedules(self, keys: QueueKeys) -> list[tuple[str, bytes, int]]:
+        """Every periodic schedule: its name, record and next run (ms)."""
+        records, runs = self._patient(
+            lambda c: transaction(c, ("HGETALL", keys.schedules), ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"))
+        )
+        next_runs = {name: int(float(at)) for name, at in _pairs(runs)}
+        return [(name.decode(), record, next_runs.get(name, 0)) for name, record in sorted(_pairs(records))]
+
+    def due_ticks(self, keys: QueueKeys) -> list[tuple[str, int, bytes]]:
+        """The periodic schedules due now: name, due time (ms) and record."""
+        flat = self._call(lambda c: self._scripts.due([keys.schedule_next, keys.schedules], [PROMOTE_BATCH], client=c))
+        return [(flat[n].decode(), int(float(flat[n + 1])), flat[n + 2]) for n in range(0, len(flat), 3)]
+
+    def tick(self, keys: QueueKeys, name: str, due_ms: int, next_ms: int, job_id: str, message: bytes) -> bool:
+        """Enqueue one tick of a schedule, if no other worker has; see ``tick-4.lua``."""
+        script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
+        args: list[Any] = [name, due_ms, next_ms, job_id, message]
+        return bool(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))
 
     def trim(self, keys: QueueKeys) -> None:
         """Forget the failed and dead records that have expired."""

@@ -114,6 +114,21 @@ class QueueKeys:
         """Hash of job id to a JSON record of why and when it was set aside."""
         return f"{self._prefix}:{kind}:reasons"
 
+    @property
+    def schedules(self) -> str:
+        """Hash of periodic schedule name to its signed record (timing and function)."""
+        return f"{self._prefix}:periodic"
+
+    @property
+    def schedule_timings(self) -> str:
+        """Hash of periodic schedule name to its timing (JSON), to tell a changed one from the same."""
+        return f"{self._prefix}:periodic:timing"
+
+    @property
+    def schedule_next(self) -> str:
+        """Sorted set of periodic schedule names, scored by their next run (ms)."""
+        return f"{self._prefix}:periodic:next"
+
     def result(self, job_id: str) -> str:
         """List holding the one result envelope of a finished job, until it expires."""
         return f"{self._prefix}:result:{check_name('job id', job_id)}"

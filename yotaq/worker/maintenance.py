@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .. import periodic
 from ..broker import Broker, QueueKeys
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..job import Options
@@ -60,6 +61,7 @@ class Maintenance:
     ) -> None:
         self._secret = secret
         self._cancel_running = cancel_running
+        self._shards = {keys.queue: sum(1 for other in queues if other.queue == keys.queue) for keys in queues}
         self._broker = broker
         self._queues = queues
         self._worker = worker
@@ -153,9 +155,10 @@ class Maintenance:
         self._free_hostages()
         wait = SCHEDULE_POLL_S
         for keys in self._queues:
-            next_due = self._broker.promote(keys)
-            if next_due is not None:
-                wait = min(wait, next_due)
+            next_due, next_tick = self._broker.promote(keys)
+            if next_tick == 0:
+                periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
+            wait = min(wait, *(due for due in (next_due, next_tick) if due))
         return max(wait, 0.001)
 
     def _watch_for_cancel(self) -> None:
