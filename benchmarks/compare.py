@@ -10,11 +10,11 @@ table's footer says, for each venv, whether redis-py found it. See benchmarks/RE
 dramatiq figure between this harness and an outside one.
 
 yotaq runs from the venv that runs this script; the peers run from another one (``--peer-venv``,
-default ``.venv-bench``: ``pip install rq huey 'dramatiq[redis]' 'celery[redis]' arq redis``), since
-their pins may clash with yotaq's. For each system a driver, ``peers/drive_<system>.py``, enqueues
-and waits under the right venv and prints JSON; this script starts the Redis (loopback, a free port)
-and the workers, times the drains, and prints one markdown table. Measured, each the median of
-``--runs`` runs, on an emptied Redis (FLUSHALL) each time:
+default ``.venv-bench``, made by ``make .venv-bench/.installed`` from the ``bench`` extra), since their
+pins clash with yotaq's (dramatiq[redis] and arq cap redis-py below the 7.2 that yotaq needs). For each
+system a driver, ``peers/drive_<system>.py``, enqueues and waits under the right venv and prints JSON;
+this script starts the Redis (loopback, a free port) and the workers, times the drains, and prints one
+markdown table. Measured, each the median of ``--runs`` runs, on an emptied Redis (FLUSHALL) each time:
 
 - single enqueue/s: ``--single`` tasks, one enqueue call each;
 - bulk enqueue/s: ``--tasks`` tasks through the bulk API, where there is one;
