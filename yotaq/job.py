@@ -10,13 +10,16 @@ import json
 import math
 import os
 import random
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import serializer
 from .broker import Broker, QueueKeys
 from .exceptions import ConfigurationError, ResultTimeout
+from .serializer import NO_LIMIT, VALID_ID
 
 R = TypeVar("R")
 
@@ -26,6 +29,9 @@ RETRY_DELAY_S = 1.0
 RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
 MAX_TTL_S = 10 * 365 * 86_400.0
+MAX_RATE = 1_000_000  # starts per period, at most
+_RATE = re.compile(r"(\d{1,7})/([smh])")
+_PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000}
 CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
 _CANCELLABLE = {"pending", "scheduled", "active"}  # longer than anyone means, short of what breaks a millisecond count
 MIN_WAIT_S = 0.001  # a blocking wait of 0 would block for ever
@@ -44,6 +50,11 @@ class Options:
         result_ttl: seconds its result is kept.
         failure_ttl: seconds the record of its failure is kept, if it fails for good (its
             failed result is kept for the shorter of this and ``result_ttl``).
+        concurrency: at most this many tasks with the same ``limit_key`` run at once, across
+            all workers; the others wait in Redis for a slot.
+        rate_limit: at most this many tasks with the same ``limit_key`` start per second, minute
+            or hour, across all workers (``"50/s"``, ``"100/m"``, ``"1000/h"``), evenly spaced.
+        limit_key: what tasks share a limit: by default the function's qualified name.
     """
 
     retries: int = 0
@@ -53,6 +64,9 @@ class Options:
     timeout: float | None = None
     result_ttl: float = RESULT_TTL_S
     failure_ttl: float = FAILURE_TTL_S
+    concurrency: int | None = None
+    rate_limit: str | None = None
+    limit_key: str | None = None
 
     def __post_init__(self) -> None:
         if not _is_number(self.retries) or self.retries < 0 or int(self.retries) != self.retries:
@@ -65,6 +79,20 @@ class Options:
             _check_seconds("timeout", self.timeout, low=0.001)
         _check_seconds("result_ttl", self.result_ttl, low=0.001)
         _check_seconds("failure_ttl", self.failure_ttl, low=0.001)
+        if self.concurrency is not None and (
+            not _is_number(self.concurrency) or int(self.concurrency) != self.concurrency or self.concurrency < 1
+        ):
+            raise ConfigurationError(f"concurrency must be a whole number >= 1, got {self.concurrency!r}")
+        if self.rate_limit is not None and self._rate is None:
+            raise ConfigurationError(f"rate_limit must look like '50/s', '100/m' or '1000/h', got {self.rate_limit!r}")
+        if self.limit_key is not None and (
+            not isinstance(self.limit_key, str)
+            or "," in self.limit_key
+            or not VALID_ID.fullmatch(self.limit_key.encode())
+        ):
+            raise ConfigurationError(
+                f"limit_key must be printable ASCII without spaces, ',', '{{' or '}}', got {self.limit_key!r}"
+            )
 
     def replace(self, **changes: Any) -> Options:
         """These options with ``changes``; an unknown name raises ``ConfigurationError``."""
@@ -88,6 +116,22 @@ class Options:
         """
         step = min(self.retry_max_delay, self.retry_delay * self.retry_backoff ** min(attempt - 1, 1000))
         return step / 2 + random.uniform(0, step / 2)
+
+    @functools.cached_property
+    def _rate(self) -> tuple[int, int] | None:
+        """The rate limit as (count, period in ms), if it is well formed."""
+        match = isinstance(self.rate_limit, str) and _RATE.fullmatch(self.rate_limit)
+        return (int(match[1]), _PERIODS_MS[match[2]]) if match and 0 < int(match[1]) <= MAX_RATE else None
+
+    def limit(self, fn: Callable[..., Any]) -> str:
+        """The limit field of a message of ``fn`` with these options (``serializer.NO_LIMIT`` if none)."""
+        if self.concurrency is None and self.rate_limit is None:
+            return NO_LIMIT
+        key = self.limit_key or f"{getattr(fn, '__module__', None)}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+        key = "".join(char if 0x21 <= ord(char) <= 0x7E and char not in ",{}" else "_" for char in key)[:200]
+        concurrency = "-" if self.concurrency is None else str(self.concurrency)
+        rate = "-" if self._rate is None else f"{self._rate[0]}/{self._rate[1]}"
+        return f"{key},{concurrency},{rate}"
 
     @property
     def result_ttl_ms(self) -> int:

@@ -169,7 +169,8 @@ class Queue:
     ) -> Job[Any]:
         job_id = new_job_id() if at.job_id is None else at.job_id
         run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
-        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=serializer.expires_at(run_at_s))
+        expires = serializer.expires_at(run_at_s)
+        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
         message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
         if self.eager:
             return self._run_eagerly(job_id, message)
@@ -187,7 +188,9 @@ class Queue:
         function = self._functions.dumps(fn)
         arguments = [tuple(args) for args in calls]
         job_ids = [new_job_id() for _ in arguments]
-        messages = serializer.encode_calls(function, job_ids, arguments, options.changes, self._secret, self.name)
+        messages = serializer.encode_calls(
+            function, job_ids, arguments, options.changes, self._secret, self.name, options.limit(fn)
+        )
         if self.eager:
             return [self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
         by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}

@@ -1,7 +1,9 @@
 """Turn a function call into a message, and a result into an envelope, and back.
 
-A message is ``b"yq1 <python> <job id> <attempt> <expires> <signature> <body>"``: a readable
-header, then the body. The body holds the function by value (see ``functions``), then the
+A message is ``b"yq1 <python> <job id> <attempt> <expires> <limit> <signature> <body>"``: a
+readable header, then the body; ``limit`` is the task's concurrency or rate limit for the lease
+script to read (``<key>,<concurrency>,<count>/<period ms>``, ``-`` for a part it has not, ``-``
+for none). The body holds the function by value (see ``functions``), then the
 arguments and options. The function is pickled on its own so that a bulk enqueue pickles it once
 and a worker can reuse a function it has already rebuilt from the same bytes. It is also
 compressed (zlib): a pickled function is mostly bytecode, padded with zeros since Python 3.11,
@@ -50,7 +52,9 @@ MAX_ID_LENGTH = 200
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a message bigger than this is refused at enqueue
 MAX_RESULT_BYTES = 32 * 1024 * 1024  # a result bigger than this is recorded as a failure instead
 MESSAGE_VALIDITY_S = 30 * 86_400  # a message not run this long after its time is refused, not run
-_FIELDS = 7  # magic, python version, job id, attempt, expires, signature, body
+_FIELDS = 8  # magic, python version, job id, attempt, expires, limit, signature, body
+NO_LIMIT = "-"
+_VALID_LIMIT = re.compile(rb"-|[\x21-\x2b\x2d-\x7a\x7c\x7e]{1,200},(?:\d{1,9}|-),(?:\d{1,9}/\d{1,12}|-)")
 _MAX_DIGITS = 12  # of the attempt and expires fields: far below int()'s limit
 
 
@@ -64,6 +68,7 @@ class Task(NamedTuple):
     options: dict[str, Any] = {}  # noqa: RUF012 - only those that differ from the defaults; never mutated
     attempt: int = 0  # how many times it has failed and been retried
     expires: int = 0  # seconds since the epoch after which a worker refuses it (0: from now)
+    limit: str = NO_LIMIT  # its concurrency or rate limit, as the header carries it
 
 
 def expires_at(run_at_s: float | None = None) -> int:
@@ -83,7 +88,8 @@ def encode(task: Task, secret: bytes | None, queue: str, function: bytes | None 
     call = dumps_value((task.args, task.kwargs, task.options))
     sized_function = b"%d %s" % (len(function), function)
     expires = task.expires or expires_at()
-    return _message(task.id, task.attempt, expires, _signer(secret, sized_function), queue, sized_function, call)
+    signer = _signer(secret, sized_function)
+    return _message(task.id, task.attempt, expires, task.limit, signer, queue, sized_function, call)
 
 
 def encode_calls(
@@ -93,6 +99,7 @@ def encode_calls(
     options: dict[str, Any],
     secret: bytes | None,
     queue: str,
+    limit: str = NO_LIMIT,
 ) -> list[bytes]:
     """The messages for calls of one function, one per job id and its arguments: ``encode``, with what
     they share made once.
@@ -104,7 +111,7 @@ def encode_calls(
     signer = _signer(secret, sized_function)
     expires = expires_at()
     return [
-        _message(job_id, 0, expires, signer, queue, sized_function, dumps_value((args, {}, options)))
+        _message(job_id, 0, expires, limit, signer, queue, sized_function, dumps_value((args, {}, options)))
         for job_id, args in zip(job_ids, arguments, strict=True)
     ]
 
@@ -115,9 +122,9 @@ def task_body(function: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], op
     return b"%d %s%s" % (len(function), function, dumps_value((args, kwargs, options)))
 
 
-def message_for(job_id: str, body: bytes, secret: bytes | None, queue: str) -> bytes:
+def message_for(job_id: str, body: bytes, secret: bytes | None, queue: str, limit: str = NO_LIMIT) -> bytes:
     """The message of a first try of ``body`` under ``job_id``, signed."""
-    return _message(job_id, 0, expires_at(), _signer(secret, body), queue, body)
+    return _message(job_id, 0, expires_at(), limit, _signer(secret, body), queue, body)
 
 
 SCHEDULE_MAGIC = b"ys1"
@@ -154,7 +161,7 @@ def decode_schedule(name: str, record: bytes, secret: bytes | None, queue: str) 
 def with_attempt(task: Task, body: bytes, secret: bytes | None, queue: str, run_at_s: float) -> bytes:
     """The message for ``task``'s next try: its body with a new header (the attempt, and a validity
     from when it runs), signed again; how a retry re-signs a task without re-pickling it."""
-    return _message(task.id, task.attempt + 1, expires_at(run_at_s), _signer(secret, body), queue, body)
+    return _message(task.id, task.attempt + 1, expires_at(run_at_s), task.limit, _signer(secret, body), queue, body)
 
 
 def _signer(secret: bytes | None, body_start: bytes) -> hashlib.blake2b | None:
@@ -172,6 +179,7 @@ def _message(
     job_id: str,
     attempt: int,
     expires: int,
+    limit: str,
     signer: hashlib.blake2b | None,
     queue: str,
     body: bytes,
@@ -179,9 +187,9 @@ def _message(
 ) -> bytes:
     """The header, its signature, then the body, which may come in two pieces (the sized function and
     the call), joined once. The signature is over the body, the header, then the queue's name: a
-    header is self-delimiting (it starts with the magic and has exactly six spaces), so the parts
+    header is self-delimiting (it starts with the magic and has exactly seven spaces), so the parts
     split one way only."""
-    head = b"%s %s %s %d %d " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt, expires)
+    head = b"%s %s %s %d %d %s " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt, expires, limit.encode())
     signature = UNSIGNED if signer is None else _signed(signer, body_end, head, queue.encode())
     if len(head) + len(signature) + len(body) + len(body_end) + 1 > MAX_MESSAGE_BYTES:
         size = len(head) + len(signature) + len(body) + len(body_end) + 1
@@ -253,9 +261,10 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
         or parts[0] != MAGIC
         or not (parts[3].isdigit() and parts[4].isdigit())
         or max(len(parts[3]), len(parts[4])) > _MAX_DIGITS
+        or not _VALID_LIMIT.fullmatch(parts[5])
     ):
         raise InvalidMessage("not a yotaq message (bad header)", invalid_id(message))
-    _, version, job_id, attempt, expires, signature, body = parts
+    _, version, job_id, attempt, expires, limit, signature, body = parts
     if not VALID_ID.fullmatch(job_id):
         raise InvalidMessage("not a yotaq message (bad job id)", invalid_id(message))
     if secret:
@@ -299,7 +308,7 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
             job_id.decode(),
         )
     args, kwargs, options = call
-    return Task(job_id.decode(), fn, args, kwargs, options, int(attempt), int(expires))
+    return Task(job_id.decode(), fn, args, kwargs, options, int(attempt), int(expires), limit.decode())
 
 
 def describe(exc: BaseException) -> str:

@@ -265,6 +265,8 @@ class Broker:
     def ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
         """Acknowledge finished jobs and lease up to ``size`` more, in one script call."""
         script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
+        script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
+        script_keys += [keys.scheduled, keys.scheduled_messages]
         script_keys += [keys.result(ack.job_id) for ack in acks]
         args: list[Any] = [" ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks), size]
         args += [ack.envelope for ack in acks]
@@ -282,7 +284,9 @@ class Broker:
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
-            known = self._scripts.activate([keys.state, active], [message], client=client)
+            script_keys = [keys.state, active, keys.pending, keys.holders, keys.waiting, keys.waiting_messages]
+            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages]
+            known = self._scripts.activate(script_keys, [message], client=client)
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
         return self._call(lease, own=True)
@@ -320,6 +324,7 @@ class Broker:
     def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
         """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
         script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
+        script_keys += _slots(keys)
         args: list[Any] = [message, retry, job_id, delay_ms]
         return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 
@@ -341,7 +346,7 @@ class Broker:
         id in its header: that job's state goes back to what it was before this lease. False if it
         was no longer leased by ``worker``."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-        script_keys += [*self._buried_keys(keys, kind), keys.result(record_id)]
+        script_keys += [*self._buried_keys(keys, kind), keys.result(record_id), *_slots(keys)]
         counter = "failed" if kind == "failed" else "invalid"
         args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
         return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c), write=True))
@@ -363,6 +368,7 @@ class Broker:
     ) -> bool:
         """Take a running job this worker interrupted because it was cancelled off its active list."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
+        script_keys += _slots(keys)
         args: list[Any] = [message, job_id, envelope, result_ttl_ms]
         return bool(self._call(lambda c: self._scripts.cancelled(script_keys, args, client=c), write=True))
 
@@ -374,12 +380,13 @@ class Broker:
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""
-        script_keys = [keys.active(worker), keys.pending, keys.state]
+        script_keys = [keys.active(worker), keys.pending, keys.state, *_slots(keys)[:3]]
         return int(self._call(lambda c: self._scripts.unlease(script_keys, list(messages), client=c)))
 
     def release(self, keys: QueueKeys, worker: str) -> int:
         """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
         script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
+        script_keys += _slots(keys)[:3]
         return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))
 
     # -- liveness and time ---------------------------------------------------------------------
@@ -419,7 +426,7 @@ class Broker:
         held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
         ids = [message_id(message) for message in held]
         script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
-        script_keys += [keys.deliveries, keys.stats, *self._buried_keys(keys, "dead")]
+        script_keys += [keys.deliveries, keys.stats, *self._buried_keys(keys, "dead"), *_slots(keys)[:3]]
         script_keys += [keys.result(job_id) for job_id in ids]
         args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
         args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
@@ -487,3 +494,9 @@ def _pairs(reply: Any) -> list[tuple[Any, Any]]:
     if reply and isinstance(reply[0], (list, tuple)):
         return [tuple(pair) for pair in reply]
     return list(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _slots(keys: QueueKeys) -> list[str]:
+    """The keys a script that takes a task off a worker needs to give back its slot: the limits'
+    holders, waiting set and waiting messages, and the pending list the first waiting goes to."""
+    return [keys.holders, keys.waiting, keys.waiting_messages, keys.pending]

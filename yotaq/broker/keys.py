@@ -133,6 +133,26 @@ class QueueKeys:
         """List holding the one result envelope of a finished job, until it expires."""
         return f"{self._prefix}:result:{check_name('job id', job_id)}"
 
+    @property
+    def holders(self) -> str:
+        """Sorted set of the slots of concurrency limits taken: ``<limit key>\\0<job id>``, all score 0."""
+        return f"{self._prefix}:limits:holders"
+
+    @property
+    def waiting(self) -> str:
+        """Sorted set of the tasks waiting for a slot: ``<limit key>\\0<order>``, all score 0."""
+        return f"{self._prefix}:limits:waiting"
+
+    @property
+    def waiting_messages(self) -> str:
+        """Hash of a waiting task's member in ``waiting`` to its message."""
+        return f"{self._prefix}:limits:waiting:messages"
+
+    @property
+    def rates(self) -> str:
+        """Hash of limit key to the next start its rate allows (ms), and the waiting tasks' order."""
+        return f"{self._prefix}:limits:rates"
+
     def progress(self, job_id: str) -> str:
         """String holding the progress a running job last reported (JSON), until it expires."""
         return f"{self._prefix}:progress:{check_name('job id', job_id)}"

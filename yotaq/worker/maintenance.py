@@ -158,7 +158,7 @@ class Maintenance:
             next_due, next_tick = self._broker.promote(keys)
             if next_tick == 0:
                 periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
-            wait = min(wait, *(due for due in (next_due, next_tick) if due))
+            wait = min([wait, *(due for due in (next_due, next_tick) if due)])
         return max(wait, 0.001)
 
     def _watch_for_cancel(self) -> None:

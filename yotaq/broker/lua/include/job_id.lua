@@ -15,19 +15,3 @@ local function given_back(state_key, messages)
     end
   end
 end
-
--- Lease: mark the job of a message just leased active and return true; drop a cancelled one from
--- the active list and return nil; return false for one whose job is not pending on this queue.
-local function leased(state_key, active_key, message)
-  local id = job_id(message)
-  local state = id and redis.call('HGET', state_key, id)
-  if state == 'pending' then
-    redis.call('HSET', state_key, id, 'active')
-    return true
-  elseif state == 'cancelled' then
-    redis.call('LREM', active_key, 1, message)
-    redis.call('HDEL', state_key, id)
-    return nil
-  end
-  return false
-end

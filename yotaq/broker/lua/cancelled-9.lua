@@ -3,12 +3,18 @@
   store its cancellation as its result.
   KEYS[1] this worker's active list   KEYS[2] state hash   KEYS[3] deliveries hash
   KEYS[4] stats hash   KEYS[5] the job's result list
+  KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
+  KEYS[9] pending list
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] the result envelope   ARGV[4] how long it is kept (ms)
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
 ]]
+--@include now_ms
+--@include job_id
+--@include limits
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
+release_slot({holders = KEYS[6], waiting = KEYS[7], waiting_messages = KEYS[8], pending = KEYS[9]}, ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], 'cancelled', 1)

@@ -6,7 +6,8 @@
   KEYS[1] workers sorted set   KEYS[2] heartbeats hash   KEYS[3] that worker's active list
   KEYS[4] pending list         KEYS[5] state hash        KEYS[6] deliveries hash
   KEYS[7] stats hash           KEYS[8] dead sorted set   KEYS[9] dead messages hash
-  KEYS[10] dead reasons hash   KEYS[10 + i] the result list of the i-th message held
+  KEYS[10] dead reasons hash   KEYS[11] limit holders sorted set   KEYS[12] waiting sorted set
+  KEYS[13] waiting messages hash   KEYS[13 + i] the result list of the i-th message held
   ARGV[1] worker id   ARGV[2] max deliveries   ARGV[3] '1' to skip the deadline check
   ARGV[4] how long a dead record is kept (ms)   ARGV[5] how long its result is kept (ms)
   ARGV[6] the job ids, space separated
@@ -17,6 +18,7 @@
 ]]
 --@include now_ms
 --@include job_id
+--@include limits
 --@include bury
 local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local now = now_ms()
@@ -36,13 +38,15 @@ local ids = {}
 for id in string.gmatch(ARGV[6], '%S+') do
   ids[#ids + 1] = id
 end
+local lim = {holders = KEYS[11], waiting = KEYS[12], waiting_messages = KEYS[13], pending = KEYS[4]}
 local max_deliveries = tonumber(ARGV[2])
 local requeued, buried = 0, 0
 for i = #held, 1, -1 do
+  release_slot(lim, held[i])
   local deliveries = redis.call('HINCRBY', KEYS[6], ids[i], 1)
   if deliveries >= max_deliveries then
     local k = {state = KEYS[5], deliveries = KEYS[6], buried = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
-      result = KEYS[10 + i]}
+      result = KEYS[13 + i]}
     bury(k, ids[i], held[i], ARGV[6 + 2 * i], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
     buried = buried + 1
   else

@@ -3,10 +3,13 @@
   between two batches. An acknowledged task leaves this worker's active list for good, its
   result is stored (waking anyone waiting for it) and it is no longer pending or active. Leased
   tasks move from the head of the pending list to the tail of the active list, in order, and
-  are marked active; a cancelled one is dropped on the way.
+  are marked active; a cancelled one is dropped on the way, one over its limit waits (see
+  include/limits.lua). An acknowledged task's slot, if it held one, goes to the next waiting.
   KEYS[1] this worker's active list   KEYS[2] pending list   KEYS[3] state hash
   KEYS[4] deliveries hash             KEYS[5] stats hash
-  KEYS[5 + i] the result list of the i-th job acknowledged
+  KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
+  KEYS[9] limit rates hash            KEYS[10] scheduled sorted set   KEYS[11] scheduled messages hash
+  KEYS[11 + i] the result list of the i-th job acknowledged
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
@@ -19,7 +22,11 @@
   among them of those whose job is not pending, the positions of the jobs acknowledged before
   with this very outcome (an earlier call went through but its reply was lost: nothing changes)}
 ]]
+--@include now_ms
 --@include job_id
+--@include limits
+local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], holders = KEYS[6], waiting = KEYS[7],
+  waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11]}
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do
   ids[#ids + 1] = id
@@ -42,20 +49,21 @@ if #ids > 0 then
   end
   local rest = in_order < #ids and redis.call('LRANGE', KEYS[1], 0, -1) or {}
   for i = 1, #ids do
-    local found = i <= in_order
+    local found = i <= in_order and head[i]
     for j = 1, found and 0 or #rest do
       if rest[j] and job_id(rest[j]) == ids[i] then
         redis.call('LREM', KEYS[1], 1, rest[j])
-        rest[j], found = false, true
+        rest[j], found = false, rest[j]
         break
       end
     end
     if found then
       done_ids[#done_ids + 1] = ids[i]
-      redis.call('DEL', KEYS[5 + i])
-      redis.call('RPUSH', KEYS[5 + i], ARGV[3 + i])
-      redis.call('PEXPIRE', KEYS[5 + i], ttls[i])
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[5 + i], 0) == ARGV[3 + i] then
+      release_slot(lim, found)
+      redis.call('DEL', KEYS[11 + i])
+      redis.call('RPUSH', KEYS[11 + i], ARGV[3 + i])
+      redis.call('PEXPIRE', KEYS[11 + i], ttls[i])
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[11 + i], 0) == ARGV[3 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i
@@ -75,7 +83,7 @@ for _ = 1, tonumber(ARGV[3]) do
   if not message then
     break
   end
-  local known = leased(KEYS[3], KEYS[1], message)
+  local known = leased(lim, message)
   if known ~= nil then
     messages[#messages + 1] = message
     if not known then

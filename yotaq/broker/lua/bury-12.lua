@@ -4,6 +4,8 @@
   KEYS[1] this worker's active list   KEYS[2] state hash   KEYS[3] deliveries hash
   KEYS[4] stats hash   KEYS[5] the kind's sorted set   KEYS[6] the kind's messages hash
   KEYS[7] the kind's reasons hash     KEYS[8] the result list of the id it is recorded under
+  KEYS[9] limit holders sorted set    KEYS[10] waiting sorted set   KEYS[11] waiting messages hash
+  KEYS[12] pending list
   ARGV[1] the message   ARGV[2] the id to record it under (its job's, or its own for a message
   that cannot be trusted)   ARGV[3] the stats counter to add one to ('failed' or 'invalid')
   ARGV[4] its outcome: a signed result envelope that says why
@@ -13,10 +15,13 @@
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
 ]]
 --@include now_ms
+--@include job_id
+--@include limits
 --@include bury
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
+release_slot({holders = KEYS[9], waiting = KEYS[10], waiting_messages = KEYS[11], pending = KEYS[12]}, ARGV[1])
 local k = {state = KEYS[2], deliveries = KEYS[3], buried = KEYS[5], messages = KEYS[6], reasons = KEYS[7],
   result = KEYS[8]}
 bury(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now_ms())

@@ -2,14 +2,19 @@
   Take a task that raised off this worker's active list and schedule its next try.
   KEYS[1] this worker's active list   KEYS[2] scheduled sorted set
   KEYS[3] scheduled messages hash     KEYS[4] state hash   KEYS[5] stats hash
+  KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
+  KEYS[9] pending list
   ARGV[1] the message as leased   ARGV[2] the message for the next try   ARGV[3] its job id
   ARGV[4] delay before the next try (ms, from now on the Redis clock)
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
 ]]
 --@include now_ms
+--@include job_id
+--@include limits
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
+release_slot({holders = KEYS[6], waiting = KEYS[7], waiting_messages = KEYS[8], pending = KEYS[9]}, ARGV[1])
 redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[4]), ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[3], 'scheduled')
