@@ -1,6 +1,7 @@
 """``python -m loadtest``: the load test's front door.
 
-``python -m loadtest --help`` shows the load test's own options (``--workers``, ``--task``, ``--queue``),
+``python -m loadtest --help`` shows the load test's own options (``--workers``, ``--task``, ``--queue``,
+``--shards``, ``--replicas``),
 which ``locust --help`` cannot: locust prints its help before it loads a locustfile. Anything else runs
 ``locust -f loadtest`` with the same arguments. (locust skips files whose names start with ``_`` when it
 loads a directory, so this one is not mistaken for a scenario.)
@@ -14,15 +15,21 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-USAGE = "python -m loadtest [LOCUST OPTIONS] [--workers N] [--task noop|sleep|cpu] [--queue NAME]"
+USAGE = (
+    "python -m loadtest [LOCUST OPTIONS] [--workers N] [--task noop|sleep|cpu] [--queue NAME] [--shards N] "
+    "[--replicas N]"
+)
 EXAMPLES = """\
 examples:
   python -m loadtest --headless -u 50 -r 50 -t 30s --workers 4 --csv out    # 25 users of each class
   python -m loadtest                                  # the web UI on http://localhost:8089
   python -m loadtest --headless -u 10 -t 20s RoundTripUser   # latency with an empty queue
+  YOTAQ_REDIS_URL=redis+cluster://10.0.0.1:7000 python -m loadtest --headless -u 50 -t 30s --shards 3
+  python -m loadtest --headless -u 200 -r 50 -t 60s --processes 4   # 4 locust worker processes
 
-Every locust option works too (locust -f loadtest --help lists them). Redis: $YOTAQ_REDIS_URL, or one
-the load test starts; tasks are signed with $YOTAQ_SECRET when it is set. See loadtest/README.md.
+Every locust option works too (locust -f loadtest --help lists them). Redis: $YOTAQ_REDIS_URL (redis://,
+rediss://, redis+cluster:// or redis+sentinel://), or one the load test starts; tasks are signed with
+$YOTAQ_SECRET when it is set. See loadtest/README.md.
 """
 
 

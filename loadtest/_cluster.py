@@ -1,5 +1,9 @@
 """What a load test runs against: a Redis (``$YOTAQ_REDIS_URL``, or an embedded one) and W worker processes.
 
+``$YOTAQ_REDIS_URL`` is any URL ``yotaq.connect`` takes: one Redis (``redis://``, ``rediss://``), a Redis
+Cluster (``redis+cluster://``) or a Sentinel-managed master (``redis+sentinel://``); the workers get it as
+it is, with ``--shards`` and ``--replicas``.
+
 ``Cluster.start()`` starts them and waits until every worker has registered with Redis;
 ``Cluster.stop()`` stops them all (workers with SIGTERM, SIGKILL after 10 s, then Redis) and may be
 called any number of times, from any of locust's ``test_stop``/``quitting`` events or from the
@@ -39,21 +43,30 @@ class ClusterError(RuntimeError):
 
 
 class Cluster:
-    """A Redis and ``workers`` ``python -m yotaq worker --queue <queue>`` processes.
+    """A Redis and ``workers`` ``python -m yotaq worker --queue <queue> [--shards N] [--replicas N]`` processes.
 
     Args:
         workers: how many worker processes to start; 0 uses the workers already running.
         queue: the queue they take tasks from.
-        redis_url: an existing Redis; ``None`` starts an embedded one in a temporary directory.
+        redis_url: an existing Redis, Redis Cluster or Sentinel-managed master (any URL ``yotaq.connect``
+            takes); ``None`` starts an embedded Redis in a temporary directory.
+        shards: the queue's shards (``Queue(..., shards=N)``), passed on to the workers.
+        replicas: the replicas each outcome waits for (``--replicas``), passed on to the workers.
     """
 
-    def __init__(self, workers: int, queue: str, redis_url: str | None = None) -> None:
+    def __init__(
+        self, workers: int, queue: str, redis_url: str | None = None, *, shards: int = 1, replicas: int = 0
+    ) -> None:
         if workers < 0:
             raise ValueError(f"--workers must be 0 or more, not {workers}")
         if workers == 0 and not redis_url:
             raise ValueError("--workers 0 uses workers already running, so it needs YOTAQ_REDIS_URL")
+        if shards < 1 or replicas < 0:
+            raise ValueError(f"--shards must be 1 or more and --replicas 0 or more, not {shards} and {replicas}")
         self.workers = workers
         self.queue = queue
+        self.shards = shards
+        self.replicas = replicas
         self.url = redis_url or ""
         self.dir: Path | None = None
         self.redis: EmbeddedRedis | None = None
@@ -80,6 +93,7 @@ class Cluster:
                 log = (self.dir / f"worker-{n}.log").open("wb")
                 self._logs.append(log)
                 command = [sys.executable, "-m", "yotaq", "worker", "--queue", self.queue]
+                command += ["--shards", str(self.shards), "--replicas", str(self.replicas)]
                 process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
                 self.processes.append(process)
                 _record(process.pid, "worker")
@@ -89,7 +103,14 @@ class Cluster:
             raise
         where = "embedded Redis" if self.redis else "Redis"
         logger.info(
-            "%s at %s, %d worker(s) on queue %r, logs in %s", where, self.url, self.workers, self.queue, self.dir
+            "%s at %s, %d worker(s) on queue %r (%d shard(s), replicas=%d), logs in %s",
+            where,
+            self.url,
+            self.workers,
+            self.queue,
+            self.shards,
+            self.replicas,
+            self.dir,
         )
         return self.url
 
@@ -98,7 +119,7 @@ class Cluster:
         if not self.processes:
             return
         client = yotaq.connect(self.url)
-        queue = yotaq.Queue(client, self.queue)
+        queue = yotaq.Queue(client, self.queue, shards=self.shards)
         deadline = time.monotonic() + READY_TIMEOUT_S
         try:
             while True:

@@ -1,12 +1,14 @@
 """Load test for yotaq: ``locust -f loadtest`` (web UI on http://localhost:8089) or, headless,
 
     locust -f loadtest --headless -u 50 -r 50 -t 30s --csv out [--workers 4] [--task noop|sleep|cpu] [--queue loadtest]
+        [--shards N] [--replicas N]
 
-On test start (in the master or local process) it uses the Redis at ``$YOTAQ_REDIS_URL``, or starts an
-embedded one in a temporary directory, and starts ``--workers`` ``python -m yotaq worker`` processes
-(0: use the workers already running); everything it started is stopped when the test stops, when
-locust quits, or at exit. Two kinds of user, half of each by default (pick one by naming its class
-after the options, or with ``--class-picker`` in the web UI):
+On test start (in the master or local process) it uses the Redis at ``$YOTAQ_REDIS_URL`` (any URL that
+``yotaq.connect`` takes: ``redis://``, ``rediss://``, ``redis+cluster://``, ``redis+sentinel://``), or starts
+an embedded one in a temporary directory, and starts ``--workers`` ``python -m yotaq worker`` processes
+(0: use the workers already running), with ``--shards`` and ``--replicas`` passed on to them; everything it
+started is stopped when the test stops, when locust quits, or at exit. Two kinds of user, half of each by
+default (pick one by naming its class after the options, or with ``--class-picker`` in the web UI):
 
 - ``EnqueueUser`` only enqueues, as fast as it can: request type ``enqueue``, latency of ``enqueue()``.
 - ``RoundTripUser`` enqueues and waits for the result: request type ``roundtrip``, enqueue to result.
@@ -19,8 +21,9 @@ include the time spent waiting behind that backlog; run ``RoundTripUser`` alone 
 an empty queue. Tasks still queued when the test stops are left in Redis (``--queue`` on your own
 Redis; an embedded one is discarded).
 
-Distributed mode (``--processes N``, or ``--master``/``--worker``) works too: the master starts the
-workers and Redis and tells the locust workers where Redis is.
+Distributed mode (``--processes N``, or ``--master``/``--worker`` on several machines) works too: the master
+starts the workers and Redis and tells the locust workers where Redis is and how the queue is sharded
+(loadtest/README.md).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Settings:
     url: str = ""
     queue: str = "loadtest"
     task: str = "noop"
+    shards: int = 1
+    replicas: int = 0
 
 
 settings = Settings()
@@ -78,6 +83,20 @@ def _add_arguments(parser: Any) -> None:
         help="what each task does: noop, sleep (10 ms asleep) or cpu (~1 ms of arithmetic)",
     )
     parser.add_argument("--queue", default="loadtest", help="the yotaq queue to use")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="spread the queue over N shards (Redis Cluster slots): the users enqueue with shards=N and the "
+        "workers started get --shards N; workers already running (--workers 0) must say the same",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="count each enqueue and each outcome only once N replicas have it (Redis WAIT): the users "
+        "enqueue with replicas=N and the workers started get --replicas N (for a Sentinel-managed master)",
+    )
 
 
 @events.init.add_listener
@@ -103,9 +122,11 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     workers = getattr(options, "workers", 4)
     queue = getattr(options, "queue", "loadtest")
     kind = getattr(options, "task", "noop")
+    shards = getattr(options, "shards", 1)
+    replicas = getattr(options, "replicas", 0)
     try:
-        _cluster = Cluster(workers, queue, os.environ.get("YOTAQ_REDIS_URL"))
-        settings = Settings(_cluster.start(), queue, kind)
+        _cluster = Cluster(workers, queue, os.environ.get("YOTAQ_REDIS_URL"), shards=shards, replicas=replicas)
+        settings = Settings(_cluster.start(), queue, kind, shards, replicas)
     except Exception:
         logger.exception("cannot start the load test's Redis and workers; stopping")
         environment.process_exit_code = 1
@@ -115,7 +136,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         return
     if isinstance(environment.runner, MasterRunner):
         environment.runner.send_message(MESSAGE, vars(settings))  # sent before the spawn messages
-    _reporter = CompletedReporter(environment, settings.url, queue)
+    _reporter = CompletedReporter(environment, settings.url, queue, shards)
 
 
 @events.test_stop.add_listener
@@ -184,10 +205,10 @@ class CompletedReporter:
     FAILED = RuntimeError("the task raised (yotaq's 'failed' count)")
     INVALID = RuntimeError("a worker could not rebuild the task (yotaq's 'invalid' count)")
 
-    def __init__(self, environment: Environment, url: str, queue: str) -> None:
+    def __init__(self, environment: Environment, url: str, queue: str, shards: int = 1) -> None:
         self.events = environment.events
         self.client = yotaq.connect(url)
-        self.queue = yotaq.Queue(self.client, queue)
+        self.queue = yotaq.Queue(self.client, queue, shards=shards)
         info = self.queue.info()
         self.counts = {None: info.done, self.FAILED: info.failed, self.INVALID: info.invalid}
         self.greenlet = gevent.spawn(self._run)
@@ -234,7 +255,13 @@ class _YotaqUser(User):
         if not settings.url:
             raise StopUser("no Redis for this user: the load test did not start (see above)")
         self.client = yotaq.connect(settings.url)  # redis-py on gevent's sockets: waits let other users run
-        self.queue = yotaq.Queue(self.client, settings.queue, secret=os.environ.get("YOTAQ_SECRET") or None)
+        self.queue = yotaq.Queue(
+            self.client,
+            settings.queue,
+            secret=os.environ.get("YOTAQ_SECRET") or None,
+            shards=settings.shards,
+            replicas=settings.replicas,
+        )
         self.kind = settings.task
         self.fn = TASKS[self.kind]
 

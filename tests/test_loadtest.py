@@ -1,4 +1,5 @@
-"""The locust scenario in loadtest/: a short headless run with its own Redis and two workers, leaving nothing behind."""
+"""The locust scenario in loadtest/: a short headless run with its own Redis and two workers, and one against a
+local Redis Cluster with a sharded queue, each leaving nothing behind."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
+
+import yotaq
 
 from .helpers import ROOT
 
@@ -25,12 +31,14 @@ def _alive(pid: int, kind: str) -> bool:
     return state != "Z" and ("redis-server" if kind == "redis-server" else "yotaq worker") in cmdline
 
 
-def test_headless_run_reports_enqueue_roundtrip_and_completed_and_stops_everything(tmp_path: Path) -> None:
+def _run_locust(tmp_path: Path, *options: str, **env_extra: str) -> tuple[dict[str, dict[str, str]], list[list[str]]]:
+    """``locust -f loadtest`` headless for RUN_S s with 4 users and 2 workers: its stats rows by request type,
+    and the processes it started (``<pid> <kind>``), after checking that it exited 0."""
     pidfile, log = tmp_path / "pids", tmp_path / "locust.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith("YOTAQ_")}
-    env["YOTAQ_LOADTEST_PIDFILE"] = str(pidfile)
+    env |= {"YOTAQ_LOADTEST_PIDFILE": str(pidfile), **env_extra}
     command = [sys.executable, "-m", "locust", "-f", "loadtest", "--headless", "-u", "4", "-r", "4"]
-    command += ["-t", f"{RUN_S}s", "--workers", "2", "--csv", str(tmp_path / "out"), "--only-summary"]
+    command += ["-t", f"{RUN_S}s", "--workers", "2", "--csv", str(tmp_path / "out"), "--only-summary", *options]
     with log.open("wb") as out:
         # Its own session, so that on a hang the whole group (locust, Redis, workers) can be stopped.
         locust = subprocess.Popen(
@@ -58,7 +66,23 @@ def test_headless_run_reports_enqueue_roundtrip_and_completed_and_stops_everythi
         assert int(row["Request Count"]) > 0, (kind, row)
         assert int(row["Failure Count"]) == 0, (kind, row, output[-5000:])
     assert float(rows["completed"]["Requests/s"]) > 0
+    return rows, [line.split() for line in pidfile.read_text().splitlines()]
 
-    started = [line.split() for line in pidfile.read_text().splitlines()]
+
+def test_headless_run_reports_enqueue_roundtrip_and_completed_and_stops_everything(tmp_path: Path) -> None:
+    _, started = _run_locust(tmp_path)
     assert sorted(kind for _, kind in started) == ["redis-server", "worker", "worker"]
     assert [(pid, kind) for pid, kind in started if _alive(int(pid), kind)] == []
+
+
+def test_headless_run_against_a_redis_cluster_with_a_sharded_queue(tmp_path: Path, cluster) -> None:
+    queue = f"loadtest-{uuid.uuid4().hex[:8]}"
+    rows, started = _run_locust(tmp_path, "--queue", queue, "--shards", "3", YOTAQ_REDIS_URL=cluster.url)
+    assert sorted(kind for _, kind in started) == ["worker", "worker"]  # no Redis of its own
+    assert [(pid, kind) for pid, kind in started if _alive(int(pid), kind)] == []
+    # the queue on the cluster has 3 shards, and at least the tasks the load test reported done (locust
+    # writes its CSV files once a second, not at the end: the last second's may be missing)
+    client = yotaq.connect(cluster.url)
+    with pytest.raises(yotaq.ConfigurationError, match="has 3 shard"):
+        yotaq.Queue(client, queue).info()
+    assert yotaq.Queue(client, queue, shards=3).info().done >= int(rows["completed"]["Request Count"]) > 0
