@@ -42,6 +42,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,11 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import compare  # benchmarks/compare.py: Workers, Bench's per-Redis INFO and FLUSHALL, cpu_model, venv_info
 import redis
 
+# This tree's yotaq (here and in the workers, through PYTHONPATH) and tests/clusters.py, whatever is installed
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for tests/clusters.py
+sys.path.insert(0, str(ROOT))
+import compare  # noqa: E402 - benchmarks/compare.py: Workers, Bench's INFO and FLUSHALL, cpu_model, venv_info
+
 import yotaq  # noqa: E402
 from tests.clusters import LocalCluster, LocalSentinel  # noqa: E402
 from yotaq.server import HOST, EmbeddedRedis  # noqa: E402
@@ -87,7 +90,15 @@ def noop() -> int:
     return int(_counter().incr("bench:done"))
 
 
-for _fn in (_counter, noop):
+def mark(n: int) -> int:
+    """The failover run's task: counts itself under its number, so that lost and repeated tasks show."""
+    pipe = _counter().pipeline(transaction=False)
+    pipe.hincrby("bench:ran", str(n), 1)
+    pipe.incr("bench:done")
+    return int(pipe.execute()[1])
+
+
+for _fn in (_counter, noop, mark):
     _fn.__module__ = "__main__"  # by value, whatever imports this file
 
 
@@ -214,6 +225,14 @@ def measure(
     )
 
 
+def worker_env(url: str, args: argparse.Namespace) -> dict[str, str]:
+    """The workers' environment: the deployment, the secret, the counter, and this tree's yotaq first."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(
+        os.environ, YOTAQ_REDIS_URL=url, YOTAQ_SECRET=SECRET, PYTHONPATH=path, **{COUNTER_URL: args.counter_url}
+    )
+
+
 def drain_rate(
     setup: Setup, deployment: Deployment, counter: redis.Redis, queue: str, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
@@ -223,7 +242,7 @@ def drain_rate(
         command += ["--shards", str(setup.shards)]
     if setup.replicas:
         command += ["--replicas", str(setup.replicas)]
-    env = dict(os.environ, YOTAQ_REDIS_URL=deployment.url, YOTAQ_SECRET=SECRET, **{COUNTER_URL: args.counter_url})
+    env = worker_env(deployment.url, args)
     n = args.tasks
     timeout = 60 + n / 50
     begun = time.perf_counter()
@@ -262,6 +281,89 @@ def drain_rate(
         "ran": ran,
         "by_node": by_node,
     }
+
+
+# -- a failover mid-run ------------------------------------------------------------------------------
+
+FAILOVER_KILL_AFTER_S = 1.0  # after the first finished task
+FAILOVER_SETTLE_S = 60.0  # how long to wait, once the producer is done, for every acknowledged task to run
+
+
+def failover_run(replicas: int, args: argparse.Namespace, counter: redis.Redis, work: Path) -> dict[str, Any]:
+    """On a master with 2 replicas and 3 Sentinels: half of ``--failover-tasks`` enqueued first, the other half
+    one by one from a thread while 2 workers run them; kill -9 the master 1 s after the first task finished.
+    Counts the acknowledged enqueues that never ran (lost), the tasks that ran more than once, and the longest
+    time with no task finishing (the workers' pause); every worker must still be the one started."""
+    n = args.failover_tasks
+    with LocalSentinel(work / f"failover-{replicas}", replicas=2) as sentinel:
+        print(f"  failover, replicas={replicas}: Sentinel PIDs {sentinel.pids}", file=sys.stderr, flush=True)
+        counter.delete(COUNTER_KEY, "bench:ran")
+        name = f"failover-{replicas}"
+        client = yotaq.connect(sentinel.url)
+        queue = yotaq.Queue(client, name, replicas=replicas, secret=SECRET)
+        queue.enqueue_many(mark, [(i,) for i in range(n // 2)])
+        acknowledged = list(range(n // 2))
+        refused: list[str] = []
+
+        def produce() -> None:
+            for i in range(n // 2, n):
+                try:
+                    queue.enqueue(mark, i)
+                    acknowledged.append(i)
+                except yotaq.YotaqError as exc:
+                    refused.append(str(exc))
+                time.sleep(0.002)
+
+        command = [sys.executable, "-m", "yotaq", "worker", "--queue", name, "--replicas", str(replicas)]
+        env = worker_env(sentinel.url, args)
+        workers = compare.Workers([command] * WORKERS, env, work, work / f"failover-{replicas}.log")
+        producer = threading.Thread(target=produce)
+        promoted: list[float] = []
+        samples: list[tuple[float, int]] = []
+        killed_at = first_at = settled_from = None
+        try:
+            producer.start()
+            deadline = time.monotonic() + 120 + n / 50
+            while time.monotonic() < deadline:
+                now, done = time.monotonic(), int(counter.get(COUNTER_KEY) or 0)
+                samples.append((now, done))
+                if first_at is None and done:
+                    first_at = now
+                if killed_at is None and first_at is not None and now - first_at >= FAILOVER_KILL_AFTER_S:
+                    sentinel.kill_master()
+                    killed_at = time.monotonic()
+                    threading.Thread(
+                        target=lambda: promoted.append(sentinel.wait_for_failover(60) and time.monotonic())
+                    ).start()
+                if not producer.is_alive():
+                    settled_from = settled_from or now
+                    if counter.hlen("bench:ran") >= len(acknowledged) or now - settled_from > FAILOVER_SETTLE_S:
+                        break
+                time.sleep(POLL_S)
+            restarted = [process.pid for process in workers.processes if process.poll() is not None]
+        finally:
+            producer.join(30)
+            workers.stop()
+            client.close()
+        ran = {int(key): int(count) for key, count in counter.hgetall("bench:ran").items()}
+        pause, last_change = 0.0, samples[0]
+        for sample in samples[1:]:
+            if sample[1] != last_change[1]:
+                pause = max(pause, sample[0] - last_change[0]) if killed_at and sample[0] >= killed_at else pause
+                last_change = sample
+        return {
+            "replicas": replicas,
+            "tasks": n,
+            "acknowledged": len(acknowledged),
+            "refused": len(refused),
+            "refused_reason": refused[0] if refused else "",
+            "lost": len(set(acknowledged) - ran.keys()),
+            "ran_twice_or_more": sum(count - 1 for count in ran.values()),
+            "ran_unacknowledged": len(ran.keys() - set(acknowledged)),
+            "pause_s": pause,
+            "failover_s": (promoted[0] - killed_at) if promoted and killed_at else None,
+            "workers_exited": len(restarted),
+        }
 
 
 # -- the report --------------------------------------------------------------------------------------
@@ -345,6 +447,27 @@ def report(rows: dict[str, Setup], args: argparse.Namespace, versions: dict[str,
     return "\n".join(lines)
 
 
+def failover_report(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        "",
+        f"Failover: master + 2 replicas + 3 Sentinels (down-after 1 s); {args.failover_tasks:,} tasks, half enqueued "
+        f"first, half one by one during the run; kill -9 the master {FAILOVER_KILL_AFTER_S:g} s after the first "
+        f"finished task; {WORKERS} workers, never restarted",
+        "",
+        "| replicas= | enqueues acknowledged | refused (raised) | lost (acknowledged, never ran) | ran twice | "
+        "ran though refused | Sentinels named a new master after | no task finished for | workers that exited |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        failover_s = f"{run['failover_s']:.1f} s" if run["failover_s"] is not None else "n/a"
+        lines.append(
+            f"| {run['replicas']} | {run['acknowledged']:,} | {run['refused']:,} | {run['lost']:,} | "
+            f"{run['ran_twice_or_more']:,} | {run['ran_unacknowledged']:,} | {failover_s} | {run['pause_s']:.1f} s | "
+            f"{run['workers_exited']} |"
+        )
+    return "\n".join(lines)
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -389,6 +512,12 @@ def main() -> None:
         help="comma-separated, from: " + ", ".join(all_setups),
     )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the numbers ({RESULTS})")
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="then kill -9 a Sentinel-managed master mid-run, with replicas=0 and replicas=1 (about 1 min more)",
+    )
+    parser.add_argument("--failover-tasks", type=int, default=3_000, help="tasks of each failover run")
     args = parser.parse_args()
     args.single = args.single if args.single is not None else args.tasks // 4
     if not 0 < args.single < args.tasks:
@@ -419,6 +548,12 @@ def main() -> None:
                     except Failed as exc:
                         setup.errors.append(str(exc))
                         print(f"  {setup.name}: failed: {exc}", file=sys.stderr, flush=True)
+            failovers = []
+            if args.failover:
+                print("failover runs", file=sys.stderr, flush=True)
+                for replicas in (0, 1):
+                    failovers.append(failover_run(replicas, args, counter, work))
+                    print(f"  {failovers[-1]}", file=sys.stderr, flush=True)
             load_after = os.getloadavg()
             counter.close()
             for deployment in found.values():
@@ -427,6 +562,8 @@ def main() -> None:
     add_ratios(rows)
     projected, projection_data = projection(rows)
     print(report(rows, args, versions, projected))
+    if failovers:
+        print(failover_report(failovers, args))
     document = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -464,6 +601,7 @@ def main() -> None:
             for setup in rows.values()
         ],
         "projection_on_paper": projection_data,
+        "failover": failovers,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
