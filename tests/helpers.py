@@ -75,7 +75,8 @@ def forge(
     function = zlib.compress(function)
     body = b"%d " % len(function) + function + call
     expires = b"%d" % (time.time() + 3600)
-    return b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + expires + b" " + signature + b" " + body
+    head = b"yq1 " + (version or PYTHON_VERSION) + b" " + job_id + b" 0 " + expires + b" - "
+    return head + signature + b" " + body
 
 
 def push(queue: Any, message: bytes) -> None:

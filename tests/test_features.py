@@ -101,7 +101,7 @@ def test_an_id_never_enqueued_is_not_found(queue):
 
 
 # A message from a producer on another Python (authentic: unsigned, to a worker without a secret)
-OLD_PYTHON_MESSAGE = b"yq1 3.0 deadjob 0 %d - garbage" % (time.time() + 3600)
+OLD_PYTHON_MESSAGE = b"yq1 3.0 deadjob 0 %d - - garbage" % (time.time() + 3600)
 
 
 def test_status_of_scheduled_and_dead_jobs(queue, r, burst_worker):

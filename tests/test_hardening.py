@@ -159,7 +159,7 @@ def test_a_copy_pushed_while_its_job_is_pending_runs_once(r, queue_name, tmp_pat
 
 
 def test_an_expired_message_is_refused(queue, burst_worker):
-    parts = forge(dill.dumps(print)).split(b" ", 6)
+    parts = forge(dill.dumps(print)).split(b" ", 7)
     parts[4] = b"%d" % (time.time() - 1)  # the header's expires field
     push(queue, b" ".join(parts))
     burst_worker()

@@ -41,7 +41,8 @@ def test_the_header_is_readable_and_carries_the_job_id_and_when_it_expires():
     message = encode(Task("0123abcd", print, ("hi",), {}), None, QUEUE)
     after = int(time.time())
     assert message.startswith(b"yq1 " + PYTHON_VERSION + b" 0123abcd 0 ")
-    expires, signature = message.split(b" ", 6)[4:6]
+    expires, limit, signature = message.split(b" ", 7)[4:7]
+    assert limit == b"-"
     assert signature == b"-"
     assert before + serializer.MESSAGE_VALIDITY_S <= int(expires) <= after + serializer.MESSAGE_VALIDITY_S
     assert message_id(message) == "0123abcd"
@@ -51,7 +52,7 @@ def test_a_bulk_enqueue_makes_the_very_messages_single_enqueues_would():
     function = functions.dumps_function(pow)
     options = {"retries": 2}
     bulk = serializer.encode_calls(function, ["id1", "id2"], [(2, 5), (3, 2)], options, SECRET, QUEUE)
-    expires = int(bulk[0].split(b" ", 6)[4])
+    expires = int(bulk[0].split(b" ", 7)[4])
     single = [
         encode(Task(job_id, pow, args, {}, options, expires=expires), SECRET, QUEUE, function)
         for job_id, args in (("id1", (2, 5)), ("id2", (3, 2)))
@@ -83,8 +84,8 @@ def test_a_signed_message_verifies_with_the_same_secret():
 
 def test_the_signature_is_keyed_blake2b_over_the_body_then_the_header_then_the_queue():
     message = encode(Task("id1", pow, (2, 5), {}), SECRET, QUEUE)
-    expires = message.split(b" ", 6)[4]
-    head = b"yq1 " + PYTHON_VERSION + b" id1 0 " + expires + b" "
+    expires = message.split(b" ", 7)[4]
+    head = b"yq1 " + PYTHON_VERSION + b" id1 0 " + expires + b" - "
     signature, body = message.removeprefix(head).split(b" ", 1)
     mac = hashlib.blake2b(body + head + QUEUE.encode(), key=SECRET, digest_size=32)
     assert signature == mac.hexdigest().encode()
@@ -151,7 +152,7 @@ def _uncompressed(message: bytes) -> bytes:
         (forge(PRINT, job_id=b"\xff\xfe"), "bad job id"),
         (forge(PRINT, job_id=b"{tag}"), "bad job id"),
         (forge(PRINT)[:-7], "cannot rebuild the task"),
-        (forge(PRINT).replace(b" - ", b" - 99999 ", 1), "malformed task"),
+        (forge(PRINT).replace(b" - - ", b" - - 99999 ", 1), "malformed task"),
         (forge(PRINT, pickle.dumps({"fn": print})), "malformed task"),
         (forge(PRINT, pickle.dumps(([1, 2], {}, {}))), "malformed task"),
         (forge(dill.dumps("not callable")), "malformed task"),

@@ -67,7 +67,7 @@ PRODUCER = textwrap.dedent(
     function = zlib.compress(dill.dumps(do_something))
     body = b"%d " % len(function) + function + pickle.dumps(((3, 4), {}, {}))
     expires = int(time.time()) + 3600
-    header = b"yq1 %d.%d walkthrough 0 %d - " % (*sys.version_info[:2], expires)
+    header = b"yq1 %d.%d walkthrough 0 %d - - " % (*sys.version_info[:2], expires)
     queue.broker.push(queue.keys, "walkthrough", header + body)
     """
 )

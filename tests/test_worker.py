@@ -300,7 +300,7 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     active = keys.active("w1")
 
     def message(n):
-        return b"yq1 3.11 id%d 0 4102444800 - body%d" % (n, n)
+        return b"yq1 3.11 id%d 0 4102444800 - - body%d" % (n, n)
 
     r.rpush(active, *map(message, (1, 2, 3)))
     r.rpush(keys.pending, *map(message, (4, 5, 6)))
@@ -309,6 +309,8 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
 
     def ack_and_lease(ids, size):
         script_keys = [active, keys.pending, keys.state, keys.deliveries, keys.stats]
+        script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
+        script_keys += [keys.scheduled, keys.scheduled_messages]
         script_keys += [keys.result(job_id) for job_id in ids]
         args = [" ".join(ids), " ".join("60000" for _ in ids), size, *(b"result-" + i.encode() for i in ids)]
         return scripts.ack(keys=script_keys, args=args)

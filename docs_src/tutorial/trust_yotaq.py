@@ -26,7 +26,7 @@ class Payload:
 #    marked pending by hand, as anyone who can write to Redis can do.
 body = pickle.dumps(Payload())
 expires = int(time.time()) + 60
-forged = b"yq1 %d.%d forged 0 %d - %d %s" % (*sys.version_info[:2], expires, len(body), body)
+forged = b"yq1 %d.%d forged 0 %d - - %d %s" % (*sys.version_info[:2], expires, len(body), body)
 r.hset(payments.keys.state, "forged", "pending")
 r.rpush(payments.keys.pending, forged)
 
