@@ -8,7 +8,8 @@ The deployments are tests/clusters.py's (``LocalCluster``: 3 masters; ``LocalSen
 running for the whole run. Each run measures every setup once, in an order that rotates by one each run; the
 table has the medians, and each setup's drain over the single Redis's in the same run (the median of those
 ratios: on a shared machine two drains a few seconds apart are steadier next to each other than alone).
-For each setup, on an emptied deployment (FLUSHALL and an append-only rewrite on every master):
+For each setup, on an emptied deployment (FLUSHALL and an append-only rewrite on every master), a fresh queue
+(on the cluster, named so that its shards are on as many masters as can be: the name decides the slots):
 
 - single enqueue/s: ``--single`` tasks, one ``queue.enqueue`` call each, from this process;
 - bulk enqueue/s: the other ``--tasks`` minus ``--single`` tasks in one ``queue.enqueue_many``;
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 # This tree's yotaq (here and in the workers, through PYTHONPATH) and tests/clusters.py, whatever is installed
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,14 +191,28 @@ def per_task(
     return sum(by_node.values()), commands, by_node
 
 
+def queue_name(setup: Setup, client: Any) -> tuple[str, int]:
+    """A fresh queue name, and on how many nodes its shards are: on a cluster, a name whose shards land on as
+    many masters as there can be (which slot, so which node, a shard lands in depends on the name)."""
+    for _ in range(1000):
+        name = f"bench-{setup.key}-{uuid.uuid4().hex[:6]}"
+        if not isinstance(client, RedisCluster):
+            return name, 1
+        keys = yotaq.Queue(client, name, shards=setup.shards).shards
+        nodes = {client.get_node_from_key(shard.pending).name for shard in keys}
+        if len(nodes) == min(setup.shards, len(client.get_primaries())):
+            return name, len(nodes)
+    raise Failed(f"no queue name found whose {setup.shards} shards are on different nodes")
+
+
 def measure(
     setup: Setup, deployment: Deployment, counter: redis.Redis, args: argparse.Namespace, work: Path, run: int
 ) -> None:
     deployment.empty()
     counter.delete(COUNTER_KEY)
-    name = f"bench-{setup.key}-{uuid.uuid4().hex[:6]}"
     client = yotaq.connect(deployment.url)
     try:
+        name, nodes = queue_name(setup, client)
         queue = yotaq.Queue(client, name, shards=setup.shards, replicas=setup.replicas, secret=SECRET)
         queue.info()  # Redis agrees on the shards; the connections are made: not timed
         start = time.perf_counter()
@@ -217,6 +233,7 @@ def measure(
             setup.results.setdefault(key, []).append(number)
     setup.nodes.append(drain["by_node"])
     setup.steady_by_run[run] = drain["steady"]
+    setup.results.setdefault("shard_nodes", []).append(nodes)
     print(
         f"  {setup.name}: single {single:,.0f}/s, bulk {bulk:,.0f}/s, drain {drain['steady']:,.0f}/s; per task: "
         f"Redis CPU {drain['rcpu']:.0f} µs, {drain['rcmd']:.2f} cmds, worker CPU {drain['wcpu']:.0f} µs",
@@ -377,6 +394,7 @@ COLUMNS = [
     ("rcpu_max", "of which the busiest node", "{:.0f}"),
     ("rcmd", "Redis cmds/task", "{:.2f}"),
     ("wcpu", "worker CPU µs/task", "{:.0f}"),
+    ("shard_nodes", "nodes holding the queue", "{:.0f}"),
 ]
 
 
@@ -586,6 +604,7 @@ def main() -> None:
             "rcmd": "commands/task",
             "wcpu": "µs/task",
             "ran": "tasks",
+            "shard_nodes": "masters holding the queue's shards",
         },
         "setups": [
             {
