@@ -101,7 +101,8 @@ def listed(broker: Broker, shards: list[QueueKeys]) -> list[Schedule]:
 
 def tick(broker: Broker, keys: QueueKeys, shards: int, secret: bytes | None) -> None:
     """Enqueue every tick due now on this shard that no other worker has enqueued yet."""
-    for name, due_ms, record in broker.due_ticks(keys):
+    for name, due, record in broker.due_ticks(keys):
+        due_ms = int(float(due))
         try:
             timing_json, body = serializer.decode_schedule(name, record, secret, keys.queue)
             spec = json.loads(timing_json)
@@ -111,7 +112,7 @@ def tick(broker: Broker, keys: QueueKeys, shards: int, secret: bytes | None) -> 
         job_id = _tick_id(name, due_ms, keys, shards)
         message = serializer.message_for(job_id, body, secret, keys.queue)
         following = next_run_ms(spec, int(time.time() * 1000), due_ms)
-        if broker.tick(keys, name, due_ms, following, job_id, message):
+        if broker.tick(keys, name, due, following, job_id, message):
             logger.info("periodic %s: enqueued job %s", name, job_id)
 
 

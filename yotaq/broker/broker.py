@@ -310,13 +310,14 @@ class Broker:
         return self._call(count) > 0
 
     def waiting(self, queues: Sequence[QueueKeys]) -> int:
-        """How many jobs are pending or scheduled on these queues."""
+        """How many jobs are pending, scheduled or waiting for a slot of their limit on these queues."""
 
         def count(client: Client) -> int:
             with client.pipeline(transaction=False) as pipe:
                 for keys in queues:
                     pipe.llen(keys.pending)
                     pipe.zcard(keys.scheduled)
+                    pipe.zcard(keys.waiting)
                 return sum(pipe.execute())
 
         return self._call(count)
@@ -469,15 +470,17 @@ class Broker:
         next_runs = {name: int(float(at)) for name, at in _pairs(runs)}
         return [(name.decode(), record, next_runs.get(name, 0)) for name, record in sorted(_pairs(records))]
 
-    def due_ticks(self, keys: QueueKeys) -> list[tuple[str, int, bytes]]:
-        """The periodic schedules due now: name, due time (ms) and record."""
-        flat = self._call(lambda c: self._scripts.due([keys.schedule_next, keys.schedules], [PROMOTE_BATCH], client=c))
-        return [(flat[n].decode(), int(float(flat[n + 1])), flat[n + 2]) for n in range(0, len(flat), 3)]
+    def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
+        """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
+        compares it as it is) and record."""
+        script_keys = [keys.schedule_next, keys.schedules]
+        flat = self._call(lambda c: self._scripts.due(script_keys, [PROMOTE_BATCH], client=c))
+        return [(flat[n].decode(), flat[n + 1], flat[n + 2]) for n in range(0, len(flat), 3)]
 
-    def tick(self, keys: QueueKeys, name: str, due_ms: int, next_ms: int, job_id: str, message: bytes) -> bool:
+    def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> bool:
         """Enqueue one tick of a schedule, if no other worker has; see ``tick-4.lua``."""
         script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
-        args: list[Any] = [name, due_ms, next_ms, job_id, message]
+        args: list[Any] = [name, due, next_ms, job_id, message]
         return bool(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))
 
     def trim(self, keys: QueueKeys) -> None:

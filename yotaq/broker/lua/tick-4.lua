@@ -3,11 +3,12 @@
   claimed by moving the schedule's next run from the time the caller saw to the one after it,
   only if no one has moved it meanwhile.
   KEYS[1] next-run sorted set   KEYS[2] pending list   KEYS[3] state hash   KEYS[4] schedules hash
-  ARGV[1] the schedule's name   ARGV[2] the due time the caller saw (ms)   ARGV[3] the next one (ms)
+  ARGV[1] the schedule's name   ARGV[2] the due time the caller saw (ms, the score as Redis wrote it)
+  ARGV[3] the next one (ms)
   ARGV[4] the tick's job id     ARGV[5] its message
   Returns: 1 when this call enqueued the tick; 0 when another did, or the schedule is gone.
 ]]
-if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) ~= tonumber(ARGV[2]) or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   return 0
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])

@@ -3,7 +3,7 @@
 -- holders sorted set, so that ZLEXCOUNT counts a key's holders; a task over its key's concurrency
 -- waits as a member '<key>\0<order>' of the waiting sorted set (its message in a hash), and the first
 -- waiting for a key goes back to the head of the queue when a slot of that key frees. A rate is kept
--- as the key's next allowed start (GCRA, no burst), and a task early for it waits in the scheduled set.
+-- as the key's next allowed start (GCRA), and a task early for it waits in the scheduled set.
 -- lim: {holders = sorted set, waiting = sorted set, waiting_messages = hash, pending = list}
 local function limit_of(message)
   local field = string.match(message, '^yq1 %S+ %S+ %S+ %S+ (%S+) ')
@@ -72,7 +72,10 @@ local function admitted(lim, message, id)
     redis.call('ZADD', lim.holders, 0, limit.key .. '\0' .. id)
   end
   if limit.count then
-    redis.call('HSET', lim.rates, limit.key, math.max(next_start, now) + limit.period / limit.count)
+    -- Starts are spaced `period / count` apart. A start that comes late (it waited to be promoted,
+    -- or for a worker) may make up for up to one space, so that jitter does not lower the rate.
+    local space = limit.period / limit.count
+    redis.call('HSET', lim.rates, limit.key, math.max(next_start, now - space) + space)
   end
   return true
 end
