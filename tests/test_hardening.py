@@ -16,7 +16,7 @@ import pytest
 import redis
 
 import yotaq
-from yotaq import Status, serializer
+from yotaq import Status, outcomes, serializer
 from yotaq.worker.task import TaskHandler
 from yotaq.worker.timelimit import EXIT_STUCK
 
@@ -217,7 +217,7 @@ def test_records_of_bad_messages_are_one_each(queue, burst_worker):
 def test_a_producer_without_a_secret_warns_before_it_unpickles_a_result(queue, burst_worker, caplog):
     job = queue.enqueue(divmod, 7, 2)
     burst_worker()
-    serializer.warn_unsigned.cache_clear()
+    outcomes.warn_unsigned.cache_clear()
     with caplog.at_level(logging.WARNING, logger="yotaq.serializer"):
         assert job.result(timeout=5) == (3, 1)
     assert "no secret set" in caplog.text
@@ -228,7 +228,7 @@ def test_a_producer_without_a_secret_warns_before_it_unpickles_a_result(queue, b
 
 def test_a_message_or_result_over_the_limit_says_so(queue, burst_worker, monkeypatch):
     monkeypatch.setattr(serializer, "MAX_MESSAGE_BYTES", 10_000)
-    monkeypatch.setattr(serializer, "MAX_RESULT_BYTES", 10_000)
+    monkeypatch.setattr(outcomes, "MAX_RESULT_BYTES", 10_000)
     with pytest.raises(yotaq.SerializationError, match="over the limit"):
         queue.enqueue(len, b"x" * 20_000)
     job = queue.enqueue(bytes, 20_000)

@@ -6,7 +6,7 @@ import dill
 import pytest
 
 import yotaq
-from yotaq import ConfigurationError, ResultTimeout, Status, serializer
+from yotaq import ConfigurationError, ResultTimeout, Status, outcomes, serializer
 from yotaq.broker.keys import QueueKeys
 from yotaq.broker.scripts import Scripts
 
@@ -111,8 +111,8 @@ def _check_set_aside(queue, r, message, reason, record_id):
     assert r.hget(queue.keys.buried_messages("dead"), dead.id) == message
     at_ms, envelope = r.hget(queue.keys.buried_reasons("dead"), dead.id).split(b" ", 1)
     assert int(at_ms) == dead.at_ms
-    assert serializer.result_kind(dead.id, envelope, None, queue.name) == "dead"
-    assert serializer.failure_text(dead.id, envelope, None, queue.name) == dead.reason
+    assert outcomes.result_kind(dead.id, envelope, None, queue.name) == "dead"
+    assert outcomes.failure_text(dead.id, envelope, None, queue.name) == dead.reason
     assert queue.failed_jobs() == []
     info = queue.info()
     assert (info.pending, info.active, info.invalid, info.dead, info.failed) == (0, 0, 1, 1, 0)

@@ -95,3 +95,16 @@ class Retry(Exception):
             raise ConfigurationError(f"Retry(delay=...) must be seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {delay!r}")
         super().__init__(f"retry requested (delay {delay} s)" if delay is not None else "retry requested")
         self.delay = delay
+
+
+def describe(exc: BaseException) -> str:
+    """``"Type: message"`` for any exception, even one whose ``__str__`` raises."""
+    text = message_of(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def message_of(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return "<its message could not be read>"

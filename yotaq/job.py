@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from . import serializer
+from . import outcomes
 from .broker import Broker, QueueKeys
 from .exceptions import ConfigurationError, ResultTimeout
 from .serializer import NO_LIMIT, VALID_ID
@@ -237,7 +237,7 @@ class Job(Generic[R]):
             ConnectionError: Redis could not be reached.
         """
         if self._eager_result is not None:
-            return serializer.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
+            return outcomes.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
         if timeout is not None:
             _check_seconds("timeout", timeout, low=0)
         give_up_at = None if timeout is None else time.monotonic() + timeout
@@ -246,7 +246,7 @@ class Job(Generic[R]):
         while True:  # a result already stored is read even with timeout=0
             envelope = self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
             if envelope is not None:
-                return serializer.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
+                return outcomes.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
             if give_up_at is not None:
                 wait = min(slice_s, give_up_at - time.monotonic())
                 if wait <= 0:
@@ -268,14 +268,14 @@ class Job(Generic[R]):
         )
         if envelope is None:
             return _LIVE.get(state) or Status(state)
-        return Status(serializer.result_kind(self.id, envelope, self._secret, self.queue))
+        return Status(outcomes.result_kind(self.id, envelope, self._secret, self.queue))
 
     def cancel(self) -> bool:
         """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
         worker within about a second (raised inside it, as a time limit is). Its result raises
         ``JobCancelled`` (unless it finished first). Returns whether it was still to finish."""
         outcome = ("cancelled", "cancelled by Job.cancel")
-        _, envelope = serializer.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
+        _, envelope = outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
         return self._broker.cancel(self._keys, self.id, envelope, _ms(RESULT_TTL_S)) in _CANCELLABLE
 
     @property

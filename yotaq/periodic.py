@@ -19,7 +19,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from . import serializer
+from . import outcomes, serializer
 from .broker import Broker, QueueKeys
 from .broker.keys import shard_of
 from .exceptions import ConfigurationError, InvalidMessage
@@ -85,7 +85,7 @@ def register(
     """Keep a schedule in Redis (replacing one of the same name), in the shard its name hashes to
     (``keys``)."""
     timing_json = json.dumps(spec, sort_keys=True).encode()
-    record = serializer.encode_schedule(name, timing_json, body, secret, keys.queue)
+    record = outcomes.encode_schedule(name, timing_json, body, secret, keys.queue)
     broker.schedule(keys, name, record, timing_json.decode(), next_run_ms(spec, int(time.time() * 1000)))
 
 
@@ -94,7 +94,7 @@ def listed(broker: Broker, shards: list[QueueKeys]) -> list[Schedule]:
     schedules = []
     for keys in shards:
         for name, record, next_ms in broker.schedules(keys):
-            spec = json.loads(serializer.decode_schedule(name, record, None, keys.queue)[0])
+            spec = json.loads(outcomes.decode_schedule(name, record, None, keys.queue)[0])
             schedules.append(Schedule(name, spec.get("every"), spec.get("cron"), spec["tz"], next_ms))
     return sorted(schedules, key=lambda schedule: schedule.name)
 
@@ -104,7 +104,7 @@ def tick(broker: Broker, keys: QueueKeys, shards: int, secret: bytes | None) -> 
     for name, due, record in broker.due_ticks(keys):
         due_ms = int(float(due))
         try:
-            timing_json, body = serializer.decode_schedule(name, record, secret, keys.queue)
+            timing_json, body = outcomes.decode_schedule(name, record, secret, keys.queue)
             spec = json.loads(timing_json)
         except (InvalidMessage, ValueError) as exc:
             logger.error("periodic schedule %s on %r cannot be used: %s", name, keys.queue, exc)

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
+from . import outcomes, serializer
 from . import periodic as schedules
-from . import serializer
 from .broker import Broker, QueueKeys, check_name
 from .broker.connection import Client
 from .broker.keys import shard_of
@@ -210,8 +210,8 @@ class Queue:
                 value = asyncio.run(_awaited(value))
             outcome: tuple[Any, ...] = ("done", value)
         except Exception as exc:
-            outcome = serializer.failure(exc)
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, self.name, "eager")
+            outcome = outcomes.failure(exc)
+        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")
         return Job(self.broker, self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class Queue:
         jobs = []
         for record in (record for keys in self.shards for record in self.broker.buried(keys, kind)):
             try:
-                reason = serializer.failure_text(record.job_id, record.envelope, self._secret, self.name)
+                reason = outcomes.failure_text(record.job_id, record.envelope, self._secret, self.name)
             except YotaqError as exc:
                 reason = f"(its record cannot be read: {exc})"
             jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))

@@ -16,9 +16,7 @@ since the epoch), and, with a secret, the signature: keyed BLAKE2b over the body
 the name of the queue it was sent to, so that a message copied to another queue is refused too.
 Unpickling runs code, so a message that fails a check is never unpickled.
 
-A result envelope is ``b"yr1 <done|failed|dead|cancelled> <by> <signature> <body>"``, ``by`` naming the
-worker that recorded it, signed over the job id, the queue, the header and the body, so that no
-one without the secret can forge an outcome.
+Outcomes (result envelopes) and periodic schedules' records are in ``outcomes``.
 """
 
 from __future__ import annotations
@@ -31,31 +29,27 @@ import pickle
 import re
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .exceptions import ConfigurationError, InvalidMessage, JobCancelled, JobFailed, SerializationError
+from .exceptions import ConfigurationError, InvalidMessage, SerializationError, describe
 from .functions import FunctionCache, dumps_function, dumps_value
 
 logger = logging.getLogger(__name__)
 
 MAGIC = b"yq1"
-RESULT_MAGIC = b"yr1"
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}".encode()
 UNSIGNED = b"-"
-RESULT_KINDS = (b"done", b"failed", b"dead", b"cancelled")
 # Job ids and queue names: printable ASCII without space, '{' or '}' (they are part of keys and of
 # a space-separated header), at most MAX_ID_LENGTH characters. One rule, at enqueue and on the worker.
 VALID_ID = re.compile(rb"[\x21-\x7a\x7c\x7e]{1,200}")
 MAX_ID_LENGTH = 200
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a message bigger than this is refused at enqueue
-MAX_RESULT_BYTES = 32 * 1024 * 1024  # a result bigger than this is recorded as a failure instead
 MESSAGE_VALIDITY_S = 30 * 86_400  # a message not run this long after its time is refused, not run
 _FIELDS = 8  # magic, python version, job id, attempt, expires, limit, signature, body
 NO_LIMIT = "-"
 _VALID_LIMIT = re.compile(rb"-|[\x21-\x2b\x2d-\x7a\x7c\x7e]{1,200},(?:\d{1,9}|-),(?:\d{1,9}/\d{1,12}|-)")
-_MAX_DIGITS = 12  # of the attempt and expires fields: far below int()'s limit
+MAX_DIGITS = 12  # of the attempt and expires fields: far below int()'s limit
 
 
 class Task(NamedTuple):
@@ -127,37 +121,6 @@ def message_for(job_id: str, body: bytes, secret: bytes | None, queue: str, limi
     return _message(job_id, 0, expires_at(), limit, _signer(secret, body), queue, body)
 
 
-SCHEDULE_MAGIC = b"ys1"
-
-
-def encode_schedule(name: str, timing: bytes, body: bytes, secret: bytes | None, queue: str) -> bytes:
-    """A periodic schedule's record, ``ys1 <timing length> <signature> <timing><body>``, signed over its
-    name, queue, timing and body: a worker mints and signs a message from it at every tick, so it
-    must come from whoever holds the secret."""
-    head = b"%s %d " % (SCHEDULE_MAGIC, len(timing))
-    signature = _sign(secret, name.encode(), b" ", queue.encode(), b" ", head, timing, body) if secret else UNSIGNED
-    return head + signature + b" " + timing + body
-
-
-def decode_schedule(name: str, record: bytes, secret: bytes | None, queue: str) -> tuple[bytes, bytes]:
-    """The timing and body of a schedule's record whose signature holds.
-
-    Raises:
-        InvalidMessage: the record is malformed or its signature does not hold.
-    """
-    parts = record.split(b" ", 3)
-    if len(parts) != 4 or parts[0] != SCHEDULE_MAGIC or not parts[1].isdigit() or len(parts[1]) > _MAX_DIGITS:
-        raise InvalidMessage(f"schedule {name}: not a yotaq schedule")
-    _, size, signature, rest = parts
-    timing, body = rest[: int(size)], rest[int(size) :]
-    if secret:
-        head = b"%s %s " % (SCHEDULE_MAGIC, size)
-        expected = _sign(secret, name.encode(), b" ", queue.encode(), b" ", head, timing, body)
-        if not hmac.compare_digest(signature, expected):
-            raise InvalidMessage(f"schedule {name}: bad signature")
-    return timing, body
-
-
 def with_attempt(task: Task, body: bytes, secret: bytes | None, queue: str, run_at_s: float) -> bytes:
     """The message for ``task``'s next try: its body with a new header (the attempt, and a validity
     from when it runs), signed again; how a retry re-signs a task without re-pickling it."""
@@ -214,7 +177,7 @@ def _keyed(secret: bytes) -> hashlib.blake2b:
     return hashlib.blake2b(key=key, digest_size=32)
 
 
-def _sign(secret: bytes, *parts: bytes | memoryview) -> bytes:
+def sign(secret: bytes, *parts: bytes | memoryview) -> bytes:
     """The hex keyed BLAKE2b of the concatenated ``parts`` (hashed in place, not joined first)."""
     return _signed(_keyed(secret), *parts)
 
@@ -260,7 +223,7 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
         len(parts) != _FIELDS
         or parts[0] != MAGIC
         or not (parts[3].isdigit() and parts[4].isdigit())
-        or max(len(parts[3]), len(parts[4])) > _MAX_DIGITS
+        or max(len(parts[3]), len(parts[4])) > MAX_DIGITS
         or not _VALID_LIMIT.fullmatch(parts[5])
     ):
         raise InvalidMessage("not a yotaq message (bad header)", invalid_id(message))
@@ -269,7 +232,7 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
         raise InvalidMessage("not a yotaq message (bad job id)", invalid_id(message))
     if secret:
         head = memoryview(message)[: len(message) - len(body) - len(signature) - 1]
-        if not hmac.compare_digest(signature, _sign(secret, body, head, queue.encode())):
+        if not hmac.compare_digest(signature, sign(secret, body, head, queue.encode())):
             reason = "unsigned message" if signature == UNSIGNED else "signature does not match (or another queue's)"
             raise InvalidMessage(f"bad signature: {reason}", invalid_id(message))
     elif signature != UNSIGNED:
@@ -286,7 +249,7 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
         raise InvalidMessage(f"expired: its validity ended at {int(expires)} s since the epoch", job_id.decode())
     space = body.find(b" ")
     size = body[:space]
-    if space < 1 or not size.isdigit() or len(size) > _MAX_DIGITS or space + 1 + int(size) > len(body):
+    if space < 1 or not size.isdigit() or len(size) > MAX_DIGITS or space + 1 + int(size) > len(body):
         raise InvalidMessage("malformed task: the body does not start with the function's size", job_id.decode())
     calls_at = space + 1 + int(size)
     try:
@@ -309,110 +272,6 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
         )
     args, kwargs, options = call
     return Task(job_id.decode(), fn, args, kwargs, options, int(attempt), int(expires), limit.decode())
-
-
-def describe(exc: BaseException) -> str:
-    """``"Type: message"`` for any exception, even one whose ``__str__`` raises."""
-    text = _message_of(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _message_of(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except BaseException:
-        return "<its message could not be read>"
-
-
-def failure(exc: BaseException) -> tuple[str, str, str, str]:
-    """The outcome of a task that raised ``exc``: ``("failed", type name, message, traceback)``, made
-    safely whatever the exception does when it is turned into text."""
-    try:
-        trace = "".join(traceback.format_exception(exc))
-    except BaseException:
-        trace = "".join(traceback.format_tb(exc.__traceback__)) + describe(exc) + "\n"
-    return ("failed", type(exc).__name__, _message_of(exc), trace)
-
-
-# -- results -------------------------------------------------------------------------------------
-
-
-def encode_result(
-    job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str, by: str
-) -> tuple[str, bytes]:
-    """The kind and envelope ``yr1 <kind> <by> <signature> <body>`` of ``("done", value)``,
-    ``("failed", type name, message, traceback)`` or ``("dead", reason)``, recorded by ``by`` (a
-    worker's name). A value that cannot travel, or is too large, becomes a failure that says so."""
-    try:
-        body = dumps_value(outcome, "return value")
-        if len(body) > MAX_RESULT_BYTES:
-            raise SerializationError(f"the result is {len(body):,} bytes, over the limit of {MAX_RESULT_BYTES:,}")
-    except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
-        outcome = ("failed", "SerializationError", describe(exc), "")
-        body = dumps_value(outcome)
-    head = b"%s %s %s " % (RESULT_MAGIC, outcome[0].encode(), by.encode())
-    signature = _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body) if secret else UNSIGNED
-    return outcome[0], head + signature + b" " + body
-
-
-def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> tuple[str, bytes]:
-    """The kind and body of an envelope whose signature holds (when there is a secret)."""
-    parts = envelope.split(b" ", 4)
-    if len(parts) != 5 or parts[0] != RESULT_MAGIC or parts[1] not in RESULT_KINDS:
-        raise InvalidMessage(f"job {job_id}: not a yotaq result")
-    _, kind, by, signature, body = parts
-    if secret and signature == UNSIGNED:
-        raise InvalidMessage(f"job {job_id}: its result is unsigned: the worker that recorded it has no secret")
-    if secret:
-        head = b"%s %s %s " % (RESULT_MAGIC, kind, by)
-        if not hmac.compare_digest(signature, _sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body)):
-            raise InvalidMessage(f"job {job_id}: its result has a bad signature (forged, or another job's)")
-    return kind.decode(), body
-
-
-def result_kind(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
-    """ "done", "failed" or "dead", from an envelope whose signature holds."""
-    return _open_result(job_id, envelope, secret, queue)[0]
-
-
-def decode_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> Any:
-    """Return the value in ``envelope``, or raise ``JobFailed`` for a job that failed or was set aside.
-
-    Raises:
-        InvalidMessage: the envelope is malformed or its signature does not hold.
-    """
-    _, body = _open_result(job_id, envelope, secret, queue)
-    if not secret:
-        warn_unsigned()
-    try:
-        outcome = pickle.loads(body)
-    except BaseException as exc:
-        raise InvalidMessage(f"job {job_id}: cannot read its result: {describe(exc)}") from None
-    if outcome[0] == "done":
-        return outcome[1]
-    if outcome[0] == "dead":
-        raise JobFailed(job_id, "Dead", outcome[1], "")
-    if outcome[0] == "cancelled":
-        raise JobCancelled(job_id, outcome[1])
-    raise JobFailed(job_id, *outcome[1:])
-
-
-def failure_text(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
-    """Why a failed or dead job was set aside: its traceback, or its reason."""
-    try:
-        decode_result(job_id, envelope, secret, queue)
-    except JobFailed as failed:
-        return failed.traceback or failed.message
-    return ""
-
-
-@functools.cache
-def warn_unsigned() -> None:
-    """Warn once per process that results are unpickled without a signature to check."""
-    logger.warning(
-        "no secret set: this process unpickles results as they come, so anyone who can write to this "
-        "Redis can run code here (set YOTAQ_SECRET or secret=)"
-    )
 
 
 def as_secret(secret: str | bytes | None) -> bytes | None:

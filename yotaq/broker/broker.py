@@ -18,10 +18,11 @@ from redis.cluster import RedisCluster
 
 from ..exceptions import ConfigurationError
 from ..info import Buried, QueueInfo, WorkerInfo
-from ..serializer import message_id
-from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
-from .keys import QueueKeys
+from .connection import Client, Patience, ThreadClients, check_client, pairs, transaction, translated
+from .control import Control
+from .keys import KINDS, QueueKeys
 from .scripts import Scripts
+from .upkeep import Upkeep
 
 T = TypeVar("T")
 
@@ -32,7 +33,6 @@ MAX_REPLICAS = 16
 REPLICA_WAIT_MS = 1_000  # how long a write waits for its replicas (replicas=) before it counts as failed
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
-_KINDS: tuple[Buried, ...] = ("failed", "dead")
 COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
 
 
@@ -61,7 +61,7 @@ class Record(NamedTuple):
     envelope: bytes
 
 
-class Broker:
+class Broker(Control, Upkeep):
     """Speaks Redis for every queue on one client.
 
     Args:
@@ -150,7 +150,7 @@ class Broker:
         since the epoch, or after a delay on Redis's clock). False when a job with this unique id is
         still pending, scheduled or active."""
         script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
-        script_keys += [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
+        script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
         at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
         args = [message, job_id, "1" if unique else "", at, delay]
         return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True))
@@ -193,7 +193,7 @@ class Broker:
         """Where a job is, in O(1): ``pending``, ``scheduled``, ``active`` or ``not_found``, or for a
         finished job ``result`` or ``record`` with its signed outcome (for the caller to check)."""
         script_keys = [keys.state, keys.result(job_id)]
-        script_keys += [key for kind in _KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
+        script_keys += [key for kind in KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
         reply = self._patient(lambda c: self._scripts.status(script_keys, [job_id], client=c))
         if reply[0] == b"record":
             return "result", reply[1].split(b" ", 1)[1]
@@ -204,11 +204,11 @@ class Broker:
 
         def read(client: Client) -> QueueInfo:
             script_keys = [keys.pending, keys.scheduled, keys.workers, keys.heartbeats, keys.stats]
-            script_keys += [keys.buried(kind) for kind in _KINDS]
+            script_keys += [keys.buried(kind) for kind in KINDS]
             now_ms, pending, scheduled, workers, heartbeats, stats, failed, dead = self._scripts.info(
                 script_keys, [], client=client
             )
-            workers, heartbeats, stats = _pairs(workers), dict(_pairs(heartbeats)), dict(_pairs(stats))
+            workers, heartbeats, stats = pairs(workers), dict(pairs(heartbeats)), dict(pairs(stats))
             lengths = [("LLEN", keys.active(worker.decode())) for worker, _ in workers]
             active = transaction(client, *lengths) if lengths else []
             return QueueInfo(
@@ -244,7 +244,7 @@ class Broker:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
-        script_keys = [*self._buried_keys(keys, kind), keys.pending, keys.state]
+        script_keys = [*keys.buried_keys(kind), keys.pending, keys.state]
         script_keys += [keys.result(job_id) for job_id in job_ids]
         return int(self._patient(lambda c: self._scripts.requeue(script_keys, list(job_ids), client=c)))
 
@@ -252,13 +252,9 @@ class Broker:
         """Forget every job set aside as ``kind``; how many there were."""
 
         count, _ = self._patient(
-            lambda c: transaction(c, ("ZCARD", keys.buried(kind)), ("DEL", *self._buried_keys(keys, kind)))
+            lambda c: transaction(c, ("ZCARD", keys.buried(kind)), ("DEL", *keys.buried_keys(kind)))
         )
         return int(count)
-
-    @staticmethod
-    def _buried_keys(keys: QueueKeys, kind: Buried) -> list[str]:
-        return [keys.buried(kind), keys.buried_messages(kind), keys.buried_reasons(kind)]
 
     # -- a worker's leases ---------------------------------------------------------------------
 
@@ -325,7 +321,7 @@ class Broker:
     def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
         """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
         script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
-        script_keys += _slots(keys)
+        script_keys += [*keys.slots, keys.pending]
         args: list[Any] = [message, retry, job_id, delay_ms]
         return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 
@@ -347,159 +343,18 @@ class Broker:
         id in its header: that job's state goes back to what it was before this lease. False if it
         was no longer leased by ``worker``."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-        script_keys += [*self._buried_keys(keys, kind), keys.result(record_id), *_slots(keys)]
+        script_keys += [*keys.buried_keys(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
         counter = "failed" if kind == "failed" else "invalid"
         args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
         return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c), write=True))
 
-    def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-4.lua``); its state before, or None when it was not there."""
-        script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id)]
-        args: list[Any] = [job_id, envelope, result_ttl_ms]
-        state = self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c))
-        return None if state is None else cast(bytes, state).decode()
-
-    def state_of(self, keys: QueueKeys, job_id: str) -> str | None:
-        """A job's state (``pending``, ``scheduled``, ``active``, ``cancelling``, ...), if not finished."""
-        state = self._call(lambda c: c.hget(keys.state, job_id))
-        return None if state is None else state.decode()  # type: ignore[union-attr]
-
-    def record_cancelled(
-        self, keys: QueueKeys, worker: str, message: bytes, job_id: str, envelope: bytes, result_ttl_ms: int
-    ) -> bool:
-        """Take a running job this worker interrupted because it was cancelled off its active list."""
-        script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
-        script_keys += _slots(keys)
-        args: list[Any] = [message, job_id, envelope, result_ttl_ms]
-        return bool(self._call(lambda c: self._scripts.cancelled(script_keys, args, client=c), write=True))
-
-    def set_progress(self, keys: QueueKeys, job_id: str, progress: bytes, ttl_ms: int) -> None:
-        self._call(lambda c: c.set(keys.progress(job_id), progress, px=ttl_ms), own=True)
-
-    def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
-        return cast(bytes | None, self._patient(lambda c: c.get(keys.progress(job_id))))
-
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""
-        script_keys = [keys.active(worker), keys.pending, keys.state, *_slots(keys)[:3]]
+        script_keys = [keys.active(worker), keys.pending, keys.state, *keys.slots]
         return int(self._call(lambda c: self._scripts.unlease(script_keys, list(messages), client=c)))
 
     def release(self, keys: QueueKeys, worker: str) -> int:
         """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
         script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
-        script_keys += _slots(keys)[:3]
+        script_keys += [*keys.slots, keys.pending][:3]
         return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))
-
-    # -- liveness and time ---------------------------------------------------------------------
-
-    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> bool:
-        """Push ``worker``'s liveness deadline forward; True if it was not registered (first beat, or reaped)."""
-        script_keys = [keys.workers, keys.heartbeats]
-        return bool(self._call(lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)))
-
-    def lapsed_workers(self, keys: QueueKeys) -> list[str]:
-        """The workers registered on the queue whose liveness deadline has passed."""
-
-        def read(client: Client) -> list[str]:
-            seconds, micros = client.time()
-            members = cast(list[bytes], client.zrangebyscore(keys.workers, "-inf", seconds * 1000 + micros // 1000))
-            return [member.decode(errors="replace") for member in members]
-
-        return self._call(read)
-
-    def reap(
-        self,
-        keys: QueueKeys,
-        worker: str,
-        *,
-        max_deliveries: int,
-        force: bool,
-        dead_envelope: Callable[[str], bytes],
-        record_ttl_ms: int,
-        result_ttl_ms: int,
-    ) -> tuple[int, int] | None:
-        """Give back the jobs of ``worker`` if its deadline has passed (or at once with ``force``).
-
-        A job whose worker died ``max_deliveries`` times is set aside as dead instead, with
-        ``dead_envelope(job_id)`` as its outcome. Returns (requeued, set aside), or None when the
-        worker is alive or changed what it held meanwhile.
-        """
-        held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
-        ids = [message_id(message) for message in held]
-        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
-        script_keys += [keys.deliveries, keys.stats, *self._buried_keys(keys, "dead"), *_slots(keys)[:3]]
-        script_keys += [keys.result(job_id) for job_id in ids]
-        args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
-        args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
-        reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
-        return (int(reaped[0]), int(reaped[1])) if reaped else None
-
-    def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
-        """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
-        due and until the next periodic tick is (None: there is none; 0: a tick is due now)."""
-        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state, keys.schedule_next]
-        _, next_ms, tick_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
-        return (None if next_ms < 0 else next_ms / 1000), (None if tick_ms < 0 else tick_ms / 1000)
-
-    # -- periodic schedules --------------------------------------------------------------------
-
-    def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
-        """Register (or replace) a periodic schedule; see ``schedule-3.lua``."""
-        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next]
-        args: list[Any] = [name, record, timing, first_run_ms]
-        self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
-
-    def unschedule(self, keys: QueueKeys, name: str) -> bool:
-        """Remove a periodic schedule; whether there was one."""
-        removed, _, _ = self._patient(
-            lambda c: transaction(
-                c,
-                ("HDEL", keys.schedules, name),
-                ("HDEL", keys.schedule_timings, name),
-                ("ZREM", keys.schedule_next, name),
-            ),
-            write=True,
-        )
-        return bool(removed)
-
-    def schedules(self, keys: QueueKeys) -> list[tuple[str, bytes, int]]:
-        """Every periodic schedule: its name, record and next run (ms)."""
-        records, runs = self._patient(
-            lambda c: transaction(c, ("HGETALL", keys.schedules), ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"))
-        )
-        next_runs = {name: int(float(at)) for name, at in _pairs(runs)}
-        return [(name.decode(), record, next_runs.get(name, 0)) for name, record in sorted(_pairs(records))]
-
-    def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
-        """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
-        compares it as it is) and record."""
-        script_keys = [keys.schedule_next, keys.schedules]
-        flat = self._call(lambda c: self._scripts.due(script_keys, [PROMOTE_BATCH], client=c))
-        return [(flat[n].decode(), flat[n + 1], flat[n + 2]) for n in range(0, len(flat), 3)]
-
-    def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> bool:
-        """Enqueue one tick of a schedule, if no other worker has; see ``tick-4.lua``."""
-        script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
-        args: list[Any] = [name, due, next_ms, job_id, message]
-        return bool(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))
-
-    def trim(self, keys: QueueKeys) -> None:
-        """Forget the failed and dead records that have expired."""
-        script_keys = [key for kind in _KINDS for key in self._buried_keys(keys, kind)]
-        self._call(lambda c: self._scripts.trim(script_keys, [], client=c))
-
-
-def _pairs(reply: Any) -> list[tuple[Any, Any]]:
-    """A raw ``HGETALL`` or ``ZRANGE ... WITHSCORES`` reply as pairs: a flat list in RESP2, a map or
-    a list of pairs in RESP3."""
-    if isinstance(reply, dict):
-        return list(reply.items())
-    if reply and isinstance(reply[0], (list, tuple)):
-        return [tuple(pair) for pair in reply]
-    return list(zip(reply[::2], reply[1::2], strict=True))
-
-
-def _slots(keys: QueueKeys) -> list[str]:
-    """The keys a script that takes a task off a worker needs to give back its slot: the limits'
-    holders, waiting set and waiting messages, and the pending list the first waiting goes to."""
-    return [keys.holders, keys.waiting, keys.waiting_messages, keys.pending]

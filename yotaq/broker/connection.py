@@ -149,6 +149,16 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     return list(replies)
 
 
+def pairs(reply: Any) -> list[tuple[Any, Any]]:
+    """A raw ``HGETALL`` or ``ZRANGE ... WITHSCORES`` reply as pairs: a flat list in RESP2, a map or
+    a list of pairs in RESP3."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    if reply and isinstance(reply[0], (list, tuple)):
+        return [tuple(pair) for pair in reply]
+    return list(zip(reply[::2], reply[1::2], strict=True))
+
+
 _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
 
 

@@ -28,6 +28,7 @@ def check_name(kind: str, name: str) -> str:
 
 
 MAX_SHARDS = 1024
+KINDS: tuple[Buried, ...] = ("failed", "dead")
 
 
 def shard_of(job_id: str, shards: int) -> int:
@@ -128,6 +129,15 @@ class QueueKeys:
     def schedule_next(self) -> str:
         """Sorted set of periodic schedule names, scored by their next run (ms)."""
         return f"{self._prefix}:periodic:next"
+
+    def buried_keys(self, kind: Buried) -> list[str]:
+        """The three keys that keep the jobs set aside as ``kind``."""
+        return [self.buried(kind), self.buried_messages(kind), self.buried_reasons(kind)]
+
+    @property
+    def slots(self) -> list[str]:
+        """The keys of the concurrency limits' slots: holders, waiting, waiting messages."""
+        return [self.holders, self.waiting, self.waiting_messages]
 
     def result(self, job_id: str) -> str:
         """List holding the one result envelope of a finished job, until it expires."""

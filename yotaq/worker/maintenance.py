@@ -24,7 +24,7 @@ from .. import periodic
 from ..broker import Broker, QueueKeys
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..job import Options
-from ..serializer import encode_result
+from ..outcomes import encode_result
 from .batch import Batch
 from .timelimit import leave_signals_to_the_main_thread
 

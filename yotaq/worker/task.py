@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from .. import serializer
+from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import ConfigurationError, InvalidMessage, Retry
+from ..exceptions import ConfigurationError, InvalidMessage, Retry, describe
 from ..functions import FunctionCache
 from ..info import Buried
 from ..job import Options, seconds_to_ms
@@ -77,7 +77,7 @@ class TaskHandler:
         except Exception as exc:
             logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
             trace = "".join(traceback.format_exc())
-            outcome = ("failed", "WorkerError", f"recording its outcome failed: {serializer.describe(exc)}", trace)
+            outcome = ("failed", "WorkerError", f"recording its outcome failed: {describe(exc)}", trace)
             self._fail(keys, message, serializer.message_id(message), _DEFAULTS, outcome)
         self.current = None
 
@@ -112,7 +112,7 @@ class TaskHandler:
         elapsed = time.perf_counter() - started
         self._batch.finish(elapsed)
         if failure is None:
-            kind, envelope = serializer.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
+            kind, envelope = outcomes.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
             if kind == "done":
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
                 self.counts["done"] += 1
@@ -123,7 +123,7 @@ class TaskHandler:
         elif task.attempt < options.retries:
             self._retry(keys, message, task, options, failure, elapsed)
         else:
-            outcome = serializer.failure(failure)
+            outcome = outcomes.failure(failure)
             logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, outcome[3].rstrip())
             self._fail(keys, message, task.id, options, outcome)
 
@@ -134,7 +134,7 @@ class TaskHandler:
         delay_s = options.backoff(task.attempt + 1) if delay is None else delay
         logger.warning(
             "job %s failed after %.3f s (try %d of %d), retrying in %.2f s: %s",
-            task.id, s, task.attempt + 1, options.retries + 1, delay_s, serializer.describe(failure),
+            task.id, s, task.attempt + 1, options.retries + 1, delay_s, describe(failure),
         )  # fmt: skip
         body = serializer.message_body(message)
         retry = serializer.with_attempt(task, body, self._secret, keys.queue, time.time() + delay_s)
@@ -146,7 +146,7 @@ class TaskHandler:
     def _cancelled(self, keys: QueueKeys, message: bytes, job_id: str, options: Options) -> None:
         logger.warning("job %s cancelled while it ran", job_id)
         outcome = ("cancelled", "cancelled while it ran")
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
+        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
         worker, ttl_ms = self._worker, options.result_ttl_ms
         self._record(
             "cancelled", job_id, lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms)
@@ -159,7 +159,7 @@ class TaskHandler:
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
-        _, envelope = serializer.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
+        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
         self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
 
     def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str, *, leased: bool) -> None:
@@ -169,7 +169,7 @@ class TaskHandler:
         claimed = serializer.message_id(message)
         claimed = claimed if leased and claimed != record_id and not claimed.startswith("invalid-") else ""
         logger.error("job %s set aside as dead: %s", record_id, reason)
-        _, envelope = serializer.encode_result(record_id, ("dead", reason), self._secret, keys.queue, self._worker)
+        _, envelope = outcomes.encode_result(record_id, ("dead", reason), self._secret, keys.queue, self._worker)
         self._record(
             "invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS, claimed)
         )

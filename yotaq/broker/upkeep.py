@@ -1,0 +1,128 @@
+"""The broker's commands that keep a queue going behind its workers' backs: liveness (heartbeats,
+reaping dead workers), time (promoting scheduled jobs, periodic ticks) and trimming old records.
+Mixed into ``Broker``; every command is still one round trip, one script where it changes several keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ..serializer import message_id
+from .connection import Client, pairs, transaction
+from .keys import KINDS, QueueKeys
+from .scripts import Scripts
+
+T = TypeVar("T")
+
+PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue (or periodic ticks due) per script call
+
+
+class Upkeep:
+    """Heartbeats, reaping, promoting, periodic ticks and trimming, for ``Broker``."""
+
+    _scripts: Scripts
+
+    if TYPE_CHECKING:
+
+        def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
+
+        def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
+
+    # -- liveness and time ---------------------------------------------------------------------
+
+    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> bool:
+        """Push ``worker``'s liveness deadline forward; True if it was not registered (first beat, or reaped)."""
+        script_keys = [keys.workers, keys.heartbeats]
+        return bool(self._call(lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)))
+
+    def lapsed_workers(self, keys: QueueKeys) -> list[str]:
+        """The workers registered on the queue whose liveness deadline has passed."""
+
+        def read(client: Client) -> list[str]:
+            seconds, micros = client.time()
+            members = cast(list[bytes], client.zrangebyscore(keys.workers, "-inf", seconds * 1000 + micros // 1000))
+            return [member.decode(errors="replace") for member in members]
+
+        return self._call(read)
+
+    def reap(
+        self,
+        keys: QueueKeys,
+        worker: str,
+        *,
+        max_deliveries: int,
+        force: bool,
+        dead_envelope: Callable[[str], bytes],
+        record_ttl_ms: int,
+        result_ttl_ms: int,
+    ) -> tuple[int, int] | None:
+        """Give back the jobs of ``worker`` if its deadline has passed (or at once with ``force``).
+
+        A job whose worker died ``max_deliveries`` times is set aside as dead instead, with
+        ``dead_envelope(job_id)`` as its outcome. Returns (requeued, set aside), or None when the
+        worker is alive or changed what it held meanwhile.
+        """
+        held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
+        ids = [message_id(message) for message in held]
+        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
+        script_keys += [keys.deliveries, keys.stats, *keys.buried_keys("dead"), *keys.slots]
+        script_keys += [keys.result(job_id) for job_id in ids]
+        args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
+        args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
+        reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
+        return (int(reaped[0]), int(reaped[1])) if reaped else None
+
+    def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
+        """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
+        due and until the next periodic tick is (None: there is none; 0: a tick is due now)."""
+        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state, keys.schedule_next]
+        _, next_ms, tick_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
+        return (None if next_ms < 0 else next_ms / 1000), (None if tick_ms < 0 else tick_ms / 1000)
+
+    # -- periodic schedules --------------------------------------------------------------------
+
+    def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
+        """Register (or replace) a periodic schedule; see ``schedule-3.lua``."""
+        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next]
+        args: list[Any] = [name, record, timing, first_run_ms]
+        self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
+
+    def unschedule(self, keys: QueueKeys, name: str) -> bool:
+        """Remove a periodic schedule; whether there was one."""
+        removed, _, _ = self._patient(
+            lambda c: transaction(
+                c,
+                ("HDEL", keys.schedules, name),
+                ("HDEL", keys.schedule_timings, name),
+                ("ZREM", keys.schedule_next, name),
+            ),
+            write=True,
+        )
+        return bool(removed)
+
+    def schedules(self, keys: QueueKeys) -> list[tuple[str, bytes, int]]:
+        """Every periodic schedule: its name, record and next run (ms)."""
+        records, runs = self._patient(
+            lambda c: transaction(c, ("HGETALL", keys.schedules), ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"))
+        )
+        next_runs = {name: int(float(at)) for name, at in pairs(runs)}
+        return [(name.decode(), record, next_runs.get(name, 0)) for name, record in sorted(pairs(records))]
+
+    def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
+        """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
+        compares it as it is) and record."""
+        script_keys = [keys.schedule_next, keys.schedules]
+        flat = self._call(lambda c: self._scripts.due(script_keys, [PROMOTE_BATCH], client=c))
+        return [(flat[n].decode(), flat[n + 1], flat[n + 2]) for n in range(0, len(flat), 3)]
+
+    def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> bool:
+        """Enqueue one tick of a schedule, if no other worker has; see ``tick-4.lua``."""
+        script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
+        args: list[Any] = [name, due, next_ms, job_id, message]
+        return bool(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))
+
+    def trim(self, keys: QueueKeys) -> None:
+        """Forget the failed and dead records that have expired."""
+        script_keys = [key for kind in KINDS for key in keys.buried_keys(kind)]
+        self._call(lambda c: self._scripts.trim(script_keys, [], client=c))
