@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
-import redis
 from redis.cluster import RedisCluster
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..info import Buried, QueueInfo, WorkerInfo
 from .connection import Client, Patience, ThreadClients, check_client, pairs, transaction, translated
 from .control import Control
@@ -30,7 +29,7 @@ PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage befo
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
 MAX_REPLICAS = 16
-REPLICA_WAIT_MS = 1_000  # how long a write waits for its replicas (replicas=) before it counts as failed
+REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
 BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
@@ -116,7 +115,7 @@ class Broker(Control, Upkeep):
             result = command(client)
             confirmed: int = client.execute_command("WAIT", self.replicas, REPLICA_WAIT_MS)  # type: ignore[no-untyped-call]
             if confirmed < self.replicas:
-                raise redis.TimeoutError(
+                raise ConnectionError(
                     f"written, but {confirmed} of {self.replicas} replica(s) confirmed it within "
                     f"{REPLICA_WAIT_MS} ms: a failover now could lose it"
                 )
@@ -162,9 +161,7 @@ class Broker(Control, Upkeep):
         Raises:
             ConfigurationError: the queue has another number of shards.
         """
-        recorded, _ = self._patient(
-            lambda c: transaction(c, ("GET", keys.shards), ("SET", keys.shards, shards, "NX")), write=True
-        )
+        recorded, _ = self._patient(lambda c: transaction(c, ("GET", keys.shards), ("SET", keys.shards, shards, "NX")))
         if recorded is not None and int(recorded) != shards:
             raise ConfigurationError(
                 f"queue {keys.queue!r} has {int(recorded)} shard(s) in Redis, but this {who} was given "
