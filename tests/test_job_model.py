@@ -165,9 +165,10 @@ def test_after_failures_expire_the_keys_left_return_to_a_small_fixed_set(queue, 
     # When their time has passed and the records are trimmed (as a worker does now and then)
     time.sleep(1.1)  # the TTLs themselves: nothing else is waited for
     queue.broker.trim(queue.keys)
-    # Then only the counters (and the queue's number of shards) are left
+    # Then only the counters, the last hour's series (at most 3600 fields) and the number of shards are left
     left = sorted(r.scan_iter(match=f"{{yotaq:{queue_name}}}:*"))
-    assert left == [f"{{yotaq:{queue_name}}}:{name}".encode() for name in ("shards", "stats")]
+    assert left == [f"{{yotaq:{queue_name}}}:{name}".encode() for name in ("series", "shards", "stats")]
+    assert 1 <= r.hlen(queue.keys.series) <= 3
     assert queue.info().failed == 0 and queue.failed_jobs() == []
 
 

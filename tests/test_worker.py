@@ -310,9 +310,9 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     def ack_and_lease(ids, size):
         script_keys = [active, keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages]
+        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series]
         script_keys += [keys.result(job_id) for job_id in ids]
-        args = [" ".join(ids), " ".join("60000" for _ in ids), size, *(b"result-" + i.encode() for i in ids)]
+        args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, *(b"result-" + i.encode() for i in ids)]
         return scripts.ack(keys=script_keys, args=args)
 
     def state():
@@ -325,6 +325,8 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
     assert r.lrange(keys.result("id1"), 0, -1) == [b"result-id1"] and 0 < r.pttl(keys.result("id1")) <= 60000
     assert r.hget(keys.stats, "done") == b"2"
+    [(second, row)] = r.hgetall(keys.series).items()  # this second: 2 tasks done, which ran 7 ms in all
+    assert row.split()[1:] == [b"2", b"7"] and int(row.split()[0]) % 3600 == int(second)
     assert state() == {"id3": "active", "id4": "active", "id5": "active", "id6": "pending"}
     # id3 at the head, then id5 behind id4: the first is dropped with the head, the second found
     r.hset(keys.deliveries, mapping={"id3": 1, "id5": 1, "id4": 1})

@@ -23,6 +23,7 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
+from .hooks import Hook
 from .info import BuriedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionError",
     "CurrentJob",
+    "Hook",
     "InvalidMessage",
     "Job",
     "JobCancelled",

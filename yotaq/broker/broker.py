@@ -41,6 +41,7 @@ class Ack(NamedTuple):
     job_id: str
     envelope: bytes
     result_ttl_ms: int
+    ran_ms: int  # how long the task ran
 
 
 class Leases(NamedTuple):
@@ -259,10 +260,10 @@ class Broker(Control, Upkeep):
         """Acknowledge finished jobs and lease up to ``size`` more, in one script call."""
         script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages]
+        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series]
         script_keys += [keys.result(ack.job_id) for ack in acks]
-        args: list[Any] = [" ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks), size]
-        args += [ack.envelope for ack in acks]
+        ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
+        args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
         lost, messages, unknown, _ = self._call(
             lambda c: self._scripts.ack(script_keys, args, client=c), own=True, write=bool(acks)
         )

@@ -163,6 +163,12 @@ class QueueKeys:
         """Hash of limit key to the next start its rate allows (ms), and the waiting tasks' order."""
         return f"{self._prefix}:limits:rates"
 
+    @property
+    def series(self) -> str:
+        """Hash of the last hour, second by second: field ``second % 3600``, value
+        ``b"<second> <tasks done> <sum of their durations in ms>"`` (a field is reused an hour later)."""
+        return f"{self._prefix}:series"
+
     def progress(self, job_id: str) -> str:
         """String holding the progress a running job last reported (JSON), until it expires."""
         return f"{self._prefix}:progress:{check_name('job id', job_id)}"

@@ -26,6 +26,7 @@ from .. import serializer
 from ..broker import Broker, Patience, QueueKeys, check_name
 from ..broker.connection import Client
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..hooks import Hook, Hooks
 from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
 from .task import StopNow, TaskHandler
@@ -66,6 +67,7 @@ class Worker:
         shards: how many shards each of the queues has (as its producers say); the worker takes
             from every shard in turn, starting from a random one, so that none starves.
         replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
+        hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Worker:
         watchdog: Watchdog | None = None,
         shards: int = 1,
         replicas: int = 0,
+        hooks: Sequence[Hook] = (),
     ) -> None:
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
@@ -99,6 +102,7 @@ class Worker:
         self.counts: Counter[str] = Counter()
         self._secret = serializer.as_secret(secret)
         self._watchdog = watchdog
+        self._hooks = Hooks(hooks)
         self._patience = Patience(None, sleep=self._sleep)
         self._batch = Batch()
         self._tasks = self._task_handler()
@@ -108,7 +112,9 @@ class Worker:
 
     def _task_handler(self) -> TaskHandler:
         runner = TaskRunner(self._watchdog)
-        return TaskHandler(self.broker, self.name, self._secret, self._batch, runner, self._until_done, self.counts)
+        return TaskHandler(
+            self.broker, self.name, self._secret, self._batch, runner, self._until_done, self.counts, self._hooks
+        )
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -141,6 +147,7 @@ class Worker:
             self._until_done(maintenance.beat)
             maintenance.start()
             logger.info("%r started", self)
+            self._hooks.on_worker_start(self.name, [group[0].queue for group in self._groups])
             self._loop(watcher, maintenance)
         except StopNow:
             if self._batch.running is not None:
@@ -167,6 +174,7 @@ class Worker:
                 for signum, handler in handlers.items():
                     signal.signal(signum, handler)
             logger.info("%r stopped: %s", self, dict(self.counts) or "no tasks")
+            self._hooks.on_worker_stop(self.name)
 
     def _loop(self, watcher: QueueWatcher | None, maintenance: Maintenance) -> None:
         while not self._stopping:

@@ -16,6 +16,7 @@ from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import ConfigurationError, InvalidMessage, Retry, describe
 from ..functions import FunctionCache
+from ..hooks import Hooks
 from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
@@ -52,7 +53,9 @@ class TaskHandler:
         runner: TaskRunner,
         until_done: Callable[[Callable[[], bool]], bool],
         counts: Counter[str],
+        hooks: Hooks,
     ) -> None:
+        self._hooks = hooks
         self._broker = broker
         self._worker = worker
         self._secret = secret
@@ -93,7 +96,9 @@ class TaskHandler:
         started = time.perf_counter()
         failure: BaseException | None = None
         report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)
-        token = set_current(CurrentJob(task.id, keys.queue, task.attempt, report))
+        current = CurrentJob(task.id, keys.queue, task.attempt, report)
+        token = set_current(current)
+        self._hooks.before_task(current)
         try:
             value = self._runner.call(task, options.timeout)
         except TimeLimitExceeded as exc:
@@ -101,6 +106,7 @@ class TaskHandler:
             failure.__traceback__ = exc.__traceback__
         except TaskCancelled:
             self._batch.finish(time.perf_counter() - started)
+            self._hooks.after_task(current, "cancelled", None, time.perf_counter() - started)
             self._cancelled(keys, message, task.id, options)
             return
         except StopNow:
@@ -113,10 +119,14 @@ class TaskHandler:
         self._batch.finish(elapsed)
         if failure is None:
             kind, envelope = outcomes.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
+        else:
+            kind, envelope = ("retried" if task.attempt < options.retries else "failed"), b""
+        self._hooks.after_task(current, kind, failure, elapsed)
+        if failure is None:
             if kind == "done":
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
                 self.counts["done"] += 1
-                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms))
+                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms, round(elapsed * 1000)))
                 return
             logger.error("job %s returned a value that cannot be stored: it fails", task.id)
             self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))

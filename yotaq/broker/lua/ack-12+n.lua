@@ -9,11 +9,13 @@
   KEYS[4] deliveries hash             KEYS[5] stats hash
   KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
   KEYS[9] limit rates hash            KEYS[10] scheduled sorted set   KEYS[11] scheduled messages hash
-  KEYS[11 + i] the result list of the i-th job acknowledged
+  KEYS[12] per-second series hash (field: second % 3600; value: '<second> <tasks done> <their ms>')
+  KEYS[12 + i] the result list of the i-th job acknowledged
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
-  ARGV[3 + i] the result envelope of the i-th job acknowledged
+  ARGV[4] how long the acknowledged tasks ran, in all (ms)
+  ARGV[4 + i] the result envelope of the i-th job acknowledged
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
   running, or a message not enqueued through yotaq) is leased all the same, for the worker to set
   aside unrun, and reported.
@@ -60,10 +62,10 @@ if #ids > 0 then
     if found then
       done_ids[#done_ids + 1] = ids[i]
       release_slot(lim, found)
-      redis.call('DEL', KEYS[11 + i])
-      redis.call('RPUSH', KEYS[11 + i], ARGV[3 + i])
-      redis.call('PEXPIRE', KEYS[11 + i], ttls[i])
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[11 + i], 0) == ARGV[3 + i] then
+      redis.call('DEL', KEYS[12 + i])
+      redis.call('RPUSH', KEYS[12 + i], ARGV[4 + i])
+      redis.call('PEXPIRE', KEYS[12 + i], ttls[i])
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[12 + i], 0) == ARGV[4 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i
@@ -74,6 +76,15 @@ if #done_ids > 0 then
   redis.call('HDEL', KEYS[3], unpack(done_ids))
   redis.call('HDEL', KEYS[4], unpack(done_ids))
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
+  -- The last hour, second by second, for dashboards: one field per second of the hour, overwritten
+  -- an hour later, so the hash never holds more than 3600 fields.
+  local second = tonumber(redis.call('TIME')[1])
+  local field = second % 3600
+  local seen, done, ms = string.match(redis.call('HGET', KEYS[12], field) or '', '^(%d+) (%d+) (%d+)$')
+  if tonumber(seen) ~= second then
+    done, ms = 0, 0
+  end
+  redis.call('HSET', KEYS[12], field, second .. ' ' .. (done + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
 end
 -- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
 -- not the messages.
