@@ -193,6 +193,10 @@ class Queue:
         )
         if self.eager:
             return [self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
+        keys = self._keys_of("")  # Redis agrees on the shards
+        if len(self.shards) == 1:
+            self.broker.push_many(keys, job_ids, messages)
+            return [Job(self.broker, keys, job_id, self._secret) for job_id in job_ids]
         by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
         for job_id, message in zip(job_ids, messages, strict=True):
             ids, shard_messages = by_shard.setdefault(self._keys_of(job_id), ([], []))

@@ -154,13 +154,13 @@ def _message(
     split one way only."""
     head = b"%s %s %s %d %d %s " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt, expires, limit.encode())
     signature = UNSIGNED if signer is None else _signed(signer, body_end, head, queue.encode())
-    if len(head) + len(signature) + len(body) + len(body_end) + 1 > MAX_MESSAGE_BYTES:
-        size = len(head) + len(signature) + len(body) + len(body_end) + 1
+    message = b"%s%s %s%s" % (head, signature, body, body_end)
+    if len(message) > MAX_MESSAGE_BYTES:
         raise SerializationError(
-            f"the task's message would be {size:,} bytes, over the limit of {MAX_MESSAGE_BYTES:,}: "
+            f"the task's message would be {len(message):,} bytes, over the limit of {MAX_MESSAGE_BYTES:,}: "
             "pass large data by reference (a path, a key, a URL) rather than by value"
         )
-    return b"%s%s %s%s" % (head, signature, body, body_end)
+    return message
 
 
 @functools.lru_cache(maxsize=8)

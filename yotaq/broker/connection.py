@@ -3,10 +3,11 @@ waiting out an outage, and redis-py's errors in yotaq's words."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -87,15 +88,13 @@ class ThreadClients:
         try:
             if timeout_s is None:
                 return command(own)
-            with _bounded(own.connection, timeout_s):
-                return command(own)
+            return _bounded(own.connection, timeout_s, lambda: command(own))
         finally:
             local.own = (pid, own)
 
 
-@contextmanager
-def _bounded(connection: Any, timeout_s: float) -> Iterator[None]:
-    """Make a call on ``connection`` end within about ``timeout_s``: its socket waits no longer, and
+def _bounded(connection: Any, timeout_s: float, call: Callable[[], T]) -> T:
+    """``call()`` made to end within about ``timeout_s``: the connection's socket waits no longer, and
     redis-py does not try it again. What the connection had is put back after."""
     saved = connection.retry, connection.socket_timeout, connection.socket_connect_timeout
     timeout_s = min(timeout_s, saved[1] or timeout_s)
@@ -106,7 +105,7 @@ def _bounded(connection: Any, timeout_s: float) -> Iterator[None]:
     if sock is not None:
         sock.settimeout(timeout_s)
     try:
-        yield
+        return call()
     finally:
         connection.retry, connection.socket_timeout, connection.socket_connect_timeout = saved
         if connection._sock is not None:
@@ -132,8 +131,7 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
             return list(pipe.execute())
     connection = own.connection
     assert connection is not None, "transaction() needs a client of its own (ThreadClients)"
-    packed = connection.pack_commands([("MULTI",), *commands, ("EXEC",)])  # type: ignore[no-untyped-call]
-    connection.send_packed_command(packed)  # type: ignore[no-untyped-call]
+    connection.send_packed_command([_resp((b"MULTI",), *commands, (b"EXEC",))], check_health=False)  # type: ignore[no-untyped-call]
     error: redis.ResponseError | None = None
     replies: Any = None
     for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
@@ -157,6 +155,27 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
     if reply and isinstance(reply[0], (list, tuple)):
         return [tuple(pair) for pair in reply]
     return list(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _resp(*commands: tuple[Any, ...]) -> bytes:
+    """Commands in Redis's protocol, packed by hiredis where it is installed, else here: redis-py's
+    packer costs a few times more, on every enqueue (the arguments here are bytes, str or int)."""
+    if _pack_command is not None:
+        return b"".join(map(_pack_command, commands))
+    parts = []
+    for command in commands:
+        parts.append(b"*%d\r\n" % len(command))
+        for argument in command:
+            data = argument if isinstance(argument, bytes) else str(argument).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+_pack_command: Callable[[tuple[Any, ...]], bytes] | None
+try:
+    from hiredis import pack_command as _pack_command  # the "hiredis" extra
+except ImportError:  # pragma: no cover - without the extra
+    _pack_command = None
 
 
 _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
@@ -217,4 +236,18 @@ class Patience:
                     on_outage(exc)
                 failing = True
             self.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE_S)
+
+    async def arun(self, command: Callable[[], Awaitable[T]]) -> T:
+        """``run`` for a coroutine (``AsyncBroker``): the same deadline and backoff, each pause an
+        ``asyncio.sleep``, so that the event loop goes on meanwhile."""
+        give_up_at = None if self.give_up_after is None else time.monotonic() + self.give_up_after
+        pause = FIRST_PAUSE_S
+        while True:
+            try:
+                return await command()
+            except ConnectionError as exc:
+                if give_up_at is not None and time.monotonic() + pause > give_up_at:
+                    raise ConnectionError(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
+            await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)

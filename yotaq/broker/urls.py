@@ -14,10 +14,14 @@ Options of the last two: ``username``, ``password``, ``ssl`` (true/false), ``ssl
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple, cast
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.retry
+import redis.asyncio.sentinel
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException
@@ -30,6 +34,26 @@ from .connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S
 _OPTIONS = {"username", "password", "ssl", "ssl_ca_certs", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 _SENTINEL_OPTIONS = {"sentinel_username", "sentinel_password"}
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+class _Classes(NamedTuple):
+    """redis-py's classes for one way of calling Redis: blocking (``connect``) or asyncio (``connect_async``)."""
+
+    redis: Any
+    cluster: Any
+    node: Any
+    sentinel: Any
+    retry: Any
+
+
+_BLOCKING = _Classes(redis.Redis, RedisCluster, ClusterNode, Sentinel, Retry)
+_ASYNCIO = _Classes(
+    redis.asyncio.Redis,
+    redis.asyncio.cluster.RedisCluster,
+    redis.asyncio.cluster.ClusterNode,
+    redis.asyncio.sentinel.Sentinel,
+    redis.asyncio.retry.Retry,
+)
 
 
 def _settings() -> dict[str, Any]:
@@ -100,19 +124,19 @@ def _options(parts: SplitResult, allowed: set[str]) -> dict[str, Any]:
     return options
 
 
-def _cluster(parts: SplitResult) -> RedisCluster:
+def _cluster(parts: SplitResult, classes: _Classes) -> Any:
     if parts.path not in ("", "/", "/0"):
         raise ValueError(f"a Redis Cluster has only database 0, not {parts.path!r}")
     hosts = parts.netloc.rpartition("@")[2]
-    nodes = [ClusterNode(*_address(item)) for item in hosts.split(",")]  # type: ignore[no-untyped-call]
+    nodes = [classes.node(*_address(item)) for item in hosts.split(",")]
     kwargs = _settings() | _options(parts, _OPTIONS)
-    try:
-        return RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 0), **kwargs)
+    try:  # (an asyncio cluster client asks for the layout at its first command)
+        return classes.cluster(startup_nodes=nodes, retry=classes.retry(NoBackoff(), 0), **kwargs)
     except (RedisClusterException, redis.RedisError) as exc:
         raise ConnectionError(f"Redis Cluster at {hosts} cannot be reached: {exc}") from exc
 
 
-def _sentinel(parts: SplitResult) -> redis.Redis:
+def _sentinel(parts: SplitResult, classes: _Classes) -> Any:
     addresses = [_address(item) for item in parts.netloc.rpartition("@")[2].split(",")]
     service, _, db = parts.path.removeprefix("/").removesuffix("/").partition("/")
     if not service:
@@ -120,15 +144,14 @@ def _sentinel(parts: SplitResult) -> redis.Redis:
     if db and not db.isdigit():
         raise ValueError(f"bad db {db!r} after the service name (a number)")
     options = _options(parts, _OPTIONS | _SENTINEL_OPTIONS)
-    sentinel_kwargs = _settings() | {"retry": Retry(NoBackoff(), 0)}
+    sentinel_kwargs = _settings() | {"retry": classes.retry(NoBackoff(), 0)}
     sentinel_kwargs |= {name: value for name, value in options.items() if name.startswith("socket_")}
     for name in _SENTINEL_OPTIONS & options.keys():
         sentinel_kwargs[name.removeprefix("sentinel_")] = options.pop(name)
-    sentinels = Sentinel(addresses, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
-        unquote(service), db=int(db or 0), retry=Retry(NoBackoff(), 0), **(_settings() | options)
+    sentinels = classes.sentinel(addresses, sentinel_kwargs=sentinel_kwargs)
+    return sentinels.master_for(
+        unquote(service), db=int(db or 0), retry=classes.retry(NoBackoff(), 0), **(_settings() | options)
     )
-    return master
 
 
 def connect(url: str) -> redis.Redis | RedisCluster:
@@ -141,6 +164,20 @@ def connect(url: str) -> redis.Redis | RedisCluster:
         ConfigurationError: the URL is malformed; the message says what is wrong.
         ConnectionError: no node of the cluster answered.
     """
+    return cast(redis.Redis | RedisCluster, _client(url, _BLOCKING))
+
+
+def connect_async(url: str) -> redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster:
+    """``connect`` for asyncio (``AsyncQueue.from_url``): the same URLs and settings, a ``redis.asyncio``
+    client. It connects at its first command, a cluster's layout included.
+
+    Raises:
+        ConfigurationError: the URL is malformed; the message says what is wrong.
+    """
+    return cast(redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster, _client(url, _ASYNCIO))
+
+
+def _client(url: str, classes: _Classes) -> Any:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     try:
         parts = urlsplit(url)
@@ -149,11 +186,11 @@ def connect(url: str) -> redis.Redis | RedisCluster:
                 _ = parts.port
             except ValueError as exc:
                 raise ValueError(f"bad port: {exc}") from exc
-            return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **_settings())
+            return classes.redis.from_url(url, retry=classes.retry(NoBackoff(), 0), **_settings())
         if scheme == "redis+cluster":
-            return _cluster(parts)
+            return _cluster(parts, classes)
         if scheme == "redis+sentinel":
-            return _sentinel(parts)
+            return _sentinel(parts, classes)
         known = "redis://, rediss://, redis+cluster://, redis+sentinel://"
         raise ValueError(f"unknown scheme {scheme + '://' if scheme else '(none)'}: expected one of {known}")
     except ValueError as exc:

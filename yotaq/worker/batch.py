@@ -43,7 +43,7 @@ class Batch:
         self._acks: dict[QueueKeys, list[Ack]] = {}
         self._first_ack_at = 0.0
         self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
-        self._running: Running | None = None
+        self._running: dict[str, Running] = {}  # by job id: one task, or several coroutines at once
 
     def size(self) -> int:
         """How many tasks to lease at once: one, or about ``BATCH_WORK_S`` worth when tasks have been short."""
@@ -62,10 +62,10 @@ class Batch:
             return self._unstarted.popleft() if self._unstarted else None
 
     def start(self, keys: QueueKeys, job_id: str) -> None:
-        self._running = Running(keys, job_id, time.monotonic())
+        self._running = {**self._running, job_id: Running(keys, job_id, time.monotonic())}
 
-    def finish(self, elapsed_s: float) -> None:
-        self._running = None
+    def finish(self, job_id: str, elapsed_s: float) -> None:
+        self._running = {other: running for other, running in self._running.items() if other != job_id}
         self._average_task_s += (elapsed_s - self._average_task_s) * _AVERAGE_WEIGHT
 
     def acknowledge(self, keys: QueueKeys, ack: Ack) -> None:
@@ -83,8 +83,12 @@ class Batch:
 
     @property
     def running(self) -> Running | None:
-        """The job running now and since when (monotonic), if any."""
-        return self._running
+        """The job running longest now and since when (monotonic), if any."""
+        return next(iter(self._running.values()), None)
+
+    def all_running(self) -> list[Running]:
+        """Every job running now (several where coroutines run at once)."""
+        return list(self._running.values())
 
     def take_acks(self, keys: QueueKeys | None = None) -> dict[QueueKeys, list[Ack]]:
         """Take the unsent acknowledgements (of one queue, or all), to send them."""

@@ -163,10 +163,10 @@ class Maintenance:
 
     def _watch_for_cancel(self) -> None:
         """Interrupt the running task when its job has been cancelled (``Job.cancel``)."""
-        running = self._batch.running
-        if running is not None and self._broker.state_of(running.keys, running.job_id) == "cancelling":
-            logger.info("job %s was cancelled: interrupting it", running.job_id)
-            self._cancel_running(running.job_id)
+        for running in self._batch.all_running():
+            if self._broker.state_of(running.keys, running.job_id) == "cancelling":
+                logger.info("job %s was cancelled: interrupting it", running.job_id)
+                self._cancel_running(running.job_id)
 
     def _free_hostages(self) -> None:
         """Give back the unstarted tasks of a batch whose current task has been running long, and

@@ -9,7 +9,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
@@ -31,6 +31,17 @@ NOT_PENDING = (
     "its job is not pending on this queue: a copy of a job that already ran (a replay), or a message "
     "not enqueued through yotaq; it was not run"
 )
+
+
+class Begun(NamedTuple):
+    """A task ready to run (or running): what recording its outcome needs."""
+
+    keys: QueueKeys
+    message: bytes
+    task: serializer.Task
+    options: Options
+    current: CurrentJob
+    started: float  # time.perf_counter()
 
 
 class StopNow(BaseException):
@@ -85,38 +96,49 @@ class TaskHandler:
         self.current = None
 
     def _run(self, keys: QueueKeys, message: bytes) -> None:
+        begun = self.begin(keys, message)
+        if begun is None:
+            return
+        token = set_current(begun.current)
+        try:
+            value = self._runner.call(begun.task, begun.options.timeout)
+        except StopNow:
+            raise
+        except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
+            self.end(begun, None, exc)
+        else:
+            self.end(begun, value, None)
+        finally:
+            reset_current(token)
+
+    def begin(self, keys: QueueKeys, message: bytes) -> Begun | None:
+        """Read a leased message and get its task ready to run; None when it was set aside unrun."""
         try:
             task = serializer.decode(message, self._secret, keys.queue, self._functions)
             options = _DEFAULTS.replace(**task.options)
         except (InvalidMessage, ConfigurationError) as exc:
             record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
             self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc), leased=True)
-            return
+            return None
         self._batch.start(keys, task.id)
-        started = time.perf_counter()
-        failure: BaseException | None = None
         report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)
         current = CurrentJob(task.id, keys.queue, task.attempt, report)
-        token = set_current(current)
         self._hooks.before_task(current)
-        try:
-            value = self._runner.call(task, options.timeout)
-        except TimeLimitExceeded as exc:
+        return Begun(keys, message, task, options, current, time.perf_counter())
+
+    def end(self, begun: Begun, value: Any, raised: BaseException | None) -> None:
+        """Record how a task ended: it returned ``value``, or raised ``raised``."""
+        keys, message, task, options, current, started = begun
+        elapsed = time.perf_counter() - started
+        self._batch.finish(task.id, elapsed)
+        failure = raised
+        if isinstance(raised, TimeLimitExceeded):
             failure = TimeoutError(f"task exceeded its time limit of {options.timeout:g} s")
-            failure.__traceback__ = exc.__traceback__
-        except TaskCancelled:
-            self._batch.finish(time.perf_counter() - started)
-            self._hooks.after_task(current, "cancelled", None, time.perf_counter() - started)
+            failure.__traceback__ = raised.__traceback__
+        elif isinstance(raised, TaskCancelled):
+            self._hooks.after_task(current, "cancelled", None, elapsed)
             self._cancelled(keys, message, task.id, options)
             return
-        except StopNow:
-            raise
-        except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
-            failure = exc
-        finally:
-            reset_current(token)
-        elapsed = time.perf_counter() - started
-        self._batch.finish(elapsed)
         if failure is None:
             kind, envelope = outcomes.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
         else:

@@ -1,0 +1,201 @@
+"""``AsyncBroker``: the producer's door to Redis for asyncio (``yotaq.AsyncQueue``).
+
+The producer's commands only: push, enqueue, wait for a result, status, info, cancel, agree on the
+shards. Each is the blocking ``Broker``'s command, the same keys, arguments and Lua scripts (built by
+``commands``, read from ``lua/``), sent through a ``redis.asyncio`` client: a coroutine that waits on
+Redis lets the event loop run everything else meanwhile. redis-py's errors come out as yotaq's
+(``connection.translated``), and every call waits out a short outage within the producer's deadline
+(``Patience``), as the blocking producer does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+
+from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..info import QueueInfo
+from . import commands
+from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
+from .connection import Patience, translated
+from .keys import QueueKeys
+from .scripts import SOURCES
+
+T = TypeVar("T")
+
+AsyncClient = redis.asyncio.Redis | RedisCluster
+"""What ``AsyncBroker`` talks to Redis through: ``AsyncQueue.from_url(url)`` makes either."""
+
+
+def check_async_client(client: AsyncClient) -> AsyncClient:
+    """Return ``client`` if yotaq can use it: a ``redis.asyncio`` client without ``decode_responses``."""
+    if not isinstance(client, AsyncClient):
+        raise ConfigurationError(
+            "expected a redis.asyncio.Redis or redis.asyncio.RedisCluster client "
+            f"(AsyncQueue.from_url(url) makes one), got {client!r}"
+        )
+    if client.get_connection_kwargs().get("decode_responses"):
+        raise ConfigurationError("yotaq needs a Redis client without decode_responses=True: messages are bytes")
+    return client
+
+
+async def transaction(client: AsyncClient, *commands: commands.Command) -> list[Any]:
+    """Run ``commands`` as one ``MULTI`` ... ``EXEC``, in one round trip; their replies.
+
+    On a client of one connection (a replicated write's, see ``AsyncBroker``) they are written on that
+    connection, as the blocking ``transaction`` does, so that the ``WAIT`` after them is on it too;
+    otherwise redis-py's transaction takes a connection from the pool.
+    """
+    connection = getattr(client, "connection", None)
+    if connection is None:
+        async with client.pipeline(transaction=True) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(await pipe.execute())
+    await connection.send_packed_command(connection.pack_commands([("MULTI",), *commands, ("EXEC",)]))
+    error: redis.ResponseError | None = None
+    replies: Any = None
+    for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
+        try:
+            replies = await connection.read_response()
+        except redis.ResponseError as exc:
+            error = error or exc
+    for reply in replies or ():
+        if isinstance(reply, redis.ResponseError):
+            error = error or reply
+    if error is not None:
+        raise error
+    return list(replies)
+
+
+class AsyncBroker:
+    """Speaks Redis for a producer's queues on one ``redis.asyncio`` client.
+
+    Args:
+        client: a ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster`` without ``decode_responses``.
+        patience: how long a call waits out an outage, in seconds.
+        replicas: after each enqueue, wait until this many replicas have it (Redis's ``WAIT``).
+    """
+
+    def __init__(self, client: AsyncClient, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
+        self.client = check_async_client(client)
+        self.patience = Patience(patience)
+        self.replicas = commands.check_replicas(replicas, isinstance(client, RedisCluster))
+        # A wait in Redis must end before the client's socket gives up on the reply.
+        socket_timeout = client.get_connection_kwargs().get("socket_timeout")
+        self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
+        self._enqueue: AsyncScript = client.register_script(SOURCES["enqueue"])
+        self._status: AsyncScript = client.register_script(SOURCES["status"])
+        self._info: AsyncScript = client.register_script(SOURCES["info"])
+        self._cancel: AsyncScript = client.register_script(SOURCES["cancel"])
+
+    async def _patient(
+        self, command: Callable[[AsyncClient], Awaitable[T]], *, blocks_s: float = 0.0, write: bool = False
+    ) -> T:
+        """``command(client)``, tried again through an outage and given up within the patience (plus
+        ``blocks_s``, for a command that waits in Redis). ``write``: replicated as ``replicas`` asks."""
+        give_up_at = time.monotonic() + cast(float, self.patience.give_up_after) + blocks_s
+        if write and self.replicas:
+            command = self._replicated(command)
+
+        async def attempt() -> T:
+            try:
+                async with asyncio.timeout(max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)):
+                    with translated():
+                        return await command(self.client)
+            except TimeoutError as exc:  # asyncio's: redis-py's own timeouts are translated above
+                raise ConnectionError(
+                    "no reply from Redis in time, so the command may or may not have gone through"
+                ) from exc
+
+        return await self.patience.arun(attempt)
+
+    def _replicated(self, command: Callable[[AsyncClient], Awaitable[T]]) -> Callable[[AsyncClient], Awaitable[T]]:
+        """``command`` on a connection of its own, then ``WAIT`` on it until ``replicas`` replicas have
+        its writes (never on a cluster: refused at construction)."""
+
+        async def durable(client: AsyncClient) -> T:
+            own = cast(redis.asyncio.Redis, client).client()
+            try:
+                await own.initialize()
+                result = await command(own)
+                confirmed = await own.execute_command(*commands.wait_command(self.replicas))  # type: ignore[no-untyped-call]
+                commands.check_replicated(int(confirmed), self.replicas)
+                return result
+            finally:
+                await own.aclose()  # its connection goes back to the pool (or is closed, if cut mid-read)
+
+        return durable
+
+    async def aclose(self) -> None:
+        """Close the client and its connections."""
+        await self.client.aclose()
+
+    # -- producing -----------------------------------------------------------------------------
+
+    async def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
+        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
+        push = commands.push_commands(keys, job_id, message)
+        await self._patient(lambda client: transaction(client, *push), write=True)
+
+    async def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
+        """Append many messages at once, in one transaction."""
+        push = commands.push_many_commands(keys, job_ids, messages)
+        if push:
+            await self._patient(lambda client: transaction(client, *push), write=True)
+
+    async def enqueue(
+        self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
+    ) -> bool:
+        """Enqueue a job with an id of the caller's choosing (``unique``), or to run later; False when a
+        job with this unique id is still pending, scheduled or active."""
+        script_keys, args = commands.enqueue_script(
+            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms
+        )
+        return bool(await self._patient(lambda c: self._enqueue(script_keys, args, client=c), write=True))
+
+    async def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
+        """Record how many shards the queue has, or check that it is ``shards``.
+
+        Raises:
+            ConfigurationError: the queue has another number of shards.
+        """
+        agree = commands.agree_shards_commands(keys, shards)
+        recorded, _ = await self._patient(lambda client: transaction(client, *agree))
+        commands.check_shards(keys, recorded, shards, who)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
+        """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
+        wait = commands.wait_result_command(keys, job_id, timeout_s)
+        return cast(bytes | None, await self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))
+
+    async def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
+        """Where a job is, in O(1) (see ``commands.read_status``)."""
+        script_keys, args = commands.status_script(keys, job_id)
+        return commands.read_status(await self._patient(lambda c: self._status(script_keys, args, client=c)))
+
+    async def info(self, keys: QueueKeys) -> QueueInfo:
+        """Counts of the queue's jobs, and its workers, in two round trips."""
+        script_keys, args = commands.info_script(keys)
+
+        async def read(client: AsyncClient) -> QueueInfo:
+            reply = await self._info(script_keys, args, client=client)
+            lengths = commands.active_commands(keys, reply)
+            return commands.read_info(keys, reply, await transaction(client, *lengths) if lengths else [])
+
+        return await self._patient(read)
+
+    # -- reaching into a job -------------------------------------------------------------------
+
+    async def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
+        """Cancel a job (see ``cancel-4.lua``); its state before, or None when it was not there."""
+        script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
+        return commands.read_cancel(await self._patient(lambda c: self._cancel(script_keys, args, client=c)))

@@ -1,0 +1,177 @@
+"""The producer's commands as data: each one's keys and arguments, and how its reply reads, for both
+brokers (``Broker``, blocking, and ``AsyncBroker``, asyncio) to send and read the same way.
+
+Pure functions: they build lists and read replies, and send nothing. A Lua script's keys and arguments
+come as ``(keys, args)`` in the order of its header (``lua/<name>-<n>.lua``); a ``MULTI`` as a list of
+command tuples (``("RPUSH", key, message)``), for ``transaction``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..info import QueueInfo, WorkerInfo
+from .connection import pairs
+from .keys import KINDS, QueueKeys
+
+Command = tuple[Any, ...]
+Script = tuple[list[str], list[Any]]  # its KEYS and ARGV
+
+BULK_CHUNK = 5_000  # messages per RPUSH in a bulk push
+COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
+MAX_REPLICAS = 16
+REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
+
+
+# -- producing ---------------------------------------------------------------------------------
+
+
+def push_commands(keys: QueueKeys, job_id: str, message: bytes) -> list[Command]:
+    """A plain enqueue, as one ``MULTI``: the message at the tail of the pending list, its job pending."""
+    return [("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")]
+
+
+def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Command]:
+    """A bulk enqueue, as one ``MULTI``: ``BULK_CHUNK`` messages per ``RPUSH``, their jobs pending.
+    Empty for no messages."""
+    commands: list[Command] = []
+    for start in range(0, len(messages), BULK_CHUNK):
+        commands.append(("RPUSH", keys.pending, *messages[start : start + BULK_CHUNK]))
+        states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
+        commands.append(("HSET", keys.state, *states))
+    return commands
+
+
+def enqueue_script(
+    keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
+) -> Script:
+    """``enqueue-11.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
+    time since the epoch, or after a delay on Redis's clock). It returns 1, or 0 when a job with this
+    unique id is still pending, scheduled or active."""
+    script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
+    script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
+    at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
+    return script_keys, [message, job_id, "1" if unique else "", at, delay]
+
+
+def agree_shards_commands(keys: QueueKeys, shards: int) -> list[Command]:
+    """One ``MULTI`` that reads the number of shards recorded for the queue and records ``shards`` if
+    there was none; its first reply goes to ``check_shards``."""
+    return [("GET", keys.shards), ("SET", keys.shards, shards, "NX")]
+
+
+def check_shards(keys: QueueKeys, recorded: bytes | None, shards: int, who: str) -> None:
+    """Refuse a producer or worker (``who``) given another number of shards than the queue has in Redis.
+
+    Raises:
+        ConfigurationError: the queue has another number of shards.
+    """
+    if recorded is not None and int(recorded) != shards:
+        raise ConfigurationError(
+            f"queue {keys.queue!r} has {int(recorded)} shard(s) in Redis, but this {who} was given "
+            f"shards={shards}: give every producer and worker of a queue the same number"
+        )
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def wait_result_command(keys: QueueKeys, job_id: str, timeout_s: float) -> Command:
+    """Wait in Redis at most ``timeout_s`` for the job's result envelope; the reply is it, or None.
+
+    Moving the list's one element from its tail to its tail leaves it there for other waiters, and
+    blocks until the worker stores it. (Fractional seconds work.)
+    """
+    key = keys.result(job_id)
+    return ("BLMOVE", key, key, "RIGHT", "RIGHT", timeout_s)
+
+
+def status_script(keys: QueueKeys, job_id: str) -> Script:
+    """``status-6.lua``: where a job is, in O(1); its reply goes to ``read_status``."""
+    script_keys = [keys.state, keys.result(job_id)]
+    script_keys += [key for kind in KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
+    return script_keys, [job_id]
+
+
+def read_status(reply: list[bytes]) -> tuple[str, bytes | None]:
+    """``pending``, ``scheduled``, ``active``, ``cancelled``, ``cancelling`` or ``not_found``, or for a
+    finished job ``result`` with its signed outcome (for the caller to check)."""
+    if reply[0] == b"record":
+        return "result", reply[1].split(b" ", 1)[1]
+    return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
+
+
+def info_script(keys: QueueKeys) -> Script:
+    """``info-7.lua``: the queue's counts and workers; its reply goes to ``active_commands`` and ``read_info``."""
+    script_keys = [keys.pending, keys.scheduled, keys.workers, keys.heartbeats, keys.stats]
+    return script_keys + [keys.buried(kind) for kind in KINDS], []
+
+
+def active_commands(keys: QueueKeys, info_reply: list[Any]) -> list[Command]:
+    """The length of each registered worker's active list (one ``MULTI``; none for no workers)."""
+    return [("LLEN", keys.active(worker.decode())) for worker, _ in pairs(info_reply[3])]
+
+
+def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> QueueInfo:
+    """The ``QueueInfo`` of the replies of ``info_script`` and of ``active_commands``."""
+    now_ms, pending, scheduled, workers, heartbeats, stats, failed, dead = info_reply
+    workers, heartbeats, stats = pairs(workers), dict(pairs(heartbeats)), dict(pairs(stats))
+    return QueueInfo(
+        queue=keys.queue,
+        server_time_ms=now_ms,
+        pending=pending,
+        scheduled=scheduled,
+        workers=[
+            WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(float(deadline)), held)
+            for (worker, deadline), held in zip(workers, active, strict=True)
+        ],
+        failed=failed,
+        dead=dead,
+        **{name: int(stats.get(name.encode(), 0)) for name in COUNTERS},
+    )
+
+
+# -- reaching into a job -----------------------------------------------------------------------
+
+
+def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> Script:
+    """``cancel-4.lua``: cancel a job, ``envelope`` its result from now on; its reply goes to ``read_cancel``."""
+    return [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id)], [job_id, envelope, result_ttl_ms]
+
+
+def read_cancel(reply: bytes | None) -> str | None:
+    """The job's state before the cancel, or None when it was not there."""
+    return None if reply is None else reply.decode()
+
+
+# -- replicas ----------------------------------------------------------------------------------
+
+
+def check_replicas(replicas: object, cluster: bool) -> int:
+    """``replicas``, if a broker on a cluster (``cluster``) or not can wait for that many.
+
+    Raises:
+        ConfigurationError: not a whole number from 0 to ``MAX_REPLICAS``, or some on a cluster.
+    """
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= MAX_REPLICAS:
+        raise ConfigurationError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}, got {replicas!r}")
+    if replicas and cluster:
+        raise ConfigurationError("replicas= is for a single Redis or a Sentinel-managed master, not a cluster")
+    return replicas
+
+
+def wait_command(replicas: int) -> Command:
+    """``WAIT``, after a write on the same connection, until ``replicas`` replicas have it; its reply
+    goes to ``check_replicated``."""
+    return ("WAIT", replicas, REPLICA_WAIT_MS)
+
+
+def check_replicated(confirmed: int, replicas: int) -> None:
+    """Raises ``ConnectionError`` when fewer than ``replicas`` replicas ``confirmed`` a write."""
+    if confirmed < replicas:
+        raise ConnectionError(
+            f"written, but {confirmed} of {replicas} replica(s) confirmed it within "
+            f"{REPLICA_WAIT_MS} ms: a failover now could lose it"
+        )
