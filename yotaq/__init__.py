@@ -8,6 +8,7 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
+from .aio import AsyncJob, AsyncQueue, AsyncWithOptions
 from .broker import connect
 from .current import CurrentJob, current_job
 from .exceptions import (
@@ -30,6 +31,9 @@ from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
 
 __all__ = [
+    "AsyncJob",
+    "AsyncQueue",
+    "AsyncWithOptions",
     "BrokerError",
     "BuriedJob",
     "ConfigurationError",

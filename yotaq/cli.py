@@ -1,5 +1,5 @@
-"""``python -m yotaq server | worker | info | failed | dead | job | cancel | periodic``: the command line,
-one of the edges that read the environment."""
+"""``python -m yotaq server | worker | info | failed | dead | job | cancel | periodic | dashboard |
+metrics``: the command line, one of the edges that read the environment."""
 
 from __future__ import annotations
 
@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         help="the queues are sharded N ways, as their producers say (default 1: not sharded)",
     )  # fmt: skip
     worker.add_argument(
+        "--concurrency", type=int, default=1, metavar="N",
+        help="run up to N async tasks at once on the worker's event loop (default 1)",
+    )  # fmt: skip
+    worker.add_argument(
         "--replicas", type=int, default=0, metavar="N",
         help="count an outcome recorded only once N replicas have it (Redis WAIT; default 0)",
     )  # fmt: skip
@@ -106,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     cancel = commands.add_parser("cancel", help="cancel a job: never run if pending, interrupted if running")
     cancel.add_argument("job_id", metavar="JOB_ID")
     cancel.add_argument("--queue", default="tasks")
+
+    dashboard = commands.add_parser("dashboard", help="a live web dashboard of the queues (the dashboard extra)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="where to listen; beyond loopback needs a token")
+    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--token", help="required on every request (default: $YOTAQ_DASHBOARD_TOKEN)")
+    add_queues(dashboard, "a queue to show; repeat for several (default: every queue found in Redis)")
+    metrics = commands.add_parser("metrics", help="Prometheus metrics on /metrics (the metrics extra)")
+    metrics.add_argument("--host", default="127.0.0.1", help="where to listen (default %(default)s)")
+    metrics.add_argument("--port", type=int, default=9808)
+    add_queues(metrics, "a queue to report; repeat for several (default: every queue found in Redis)")
     return parser
 
 
@@ -114,6 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "server":
             serve(args.port, args.dir)
+            return 0
+        if args.command == "dashboard":  # the extras are imported here only: the core never needs them
+            from . import dashboard
+
+            token = args.token or os.environ.get("YOTAQ_DASHBOARD_TOKEN") or None
+            options = {"host": args.host, "port": args.port, "queues": args.queues}
+            dashboard.main(redis_url(), **options, token=token, secret=secret())
+            return 0
+        if args.command == "metrics":
+            from . import metrics
+
+            metrics.main(redis_url(), host=args.host, port=args.port, queues=args.queues)
             return 0
         if args.command == "worker" and args.processes:
             _configure_logging()
@@ -163,6 +189,7 @@ def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
         "heartbeat_interval": args.heartbeat_interval,
         "shards": args.shards,
         "replicas": args.replicas,
+        "concurrency": args.concurrency,
     }
 
 

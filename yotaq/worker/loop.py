@@ -29,6 +29,7 @@ from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yot
 from ..hooks import Hook, Hooks
 from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
+from .pool import AsyncPool
 from .task import StopNow, TaskHandler
 from .timelimit import TaskRunner, Watchdog
 from .watch import QueueWatcher
@@ -41,6 +42,8 @@ IDLE_WAIT_S = 1.0  # longest a blocking wait for work lasts before the worker lo
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
+MAX_CONCURRENCY = 10_000
+POOL_WAIT_S = 0.005  # with free slots, how long the coroutines run before the worker looks for more work
 
 
 def _positive(name: str, value: float) -> float:
@@ -68,6 +71,8 @@ class Worker:
             from every shard in turn, starting from a random one, so that none starves.
         replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
         hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
+        concurrency: how many ``async def`` tasks may run at once on the worker's event loop (see
+            ``pool``); functions run one at a time whatever it is.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class Worker:
         shards: int = 1,
         replicas: int = 0,
         hooks: Sequence[Hook] = (),
+        concurrency: int = 1,
     ) -> None:
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
@@ -103,6 +109,11 @@ class Worker:
         self._secret = serializer.as_secret(secret)
         self._watchdog = watchdog
         self._hooks = Hooks(hooks)
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
+            )
+        self.concurrency = concurrency
         self._patience = Patience(None, sleep=self._sleep)
         self._batch = Batch()
         self._tasks = self._task_handler()
@@ -111,9 +122,9 @@ class Worker:
         self._shutting_down = False
 
     def _task_handler(self) -> TaskHandler:
-        runner = TaskRunner(self._watchdog)
+        self._runner = TaskRunner(self._watchdog)
         return TaskHandler(
-            self.broker, self.name, self._secret, self._batch, runner, self._until_done, self.counts, self._hooks
+            self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
         )
 
     def __repr__(self) -> str:
@@ -177,6 +188,9 @@ class Worker:
             self._hooks.on_worker_stop(self.name)
 
     def _loop(self, watcher: QueueWatcher | None, maintenance: Maintenance) -> None:
+        if self.concurrency > 1:
+            self._loop_concurrently(watcher, maintenance)
+            return
         while not self._stopping:
             if self.burst and self._until_done(lambda: self.broker.waiting(self.queues)) == 0:
                 return
@@ -194,9 +208,32 @@ class Worker:
                     self._until_done(self._send_acks)
             # The batch's acknowledgements go out with the next lease, in one round trip.
 
-    def _lease(self, watcher: QueueWatcher | None) -> None:
-        """Lease the next task(s) into the batch, waiting up to ``IDLE_WAIT_S`` when there are none."""
-        size = self._batch.size()
+    def _loop_concurrently(self, watcher: QueueWatcher | None, maintenance: Maintenance) -> None:
+        """Keep up to ``concurrency`` coroutines in flight: lease as many as there are free slots, run the
+        event loop until one finishes, record it; on a stop, let those in flight finish."""
+        pool = AsyncPool(self._tasks, self._runner, self.concurrency)
+        self._tasks.pool = pool
+        while not self._stopping or pool.busy():
+            if not self._stopping and pool.free():
+                if self.burst and not pool.busy() and self._until_done(lambda: self.broker.waiting(self.queues)) == 0:
+                    return
+                try:
+                    self._lease(watcher, size=pool.free(), wait=not pool.busy())
+                except ConnectionError as exc:
+                    if not pool.busy():  # nothing running: give everything back, as the plain loop does
+                        logger.warning("Redis unreachable (%s); retrying until it is back", exc)
+                        self._until_done(lambda: self._rejoin(maintenance), failing=True)
+                    continue
+                while (leased := self._batch.next()) is not None:
+                    pool.start(*leased)
+            pool.wait(POOL_WAIT_S if pool.free() and not self._stopping else IDLE_WAIT_S)
+            if self._batch.acks_due():
+                self._until_done(self._send_acks)
+
+    def _lease(self, watcher: QueueWatcher | None, *, size: int | None = None, wait: bool = True) -> None:
+        """Lease the next task(s) into the batch (``size`` at most, or as the batch sees fit), waiting up
+        to ``IDLE_WAIT_S`` when there are none (unless ``wait`` is off)."""
+        size = self._batch.size() if size is None else size
         for keys in self._in_turn():  # in priority order, acknowledging on the way
             acks = self._batch.take_acks(keys).get(keys, [])
             try:
@@ -209,6 +246,8 @@ class Worker:
                 self._batch.add(keys, leases)
                 self._send_acks()  # those of the queues not looked at
                 return
+        if not wait:
+            return
         self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
         try:
             if self._stopping:

@@ -9,7 +9,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
@@ -21,6 +21,9 @@ from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
 from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
+
+if TYPE_CHECKING:
+    from .pool import AsyncPool
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class TaskHandler:
         self._functions = FunctionCache()
         self.counts = counts
         self.current: QueueKeys | None = None  # the queue of the task being handled, until it is recorded
+        self.pool: AsyncPool | None = None  # where coroutines run at once, with concurrency > 1
 
     def process(self, keys: QueueKeys, message: bytes, known: bool) -> None:
         """Run one leased task and record how it ended. Whatever fails in this worker's own code on
@@ -185,9 +189,10 @@ class TaskHandler:
         )
 
     def cancel(self, job_id: str) -> None:
-        """Interrupt the task of ``job_id`` if it is still the one running: its job was cancelled
-        (called from the maintenance thread)."""
-        self._runner.cancel(job_id)
+        """Interrupt the task of ``job_id`` if it is still running: its job was cancelled (called from
+        the maintenance thread)."""
+        if self.pool is None or not self.pool.cancel(job_id):
+            self._runner.cancel(job_id)
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""

@@ -85,6 +85,18 @@ class TaskRunner:
             TimeLimitExceeded: it ran past ``timeout``.
             TaskCancelled: it was cancelled meanwhile (``cancel``).
         """
+        value = self.start(task, timeout)
+        if inspect.isawaitable(value):
+            self._running, self._job = True, task.id
+            try:
+                value = self._await(value, timeout)
+            finally:
+                self._running = False
+        return value
+
+    def start(self, task: Task, timeout: float | None) -> Any:
+        """``task.fn(*args, **kwargs)``, within ``timeout``: a function's value, or an ``async def``'s
+        coroutine, not awaited yet (``asyncio.wait_for`` gives it its own time limit)."""
         if timeout is not None and self._watchdog is not None:
             self._watchdog.arm(timeout)
         self._running, self._overdue, self._job = True, 0, task.id
@@ -98,20 +110,23 @@ class TaskRunner:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             if self._overdue:  # it swallowed its time limit (or cancel), and then returned
                 raise self._interruption()
-            if inspect.isawaitable(value):
-                value = self._await(value, timeout)
             return value
         finally:
             self._running = False
             if self._watchdog is not None:
                 self._watchdog.disarm()
 
-    def _await(self, awaitable: Any, timeout: float | None) -> Any:
+    @property
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The worker's event loop, where coroutines run (made at first use)."""
         if self._event_loop is None:
             self._event_loop = asyncio.new_event_loop()
-        self._awaiting = self._event_loop.create_task(_within(awaitable, timeout))
+        return self._event_loop
+
+    def _await(self, awaitable: Any, timeout: float | None) -> Any:
+        self._awaiting = self.event_loop.create_task(within(awaitable, timeout))
         try:
-            return self._event_loop.run_until_complete(self._awaiting)
+            return self.event_loop.run_until_complete(self._awaiting)
         except TimeoutError:
             raise TimeLimitExceeded from None
         except asyncio.CancelledError:
@@ -168,5 +183,5 @@ class TaskRunner:
         raise self._interruption()
 
 
-async def _within(awaitable: Any, timeout: float | None) -> Any:
+async def within(awaitable: Any, timeout: float | None) -> Any:
     return await asyncio.wait_for(awaitable, timeout)

@@ -1,0 +1,310 @@
+"""The producer side for asyncio: ``AsyncQueue``, ``Queue``'s twin whose every call to Redis is awaited.
+
+The same messages, options, signatures, keys and scripts as ``Queue``: the same workers run what either
+enqueues, and either reads the other's jobs (``queue.job(id)``, ``aq.job(id)``). Only the waiting
+differs: an ``await`` on Redis lets the event loop serve everything else meanwhile.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Generic, ParamSpec, Self, TypeVar
+
+from . import outcomes, serializer
+from .broker import QueueKeys, check_name
+from .broker.aio import AsyncBroker, AsyncClient
+from .broker.keys import shard_of
+from .broker.urls import connect_async
+from .exceptions import ConfigurationError, ResultTimeout
+from .functions import FunctionPickles
+from .info import QueueInfo
+from .job import (
+    _CANCELLABLE,
+    _LIVE,
+    CANCELLER,
+    MIN_WAIT_S,
+    RESULT_TTL_S,
+    Options,
+    Status,
+    _check_seconds,
+    _ms,
+    new_job_id,
+)
+from .queue import _NOW, PLACEMENT_NAMES, Placement, _placement
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AsyncQueue:
+    """A named queue on Redis, for asyncio code: ``Queue`` with every call awaited.
+
+    Args:
+        redis_client: a ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster`` (without
+            ``decode_responses``); ``AsyncQueue.from_url(url)`` makes one with yotaq's settings.
+        name: the queue's name: printable ASCII without spaces, ``{`` or ``}``.
+        secret: when given, every message and result is signed with it (as ``Queue``'s).
+        eager: run each task at once, in this process and on this event loop (an ``async def`` task
+            is awaited), instead of enqueueing it; it still goes through the serializer. For tests.
+        shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s.
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+        **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
+    """
+
+    def __init__(
+        self,
+        redis_client: AsyncClient,
+        name: str = "tasks",
+        *,
+        secret: str | bytes | None = None,
+        eager: bool = False,
+        shards: int = 1,
+        replicas: int = 0,
+        **defaults: Any,
+    ) -> None:
+        self.shards = QueueKeys.of(name, shards)
+        self.keys = self.shards[0]
+        self.broker = AsyncBroker(redis_client, replicas=replicas)
+        self.redis = redis_client
+        self.name = name
+        self.eager = eager
+        self.defaults = Options().replace(**defaults)
+        self._secret = serializer.as_secret(secret)
+        self._functions = FunctionPickles()
+        self._agreed = eager  # whether Redis agrees on the number of shards (asked at first use)
+        self._owns_client = False
+
+    @classmethod
+    def from_url(cls, url: str, name: str = "tasks", **kwargs: Any) -> Self:
+        """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
+        ``redis+sentinel://`` (as ``yotaq.connect``); ``aclose()`` (or ``async with``) closes it.
+
+        Raises:
+            ConfigurationError: the URL is malformed, or an argument is invalid.
+        """
+        queue = cls(connect_async(url), name, **kwargs)
+        queue._owns_client = True
+        return queue
+
+    async def aclose(self) -> None:
+        """Close the client, if this queue made it (``from_url``); a client given to it is the caller's."""
+        if self._owns_client:
+            await self.broker.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncQueue({self.name!r})"
+
+    async def _keys_of(self, job_id: str) -> QueueKeys:
+        """The keys of the shard a job lives in, after checking once that Redis agrees on the shards."""
+        if not self._agreed:
+            await self.broker.agree_shards(self.keys, len(self.shards), "producer")
+            self._agreed = True
+        return self._shard(job_id)
+
+    def _shard(self, job_id: str) -> QueueKeys:
+        return self.shards[shard_of(job_id, len(self.shards))]
+
+    # -- producing -----------------------------------------------------------------------------
+
+    async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
+        """Put the call ``fn(*args, **kwargs)`` on the queue; a worker runs it at least once.
+
+        Every argument goes to ``fn``; options go through ``aq.options(...)``.
+
+        Raises:
+            SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
+            ConnectionError: Redis could not be reached within a few seconds.
+        """
+        return await self._enqueue(fn, args, kwargs, self.defaults, _NOW)
+
+    async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
+        """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction per shard).
+
+        The function is pickled once for all of them.
+        """
+        return await self._enqueue_many(fn, calls, self.defaults)
+
+    def options(self, **options: Any) -> AsyncWithOptions:
+        """The same ``enqueue`` and ``enqueue_many``, with these options: ``delay``, ``at``, ``job_id``
+        and any ``Options`` field, as ``Queue.options``.
+
+        Raises:
+            ConfigurationError: an unknown or invalid option.
+        """
+        return AsyncWithOptions(self, self.defaults, _NOW).options(**options)
+
+    async def _enqueue(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
+    ) -> AsyncJob[Any]:
+        job_id = new_job_id() if at.job_id is None else at.job_id
+        run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
+        expires = serializer.expires_at(run_at_s)
+        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
+        message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
+        if self.eager:
+            return await self._run_eagerly(job_id, message)
+        keys = await self._keys_of(job_id)
+        if at == _NOW:
+            await self.broker.push(keys, job_id, message)
+        else:
+            unique = at.job_id is not None
+            await self.broker.enqueue(keys, job_id, message, unique=unique, at_ms=at.at_ms, delay_ms=at.delay_ms)
+        return AsyncJob(self.broker, keys, job_id, self._secret)
+
+    async def _enqueue_many(
+        self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
+    ) -> list[AsyncJob[Any]]:
+        function = self._functions.dumps(fn)
+        arguments = [tuple(args) for args in calls]
+        job_ids = [new_job_id() for _ in arguments]
+        messages = serializer.encode_calls(
+            function, job_ids, arguments, options.changes, self._secret, self.name, options.limit(fn)
+        )
+        if self.eager:
+            return [await self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
+        await self._keys_of("")  # Redis agrees on the shards
+        by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
+        for job_id, message in zip(job_ids, messages, strict=True):
+            ids, shard_messages = by_shard.setdefault(self._shard(job_id), ([], []))
+            ids.append(job_id)
+            shard_messages.append(message)
+        for keys, (ids, shard_messages) in by_shard.items():
+            await self.broker.push_many(keys, ids, shard_messages)
+        return [AsyncJob(self.broker, self._shard(job_id), job_id, self._secret) for job_id in job_ids]
+
+    async def _run_eagerly(self, job_id: str, message: bytes) -> AsyncJob[Any]:
+        task = serializer.decode(message, self._secret, self.name)
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+            outcome: tuple[Any, ...] = ("done", value)
+        except Exception as exc:
+            outcome = outcomes.failure(exc)
+        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")
+        return AsyncJob(self.broker, await self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
+
+    # -- looking -------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> AsyncJob[Any]:
+        """The job with this id, for its status or result, whoever enqueued it (a ``Queue`` too)."""
+        return AsyncJob(self.broker, self._shard(check_name("job id", job_id)), job_id, self._secret)
+
+    async def info(self) -> QueueInfo:
+        """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers
+        (summed over the shards of a sharded queue), as ``Queue.info``."""
+        await self._keys_of("")  # Redis agrees on the shards
+        return QueueInfo.merged([await self.broker.info(keys) for keys in self.shards])
+
+
+class AsyncWithOptions:
+    """``aq.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the function's
+    own arguments."""
+
+    def __init__(self, queue: AsyncQueue, options: Options, placement: Placement) -> None:
+        self.queue = queue
+        self._options = options
+        self._placement = placement
+
+    def options(self, **options: Any) -> AsyncWithOptions:
+        """These options, with ``options`` on top."""
+        task_options = {name: value for name, value in options.items() if name not in PLACEMENT_NAMES}
+        placement = _placement(self._placement, options)
+        return AsyncWithOptions(self.queue, self._options.replace(**task_options), placement)
+
+    async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
+        """``AsyncQueue.enqueue`` with these options."""
+        return await self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
+
+    async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
+        """``AsyncQueue.enqueue_many`` with these options; each job gets its own id, at once."""
+        if self._placement != _NOW:
+            raise ConfigurationError("enqueue_many takes no delay, at or job_id: use enqueue for each")
+        return await self.queue._enqueue_many(fn, calls, self._options)
+
+
+class AsyncJob(Generic[R]):
+    """A task on a queue, known by its id: ``Job`` with its calls to Redis awaited (``await job.result()``,
+    ``await job.status()``, ``await job.cancel()``). ``AsyncQueue.job(id)`` finds one from anywhere."""
+
+    def __init__(
+        self,
+        broker: AsyncBroker,
+        keys: QueueKeys,
+        job_id: str,
+        secret: bytes | None,
+        *,
+        eager_result: bytes | None = None,
+    ) -> None:
+        self.id = job_id
+        self.queue = keys.queue
+        self._broker = broker
+        self._keys = keys
+        self._secret = secret
+        self._eager_result = eager_result  # the result envelope of a job run by an eager queue
+
+    def __repr__(self) -> str:
+        return f"AsyncJob({self.id!r}, queue={self.queue!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AsyncJob) and (other.id, other.queue) == (self.id, self.queue)
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.queue))
+
+    async def result(self, timeout: float | None = None) -> R:
+        """Wait for the task to finish and return its value; the wait is in Redis, the event loop free.
+
+        Raises:
+            JobFailed: the task raised on its last try (with the remote type, message and
+                traceback), or was set aside without running.
+            JobCancelled: the job was cancelled before it finished.
+            ResultTimeout: no result within ``timeout`` seconds.
+            ConnectionError: Redis could not be reached.
+        """
+        if self._eager_result is not None:
+            return outcomes.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
+        if timeout is not None:
+            _check_seconds("timeout", timeout, low=0)
+        give_up_at = None if timeout is None else time.monotonic() + timeout
+        slice_s = self._broker.max_block_s
+        wait = slice_s if timeout is None else min(slice_s, timeout)
+        while True:  # a result already stored is read even with timeout=0
+            envelope = await self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
+            if envelope is not None:
+                return outcomes.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
+            if give_up_at is not None:
+                wait = min(slice_s, give_up_at - time.monotonic())
+                if wait <= 0:
+                    raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
+
+    async def status(self) -> Status:
+        """Where the job is now (``Job.status``, a property there): one O(1) read.
+
+        Raises:
+            InvalidMessage: its outcome's signature does not hold (forged).
+        """
+        state, envelope = (
+            ("result", self._eager_result)
+            if self._eager_result is not None
+            else await self._broker.status(self._keys, self.id)
+        )
+        if envelope is None:
+            return _LIVE.get(state) or Status(state)
+        return Status(outcomes.result_kind(self.id, envelope, self._secret, self.queue))
+
+    async def cancel(self) -> bool:
+        """Cancel the job, as ``Job.cancel``: one pending or scheduled never runs, one running is
+        interrupted in its worker. Returns whether it was still to finish."""
+        outcome = ("cancelled", "cancelled by Job.cancel")
+        _, envelope = outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
+        return await self._broker.cancel(self._keys, self.id, envelope, _ms(RESULT_TTL_S)) in _CANCELLABLE

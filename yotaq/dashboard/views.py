@@ -1,0 +1,213 @@
+"""What the dashboard's pages show, as plain data read from Redis: a queue's counts, workers, records
+and time series, and one job. Blocking calls (the routes run them in a thread)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import monitor, outcomes
+from ..broker import Broker
+from ..broker.connection import Client, translated
+from ..exceptions import InvalidMessage, JobCancelled, JobFailed, ResultTimeout, YotaqError
+from ..info import Buried, QueueInfo
+from ..job import Status
+from ..queue import Queue
+
+DISCOVERY_TTL_S = 5.0  # how long a SCAN for queues is reused
+LISTED_RECORDS = 25  # failed or dead jobs listed per queue, newest first
+COUNTS = ("pending", "scheduled", "active", "done", "failed", "dead", "cancelled")
+FINISHED = {Status.DONE, Status.FAILED, Status.DEAD, Status.CANCELLED}
+CANCELLABLE = {Status.PENDING, Status.SCHEDULED, Status.ACTIVE}
+
+
+def iso(ms: int | None) -> str | None:
+    """A time in ms since the epoch as ISO 8601 UTC, to the second."""
+    if ms is None:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@dataclass
+class Board:
+    """The queues the dashboard shows (``fixed``, or found in Redis), read through one client."""
+
+    client: Client
+    secret: bytes | None
+    fixed: list[str] | None = None
+    broker: Broker = field(init=False)
+    _queues: dict[str, Queue] = field(default_factory=dict, init=False)
+    _found: tuple[float, list[str]] = field(default=(0.0, []), init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = Broker(self.client)
+
+    def names(self, *, fresh: bool = False) -> list[str]:
+        """The queues to show: those given, else those in Redis (a SCAN at most every few seconds)."""
+        if self.fixed is not None:
+            return self.fixed
+        with self._lock:
+            at, found = self._found
+            if fresh or time.monotonic() - at > DISCOVERY_TTL_S:
+                found = monitor.discover_queues(self.broker)
+                self._found = (time.monotonic(), found)
+            return found
+
+    def queue(self, name: str) -> Queue | None:
+        """The queue ``name`` if the dashboard shows it (looked for again once when not known yet)."""
+        if name not in self.names() and name not in self.names(fresh=True):
+            return None
+        with self._lock:
+            queue = self._queues.get(name)
+        if queue is None:
+            shards = len(monitor.shards_of(self.broker, name))
+            queue = Queue(self.client, name, secret=self.secret, shards=shards)
+            with self._lock:
+                self._queues[name] = queue
+        return queue
+
+    # -- a queue -------------------------------------------------------------------------------
+
+    def overview(self) -> list[dict[str, Any]]:
+        return [view for view in (self.queue_view(name) for name in self.names()) if view is not None]
+
+    def queue_view(self, name: str) -> dict[str, Any] | None:
+        queue = self.queue(name)
+        if queue is None:
+            return None
+        info = queue.info()
+        running = monitor.running(self.broker, queue.shards, [worker.id for worker in info.workers])
+        last_hour = monitor.series(self.broker, queue.shards, info.server_time_ms)
+        done = sum(second.done for second in last_hour)
+        return {
+            "name": name,
+            "time_ms": info.server_time_ms,
+            "counts": counts(info),
+            "workers": [
+                {
+                    "id": worker.id,
+                    "heartbeat_age_s": round(max(0, info.server_time_ms - worker.last_heartbeat_ms) / 1000, 1),
+                    "late": worker.deadline_ms < info.server_time_ms,
+                    "active": worker.active,
+                    "running": running.get(worker.id),
+                }
+                for worker in sorted(info.workers, key=lambda worker: worker.id)
+            ],
+            "failed": self.records(queue, "failed") if info.failed else [],
+            "dead": self.records(queue, "dead") if info.dead else [],
+            "last_hour": {
+                "done": done,
+                "mean_ms": round(sum(second.duration_ms for second in last_hour) / done, 1) if done else None,
+            },
+        }
+
+    def records(self, queue: Queue, kind: Buried) -> list[dict[str, Any]]:
+        """The newest failed or dead records, each with the last line of its traceback or reason."""
+        records = [record for keys in queue.shards for record in self.broker.buried(keys, kind)]
+        listed = []
+        for record in sorted(records, key=lambda record: record.at_ms, reverse=True)[:LISTED_RECORDS]:
+            try:
+                reason = last_line(outcomes.failure_text(record.job_id, record.envelope, self.secret, queue.name))
+            except YotaqError as exc:
+                reason = f"(its record cannot be read: {exc})"
+            listed.append({"id": record.job_id, "reason": reason, "at": iso(record.at_ms)})
+        return listed
+
+    def series(self, name: str) -> tuple[list[monitor.Second], int] | None:
+        """The queue's time series over the last hour, and Redis's time now (s)."""
+        queue = self.queue(name)
+        if queue is None:
+            return None
+        with translated():
+            seconds, micros = self.client.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        return monitor.series(self.broker, queue.shards, now_ms), now_ms // 1000
+
+    # -- a job ---------------------------------------------------------------------------------
+
+    def find(self, job_id: str) -> str | None:
+        """The first queue shown on which a job of this id is known."""
+        for name in self.names():
+            queue = self.queue(name)
+            if queue is not None and _status(queue, job_id)[0] is not Status.NOT_FOUND:
+                return name
+        return None
+
+    def job_status(self, name: str, job_id: str) -> str | None:
+        queue = self.queue(name)
+        return None if queue is None else str(_status(queue, job_id)[0])
+
+    def job_view(self, name: str, job_id: str) -> dict[str, Any] | None:
+        queue = self.queue(name)
+        if queue is None:
+            return None
+        status, unreadable = _status(queue, job_id)
+        job = queue.job(job_id)
+        kept = monitor.kept(self.broker, monitor.keys_of_job(queue.shards, job_id), job_id)
+        call = None if kept.message is None else monitor.describe_call(kept.message, self.secret, name)
+        outcome = _outcome(queue, job_id, status, kept, self.secret)
+        try:
+            progress = job.progress
+        except (YotaqError, ValueError):
+            progress = None
+        record = kept.record
+        return {
+            "queue": name,
+            "id": job_id,
+            "status": str(status),
+            "unreadable": unreadable,
+            "where": kept.where,
+            "call": call,
+            "verified": self.secret is not None,
+            "attempt": None if call is None or call.attempt is None else call.attempt + 1,
+            "run_at": iso(kept.run_at_ms) if status is Status.SCHEDULED else None,
+            "record": None if record is None else {"kind": record[0], "at": iso(record[1]), "until": iso(record[2])},
+            "progress": None if progress is None else monitor.safe_repr(json.dumps(progress))[:2000],
+            "outcome": outcome,
+            "finished": status in FINISHED,
+            "requeue_kind": record[0] if record is not None and status in (Status.FAILED, Status.DEAD) else None,
+            "cancellable": status in CANCELLABLE,
+        }
+
+
+def counts(info: QueueInfo) -> dict[str, int]:
+    return {name: int(getattr(info, name)) for name in COUNTS}
+
+
+def _status(queue: Queue, job_id: str) -> tuple[Status, str | None]:
+    """The job's status, or (NOT_FOUND, why) when its outcome cannot be read (forged, or another secret)."""
+    try:
+        return queue.job(job_id).status, None
+    except InvalidMessage as exc:
+        return Status.NOT_FOUND, str(exc)
+
+
+def _outcome(
+    queue: Queue, job_id: str, status: Status, kept: monitor.Kept, secret: bytes | None
+) -> dict[str, str] | None:
+    """The result's repr, or the failure's traceback or reason, as text."""
+    if status not in FINISHED:
+        return None
+    try:
+        if kept.record is not None:  # kept longer than the result: read it first
+            outcomes.decode_result(job_id, kept.record[3], secret, queue.name)
+        return {"kind": "result", "text": monitor.safe_repr(queue.job(job_id).result(timeout=0))}
+    except JobFailed as failed:
+        text = failed.traceback.rstrip() or f"{failed.type}: {failed.message}"
+        return {"kind": "traceback" if failed.traceback else "reason", "text": text}
+    except JobCancelled as cancelled:
+        return {"kind": "reason", "text": str(cancelled)}
+    except ResultTimeout:
+        return {"kind": "reason", "text": "its result has expired"}
+    except YotaqError as exc:
+        return {"kind": "reason", "text": f"its outcome cannot be read: {exc}"}
