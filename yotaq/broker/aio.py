@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.commands.core import AsyncScript
 
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
@@ -134,8 +135,12 @@ class AsyncBroker:
         return durable
 
     async def aclose(self) -> None:
-        """Close the client and its connections."""
+        """Close the client and its connections (to the Sentinels too, for a Sentinel-managed master)."""
         await self.client.aclose()
+        pool = getattr(self.client, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool):
+            for sentinel in pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
 
     # -- producing -----------------------------------------------------------------------------
 
