@@ -46,14 +46,18 @@ class _Classes(NamedTuple):
     retry: Any
 
 
-_BLOCKING = _Classes(redis.Redis, RedisCluster, ClusterNode, Sentinel, Retry)
-_ASYNCIO = _Classes(
-    redis.asyncio.Redis,
-    redis.asyncio.cluster.RedisCluster,
-    redis.asyncio.cluster.ClusterNode,
-    redis.asyncio.sentinel.Sentinel,
-    redis.asyncio.retry.Retry,
-)
+def _blocking() -> _Classes:  # looked up at each call, as the module's names are then
+    return _Classes(redis.Redis, RedisCluster, ClusterNode, Sentinel, Retry)
+
+
+def _asyncio() -> _Classes:
+    return _Classes(
+        redis.asyncio.Redis,
+        redis.asyncio.cluster.RedisCluster,
+        redis.asyncio.cluster.ClusterNode,
+        redis.asyncio.sentinel.Sentinel,
+        redis.asyncio.retry.Retry,
+    )
 
 
 def _settings() -> dict[str, Any]:
@@ -164,7 +168,7 @@ def connect(url: str) -> redis.Redis | RedisCluster:
         ConfigurationError: the URL is malformed; the message says what is wrong.
         ConnectionError: no node of the cluster answered.
     """
-    return cast(redis.Redis | RedisCluster, _client(url, _BLOCKING))
+    return cast(redis.Redis | RedisCluster, _client(url, _blocking()))
 
 
 def connect_async(url: str) -> redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster:
@@ -174,7 +178,7 @@ def connect_async(url: str) -> redis.asyncio.Redis | redis.asyncio.cluster.Redis
     Raises:
         ConfigurationError: the URL is malformed; the message says what is wrong.
     """
-    return cast(redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster, _client(url, _ASYNCIO))
+    return cast(redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster, _client(url, _asyncio()))
 
 
 def _client(url: str, classes: _Classes) -> Any:
