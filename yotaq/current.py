@@ -6,7 +6,6 @@ import contextvars
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import ConfigurationError, YotaqError
@@ -14,9 +13,8 @@ from .exceptions import ConfigurationError, YotaqError
 MAX_PROGRESS_BYTES = 4096
 
 
-@dataclass(frozen=True)
 class CurrentJob:
-    """The job a task runs as.
+    """The job a task runs as (made for every task: a plain class, cheap to make).
 
     Attributes:
         id: the job's id.
@@ -24,10 +22,16 @@ class CurrentJob:
         attempt: how many times it has failed and been retried before this try (0 on the first).
     """
 
-    id: str
-    queue: str
-    attempt: int
-    _report: Callable[[bytes], None]
+    __slots__ = ("_report", "attempt", "id", "queue")
+
+    def __init__(self, id: str, queue: str, attempt: int, report: Callable[[bytes], None]) -> None:  # noqa: A002
+        self.id = id
+        self.queue = queue
+        self.attempt = attempt
+        self._report = report
+
+    def __repr__(self) -> str:
+        return f"CurrentJob({self.id!r}, queue={self.queue!r}, attempt={self.attempt})"
 
     def set_progress(self, value: float | dict[str, Any]) -> None:
         """Report progress, readable from any process as ``job.progress``: a number, or a small dict that

@@ -133,15 +133,15 @@ class Options:
         rate = "-" if self._rate is None else f"{self._rate[0]}/{self._rate[1]}"
         return f"{key},{concurrency},{rate}"
 
-    @property
+    @functools.cached_property
     def result_ttl_ms(self) -> int:
         return _ms(self.result_ttl)
 
-    @property
+    @functools.cached_property
     def failure_ttl_ms(self) -> int:
         return _ms(self.failure_ttl)
 
-    @property
+    @functools.cached_property
     def failed_result_ttl_ms(self) -> int:
         return _ms(min(self.result_ttl, self.failure_ttl))
 

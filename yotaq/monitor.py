@@ -73,13 +73,6 @@ def _read(broker: Broker, command: Callable[[Client], Any]) -> Any:
 # -- the time series ---------------------------------------------------------------------------
 
 
-def series_key(keys: QueueKeys) -> str | None:
-    """The key of the queue's per-second time series (``QueueKeys.series``), None before it exists
-    in this version of yotaq."""
-    key = getattr(keys, "series", None)
-    return key if isinstance(key, str) else None
-
-
 @dataclass(frozen=True)
 class Second:
     """One second of the time series: the tasks done in it and the sum of their durations."""
@@ -91,16 +84,14 @@ class Second:
 
 def series(broker: Broker, shards: Sequence[QueueKeys], now_ms: int) -> list[Second]:
     """The seconds of the last hour (up to ``now_ms``, Redis's time) in which tasks were done, oldest
-    first, summed over the shards. A field is ``second % 3600 -> b"<second> <done> <sum of ms>"``; one
-    older than an hour is a leftover its second's next turn has not overwritten yet, and is skipped."""
-    keys = [key for key in (series_key(shard) for shard in shards) if key is not None]
-    if not keys:
-        return []
+    first, summed over the shards, from ``QueueKeys.series`` (written by the acknowledgement script):
+    a field is ``second % 3600 -> b"<second> <done> <sum of ms>"``; one older than an hour is a
+    leftover its second's next turn has not overwritten yet, and is skipped."""
 
     def read(client: Client) -> list[Any]:
         with client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hvals(key)
+            for keys in shards:
+                pipe.hvals(keys.series)
             return cast(list[Any], pipe.execute())
 
     now_s = now_ms // 1000

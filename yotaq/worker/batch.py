@@ -62,10 +62,15 @@ class Batch:
             return self._unstarted.popleft() if self._unstarted else None
 
     def start(self, keys: QueueKeys, job_id: str) -> None:
-        self._running = {**self._running, job_id: Running(keys, job_id, time.monotonic())}
+        # A new dict each time, not one changed in place: the maintenance thread reads it meanwhile.
+        running = self._running.copy()
+        running[job_id] = Running(keys, job_id, time.monotonic())
+        self._running = running
 
     def finish(self, job_id: str, elapsed_s: float) -> None:
-        self._running = {other: running for other, running in self._running.items() if other != job_id}
+        running = self._running.copy()
+        running.pop(job_id, None)
+        self._running = running
         self._average_task_s += (elapsed_s - self._average_task_s) * _AVERAGE_WEIGHT
 
     def acknowledge(self, keys: QueueKeys, ack: Ack) -> None:
