@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs docs-serve diagrams charts load bench clean
+.PHONY: demo test lint docs docs-serve diagrams charts load bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,20 @@ demo: $(VENV)/.installed-embedded
 	$(BIN)/python scripts/demo.py
 
 ## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py)
-test: $(VENV)/.installed-test lint docs
-	$(BIN)/python -m pytest
+test: $(VENV)/.installed-test lint docs chromium
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+## chromium: Debian's chromium, which the dashboard's browser tests drive through Playwright (Playwright's own
+## browser download is not used); installed with apt-get when missing, as root, else a clear failure
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make: the browser tests need $(CHROMIUM): run 'sudo apt-get install chromium' (or set CHROMIUM=path)" >&2; \
+		exit 1; \
+	fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	[ -x "$(CHROMIUM)" ] || { echo "make: chromium did not install at $(CHROMIUM)" >&2; exit 1; }
 
 ## docs: the documentation site into site/, failing on any warning (a quoted name gone, a broken link, ...)
 docs: $(VENV)/.installed-docs

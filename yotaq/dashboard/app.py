@@ -50,7 +50,7 @@ def create_app(
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    environment.globals.update(version=__version__, counts=COUNTS, csrf=csrf, login=token is not None)
+    environment.globals.update(version=__version__, counts=COUNTS, csrf=csrf, notice="")
     environment.filters["query"] = lambda values: urlencode(values)
 
     def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:

@@ -1,0 +1,255 @@
+"""The dashboard as a person uses it: Debian's chromium driven by Playwright against a real Redis and real
+worker processes; and its guards (CSRF, the token, the loopback-only default) from outside."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+import yotaq
+from yotaq.broker import Broker
+from yotaq.dashboard.app import create_app
+from yotaq.monitor import discover_queues
+
+from . import dashboard_tasks as tasks
+from .helpers import ROOT, wait_for
+from .web import CHROMIUM, CHROMIUM_ARGS, free_port, request, served
+
+SCRIPT = "<script>alert(1)</script>"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+LIVE_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Never skipped: `make test` installs chromium where it is missing, so a missing one is a failure.
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make chromium` installs it (apt-get, as root)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, dialogs: list[str]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    opened = context.new_page()
+
+    def dismissed(dialog: object) -> None:  # an alert() that ran would show here
+        dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    opened.on("dialog", dismissed)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def dashboard(r: redis.Redis, queue: yotaq.Queue) -> Iterator[str]:
+    """The dashboard of this test's queue, served from this process (as `python -m yotaq dashboard` does)."""
+    with served(create_app(r, queues=[queue.name])) as url:
+        yield url
+
+
+def job_url(base: str, queue: yotaq.Queue, job_id: str) -> str:
+    return f"{base}/job?{urlencode({'queue': queue.name, 'id': job_id})}"
+
+
+def test_counts_go_live_and_a_failed_job_is_requeued_from_its_page(
+    page: Page, dashboard: str, queue: yotaq.Queue, spawn: object, tmp_path: Path
+) -> None:
+    # Given tasks waiting with no worker yet, one of which fails on its first try (and has no retry)
+    queue.enqueue_many(tasks.nap, [(0.1,)] * 20)
+    failing = queue.options(retries=0).enqueue(tasks.fail_first, str(tmp_path / "flag"))
+    page.goto(dashboard)
+    section = page.locator(f'section.queue[data-queue="{queue.name}"]')
+    expect(section.locator('[data-count="pending"]')).to_have_text("21")
+    page.evaluate(
+        """() => {
+        window.notReloaded = true;
+        window.seenDone = [];
+        const done = document.querySelector('[data-count="done"]');
+        new MutationObserver(() => window.seenDone.push(done.textContent))
+            .observe(done, {childList: true, characterData: true, subtree: true});
+    }"""
+    )
+
+    # When a worker process starts
+    spawn("-m", "yotaq", "worker", "--queue", queue.name)  # type: ignore[operator]
+
+    # Then the counts change in place, without a reload, and the worker shows with what it runs
+    expect(section.locator('[data-list="workers"] tr')).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(section.locator('[data-list="workers"]')).to_contain_text("s ago")
+    expect(section.locator('[data-count="done"]')).to_have_text("20", timeout=LIVE_TIMEOUT_MS)
+    expect(section.locator('[data-count="pending"]')).to_have_text("0")
+    expect(section.locator('[data-count="failed"]')).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
+    assert page.evaluate("window.seenDone")[-1] == "20"
+
+    # When the failed job's page is opened from the list of failed jobs
+    section.locator('[data-list="failed"] a', has_text=failing.id).click()
+
+    # Then it shows the worker's traceback
+    expect(page.locator("#status")).to_have_text("failed")
+    expect(page.locator("pre.traceback")).to_contain_text("Traceback (most recent call last)")
+    expect(page.locator("pre.traceback")).to_contain_text("RuntimeError: first try fails on purpose")
+    expect(page.locator(".facts")).to_contain_text("tests.dashboard_tasks.fail_first")
+
+    # When it is requeued with the button
+    page.get_by_role("button", name="Requeue").click()
+
+    # Then it runs again and its page shows it done, with its result
+    expect(page.locator("#status")).to_have_text("done", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("pre.result")).to_have_text("'second try ok'")
+    assert failing.result(timeout=1) == "second try ok"
+
+
+def test_what_comes_from_a_job_is_shown_as_text(
+    page: Page, dashboard: str, queue: yotaq.Queue, burst_worker: object, dialogs: list[str]
+) -> None:
+    # Given a job that failed with markup in its message, and one scheduled with markup as its argument
+    failed = queue.options(retries=0).enqueue(tasks.fail, SCRIPT)
+    burst_worker()  # type: ignore[operator]
+    scheduled = queue.options(delay=3600).enqueue(tasks.nap, SCRIPT)
+
+    # Then the list of failed jobs (drawn by the page's script) shows it as text
+    page.goto(dashboard)
+    expect(page.locator('[data-list="failed"] td.why')).to_have_text(f"ValueError: {SCRIPT}")
+    # and so do the failed job's page (drawn by the server) and the scheduled job's arguments
+    page.goto(job_url(dashboard, queue, failed.id))
+    expect(page.locator("pre.traceback")).to_contain_text(f"ValueError: {SCRIPT}")
+    page.goto(job_url(dashboard, queue, scheduled.id))
+    expect(page.locator("#status")).to_have_text("scheduled")
+    expect(page.locator("pre.args")).to_have_text(f"('{SCRIPT}')")
+    assert page.evaluate("document.scripts.length") == 1  # the dashboard's own, and no other
+    assert dialogs == []
+
+
+def test_the_charts_and_the_last_hour_come_from_the_time_series(
+    page: Page, dashboard: str, queue: yotaq.Queue, r: redis.Redis
+) -> None:
+    # Given the last minute of the series as the acknowledgement script writes it: 5 tasks a second,
+    # 100 ms each; and a field left from over an hour ago, which does not count
+    now_s = int(r.time()[0])
+    seconds = {(now_s - n) % 3600: f"{now_s - n} 5 500" for n in range(1, 61)}
+    seconds[(now_s - 3700) % 3600] = f"{now_s - 3700} 1000 1000"
+    r.hset(queue.keys.series, mapping=seconds)  # type: ignore[arg-type]
+
+    # Then the page sums the hour, and both charts draw it
+    page.goto(dashboard)
+    section = page.locator(f'section.queue[data-queue="{queue.name}"]')
+    expect(section.locator('[data-field="done-last-hour"]')).to_have_text("300 done in the last hour")
+    expect(section.locator('[data-field="mean-last-hour"]')).to_have_text("mean 100 ms")
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    status, svg, headers = request(f"{dashboard}/charts/throughput.svg?{urlencode({'queue': queue.name})}")
+    assert (status, headers["content-type"]) == (200, "image/svg+xml")
+    assert ">5/s</text>" in svg and "<polyline" in svg
+    _, svg, _ = request(f"{dashboard}/charts/duration.svg?{urlencode({'queue': queue.name})}")
+    assert ">100 ms</text>" in svg and "<polyline" in svg
+
+
+def test_a_post_without_the_csrf_token_or_from_another_site_is_refused(
+    dashboard: str, queue: yotaq.Queue, burst_worker: object
+) -> None:
+    failed = queue.options(retries=0).enqueue(tasks.fail, "x")
+    burst_worker()  # type: ignore[operator]
+    action = f"{dashboard}/actions/requeue"
+    fields = {"queue": queue.name, "kind": "failed", "id": failed.id}
+    _, html, headers = request(dashboard + "/")
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match is not None
+    token, set_cookie = match[1], headers["set-cookie"]
+    assert "samesite=strict" in set_cookie.lower() and "httponly" in set_cookie.lower()
+    cookie = set_cookie.split(";")[0]
+    with_token = urlencode(fields | {"csrf": token}).encode()
+
+    # A form without the token, as a cross-site page would send it
+    assert request(action, data=urlencode(fields).encode(), headers=FORM | {"origin": dashboard})[0] == 403
+    # The token in the form but without its SameSite cookie (which a cross-site request does not carry)
+    assert request(action, data=with_token, headers=FORM | {"origin": dashboard})[0] == 403
+    # Both, but from another site's page
+    assert (
+        request(action, data=with_token, headers=FORM | {"cookie": cookie, "origin": "http://evil.example"})[0] == 403
+    )
+    assert [job.id for job in queue.failed_jobs()] == [failed.id]
+
+    # Both, from the dashboard's own page: done
+    status, _, headers = request(action, data=with_token, headers=FORM | {"cookie": cookie, "origin": dashboard})
+    assert status == 303 and headers["location"].startswith("/?notice=requeued")
+    assert queue.failed_jobs() == []
+
+
+def test_without_a_token_it_answers_only_to_a_loopback_host(dashboard: str) -> None:
+    # A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own Host
+    assert request(dashboard + "/api/overview", headers={"host": "evil.example:8080"})[0] == 421
+    assert request(dashboard + "/api/overview", headers={"host": "localhost:8080"})[0] == 200
+
+
+def test_with_a_token_every_request_needs_it(r: redis.Redis, queue: yotaq.Queue, page: Page) -> None:
+    token = secrets.token_urlsafe()
+    with served(create_app(r, queues=[queue.name], token=token)) as url:
+        assert request(url + "/api/overview")[0] == 401
+        assert request(url + "/metrics")[0] == 401
+        status, _, headers = request(url + "/", headers={"accept": "text/html"})
+        assert (status, headers["location"]) == (303, "/login?next=/")
+        assert request(url + "/api/overview", headers={"authorization": f"Bearer {token}"})[0] == 200
+        assert request(url + "/api/overview", headers={"authorization": "Bearer not-it"})[0] == 401
+        # A person logs in with the form
+        page.goto(url)
+        page.fill("#token", "not-it")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator(".warning")).to_have_text("That is not the token.")
+        page.fill("#token", token)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator(f'section.queue[data-queue="{queue.name}"]')).to_be_visible()
+        expect(page.locator("#live")).to_contain_text("live")
+
+
+def _cli(redis_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    child_env = {name: value for name, value in os.environ.items() if not name.startswith("YOTAQ_")}
+    child_env.update(YOTAQ_REDIS_URL=redis_url, **env)
+    command = [sys.executable, "-m", "yotaq", *args]
+    return subprocess.run(command, env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_beyond_loopback_without_a_token_it_refuses_to_start(redis_url: str) -> None:
+    # An empty YOTAQ_DASHBOARD_TOKEN is no token; a short one is refused too
+    for args, why in ((["--host", "0.0.0.0"], "without a token"), (["--host", "::", "--token", "short"], "16")):
+        done = _cli(redis_url, "dashboard", *args, "--port", str(free_port()), YOTAQ_DASHBOARD_TOKEN="")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("yotaq: error: ") and len(done.stderr.splitlines()) == 1, done.stderr
+        assert why in done.stderr
+
+
+def test_python_m_yotaq_dashboard_serves_the_queues_found_in_redis(
+    redis_url: str, queue: yotaq.Queue, spawn: object, r: redis.Redis
+) -> None:
+    queue.enqueue(tasks.nap, 0)
+    assert queue.name in discover_queues(Broker(r))
+    port = free_port()
+    child = spawn("-m", "yotaq", "dashboard", "--port", str(port))  # type: ignore[operator]
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: "yotaq dashboard on" in child.output(), timeout=20, what="the dashboard to start")
+
+    def overview() -> str:
+        try:
+            return request(url + "/api/overview")[1]
+        except OSError:
+            return ""
+
+    assert f'"name":"{queue.name}"' in wait_for(overview, timeout=20, what="the overview")
