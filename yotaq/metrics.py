@@ -18,6 +18,7 @@ from types import FrameType
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from . import monitor
 from .broker import Broker, QueueKeys, connect
@@ -104,7 +105,7 @@ def duration_buckets(seconds: Sequence[monitor.Second]) -> tuple[list[tuple[str,
         n = next((n for n, bound in enumerate(DURATION_BUCKETS_S) if mean_s <= bound), len(DURATION_BUCKETS_S))
         counts[n] += second.done
     cumulative, running = [], 0
-    for bound, count in zip([*(f"{bound:g}" for bound in DURATION_BUCKETS_S), "+Inf"], counts, strict=True):
+    for bound, count in zip([*map(floatToGoString, DURATION_BUCKETS_S), "+Inf"], counts, strict=True):
         running += count
         cumulative.append((bound, float(running)))
     return cumulative, sum(second.duration_ms for second in seconds) / 1000
