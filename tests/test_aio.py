@@ -260,6 +260,10 @@ def test_errors_are_yotaqs(r, redis_url, queue_name, async_queue) -> None:
                 await aq.enqueue(add, 1, 2)
             with pytest.raises(yotaq.BrokerError, match="WRONGTYPE"):
                 await aq.info()
+            r.delete(aq.keys.pending)  # and the connections stay in step: the next calls read their own replies
+            jobs = await asyncio.gather(*(aq.enqueue(add, n, 1) for n in range(20)))
+            assert [await job.status() for job in jobs] == [yotaq.Status.PENDING] * 20
+            assert (await aq.info()).pending == 20
         decoding = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
         with pytest.raises(yotaq.ConfigurationError, match="decode_responses"):
             yotaq.AsyncQueue(decoding, queue_name)

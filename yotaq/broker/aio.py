@@ -24,7 +24,7 @@ from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yot
 from ..info import QueueInfo
 from . import commands
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
-from .connection import Patience, translated
+from .connection import Patience, _resp, translated
 from .keys import QueueKeys
 from .scripts import SOURCES
 
@@ -49,17 +49,31 @@ def check_async_client(client: AsyncClient) -> AsyncClient:
 async def transaction(client: AsyncClient, *commands: commands.Command) -> list[Any]:
     """Run ``commands`` as one ``MULTI`` ... ``EXEC``, in one round trip; their replies.
 
-    On a client of one connection (a replicated write's, see ``AsyncBroker``) they are written on that
-    connection, as the blocking ``transaction`` does, so that the ``WAIT`` after them is on it too;
-    otherwise redis-py's transaction takes a connection from the pool.
+    As the blocking ``transaction``: the commands are packed by hand (hiredis) and written on one
+    connection, and every reply is read back, so the connection stays in step even when Redis refuses
+    one of them. That connection is the client's own on a client of one connection (a replicated
+    write's, so that its ``WAIT`` follows on it), else one of the pool's, held for that round trip
+    only: redis-py's pipeline would cost several times more per enqueue. On a Redis Cluster (every
+    command on one slot) redis-py's transaction is used.
     """
-    connection = getattr(client, "connection", None)
-    if connection is None:
+    if isinstance(client, RedisCluster):
         async with client.pipeline(transaction=True) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return list(await pipe.execute())
-    await connection.send_packed_command(connection.pack_commands([("MULTI",), *commands, ("EXEC",)]))
+    own = client.connection
+    if own is not None:
+        return await _exec(own, commands)
+    pool = client.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        return await _exec(connection, commands)
+    finally:  # (a connection cut short mid-reply has been closed by redis-py, and reconnects when next used)
+        await pool.release(connection)
+
+
+async def _exec(connection: Any, commands: Sequence[commands.Command]) -> list[Any]:
+    await connection.send_packed_command([_resp((b"MULTI",), *commands, (b"EXEC",))], check_health=False)
     error: redis.ResponseError | None = None
     replies: Any = None
     for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array

@@ -1,0 +1,197 @@
+"""Enqueue rate from an async producer: yotaq's AsyncQueue next to its blocking Queue, arq and saq, in one run.
+
+    python benchmarks/async_enqueue.py [--tasks 5000] [--runs 3] [--peers .venv-bench/bin/python]
+
+Starts its own redis-server on 127.0.0.1 (loopback only; it stops by itself) and measures, for each
+system, N enqueues of a no-op task (no worker: only the producer's side) made
+- one at a time: ``await enqueue(...)`` in a loop (the blocking ``Queue.enqueue`` in a loop for yotaq's Queue);
+- 100 at a time: ``asyncio.gather`` of 100 enqueues, then the next 100 (what a busy async app does).
+The systems take turns within each run, so that a machine busy with something else slows them alike; the
+table shows each one's median over the runs. arq and saq run in the peers' venv (``make bench`` makes it
+with arq; ``pip install saq`` there too), through this same file (``--peer NAME``), so neither shares a
+process or a redis-py with yotaq; a peer that is not installed there is left out, and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 100  # enqueues in flight at once in the "100 at a time" column
+WARMUP = 200  # enqueues before each timed run: connections made, functions pickled, scripts loaded
+PEERS = ("arq", "saq")
+
+
+def noop() -> None:
+    pass
+
+
+async def timed(n: int, enqueue: Callable[[], Awaitable[Any]], batch: int) -> float:
+    """Tasks per second of ``n`` calls of ``enqueue``, ``batch`` at a time (1: each awaited before the next)."""
+    for _ in range(WARMUP):
+        await enqueue()
+    start = time.perf_counter()
+    for first in range(0, n, batch):
+        if batch == 1:
+            await enqueue()
+        else:
+            await asyncio.gather(*(enqueue() for _ in range(min(batch, n - first))))
+    return n / (time.perf_counter() - start)
+
+
+# -- yotaq, in this process ----------------------------------------------------------------------
+
+
+def yotaq_rates(url: str, n: int) -> dict[str, dict[str, float]]:
+    import yotaq
+
+    queue = yotaq.Queue(yotaq.connect(url), "bench-sync")
+    for _ in range(WARMUP):
+        queue.enqueue(noop)
+    start = time.perf_counter()
+    for _ in range(n):
+        queue.enqueue(noop)
+    sync_rate = n / (time.perf_counter() - start)
+    queue.redis.close()
+
+    async def measure() -> dict[str, float]:
+        async with yotaq.AsyncQueue.from_url(url, "bench-async") as aq:
+            return {
+                "one": await timed(n, lambda: aq.enqueue(noop), 1),
+                "batch": await timed(n, lambda: aq.enqueue(noop), BATCH),
+            }
+
+    return {"yotaq Queue (blocking)": {"one": sync_rate}, "yotaq AsyncQueue": asyncio.run(measure())}
+
+
+# -- the peers, each in the peers' venv (``--peer``) -----------------------------------------------
+
+
+async def arq_rates(url: str, n: int) -> dict[str, float]:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    pool = await create_pool(RedisSettings.from_dsn(url))
+    try:
+        return {
+            "one": await timed(n, lambda: pool.enqueue_job("noop"), 1),
+            "batch": await timed(n, lambda: pool.enqueue_job("noop"), BATCH),
+        }
+    finally:
+        await pool.aclose()
+
+
+async def saq_rates(url: str, n: int) -> dict[str, float]:
+    from saq import Queue
+
+    queue = Queue.from_url(url, name="bench-saq")
+    await queue.connect()
+    try:
+        return {
+            "one": await timed(n, lambda: queue.enqueue("noop"), 1),
+            "batch": await timed(n, lambda: queue.enqueue("noop"), BATCH),
+        }
+    finally:
+        await queue.disconnect()
+
+
+def peer_rates(python: str, peer: str, url: str, n: int) -> dict[str, float] | str:
+    """A peer's rates, measured by this file under ``python``; why not, as a string, if it cannot run."""
+    done = subprocess.run(
+        [python, __file__, "--peer", peer, "--url", url, "--tasks", str(n)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+    rates: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return rates
+
+
+def versions(python: str) -> dict[str, str]:
+    code = (
+        "import json, importlib.metadata as m\n"
+        "def v(name):\n"
+        "    try: return m.version(name)\n"
+        "    except m.PackageNotFoundError: return None\n"
+        "print(json.dumps({name: v(name) for name in ('arq', 'saq', 'redis', 'hiredis')}))"
+    )
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=5000, help="enqueues per measurement (default 5000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; the table shows medians (default 3)")
+    parser.add_argument("--peers", default=str(ROOT / ".venv-bench" / "bin" / "python"), help="the peers' python")
+    parser.add_argument("--peer", choices=PEERS, help=argparse.SUPPRESS)  # run in the peers' venv
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer:
+        measure = arq_rates if args.peer == "arq" else saq_rates
+        print(json.dumps(asyncio.run(measure(args.url, args.tasks))))
+        return
+
+    import redis
+
+    import yotaq
+    from yotaq.server import EmbeddedRedis
+
+    peers = versions(args.peers) if Path(args.peers).exists() else {}
+    rates: dict[str, list[dict[str, float]]] = {}
+    missing: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as data, EmbeddedRedis(Path(data)) as server:
+        client = redis.Redis.from_url(server.url)
+        for run in range(args.runs):
+            measured: dict[str, dict[str, float] | str] = dict(yotaq_rates(server.url, args.tasks))
+            for peer in PEERS:
+                if peers.get(peer):
+                    measured[f"{peer} {peers[peer]}"] = peer_rates(args.peers, peer, server.url, args.tasks)
+                else:
+                    measured[peer] = f"not installed in {args.peers}"
+            for name, result in measured.items():
+                if isinstance(result, str):
+                    missing[name] = result
+                else:
+                    rates.setdefault(name, []).append(result)
+            client.flushdb()  # the next run starts from an empty Redis
+            print(f"run {run + 1} of {args.runs} done", file=sys.stderr)
+        client.close()
+
+    print(f"{args.tasks} enqueues of a no-op task, no worker; median of {args.runs} runs, tasks per second")
+    print(f"yotaq {yotaq.__version__} on redis-py {redis.__version__}; peers on redis-py {peers.get('redis')}")
+    print(f"hiredis: yotaq's venv {_hiredis()}, the peers' {peers.get('hiredis')}\n")
+    print(f"| producer | one at a time | {BATCH} at a time (asyncio.gather) |")
+    print("|---|---:|---:|")
+    for name, runs in rates.items():
+        cells = [
+            statistics.median(run[column] for run in runs) if column in runs[0] else None for column in ("one", "batch")
+        ]
+        print(f"| {name} | " + " | ".join("n/a" if cell is None else f"{cell:,.0f}" for cell in cells) + " |")
+    for name, why in missing.items():
+        print(f"| {name} | {why} | |")
+
+
+def _hiredis() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hiredis")
+    except PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    main()
