@@ -202,7 +202,9 @@ class Call:
 
     function: str | None = None
     arguments: str | None = None
-    attempt: int | None = None
+    attempt: int | None = None  # how many times it has raised and been retried
+    tries: int | None = None  # how many tries it is given (its retries + 1)
+    due_at_ms: int | None = None  # when this try was due: enqueued, its delay's end, or its retry's time
     verified: bool = False  # its signature was checked (there is a secret)
     error: str | None = None
 
@@ -230,4 +232,7 @@ def describe_call(message: bytes, secret: bytes | None, queue: str) -> Call:
     fn = task.fn
     name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', type(fn).__name__)}"
     parts = [safe_repr(arg) for arg in task.args] + [f"{key}={safe_repr(v)}" for key, v in task.kwargs.items()]
-    return Call(name, f"({', '.join(parts)})", task.attempt, secret is not None)
+    retries = task.options.get("retries", 0)
+    tries = retries + 1 if isinstance(retries, int) else None
+    due_at_ms = (task.expires - serializer.MESSAGE_VALIDITY_S) * 1000  # a message is valid for so long from then
+    return Call(name, f"({', '.join(parts)})", task.attempt, tries, due_at_ms, secret is not None)

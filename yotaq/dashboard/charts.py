@@ -48,10 +48,13 @@ def nice_ceiling(value: float) -> float:
     return next(step * power for step in (1.0, 2.0, 5.0, 10.0) if step * power >= value * (1 - 1e-9))
 
 
-def _number(value: float) -> str:
-    if value >= 1000:
-        return f"{value / 1000:g}k"
-    return f"{value:g}"
+def _label(value: float, unit: str) -> str:
+    """A y-axis label with its unit (``/s``, or ``ms``, shown as seconds from 1000 ms); 0 bare."""
+    if value == 0:
+        return "0"
+    if unit == "ms":
+        return f"{value / 1000:g} s" if value >= 1000 else f"{value:g} ms"
+    return (f"{value / 1000:g}k" if value >= 1000 else f"{value:g}") + unit
 
 
 def chart(title: str, unit: str, values: Sequence[float | None], colour: str, *, area: bool) -> str:
@@ -75,7 +78,7 @@ def chart(title: str, unit: str, values: Sequence[float | None], colour: str, *,
     for fraction in (0, 0.5, 1):
         at = y(top * fraction)
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{at:.1f}" y2="{at:.1f}" stroke="#e0e0e0"/>')
-        label = escape(f"{_number(top * fraction)}{unit if fraction == 1 else ''}")
+        label = escape(_label(top * fraction, unit))
         parts.append(f'<text x="{LEFT - 6}" y="{at + 4:.1f}" text-anchor="end" fill="#555">{label}</text>')
     for minutes in MINUTE_TICKS:
         at = LEFT + plot_w * (1 - minutes * 60 / SERIES_WINDOW_S)
@@ -112,4 +115,4 @@ def throughput_svg(seconds: Sequence[Second], now_s: int) -> str:
 def duration_svg(seconds: Sequence[Second], now_s: int) -> str:
     """The mean task duration (ms) of each ``STEP_S`` over the last hour; gaps where none was done."""
     values = [bucket.mean_ms for bucket in buckets(seconds, now_s)]
-    return chart("Mean task duration, last hour", " ms", values, "#e64a19", area=False)
+    return chart("Mean task duration, last hour", "ms", values, "#e64a19", area=False)

@@ -170,6 +170,8 @@ class Board:
             "call": call,
             "verified": self.secret is not None,
             "attempt": None if call is None or call.attempt is None else call.attempt + 1,
+            "tries": None if call is None else call.tries,
+            "due_at": None if call is None else iso(call.due_at_ms),
             "run_at": iso(kept.run_at_ms) if status is Status.SCHEDULED else None,
             "record": None if record is None else {"kind": record[0], "at": iso(record[1]), "until": iso(record[2])},
             "progress": None if progress is None else monitor.safe_repr(json.dumps(progress))[:2000],

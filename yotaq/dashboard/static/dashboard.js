@@ -83,6 +83,7 @@
     fill(section.querySelector('[data-list="workers"]'), queue.workers, () => workerRows(queue.name, queue.workers));
     for (const kind of ["failed", "dead"]) {
       setText(section.querySelector('[data-field="' + kind + '-count"]'), String(queue.counts[kind]));
+      section.querySelector('[data-bulk="' + kind + '"]').hidden = queue.counts[kind] === 0;
       fill(section.querySelector('[data-list="' + kind + '"]'), queue[kind], () => recordRows(queue.name, kind, queue[kind]));
     }
   }
@@ -155,5 +156,6 @@
     pollOverview();
   } else if (job) {
     setInterval(() => pollJob(job), POLL_MS);
+    pollJob(job);
   }
 })();
