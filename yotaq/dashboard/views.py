@@ -19,6 +19,7 @@ from ..job import Status
 from ..queue import Queue
 
 DISCOVERY_TTL_S = 5.0  # how long a SCAN for queues is reused
+SERIES_TTL_S = 4.0  # how long a read of a queue's series (up to 3600 fields) is reused, by every page open
 LISTED_RECORDS = 25  # failed or dead jobs listed per queue, newest first
 COUNTS = ("pending", "scheduled", "active", "done", "failed", "dead", "cancelled")
 FINISHED = {Status.DONE, Status.FAILED, Status.DEAD, Status.CANCELLED}
@@ -47,6 +48,7 @@ class Board:
     broker: Broker = field(init=False)
     _queues: dict[str, Queue] = field(default_factory=dict, init=False)
     _found: tuple[float, list[str]] = field(default=(0.0, []), init=False)
+    _series: dict[str, tuple[float, list[monitor.Second], int]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +89,7 @@ class Board:
             return None
         info = queue.info()
         running = monitor.running(self.broker, queue.shards, [worker.id for worker in info.workers])
-        last_hour = monitor.series(self.broker, queue.shards, info.server_time_ms)
+        last_hour, _ = self._last_hour(queue, info.server_time_ms)
         done = sum(second.done for second in last_hour)
         return {
             "name": name,
@@ -124,14 +126,25 @@ class Board:
         return listed
 
     def series(self, name: str) -> tuple[list[monitor.Second], int] | None:
-        """The queue's time series over the last hour, and Redis's time now (s)."""
+        """The queue's time series over the last hour, and Redis's time then (s)."""
         queue = self.queue(name)
         if queue is None:
             return None
         with translated():
             seconds, micros = self.client.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
-        return monitor.series(self.broker, queue.shards, now_ms), now_ms // 1000
+        return self._last_hour(queue, int(seconds) * 1000 + int(micros) // 1000)
+
+    def _last_hour(self, queue: Queue, now_ms: int) -> tuple[list[monitor.Second], int]:
+        """The series read at most every ``SERIES_TTL_S`` whatever the number of pages open: the
+        charts and the hour's sums move little in a few seconds, and a read is up to 3600 fields."""
+        with self._lock:
+            kept = self._series.get(queue.name)
+        if kept is not None and time.monotonic() - kept[0] < SERIES_TTL_S:
+            return kept[1], kept[2]
+        seconds = monitor.series(self.broker, queue.shards, now_ms)
+        with self._lock:
+            self._series[queue.name] = (time.monotonic(), seconds, now_ms // 1000)
+        return seconds, now_ms // 1000
 
     # -- a job ---------------------------------------------------------------------------------
 
