@@ -113,12 +113,12 @@ def _parser() -> argparse.ArgumentParser:
 
     dashboard = commands.add_parser("dashboard", help="a live web dashboard of the queues (the dashboard extra)")
     dashboard.add_argument("--host", default="127.0.0.1", help="where to listen; beyond loopback needs a token")
-    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--port", type=int, default=8080, help="(default %(default)s)")
     dashboard.add_argument("--token", help="required on every request (default: $YOTAQ_DASHBOARD_TOKEN)")
     add_queues(dashboard, "a queue to show; repeat for several (default: every queue found in Redis)")
     metrics = commands.add_parser("metrics", help="Prometheus metrics on /metrics (the metrics extra)")
     metrics.add_argument("--host", default="127.0.0.1", help="where to listen (default %(default)s)")
-    metrics.add_argument("--port", type=int, default=9808)
+    metrics.add_argument("--port", type=int, default=9808, help="(default %(default)s)")
     add_queues(metrics, "a queue to report; repeat for several (default: every queue found in Redis)")
     return parser
 
