@@ -11,6 +11,7 @@ Redis lets the event loop run everything else meanwhile. redis-py's errors come 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -78,7 +79,7 @@ async def _exec(connection: Any, commands: Sequence[commands.Command]) -> list[A
     replies: Any = None
     for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
         try:
-            replies = await connection.read_response()
+            replies = await connection.read_response(timeout=math.inf)  # bounded by the caller's deadline
         except redis.ResponseError as exc:
             error = error or exc
     for reply in replies or ():
