@@ -66,6 +66,8 @@ class ThreadClients:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._local = threading.local()
+        # Asked once: RedisCluster derives from a typing.Protocol, so isinstance against it is slow.
+        self._cluster = isinstance(client, RedisCluster)
 
     def call(self, command: Callable[[Any], T], timeout_s: float | None = None) -> T:
         """``command(client)`` with this thread's client; within ``timeout_s`` when given, whatever the
@@ -73,13 +75,13 @@ class ThreadClients:
 
         A Redis Cluster client keeps a pool per node and picks the node by key: it is used as it is.
         """
-        if isinstance(self._client, RedisCluster):
+        if self._cluster:
             return command(self._client)
         local = self._local
         pid, own = getattr(local, "own", (0, None))
         local.own = (0, None)  # busy until command returns
         if own is None or pid != os.getpid():
-            pid, own = os.getpid(), self._client.client()  # type: ignore[no-untyped-call]
+            pid, own = os.getpid(), self._client.client()  # type: ignore[union-attr]
         if own.connection._sock is None:
             # Connect through connect(), which a Sentinel-managed connection overrides to ask the
             # Sentinels for the master: redis-py's lazy connect on sending a command does not, and
@@ -124,7 +126,7 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     in step even when Redis refuses one of them. On a Redis Cluster (every command on one slot)
     redis-py's transaction is used.
     """
-    if isinstance(own, RedisCluster):
+    if not isinstance(own, redis.Redis):  # a RedisCluster (not asked directly: see ThreadClients)
         with own.pipeline(transaction=True) as pipe:  # type: ignore[no-untyped-call]
             for command in commands:
                 pipe.execute_command(*command)
