@@ -3,12 +3,13 @@ worker processes; and its guards (CSRF, the token, the loopback-only default) fr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 import yotaq
 from yotaq.broker import Broker
 from yotaq.dashboard.app import create_app
+from yotaq.dashboard.views import LISTED_RECORDS
 from yotaq.monitor import discover_queues
 
 from . import dashboard_tasks as tasks
@@ -253,3 +255,19 @@ def test_python_m_yotaq_dashboard_serves_the_queues_found_in_redis(
             return ""
 
     assert f'"name":"{queue.name}"' in wait_for(overview, timeout=20, what="the overview")
+
+
+def test_the_lists_show_the_newest_records_only(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    # Given more failed jobs than a list shows
+    jobs = queue.options(retries=0).enqueue_many(tasks.fail, [(f"number {n}",) for n in range(LISTED_RECORDS + 5)])
+    burst_worker()
+
+    # Then the overview counts them all and lists the newest, newest first, each with its reason
+    (shown,) = json.loads(request(dashboard + "/api/overview")[1])["queues"]
+    assert shown["counts"]["failed"] == len(jobs)
+    assert len(shown["failed"]) == LISTED_RECORDS
+    assert {record["id"] for record in shown["failed"]} <= {job.id for job in jobs}
+    assert [record["at"] for record in shown["failed"]] == sorted((r["at"] for r in shown["failed"]), reverse=True)
+    assert all(record["reason"].startswith("ValueError: number ") for record in shown["failed"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import serializer
-from .broker import Broker, QueueKeys, check_name
+from .broker import Broker, QueueKeys, Record, check_name
 from .broker.connection import Client, translated
 from .broker.keys import KINDS, shard_of
 from .exceptions import ConfigurationError, InvalidMessage
@@ -148,6 +148,28 @@ def counters(broker: Broker, shards: Sequence[QueueKeys]) -> dict[str, int]:
             if value.lstrip(b"-").isdigit():
                 totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
     return totals
+
+
+def newest_records(broker: Broker, keys: QueueKeys, kind: Buried, count: int, now_ms: int) -> list[Record]:
+    """At most ``count`` failed or dead records not expired, those kept longest first: the newest, when
+    they were kept for the same ``failure_ttl``. Two round trips whatever the number kept (``Broker.buried``
+    reads them all)."""
+    ranked = _read(
+        broker,
+        lambda client: client.zrevrangebyscore(
+            keys.buried(kind), "+inf", f"({now_ms}", start=0, num=count, withscores=True
+        ),
+    )
+    if not ranked:
+        return []
+    ids = [job_id for job_id, _ in ranked]
+    reasons = _read(broker, lambda client: client.hmget(keys.buried_reasons(kind), ids))
+    records = []
+    for (job_id, expires), reason in zip(ranked, reasons, strict=True):
+        at_ms, _, envelope = (reason or b"").partition(b" ")
+        if at_ms.isdigit():
+            records.append(Record(job_id.decode(), int(at_ms), int(expires), envelope))
+    return records
 
 
 # -- one job -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ and time series, and one job. Blocking calls (the routes run them in a thread)."
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import threading
 import time
@@ -105,25 +106,26 @@ class Board:
                 }
                 for worker in sorted(info.workers, key=lambda worker: worker.id)
             ],
-            "failed": self.records(queue, "failed") if info.failed else [],
-            "dead": self.records(queue, "dead") if info.dead else [],
+            "failed": self.records(queue, "failed", info.server_time_ms) if info.failed else [],
+            "dead": self.records(queue, "dead", info.server_time_ms) if info.dead else [],
             "last_hour": {
                 "done": done,
                 "mean_ms": round(sum(second.duration_ms for second in last_hour) / done, 1) if done else None,
             },
         }
 
-    def records(self, queue: Queue, kind: Buried) -> list[dict[str, Any]]:
+    def records(self, queue: Queue, kind: Buried, now_ms: int) -> list[dict[str, Any]]:
         """The newest failed or dead records, each with the last line of its traceback or reason."""
-        records = [record for keys in queue.shards for record in self.broker.buried(keys, kind)]
-        listed = []
-        for record in sorted(records, key=lambda record: record.at_ms, reverse=True)[:LISTED_RECORDS]:
-            try:
-                reason = last_line(outcomes.failure_text(record.job_id, record.envelope, self.secret, queue.name))
-            except YotaqError as exc:
-                reason = f"(its record cannot be read: {exc})"
-            listed.append({"id": record.job_id, "reason": reason, "at": iso(record.at_ms)})
-        return listed
+        records = [
+            record
+            for keys in queue.shards
+            for record in monitor.newest_records(self.broker, keys, kind, LISTED_RECORDS, now_ms)
+        ]
+        return [
+            {"id": record.job_id, "reason": _reason(record.job_id, record.envelope, self.secret, queue.name),
+             "at": iso(record.at_ms)}
+            for record in sorted(records, key=lambda record: record.at_ms, reverse=True)[:LISTED_RECORDS]
+        ]  # fmt: skip
 
     def series(self, name: str) -> tuple[list[monitor.Second], int] | None:
         """The queue's time series over the last hour, and Redis's time then (s)."""
@@ -193,6 +195,15 @@ class Board:
             "requeue_kind": record[0] if record is not None and status in (Status.FAILED, Status.DEAD) else None,
             "cancellable": status in CANCELLABLE,
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _reason(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
+    """The last line of a record's traceback or reason: unpickled once per record, not once a second."""
+    try:
+        return last_line(outcomes.failure_text(job_id, envelope, secret, queue))
+    except YotaqError as exc:
+        return f"(its record cannot be read: {exc})"
 
 
 def counts(info: QueueInfo) -> dict[str, int]:
