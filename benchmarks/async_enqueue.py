@@ -5,7 +5,9 @@
 Starts its own redis-server on 127.0.0.1 (loopback only; it stops by itself) and measures, for each
 system, N enqueues of a no-op task (no worker: only the producer's side) made
 - one at a time: ``await enqueue(...)`` in a loop (the blocking ``Queue.enqueue`` in a loop for yotaq's Queue);
-- 100 at a time: ``asyncio.gather`` of 100 enqueues, then the next 100 (what a busy async app does).
+- 100 at a time: ``asyncio.gather`` of 100 enqueues, then the next 100 (what a busy async app does);
+and the producer process's CPU time per enqueue, which a machine busy with something else moves less than
+the rates.
 The systems take turns within each run, so that a machine busy with something else slows them alike; the
 table shows each one's median over the runs. arq and saq run in the peers' venv (``make bench`` makes it
 with arq; ``pip install saq`` there too), through this same file (``--peer NAME``), so neither shares a
@@ -36,17 +38,26 @@ def noop() -> None:
     pass
 
 
-async def timed(n: int, enqueue: Callable[[], Awaitable[Any]], batch: int) -> float:
-    """Tasks per second of ``n`` calls of ``enqueue``, ``batch`` at a time (1: each awaited before the next)."""
-    for _ in range(WARMUP):
-        await enqueue()
-    start = time.perf_counter()
-    for first in range(0, n, batch):
-        if batch == 1:
-            await enqueue()
-        else:
-            await asyncio.gather(*(enqueue() for _ in range(min(batch, n - first))))
-    return n / (time.perf_counter() - start)
+async def timed(n: int, enqueue: Callable[[], Awaitable[Any]], batch: int) -> tuple[float, float]:
+    """Tasks per second of ``n`` calls of ``enqueue``, ``batch`` at a time (1: each awaited before the
+    next), and the producer's CPU per call in microseconds."""
+
+    async def send(count: int) -> None:
+        for first in range(0, count, batch):
+            if batch == 1:
+                await enqueue()
+            else:
+                await asyncio.gather(*(enqueue() for _ in range(min(batch, count - first))))
+
+    await send(WARMUP)  # in the same shape: as many connections open as the timed part needs
+    start, cpu = time.perf_counter(), time.process_time()
+    await send(n)
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1e6
+
+
+async def both(n: int, enqueue: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+    (one, one_cpu), (batch, batch_cpu) = await timed(n, enqueue, 1), await timed(n, enqueue, BATCH)
+    return {"one": one, "one_cpu": one_cpu, "batch": batch, "batch_cpu": batch_cpu}
 
 
 # -- yotaq, in this process ----------------------------------------------------------------------
@@ -58,20 +69,17 @@ def yotaq_rates(url: str, n: int) -> dict[str, dict[str, float]]:
     queue = yotaq.Queue(yotaq.connect(url), "bench-sync")
     for _ in range(WARMUP):
         queue.enqueue(noop)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         queue.enqueue(noop)
-    sync_rate = n / (time.perf_counter() - start)
+    sync = {"one": n / (time.perf_counter() - start), "one_cpu": (time.process_time() - cpu) / n * 1e6}
     queue.redis.close()
 
     async def measure() -> dict[str, float]:
         async with yotaq.AsyncQueue.from_url(url, "bench-async") as aq:
-            return {
-                "one": await timed(n, lambda: aq.enqueue(noop), 1),
-                "batch": await timed(n, lambda: aq.enqueue(noop), BATCH),
-            }
+            return await both(n, lambda: aq.enqueue(noop))
 
-    return {"yotaq Queue (blocking)": {"one": sync_rate}, "yotaq AsyncQueue": asyncio.run(measure())}
+    return {"yotaq Queue (blocking)": sync, "yotaq AsyncQueue": asyncio.run(measure())}
 
 
 # -- the peers, each in the peers' venv (``--peer``) -----------------------------------------------
@@ -83,10 +91,7 @@ async def arq_rates(url: str, n: int) -> dict[str, float]:
 
     pool = await create_pool(RedisSettings.from_dsn(url))
     try:
-        return {
-            "one": await timed(n, lambda: pool.enqueue_job("noop"), 1),
-            "batch": await timed(n, lambda: pool.enqueue_job("noop"), BATCH),
-        }
+        return await both(n, lambda: pool.enqueue_job("noop"))
     finally:
         await pool.aclose()
 
@@ -97,10 +102,7 @@ async def saq_rates(url: str, n: int) -> dict[str, float]:
     queue = Queue.from_url(url, name="bench-saq")
     await queue.connect()
     try:
-        return {
-            "one": await timed(n, lambda: queue.enqueue("noop"), 1),
-            "batch": await timed(n, lambda: queue.enqueue("noop"), BATCH),
-        }
+        return await both(n, lambda: queue.enqueue("noop"))
     finally:
         await queue.disconnect()
 
@@ -173,15 +175,15 @@ def main() -> None:
     print(f"{args.tasks} enqueues of a no-op task, no worker; median of {args.runs} runs, tasks per second")
     print(f"yotaq {yotaq.__version__} on redis-py {redis.__version__}; peers on redis-py {peers.get('redis')}")
     print(f"hiredis: yotaq's venv {_hiredis()}, the peers' {peers.get('hiredis')}\n")
-    print(f"| producer | one at a time | {BATCH} at a time (asyncio.gather) |")
-    print("|---|---:|---:|")
+    print(f"| producer | one at a time | {BATCH} at a time (asyncio.gather) | CPU µs per enqueue (one / {BATCH}) |")
+    print("|---|---:|---:|---:|")
     for name, runs in rates.items():
-        cells = [
-            statistics.median(run[column] for run in runs) if column in runs[0] else None for column in ("one", "batch")
-        ]
-        print(f"| {name} | " + " | ".join("n/a" if cell is None else f"{cell:,.0f}" for cell in cells) + " |")
+        cells = {column: statistics.median(run[column] for run in runs) for column in runs[0]}
+        rate = " | ".join(f"{cells[column]:,.0f}" if column in cells else "n/a" for column in ("one", "batch"))
+        cpu = " / ".join(f"{cells[column]:.0f}" for column in ("one_cpu", "batch_cpu") if column in cells)
+        print(f"| {name} | {rate} | {cpu} |")
     for name, why in missing.items():
-        print(f"| {name} | {why} | |")
+        print(f"| {name} | {why} | | |")
 
 
 def _hiredis() -> str | None:
