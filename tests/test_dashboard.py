@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 import yotaq
+from yotaq import Status
 from yotaq.broker import Broker
 from yotaq.dashboard.app import create_app
 from yotaq.dashboard.views import LISTED_RECORDS
@@ -52,11 +53,14 @@ def page(browser: Browser, dialogs: list[str]) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1360, "height": 1000})
     opened = context.new_page()
 
-    def dismissed(dialog: object) -> None:  # an alert() that ran would show here
-        dialogs.append(dialog.message)  # type: ignore[attr-defined]
-        dialog.dismiss()  # type: ignore[attr-defined]
+    def answered(dialog: Dialog) -> None:
+        if dialog.type == "confirm":  # "Cancel this job?", "Forget every failed job ...?": yes
+            dialog.accept()
+            return
+        dialogs.append(dialog.message)  # an alert() that ran would show here
+        dialog.dismiss()
 
-    opened.on("dialog", dismissed)
+    opened.on("dialog", answered)
     yield opened
     context.close()
 
@@ -140,6 +144,31 @@ def test_what_comes_from_a_job_is_shown_as_text(
     expect(page.locator("pre.args")).to_have_text(f"('{SCRIPT}')")
     assert page.evaluate("document.scripts.length") == 1  # the dashboard's own, and no other
     assert dialogs == []
+
+
+def test_a_job_is_cancelled_and_failed_jobs_purged_with_their_buttons(
+    page: Page, dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    queue.options(retries=0).enqueue_many(tasks.fail, [("a",), ("b",)])
+    burst_worker()
+    scheduled = queue.options(delay=3600).enqueue(tasks.nap, 0)
+
+    # A scheduled job, cancelled from its page
+    page.goto(job_url(dashboard, queue, scheduled.id))
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".notice")).to_have_text("cancelled the job")
+    expect(page.locator("#status")).to_have_text("cancelled")
+    assert scheduled.status is Status.CANCELLED
+
+    # Every failed job, purged from the main page
+    page.goto(dashboard)
+    section = page.locator(f'section.queue[data-queue="{queue.name}"]')
+    expect(section.locator('[data-count="failed"]')).to_have_text("2")
+    section.get_by_role("button", name="Purge all failed").click()
+    expect(page.locator(".notice")).to_have_text("purged 2 job(s)")
+    expect(section.locator('[data-count="failed"]')).to_have_text("0")
+    expect(section.locator('[data-list="failed"]')).to_have_text("none")
+    assert queue.failed_jobs() == []
 
 
 def test_the_charts_and_the_last_hour_come_from_the_time_series(
