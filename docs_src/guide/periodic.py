@@ -1,0 +1,34 @@
+"""Run functions periodically: the schedule lives in Redis, and one worker of the queue enqueues each tick."""
+
+import datetime
+import os
+import time
+import zoneinfo
+
+import yotaq
+
+queue = yotaq.Queue(yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0")))
+
+
+@queue.periodic(every=3600)  # its name: the function's, "__main__.clean_up"
+def clean_up():
+    return "cleaned up"
+
+
+def send_report():
+    return "report sent"
+
+
+# Without a decorator, with options and a name of your own (cron= needs croniter: the cron extra)
+weekdays = queue.options(retries=2, timeout=60).periodic(cron="0 7 * * mon-fri", tz="Europe/Paris", name="report")
+weekdays(send_report)
+
+for schedule in queue.periodics():
+    if schedule.every is not None:
+        print(f"{schedule.name}: every {schedule.every} s, next in {schedule.next_run_ms / 1000 - time.time():.0f} s")
+    else:
+        local = datetime.datetime.fromtimestamp(schedule.next_run_ms / 1000, zoneinfo.ZoneInfo(schedule.tz))
+        print(f"{schedule.name}: cron {schedule.cron!r} ({schedule.tz}), next {local:%A %H:%M}")
+
+print(queue.remove_periodic("__main__.clean_up"), queue.remove_periodic("report"))
+print(queue.periodics())
