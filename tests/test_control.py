@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import time
 
 import pytest
@@ -265,3 +266,50 @@ def test_the_counts_of_a_queue_with_limits_and_schedules_come_back_to_zero(queue
     burst_worker()
     assert collections.Counter(job.status for job in jobs) == {Status.DONE: 20}
     assert r.zcard(queue.keys.holders) == 0 and r.zcard(queue.keys.waiting) == 0 and r.hlen(queue.keys.state) == 0
+
+
+def waits_to_be_cancelled_then_raises(url, queue_name, path):
+    import redis
+
+    from yotaq.broker.keys import QueueKeys
+
+    tasks.note(path, "start", "x")
+    client, job = redis.Redis.from_url(url), yotaq.current_job()
+    while client.hget(QueueKeys(queue_name).state, job.id) != b"cancelling":
+        time.sleep(0.005)
+    raise RuntimeError("raised before its worker could interrupt it")
+
+
+def test_a_cancelled_task_that_raises_on_its_own_is_not_retried(queue, spawn, queue_name, redis_url, tmp_path):
+    journal = str(tmp_path / "journal")
+    job = queue.options(retries=3, retry_delay=0.01).enqueue(
+        waits_to_be_cancelled_then_raises, redis_url, queue_name, journal
+    )
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: tasks.events(tmp_path / "journal", "start"), what="the task to start")
+    assert job.cancel()
+    with pytest.raises(yotaq.JobCancelled):
+        job.result(timeout=5)
+    wait_for(lambda: job.status is Status.CANCELLED and queue.info().active == 0, what="the job to end cancelled")
+    time.sleep(0.3)  # a retry, were there one, would start within this (retry_delay is 0.01 s)
+    assert len(tasks.events(tmp_path / "journal", "start")) == 1 and queue.info().scheduled == 0
+
+
+def test_cancelling_a_task_waiting_for_a_slot_lets_the_next_one_run(queue, spawn, queue_name, tmp_path):
+    limited = queue.options(concurrency=1, limit_key="one")
+    first = limited.enqueue(time.sleep, 1)
+    waiting = limited.enqueue(divmod, 1, 1)
+    behind = limited.enqueue(divmod, 7, 2)
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: queue.broker.client.zcard(queue.keys.waiting) == 2, what="two tasks to wait for the slot")
+    assert waiting.cancel()
+    assert behind.result(timeout=10) == (3, 1) and first.result(timeout=5) is None
+    assert waiting.status is Status.CANCELLED
+
+
+def test_a_periodic_task_keeps_its_limits(queue, r):
+    queue.options(concurrency=1).periodic(every=60, name="exclusive")(print)
+    [(_, record, _)] = queue.broker.schedules(queue.keys)
+    timing, _ = yotaq.outcomes.decode_schedule("exclusive", record, None, queue.name)
+    assert json.loads(timing)["limit"] == "builtins.print,1,-"

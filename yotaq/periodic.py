@@ -110,7 +110,7 @@ def tick(broker: Broker, keys: QueueKeys, shards: int, secret: bytes | None) -> 
             logger.error("periodic schedule %s on %r cannot be used: %s", name, keys.queue, exc)
             continue
         job_id = _tick_id(name, due_ms, keys, shards)
-        message = serializer.message_for(job_id, body, secret, keys.queue)
+        message = serializer.message_for(job_id, body, secret, keys.queue, spec.get("limit", serializer.NO_LIMIT))
         following = next_run_ms(spec, int(time.time() * 1000), due_ms)
         if broker.tick(keys, name, due, following, job_id, message):
             logger.info("periodic %s: enqueued job %s", name, job_id)

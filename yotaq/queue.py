@@ -303,7 +303,8 @@ class WithOptions:
             plain = fn.fn if isinstance(fn, TaskFunction) else fn
             schedule = check_name("periodic schedule name", name or f"{plain.__module__}.{plain.__qualname__}")
             body = serializer.task_body(queue._functions.dumps(plain), (), {}, self._options.changes)
-            schedules.register(queue.broker, queue._keys_of(schedule), queue._secret, schedule, spec, body)
+            limited = {**spec, "limit": self._options.limit(plain)} if self._options.limit(plain) != "-" else spec
+            schedules.register(queue.broker, queue._keys_of(schedule), queue._secret, schedule, limited, body)
             return fn
 
         return register

@@ -6,7 +6,8 @@
   KEYS[9] pending list
   ARGV[1] the message as leased   ARGV[2] the message for the next try   ARGV[3] its job id
   ARGV[4] delay before the next try (ms, from now on the Redis clock)
-  Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
+  Returns: 1; 2 when the job was cancelled while it ran (it is not tried again: it ends there, its
+  result the cancellation); 0 when the message was no longer leased by this worker (nothing changes).
 ]]
 --@include now_ms
 --@include job_id
@@ -15,6 +16,11 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
 release_slot({holders = KEYS[6], waiting = KEYS[7], waiting_messages = KEYS[8], pending = KEYS[9]}, ARGV[1])
+if redis.call('HGET', KEYS[4], ARGV[3]) == 'cancelling' then
+  redis.call('HDEL', KEYS[4], ARGV[3])
+  redis.call('HINCRBY', KEYS[5], 'cancelled', 1)
+  return 2
+end
 redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[4]), ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[3], 'scheduled')

@@ -18,16 +18,9 @@ local function limit_of(message)
   return {key = key, concurrency = tonumber(concurrency), count = tonumber(count), period = tonumber(period)}
 end
 
--- Give back the slot a finished (or given back) task held, and let the first task waiting for it go.
-local function release_slot(lim, message)
-  local limit = limit_of(message)
-  if not limit or not limit.concurrency then
-    return
-  end
-  if redis.call('ZREM', lim.holders, limit.key .. '\0' .. job_id(message)) == 0 then
-    return
-  end
-  local first = redis.call('ZRANGEBYLEX', lim.waiting, '[' .. limit.key .. '\0', '(' .. limit.key .. '\1', 'LIMIT', 0, 1)[1]
+-- Let the first task waiting for a slot of `key` go, to the head of the queue.
+local function wake_next(lim, key)
+  local first = redis.call('ZRANGEBYLEX', lim.waiting, '[' .. key .. '\0', '(' .. key .. '\1', 'LIMIT', 0, 1)[1]
   if first then
     local waiting = redis.call('HGET', lim.waiting_messages, first)
     redis.call('ZREM', lim.waiting, first)
@@ -35,6 +28,14 @@ local function release_slot(lim, message)
     if waiting then
       redis.call('LPUSH', lim.pending, waiting)
     end
+  end
+end
+
+-- Give back the slot a finished (or given back) task held, and let the first task waiting for it go.
+local function release_slot(lim, message)
+  local limit = limit_of(message)
+  if limit and limit.concurrency and redis.call('ZREM', lim.holders, limit.key .. '\0' .. job_id(message)) == 1 then
+    wake_next(lim, limit.key)
   end
 end
 
@@ -95,6 +96,11 @@ local function leased(lim, message)
   elseif state == 'cancelled' then
     redis.call('LREM', lim.active, 1, message)
     redis.call('HDEL', lim.state, id)
+    -- It may have been woken for a slot it will not take now: wake the next in its place.
+    local limit = limit_of(message)
+    if limit and limit.concurrency then
+      wake_next(lim, limit.key)
+    end
     return nil
   end
   return false
