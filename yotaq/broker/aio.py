@@ -47,25 +47,26 @@ def check_async_client(client: AsyncClient) -> AsyncClient:
     return client
 
 
-async def transaction(client: AsyncClient, *commands: commands.Command) -> list[Any]:
+async def transaction(client: AsyncClient, *commands: commands.Command, cluster: bool = False) -> list[Any]:
     """Run ``commands`` as one ``MULTI`` ... ``EXEC``, in one round trip; their replies.
 
     As the blocking ``transaction``: the commands are packed by hand (hiredis) and written on one
     connection, and every reply is read back, so the connection stays in step even when Redis refuses
     one of them. That connection is the client's own on a client of one connection (a replicated
     write's, so that its ``WAIT`` follows on it), else one of the pool's, held for that round trip
-    only: redis-py's pipeline would cost several times more per enqueue. On a Redis Cluster (every
-    command on one slot) redis-py's transaction is used.
+    only: redis-py's pipeline would cost several times more per enqueue. On a Redis Cluster (``cluster``,
+    which the caller knows: ``isinstance`` against redis-py's classes costs microseconds; every command on
+    one slot) redis-py's transaction is used.
     """
-    if isinstance(client, RedisCluster):
+    if cluster:
         async with client.pipeline(transaction=True) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return list(await pipe.execute())
-    own = client.connection
-    if own is not None:
-        return await _exec(own, commands)
-    pool = client.connection_pool
+    single = cast(redis.asyncio.Redis, client)  # not a cluster, as the caller says
+    if single.connection is not None:
+        return await _exec(single.connection, commands)
+    pool = single.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
         return await _exec(connection, commands)
@@ -102,7 +103,8 @@ class AsyncBroker:
     def __init__(self, client: AsyncClient, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
         self.client = check_async_client(client)
         self.patience = Patience(patience)
-        self.replicas = commands.check_replicas(replicas, isinstance(client, RedisCluster))
+        self._cluster = isinstance(client, RedisCluster)
+        self.replicas = commands.check_replicas(replicas, self._cluster)
         # A wait in Redis must end before the client's socket gives up on the reply.
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
@@ -162,13 +164,13 @@ class AsyncBroker:
     async def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
         push = commands.push_commands(keys, job_id, message)
-        await self._patient(lambda client: transaction(client, *push), write=True)
+        await self._patient(lambda client: transaction(client, *push, cluster=self._cluster), write=True)
 
     async def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
         push = commands.push_many_commands(keys, job_ids, messages)
         if push:
-            await self._patient(lambda client: transaction(client, *push), write=True)
+            await self._patient(lambda client: transaction(client, *push, cluster=self._cluster), write=True)
 
     async def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
@@ -187,7 +189,7 @@ class AsyncBroker:
             ConfigurationError: the queue has another number of shards.
         """
         agree = commands.agree_shards_commands(keys, shards)
-        recorded, _ = await self._patient(lambda client: transaction(client, *agree))
+        recorded, _ = await self._patient(lambda client: transaction(client, *agree, cluster=self._cluster))
         commands.check_shards(keys, recorded, shards, who)
 
     # -- reading -------------------------------------------------------------------------------
@@ -209,7 +211,9 @@ class AsyncBroker:
         async def read(client: AsyncClient) -> QueueInfo:
             reply = await self._info(script_keys, args, client=client)
             lengths = commands.active_commands(keys, reply)
-            return commands.read_info(keys, reply, await transaction(client, *lengths) if lengths else [])
+            return commands.read_info(
+                keys, reply, await transaction(client, *lengths, cluster=self._cluster) if lengths else []
+            )
 
         return await self._patient(read)
 
