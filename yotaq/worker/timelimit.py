@@ -13,11 +13,13 @@ process can be told each deadline (``Watchdog``) and kill the worker when it pas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Protocol
 
@@ -85,20 +87,35 @@ class TaskRunner:
             TimeLimitExceeded: it ran past ``timeout``.
             TaskCancelled: it was cancelled meanwhile (``cancel``).
         """
-        value = self.start(task, timeout)
-        if inspect.isawaitable(value):
-            self._running, self._job = True, task.id
-            try:
-                value = self._await(value, timeout)
-            finally:
-                self._running = False
-        return value
+        with self._watched(timeout):
+            value = self._call(task, timeout)
+            if inspect.isawaitable(value):
+                self._running, self._job = True, task.id
+                try:
+                    value = self._await(value, timeout)
+                finally:
+                    self._running = False
+            return value
 
     def start(self, task: Task, timeout: float | None) -> Any:
         """``task.fn(*args, **kwargs)``, within ``timeout``: a function's value, or an ``async def``'s
         coroutine, not awaited yet (``asyncio.wait_for`` gives it its own time limit)."""
+        with self._watched(timeout):
+            return self._call(task, timeout)
+
+    @contextlib.contextmanager
+    def _watched(self, timeout: float | None) -> Iterator[None]:
+        """The watchdog told the time limit for as long as the block runs (it kills what blocks even
+        signals and the event loop)."""
         if timeout is not None and self._watchdog is not None:
             self._watchdog.arm(timeout)
+        try:
+            yield
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.disarm()
+
+    def _call(self, task: Task, timeout: float | None) -> Any:
         self._running, self._overdue, self._job = True, 0, task.id
         try:
             if timeout is not None and self._signals:
@@ -113,8 +130,6 @@ class TaskRunner:
             return value
         finally:
             self._running = False
-            if self._watchdog is not None:
-                self._watchdog.disarm()
 
     @property
     def event_loop(self) -> asyncio.AbstractEventLoop:
