@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from redis import DriverInfo
@@ -173,11 +173,15 @@ def _resp(*commands: tuple[Any, ...]) -> bytes:
     return b"".join(parts)
 
 
-_pack_command: Callable[[tuple[Any, ...]], bytes] | None
-try:
-    from hiredis import pack_command as _pack_command  # the "hiredis" extra
-except ImportError:  # pragma: no cover - without the extra
-    _pack_command = None
+def _hiredis_packer() -> Callable[[tuple[Any, ...]], bytes] | None:
+    try:
+        from hiredis import pack_command  # the "hiredis" extra
+    except ImportError:  # pragma: no cover - without the extra
+        return None
+    return cast(Callable[[tuple[Any, ...]], bytes], pack_command)
+
+
+_pack_command = _hiredis_packer()
 
 
 _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
