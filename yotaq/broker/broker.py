@@ -15,11 +15,11 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 from redis.cluster import RedisCluster
 
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
-from ..info import Buried, QueueInfo, WorkerInfo
-from .connection import Client, Patience, ThreadClients, check_client, pairs, transaction, translated
+from ..info import Buried, QueueInfo
+from . import commands
+from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
-from .keys import KINDS, QueueKeys
+from .keys import QueueKeys
 from .scripts import Scripts
 from .upkeep import Upkeep
 
@@ -28,11 +28,7 @@ T = TypeVar("T")
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
-MAX_REPLICAS = 16
-REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
-BULK_CHUNK = 5_000  # messages per RPUSH in push_many
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
-COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
 
 
 class Ack(NamedTuple):
@@ -76,11 +72,7 @@ class Broker(Control, Upkeep):
     def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
         self.client = check_client(client)
         self.patience = Patience(patience)
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= MAX_REPLICAS:
-            raise ConfigurationError(f"replicas must be a whole number from 0 to {MAX_REPLICAS}, got {replicas!r}")
-        if replicas and isinstance(client, RedisCluster):
-            raise ConfigurationError("replicas= is for a single Redis or a Sentinel-managed master, not a cluster")
-        self.replicas = replicas
+        self.replicas = commands.check_replicas(replicas, isinstance(client, RedisCluster))
         # A wait in Redis must end before the client's socket gives up on the reply.
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
@@ -114,12 +106,8 @@ class Broker(Control, Upkeep):
 
         def durable(client: Client) -> T:
             result = command(client)
-            confirmed: int = client.execute_command("WAIT", self.replicas, REPLICA_WAIT_MS)  # type: ignore[no-untyped-call]
-            if confirmed < self.replicas:
-                raise ConnectionError(
-                    f"written, but {confirmed} of {self.replicas} replica(s) confirmed it within "
-                    f"{REPLICA_WAIT_MS} ms: a failover now could lose it"
-                )
+            confirmed = client.execute_command(*commands.wait_command(self.replicas))  # type: ignore[no-untyped-call]
+            commands.check_replicated(int(confirmed), self.replicas)
             return result
 
         return durable
@@ -128,20 +116,14 @@ class Broker(Control, Upkeep):
 
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
-
-        push = ("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")
+        push = commands.push_commands(keys, job_id, message)
         self._patient(lambda client: transaction(client, *push), write=True)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
-
-        commands: list[tuple[Any, ...]] = []
-        for start in range(0, len(messages), BULK_CHUNK):
-            commands.append(("RPUSH", keys.pending, *messages[start : start + BULK_CHUNK]))
-            states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
-            commands.append(("HSET", keys.state, *states))
-        if commands:
-            self._patient(lambda client: transaction(client, *commands), write=True)
+        push = commands.push_many_commands(keys, job_ids, messages)
+        if push:
+            self._patient(lambda client: transaction(client, *push), write=True)
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
@@ -149,10 +131,9 @@ class Broker(Control, Upkeep):
         """Enqueue a job with an id of the caller's choosing (``unique``), or to run later (at a time
         since the epoch, or after a delay on Redis's clock). False when a job with this unique id is
         still pending, scheduled or active."""
-        script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
-        script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
-        at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
-        args = [message, job_id, "1" if unique else "", at, delay]
+        script_keys, args = commands.enqueue_script(
+            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms
+        )
         return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True))
 
     def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
@@ -162,12 +143,9 @@ class Broker(Control, Upkeep):
         Raises:
             ConfigurationError: the queue has another number of shards.
         """
-        recorded, _ = self._patient(lambda c: transaction(c, ("GET", keys.shards), ("SET", keys.shards, shards, "NX")))
-        if recorded is not None and int(recorded) != shards:
-            raise ConfigurationError(
-                f"queue {keys.queue!r} has {int(recorded)} shard(s) in Redis, but this {who} was given "
-                f"shards={shards}: give every producer and worker of a queue the same number"
-            )
+        agree = commands.agree_shards_commands(keys, shards)
+        recorded, _ = self._patient(lambda c: transaction(c, *agree))
+        commands.check_shards(keys, recorded, shards, who)
 
     def recorded_shards(self, keys: QueueKeys) -> int:
         """How many shards the queue's producers and workers have agreed on (1 if none has said)."""
@@ -178,50 +156,23 @@ class Broker(Control, Upkeep):
 
     def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
-        key = keys.result(job_id)
-
-        def wait(client: Client) -> bytes | None:
-            # Moving the one element from the list's tail to its tail leaves it there for other
-            # waiters, and blocks until the worker stores it. (Fractional seconds work.)
-            return cast(bytes | None, client.blmove(key, key, timeout_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
-
-        return self._patient(wait, blocks_s=timeout_s)
+        wait = commands.wait_result_command(keys, job_id, timeout_s)
+        return cast(bytes | None, self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))  # type: ignore[no-untyped-call]
 
     def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
-        """Where a job is, in O(1): ``pending``, ``scheduled``, ``active`` or ``not_found``, or for a
-        finished job ``result`` or ``record`` with its signed outcome (for the caller to check)."""
-        script_keys = [keys.state, keys.result(job_id)]
-        script_keys += [key for kind in KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
-        reply = self._patient(lambda c: self._scripts.status(script_keys, [job_id], client=c))
-        if reply[0] == b"record":
-            return "result", reply[1].split(b" ", 1)[1]
-        return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
+        """Where a job is, in O(1) (see ``commands.read_status``)."""
+        script_keys, args = commands.status_script(keys, job_id)
+        return commands.read_status(self._patient(lambda c: self._scripts.status(script_keys, args, client=c)))
 
     def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
 
+        script_keys, args = commands.info_script(keys)
+
         def read(client: Client) -> QueueInfo:
-            script_keys = [keys.pending, keys.scheduled, keys.workers, keys.heartbeats, keys.stats]
-            script_keys += [keys.buried(kind) for kind in KINDS]
-            now_ms, pending, scheduled, workers, heartbeats, stats, failed, dead = self._scripts.info(
-                script_keys, [], client=client
-            )
-            workers, heartbeats, stats = pairs(workers), dict(pairs(heartbeats)), dict(pairs(stats))
-            lengths = [("LLEN", keys.active(worker.decode())) for worker, _ in workers]
-            active = transaction(client, *lengths) if lengths else []
-            return QueueInfo(
-                queue=keys.queue,
-                server_time_ms=now_ms,
-                pending=pending,
-                scheduled=scheduled,
-                workers=[
-                    WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(float(deadline)), held)
-                    for (worker, deadline), held in zip(workers, active, strict=True)
-                ],
-                failed=failed,
-                dead=dead,
-                **{name: int(stats.get(name.encode(), 0)) for name in COUNTERS},
-            )
+            reply = self._scripts.info(script_keys, args, client=client)
+            lengths = commands.active_commands(keys, reply)
+            return commands.read_info(keys, reply, transaction(client, *lengths) if lengths else [])
 
         return self._patient(read)
 

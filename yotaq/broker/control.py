@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from . import commands
 from .connection import Client
 from .keys import QueueKeys
 from .scripts import Scripts
@@ -27,10 +28,8 @@ class Control:
 
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
         """Cancel a job (see ``cancel-4.lua``); its state before, or None when it was not there."""
-        script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id)]
-        args: list[Any] = [job_id, envelope, result_ttl_ms]
-        state = self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c))
-        return None if state is None else cast(bytes, state).decode()
+        script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
+        return commands.read_cancel(self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c)))
 
     def state_of(self, keys: QueueKeys, job_id: str) -> str | None:
         """A job's state (``pending``, ``scheduled``, ``active``, ``cancelling``, ...), if not finished."""
