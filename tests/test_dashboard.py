@@ -22,7 +22,6 @@ from yotaq import Status
 from yotaq.broker import Broker
 from yotaq.dashboard.app import create_app
 from yotaq.dashboard.views import LISTED_RECORDS
-from yotaq.monitor import discover_queues
 
 from . import dashboard_tasks as tasks
 from .helpers import ROOT, wait_for
@@ -271,7 +270,7 @@ def test_python_m_yotaq_dashboard_serves_the_queues_found_in_redis(
     redis_url: str, queue: yotaq.Queue, spawn: object, r: redis.Redis
 ) -> None:
     queue.enqueue(tasks.nap, 0)
-    assert queue.name in discover_queues(Broker(r))
+    assert queue.name in Broker(r).queue_names()
     port = free_port()
     child = spawn("-m", "yotaq", "dashboard", "--port", str(port))  # type: ignore[operator]
     url = f"http://127.0.0.1:{port}"

@@ -80,7 +80,7 @@ class QueueCollector(Collector):
             "tasks are counted at that second's mean duration.",
             labels=["queue"],
         )
-        for name in self.queues if self.queues is not None else monitor.discover_queues(self.broker):
+        for name in self.queues if self.queues is not None else self.broker.queue_names():
             shards = monitor.shards_of(self.broker, name)
             info = QueueInfo.merged([self.broker.info(keys) for keys in shards])
             for field, family in gauges.items():

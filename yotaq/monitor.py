@@ -1,58 +1,24 @@
-"""What the dashboard and the metrics exporter read from Redis beyond what ``Broker`` offers: the
-queues there are, the per-second time series, what each worker is running, the raw counters, and a
-job's message and record where they can be read without scanning.
+"""What the dashboard and the metrics exporter make of the broker's read-only looks at queues
+(``broker/reads.py``): the per-second time series, what each worker is running, the counters, the
+newest failed and dead records, and a job's message and record, read by its id without scanning.
 
-Every function takes a ``Broker`` and reads through its ``client`` with keys built by ``QueueKeys``
-(nothing here writes). The core never imports this module: it is for the ``dashboard`` and
-``metrics`` extras.
+The core never imports this module: it is for the ``dashboard`` and ``metrics`` extras.
 """
 
 from __future__ import annotations
 
-import contextlib
 import reprlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
 from . import serializer
 from .broker import Broker, QueueKeys, Record, check_name
-from .broker.connection import Client, translated
 from .broker.keys import KINDS, shard_of
-from .exceptions import ConfigurationError, InvalidMessage
+from .exceptions import InvalidMessage
 from .info import Buried
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
-SCAN_COUNT = 1_000  # keys per SCAN step when looking for queues
 MAX_REPR = 2_000  # characters of an argument's or result's repr shown at most
-
-# The keys that show a queue exists: one with workers, pending jobs, counters or records.
-_DISCOVERY: tuple[Callable[[QueueKeys], str], ...] = (
-    lambda keys: keys.workers,
-    lambda keys: keys.pending,
-    lambda keys: keys.stats,
-    lambda keys: keys.buried("failed"),
-    lambda keys: keys.buried("dead"),
-)
-
-
-def discover_queues(broker: Broker) -> list[str]:
-    """The names of the queues in Redis, found with ``SCAN`` (on every node of a cluster): those with
-    workers, pending jobs, counters or failed/dead records. A sharded queue is named once."""
-    probe = QueueKeys("*")
-    names: set[str] = set()
-    with translated():
-        for pattern in (key_of(probe) for key_of in _DISCOVERY):
-            head, tail = pattern.split("*")
-            for key in broker.client.scan_iter(match=pattern, count=SCAN_COUNT):
-                text = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
-                name = text[len(head) : len(text) - len(tail)]
-                base, mark, shard = name.rpartition("#")
-                if mark and shard.isdigit():
-                    name = base
-                with contextlib.suppress(ConfigurationError):  # not one of ours: a worker name, say
-                    names.add(QueueKeys(name).queue)
-    return sorted(names)
 
 
 def shards_of(broker: Broker, queue: str) -> list[QueueKeys]:
@@ -63,11 +29,6 @@ def shards_of(broker: Broker, queue: str) -> list[QueueKeys]:
 def keys_of_job(shards: Sequence[QueueKeys], job_id: str) -> QueueKeys:
     """The keys of the shard a job lives in."""
     return shards[shard_of(check_name("job id", job_id), len(shards))]
-
-
-def _read(broker: Broker, command: Callable[[Client], Any]) -> Any:
-    with translated():
-        return command(broker.client)
 
 
 # -- the time series ---------------------------------------------------------------------------
@@ -84,19 +45,11 @@ class Second:
 
 def series(broker: Broker, shards: Sequence[QueueKeys], now_ms: int) -> list[Second]:
     """The seconds of the last hour (up to ``now_ms``, Redis's time) in which tasks were done, oldest
-    first, summed over the shards, from ``QueueKeys.series`` (written by the acknowledgement script):
-    a field is ``second % 3600 -> b"<second> <done> <sum of ms>"``; one older than an hour is a
-    leftover its second's next turn has not overwritten yet, and is skipped."""
-
-    def read(client: Client) -> list[Any]:
-        with client.pipeline(transaction=False) as pipe:
-            for keys in shards:
-                pipe.hvals(keys.series)
-            return cast(list[Any], pipe.execute())
-
+    first, summed over the shards. A field is ``second % 3600 -> b"<second> <done> <sum of ms>"``; one
+    older than an hour is a leftover its second's next turn has not overwritten yet, and is skipped."""
     now_s = now_ms // 1000
     seconds: dict[int, tuple[int, int]] = {}
-    for value in (value for values in _read(broker, read) for value in values):
+    for value in broker.series_values(shards):
         parts = value.split()
         if len(parts) != 3 or not all(part.isdigit() for part in parts):
             continue
@@ -114,17 +67,7 @@ def running(broker: Broker, shards: Sequence[QueueKeys], workers: Iterable[str])
     """The job each worker runs now: the id in the head of its active list (its first shard's that
     holds one), or None when it holds nothing."""
     names = list(workers)
-    if not names:
-        return {}
-
-    def read(client: Client) -> list[Any]:
-        with client.pipeline(transaction=False) as pipe:
-            for name in names:
-                for keys in shards:
-                    pipe.lindex(keys.active(name), 0)
-            return cast(list[Any], pipe.execute())
-
-    heads = _read(broker, read)
+    heads = broker.active_heads(shards, names)
     found: dict[str, str | None] = {}
     for n, name in enumerate(names):
         held = [head for head in heads[n * len(shards) : (n + 1) * len(shards)] if head is not None]
@@ -135,15 +78,8 @@ def running(broker: Broker, shards: Sequence[QueueKeys], workers: Iterable[str])
 def counters(broker: Broker, shards: Sequence[QueueKeys]) -> dict[str, int]:
     """The queue's event counters as Redis keeps them (``done``, ``failed``, ``retried``, ``invalid``,
     ``redelivered``, ``cancelled``), summed over the shards; a counter never incremented is absent."""
-
-    def read(client: Client) -> list[Any]:
-        with client.pipeline(transaction=False) as pipe:
-            for keys in shards:
-                pipe.hgetall(keys.stats)
-            return cast(list[Any], pipe.execute())
-
     totals: dict[str, int] = {}
-    for stats in _read(broker, read):
+    for stats in broker.stats_hashes(shards):
         for name, value in stats.items():
             if value.lstrip(b"-").isdigit():
                 totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
@@ -152,20 +88,9 @@ def counters(broker: Broker, shards: Sequence[QueueKeys]) -> dict[str, int]:
 
 def newest_records(broker: Broker, keys: QueueKeys, kind: Buried, count: int, now_ms: int) -> list[Record]:
     """At most ``count`` failed or dead records not expired, those kept longest first: the newest, when
-    they were kept for the same ``failure_ttl``. Two round trips whatever the number kept (``Broker.buried``
-    reads them all)."""
-    ranked = _read(
-        broker,
-        lambda client: client.zrevrangebyscore(
-            keys.buried(kind), "+inf", f"({now_ms}", start=0, num=count, withscores=True
-        ),
-    )
-    if not ranked:
-        return []
-    ids = [job_id for job_id, _ in ranked]
-    reasons = _read(broker, lambda client: client.hmget(keys.buried_reasons(kind), ids))
+    they were kept for the same ``failure_ttl`` (``Broker.buried`` reads them all)."""
     records = []
-    for (job_id, expires), reason in zip(ranked, reasons, strict=True):
+    for job_id, expires, reason in broker.newest_buried(keys, kind, count, now_ms):
         at_ms, _, envelope = (reason or b"").partition(b" ")
         if at_ms.isdigit():
             records.append(Record(job_id.decode(), int(at_ms), int(expires), envelope))
@@ -192,18 +117,7 @@ class Kept:
 
 def kept(broker: Broker, keys: QueueKeys, job_id: str) -> Kept:
     """The message, scheduled time and failed/dead record of a job, in one round trip."""
-
-    def read(client: Client) -> list[Any]:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.hget(keys.scheduled_messages, job_id)
-            pipe.zscore(keys.scheduled, job_id)
-            for kind in KINDS:
-                pipe.hget(keys.buried_messages(kind), job_id)
-                pipe.zscore(keys.buried(kind), job_id)
-                pipe.hget(keys.buried_reasons(kind), job_id)
-            return cast(list[Any], pipe.execute())
-
-    reply = _read(broker, read)
+    reply = broker.kept(keys, job_id)
     where, message = ("scheduled", reply[0]) if reply[0] is not None else (None, None)
     run_at_ms = None if reply[1] is None else int(reply[1])
     record = None

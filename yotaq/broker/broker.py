@@ -20,6 +20,7 @@ from . import commands
 from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
 from .keys import QueueKeys
+from .reads import Reads
 from .scripts import Scripts
 from .upkeep import Upkeep
 
@@ -28,7 +29,6 @@ T = TypeVar("T")
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
-PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue per script call
 
 
 class Ack(NamedTuple):
@@ -57,7 +57,7 @@ class Record(NamedTuple):
     envelope: bytes
 
 
-class Broker(Control, Upkeep):
+class Broker(Control, Reads, Upkeep):
     """Speaks Redis for every queue on one client.
 
     Args:

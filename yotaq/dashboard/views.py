@@ -62,7 +62,7 @@ class Board:
         with self._lock:
             at, found = self._found
             if fresh or time.monotonic() - at > DISCOVERY_TTL_S:
-                found = monitor.discover_queues(self.broker)
+                found = self.broker.queue_names()
                 self._found = (time.monotonic(), found)
             return found
 

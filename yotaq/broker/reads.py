@@ -1,0 +1,122 @@
+"""The broker's read-only commands for looking at queues from outside (the dashboard and the metrics
+exporter): the queues there are, the time series, what workers hold, the counters, the newest records
+and what is kept of one job. Mixed into ``Broker``. Replies come back raw; ``yotaq.monitor`` reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ..exceptions import ConfigurationError
+from ..info import Buried
+from .connection import Client, translated
+from .keys import KINDS, QueueKeys
+
+T = TypeVar("T")
+
+SCAN_COUNT = 1_000  # keys per SCAN step when looking for queues
+
+# The keys that show a queue exists: one with workers, pending jobs, counters or records.
+_DISCOVERY: tuple[Callable[[QueueKeys], str], ...] = (
+    lambda keys: keys.workers,
+    lambda keys: keys.pending,
+    lambda keys: keys.stats,
+    lambda keys: keys.buried("failed"),
+    lambda keys: keys.buried("dead"),
+)
+
+
+class Reads:
+    """Read-only looks at queues, for ``Broker``. Nothing here writes."""
+
+    client: Client
+
+    if TYPE_CHECKING:
+
+        def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
+
+    def queue_names(self) -> list[str]:
+        """The names of the queues in Redis, found with ``SCAN`` (on every node of a cluster): those with
+        workers, pending jobs, counters or failed/dead records. A sharded queue is named once."""
+        probe = QueueKeys("*")
+        names: set[str] = set()
+        with translated():
+            for pattern in (key_of(probe) for key_of in _DISCOVERY):
+                head, tail = pattern.split("*")
+                for key in self.client.scan_iter(match=pattern, count=SCAN_COUNT):
+                    text = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
+                    name = text[len(head) : len(text) - len(tail)]
+                    base, mark, shard = name.rpartition("#")
+                    if mark and shard.isdigit():
+                        name = base
+                    with contextlib.suppress(ConfigurationError):  # not one of ours: a worker name, say
+                        names.add(QueueKeys(name).queue)
+        return sorted(names)
+
+    def series_values(self, shards: Sequence[QueueKeys]) -> list[bytes]:
+        """Every field's value of each shard's time series (``QueueKeys.series``, written by the
+        acknowledgement script as ``b"<second> <done> <sum of ms>"``)."""
+        per_shard = self._pipelined(shards, lambda pipe, keys: pipe.hvals(keys.series))
+        return [value for values in per_shard for value in values]
+
+    def active_heads(self, shards: Sequence[QueueKeys], workers: Sequence[str]) -> list[bytes | None]:
+        """The head of each worker's active list on each shard, worker by worker, shard by shard."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                for worker in workers:
+                    for keys in shards:
+                        pipe.lindex(keys.active(worker), 0)
+                return cast(list[Any], pipe.execute())
+
+        return self._call(read) if workers else []
+
+    def stats_hashes(self, shards: Sequence[QueueKeys]) -> list[dict[bytes, bytes]]:
+        """Each shard's counters hash (``QueueKeys.stats``)."""
+        return self._pipelined(shards, lambda pipe, keys: pipe.hgetall(keys.stats))
+
+    def newest_buried(
+        self, keys: QueueKeys, kind: Buried, count: int, now_ms: int
+    ) -> list[tuple[bytes, float, bytes | None]]:
+        """At most ``count`` records of ``kind`` not expired at ``now_ms``, kept longest first, as
+        (job id, kept until ms, reason) in two round trips, however many are kept."""
+        ranked = cast(
+            list[tuple[bytes, float]],
+            self._call(
+                lambda c: c.zrevrangebyscore(
+                    keys.buried(kind), "+inf", f"({now_ms}", start=0, num=count, withscores=True
+                )
+            ),
+        )
+        if not ranked:
+            return []
+        ids = [job_id for job_id, _ in ranked]
+        reasons = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.buried_reasons(kind), ids)))
+        return [(job_id, expires, reason) for (job_id, expires), reason in zip(ranked, reasons, strict=True)]
+
+    def kept(self, keys: QueueKeys, job_id: str) -> list[bytes | None]:
+        """In one round trip: the job's scheduled message and run time, then for each of ``KINDS`` its
+        message, kept-until time and reason there (None where absent)."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.hget(keys.scheduled_messages, job_id)
+                pipe.zscore(keys.scheduled, job_id)
+                for kind in KINDS:
+                    pipe.hget(keys.buried_messages(kind), job_id)
+                    pipe.zscore(keys.buried(kind), job_id)
+                    pipe.hget(keys.buried_reasons(kind), job_id)
+                return cast(list[Any], pipe.execute())
+
+        return self._call(read)
+
+    def _pipelined(self, shards: Sequence[QueueKeys], command: Callable[[Any, QueueKeys], Any]) -> list[Any]:
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in shards:
+                    command(pipe, keys)
+                return cast(list[Any], pipe.execute())
+
+        return self._call(read)
