@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+import pathlib
 import pickle
 import subprocess
 import sys
@@ -62,6 +63,9 @@ def test_a_failed_job_raises_job_failed_with_the_remote_type_message_and_traceba
     error = failed.value
     assert (error.job_id, error.type, error.message) == (job.id, "ValueError", "bad value 42")
     assert "in inner" in error.traceback and "ValueError: bad value 42" in error.traceback
+    # it starts at the task: the worker's own frames that called it are left out
+    package = str(pathlib.Path(yotaq.__file__).parent)
+    assert "in nested_failure" in error.traceback.splitlines()[1] and package not in error.traceback
     assert job.status is Status.FAILED
 
 

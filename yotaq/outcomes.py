@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import os
 import pickle
 import traceback
+from types import TracebackType
 from typing import Any
 
 from .exceptions import InvalidMessage, JobCancelled, JobFailed, SerializationError, describe, message_of
@@ -24,16 +26,26 @@ logger = logging.getLogger(__name__)
 RESULT_MAGIC = b"yr1"
 RESULT_KINDS = (b"done", b"failed", b"dead", b"cancelled")
 MAX_RESULT_BYTES = 32 * 1024 * 1024  # a result bigger than this is recorded as a failure instead
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def failure(exc: BaseException) -> tuple[str, str, str, str]:
     """The outcome of a task that raised ``exc``: ``("failed", type name, message, traceback)``, made
     safely whatever the exception does when it is turned into text."""
+    frames = _from_the_task(exc.__traceback__)
     try:
-        trace = "".join(traceback.format_exception(exc))
+        trace = "".join(traceback.format_exception(type(exc), exc, frames))
     except BaseException:
-        trace = "".join(traceback.format_tb(exc.__traceback__)) + describe(exc) + "\n"
+        trace = "".join(traceback.format_tb(frames)) + describe(exc) + "\n"
     return ("failed", type(exc).__name__, message_of(exc), trace)
+
+
+def _from_the_task(frames: TracebackType | None) -> TracebackType | None:
+    """The traceback from the task's own first frame: the worker's frames that called it tell its
+    reader nothing. A failure raised in yotaq alone keeps its last frame."""
+    while frames is not None and frames.tb_next is not None and frames.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        frames = frames.tb_next
+    return frames
 
 
 def encode_result(
