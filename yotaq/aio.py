@@ -16,10 +16,8 @@ from typing import Any, Generic, ParamSpec, Self, TypeVar
 from . import outcomes, serializer
 from .broker import QueueKeys, check_name
 from .broker.aio import AsyncBroker, AsyncClient
-from .broker.keys import shard_of
 from .broker.urls import connect_async
 from .exceptions import ConfigurationError, ResultTimeout
-from .functions import FunctionPickles
 from .info import QueueInfo
 from .job import (
     _CANCELLABLE,
@@ -31,15 +29,14 @@ from .job import (
     Status,
     _check_seconds,
     _ms,
-    new_job_id,
 )
-from .queue import _NOW, PLACEMENT_NAMES, Placement, _placement
+from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class AsyncQueue:
+class AsyncQueue(Producer):
     """A named queue on Redis, for asyncio code: ``Queue`` with every call awaited.
 
     Args:
@@ -65,16 +62,9 @@ class AsyncQueue:
         replicas: int = 0,
         **defaults: Any,
     ) -> None:
-        self.shards = QueueKeys.of(name, shards)
-        self.keys = self.shards[0]
+        super().__init__(name, secret=secret, eager=eager, shards=shards, defaults=defaults)
         self.broker = AsyncBroker(redis_client, replicas=replicas)
         self.redis = redis_client
-        self.name = name
-        self.eager = eager
-        self.defaults = Options().replace(**defaults)
-        self._secret = serializer.as_secret(secret)
-        self._functions = FunctionPickles()
-        self._agreed = eager  # whether Redis agrees on the number of shards (asked at first use)
         self._owns_client = False
 
     @classmethod
@@ -110,9 +100,6 @@ class AsyncQueue:
             self._agreed = True
         return self._shard(job_id)
 
-    def _shard(self, job_id: str) -> QueueKeys:
-        return self.shards[shard_of(job_id, len(self.shards))]
-
     # -- producing -----------------------------------------------------------------------------
 
     async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
@@ -124,7 +111,7 @@ class AsyncQueue:
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
             ConnectionError: Redis could not be reached within a few seconds.
         """
-        return await self._enqueue(fn, args, kwargs, self.defaults, _NOW)
+        return await self._enqueue(fn, args, kwargs, self.defaults, NOW)
 
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction per shard).
@@ -140,20 +127,16 @@ class AsyncQueue:
         Raises:
             ConfigurationError: an unknown or invalid option.
         """
-        return AsyncWithOptions(self, self.defaults, _NOW).options(**options)
+        return AsyncWithOptions(self, self.defaults, NOW).options(**options)
 
     async def _enqueue(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
     ) -> AsyncJob[Any]:
-        job_id = new_job_id() if at.job_id is None else at.job_id
-        run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
-        expires = serializer.expires_at(run_at_s)
-        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
-        message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
+        job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
             return await self._run_eagerly(job_id, message)
         keys = await self._keys_of(job_id)
-        if at == _NOW:
+        if at == NOW:
             await self.broker.push(keys, job_id, message)
         else:
             unique = at.job_id is not None
@@ -163,21 +146,11 @@ class AsyncQueue:
     async def _enqueue_many(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
     ) -> list[AsyncJob[Any]]:
-        function = self._functions.dumps(fn)
-        arguments = [tuple(args) for args in calls]
-        job_ids = [new_job_id() for _ in arguments]
-        messages = serializer.encode_calls(
-            function, job_ids, arguments, options.changes, self._secret, self.name, options.limit(fn)
-        )
+        job_ids, messages = self._messages(fn, calls, options)
         if self.eager:
             return [await self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
         await self._keys_of("")  # Redis agrees on the shards
-        by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
-        for job_id, message in zip(job_ids, messages, strict=True):
-            ids, shard_messages = by_shard.setdefault(self._shard(job_id), ([], []))
-            ids.append(job_id)
-            shard_messages.append(message)
-        for keys, (ids, shard_messages) in by_shard.items():
+        for keys, (ids, shard_messages) in self._by_shard(job_ids, messages).items():
             await self.broker.push_many(keys, ids, shard_messages)
         return [AsyncJob(self.broker, self._shard(job_id), job_id, self._secret) for job_id in job_ids]
 
@@ -190,7 +163,7 @@ class AsyncQueue:
             outcome: tuple[Any, ...] = ("done", value)
         except Exception as exc:
             outcome = outcomes.failure(exc)
-        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")
+        envelope = self._eager_envelope(job_id, outcome)
         return AsyncJob(self.broker, await self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------
@@ -218,7 +191,7 @@ class AsyncWithOptions:
     def options(self, **options: Any) -> AsyncWithOptions:
         """These options, with ``options`` on top."""
         task_options = {name: value for name, value in options.items() if name not in PLACEMENT_NAMES}
-        placement = _placement(self._placement, options)
+        placement = placement_of(self._placement, options)
         return AsyncWithOptions(self.queue, self._options.replace(**task_options), placement)
 
     async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
@@ -227,7 +200,7 @@ class AsyncWithOptions:
 
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """``AsyncQueue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != _NOW:
+        if self._placement != NOW:
             raise ConfigurationError("enqueue_many takes no delay, at or job_id: use enqueue for each")
         return await self.queue._enqueue_many(fn, calls, self._options)
 

@@ -3,57 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import functools
 import inspect
-import math
-import time
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from . import outcomes, serializer
 from . import periodic as schedules
 from .broker import Broker, QueueKeys, check_name
 from .broker.connection import Client
-from .broker.keys import shard_of
 from .exceptions import ConfigurationError, YotaqError
-from .functions import FunctionPickles
 from .info import Buried, BuriedJob, QueueInfo
-from .job import Job, Options, new_job_id, seconds_to_ms
+from .job import Job, Options
+from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
 
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Placement(NamedTuple):
-    """When and under which id a job goes on the queue: options that stay with the producer."""
-
-    delay_ms: int | None = None  # from now, on Redis's clock
-    at_ms: int | None = None  # since the epoch
-    job_id: str | None = None  # of the caller's choosing, unique while the job is not finished
-
-
-_NOW = Placement()
-PLACEMENT_NAMES = frozenset(("delay", "at", "job_id"))
-
-
-def _placement(base: Placement, options: dict[str, Any]) -> Placement:
-    delay, at, job_id = options.get("delay"), options.get("at"), options.get("job_id")
-    if delay is not None and at is not None:
-        raise ConfigurationError("give delay or at, not both")
-    if delay is not None:
-        base = base._replace(delay_ms=seconds_to_ms("delay", delay), at_ms=None)
-    if at is not None:
-        if not isinstance(at, datetime.datetime) or at.tzinfo is None:
-            raise ConfigurationError(f"at must be a timezone-aware datetime, got {at!r}")
-        base = base._replace(at_ms=math.ceil(at.timestamp() * 1000), delay_ms=None)
-    if job_id is not None:
-        base = base._replace(job_id=check_name("job id", job_id))
-    return base
-
-
-class Queue:
+class Queue(Producer):
     """A named queue on Redis.
 
     Args:
@@ -81,16 +50,9 @@ class Queue:
         replicas: int = 0,
         **defaults: Any,
     ) -> None:
-        self.shards = QueueKeys.of(name, shards)
-        self.keys = self.shards[0]  # an unsharded queue's keys (a sharded one's first shard's)
+        super().__init__(name, secret=secret, eager=eager, shards=shards, defaults=defaults)
         self.broker = Broker(redis_client, replicas=replicas)
         self.redis = redis_client
-        self.name = name
-        self.eager = eager
-        self.defaults = Options().replace(**defaults)
-        self._secret = serializer.as_secret(secret)
-        self._functions = FunctionPickles()
-        self._agreed = eager  # whether Redis agrees on the number of shards (asked at first use)
 
     def _keys_of(self, job_id: str, *, agree: bool = True) -> QueueKeys:
         """The keys of the shard a job lives in, after checking once that Redis agrees on the shards
@@ -98,7 +60,7 @@ class Queue:
         if agree and not self._agreed:
             self.broker.agree_shards(self.keys, len(self.shards), "producer")
             self._agreed = True
-        return self.shards[shard_of(job_id, len(self.shards))]
+        return self._shard(job_id)
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -114,7 +76,7 @@ class Queue:
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
             ConnectionError: Redis could not be reached within a few seconds.
         """
-        return self._enqueue(fn, args, kwargs, self.defaults, _NOW)
+        return self._enqueue(fn, args, kwargs, self.defaults, NOW)
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction).
@@ -133,7 +95,7 @@ class Queue:
         Raises:
             ConfigurationError: an unknown or invalid option.
         """
-        return WithOptions(self, self.defaults, _NOW).options(**options)
+        return WithOptions(self, self.defaults, NOW).options(**options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
@@ -145,7 +107,7 @@ class Queue:
         by default; registering a name again replaces it) and any worker of the queue enqueues each
         tick, once whatever the number of workers. Options: ``queue.options(...).periodic(...)``.
         """
-        return WithOptions(self, self.defaults, _NOW).periodic(every=every, cron=cron, tz=tz, name=name)
+        return WithOptions(self, self.defaults, NOW).periodic(every=every, cron=cron, tz=tz, name=name)
 
     def remove_periodic(self, name: str) -> bool:
         """Stop a periodic schedule; whether there was one of that name."""
@@ -167,15 +129,11 @@ class Queue:
     def _enqueue(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
     ) -> Job[Any]:
-        job_id = new_job_id() if at.job_id is None else at.job_id
-        run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
-        expires = serializer.expires_at(run_at_s)
-        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
-        message = serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
+        job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
             return self._run_eagerly(job_id, message)
         keys = self._keys_of(job_id)
-        if at is _NOW:
+        if at is NOW:
             self.broker.push(keys, job_id, message)
         else:
             unique = at.job_id is not None
@@ -185,26 +143,13 @@ class Queue:
     def _enqueue_many(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
     ) -> list[Job[Any]]:
-        function = self._functions.dumps(fn)
-        arguments = [tuple(args) for args in calls]
-        job_ids = [new_job_id() for _ in arguments]
-        messages = serializer.encode_calls(
-            function, job_ids, arguments, options.changes, self._secret, self.name, options.limit(fn)
-        )
+        job_ids, messages = self._messages(fn, calls, options)
         if self.eager:
             return [self._run_eagerly(job_id, message) for job_id, message in zip(job_ids, messages, strict=True)]
-        keys = self._keys_of("")  # Redis agrees on the shards
-        if len(self.shards) == 1:
-            self.broker.push_many(keys, job_ids, messages)
-            return [Job(self.broker, keys, job_id, self._secret) for job_id in job_ids]
-        by_shard: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
-        for job_id, message in zip(job_ids, messages, strict=True):
-            ids, shard_messages = by_shard.setdefault(self._keys_of(job_id), ([], []))
-            ids.append(job_id)
-            shard_messages.append(message)
-        for keys, (ids, shard_messages) in by_shard.items():
+        self._keys_of("")  # Redis agrees on the shards
+        for keys, (ids, shard_messages) in self._by_shard(job_ids, messages).items():
             self.broker.push_many(keys, ids, shard_messages)
-        return [Job(self.broker, self._keys_of(job_id), job_id, self._secret) for job_id in job_ids]
+        return [Job(self.broker, self._shard(job_id), job_id, self._secret) for job_id in job_ids]
 
     def _run_eagerly(self, job_id: str, message: bytes) -> Job[Any]:
         task = serializer.decode(message, self._secret, self.name)
@@ -215,7 +160,7 @@ class Queue:
             outcome: tuple[Any, ...] = ("done", value)
         except Exception as exc:
             outcome = outcomes.failure(exc)
-        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")
+        envelope = self._eager_envelope(job_id, outcome)
         return Job(self.broker, self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
 
     # -- looking -------------------------------------------------------------------------------
@@ -284,7 +229,7 @@ class WithOptions:
     def options(self, **options: Any) -> WithOptions:
         """These options, with ``options`` on top."""
         task_options = {name: value for name, value in options.items() if name not in PLACEMENT_NAMES}
-        return WithOptions(self.queue, self._options.replace(**task_options), _placement(self._placement, options))
+        return WithOptions(self.queue, self._options.replace(**task_options), placement_of(self._placement, options))
 
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """``Queue.enqueue`` with these options."""
@@ -294,7 +239,7 @@ class WithOptions:
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
         """``Queue.periodic`` with these options."""
-        if self._placement != _NOW:
+        if self._placement != NOW:
             raise ConfigurationError("a periodic task takes no delay, at or job_id: its ticks set their own")
         spec = schedules.timing(every, cron, tz)
         queue = self.queue
@@ -311,7 +256,7 @@ class WithOptions:
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != _NOW:
+        if self._placement != NOW:
             raise ConfigurationError("enqueue_many takes no delay, at or job_id: use enqueue for each")
         return self.queue._enqueue_many(fn, calls, self._options)
 

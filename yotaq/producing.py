@@ -1,0 +1,110 @@
+"""What ``Queue`` and ``AsyncQueue`` share: a queue's shards, defaults and secret, when and under which
+id a job goes on it (``Placement``), and turning calls into signed messages. Nothing here talks to
+Redis: sending the messages, blocking or awaited, is each queue's own part.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+from . import outcomes, serializer
+from .broker import QueueKeys, check_name
+from .broker.keys import shard_of
+from .exceptions import ConfigurationError
+from .functions import FunctionPickles
+from .job import Options, new_job_id, seconds_to_ms
+
+
+class Placement(NamedTuple):
+    """When and under which id a job goes on the queue: options that stay with the producer."""
+
+    delay_ms: int | None = None  # from now, on Redis's clock
+    at_ms: int | None = None  # since the epoch
+    job_id: str | None = None  # of the caller's choosing, unique while the job is not finished
+
+
+NOW = Placement()
+PLACEMENT_NAMES = frozenset(("delay", "at", "job_id"))
+
+
+def placement_of(base: Placement, options: dict[str, Any]) -> Placement:
+    """``base`` with the ``delay``, ``at`` and ``job_id`` of ``options``.
+
+    Raises:
+        ConfigurationError: both ``delay`` and ``at``, or one of them or the id invalid.
+    """
+    delay, at, job_id = options.get("delay"), options.get("at"), options.get("job_id")
+    if delay is not None and at is not None:
+        raise ConfigurationError("give delay or at, not both")
+    if delay is not None:
+        base = base._replace(delay_ms=seconds_to_ms("delay", delay), at_ms=None)
+    if at is not None:
+        if not isinstance(at, datetime.datetime) or at.tzinfo is None:
+            raise ConfigurationError(f"at must be a timezone-aware datetime, got {at!r}")
+        base = base._replace(at_ms=math.ceil(at.timestamp() * 1000), delay_ms=None)
+    if job_id is not None:
+        base = base._replace(job_id=check_name("job id", job_id))
+    return base
+
+
+class Producer:
+    """A queue's name, shards, defaults and secret, and its messages (see ``Queue`` for the arguments)."""
+
+    def __init__(
+        self, name: str, *, secret: str | bytes | None, eager: bool, shards: int, defaults: dict[str, Any]
+    ) -> None:
+        self.shards = QueueKeys.of(name, shards)
+        self.keys = self.shards[0]  # an unsharded queue's keys (a sharded one's first shard's)
+        self.name = name
+        self.eager = eager
+        self.defaults = Options().replace(**defaults)
+        self._secret = serializer.as_secret(secret)
+        self._functions = FunctionPickles()
+        self._agreed = eager  # whether Redis agrees on the number of shards (asked at first use)
+
+    def _shard(self, job_id: str) -> QueueKeys:
+        """The keys of the shard a job lives in."""
+        return self.shards[shard_of(job_id, len(self.shards))]
+
+    def _message(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
+    ) -> tuple[str, bytes]:
+        """The job id and signed message of the call ``fn(*args, **kwargs)``."""
+        job_id = new_job_id() if at.job_id is None else at.job_id
+        run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
+        expires = serializer.expires_at(run_at_s)
+        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
+        return job_id, serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
+
+    def _messages(
+        self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
+    ) -> tuple[list[str], list[bytes]]:
+        """The job ids and signed messages of ``fn(*args)`` for each ``args``; ``fn`` pickled once."""
+        function = self._functions.dumps(fn)
+        arguments = [tuple(args) for args in calls]
+        job_ids = [new_job_id() for _ in arguments]
+        messages = serializer.encode_calls(
+            function, job_ids, arguments, options.changes, self._secret, self.name, options.limit(fn)
+        )
+        return job_ids, messages
+
+    def _by_shard(
+        self, job_ids: Sequence[str], messages: Sequence[bytes]
+    ) -> dict[QueueKeys, tuple[list[str], list[bytes]]]:
+        """The jobs grouped by the shard each lives in, for one push per shard."""
+        if len(self.shards) == 1:
+            return {self.keys: (list(job_ids), list(messages))}
+        grouped: dict[QueueKeys, tuple[list[str], list[bytes]]] = {}
+        for job_id, message in zip(job_ids, messages, strict=True):
+            ids, shard_messages = grouped.setdefault(self._shard(job_id), ([], []))
+            ids.append(job_id)
+            shard_messages.append(message)
+        return grouped
+
+    def _eager_envelope(self, job_id: str, outcome: tuple[Any, ...]) -> bytes:
+        """The result envelope of a job run eagerly, in this process."""
+        return outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")[1]
