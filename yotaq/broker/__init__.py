@@ -1,5 +1,6 @@
 """The one door to Redis: key names (``keys``), Lua scripts (``scripts`` and ``lua/``), connections,
-the retry policy and error translation (``connection``), and the commands themselves (``broker``)."""
+the retry policy and error translation (``connection``), URLs (``urls``), and the commands themselves:
+``broker`` (with ``upkeep``, ``control`` and ``reads`` mixed in), ``commands`` and its asyncio twin ``aio``."""
 
 from .broker import Ack, Broker, Leases, Record
 from .connection import Patience

@@ -1,4 +1,6 @@
-"""``Broker``: the one door to Redis. Every command yotaq sends, with its keys and arguments, is here.
+"""``Broker``: the one door to Redis. Every command yotaq sends goes through it: those of a worker are
+here, with their keys and arguments; a producer's are built by ``commands`` (shared with
+``AsyncBroker``, in ``aio``); upkeep, control and read-only looks are mixed in from their own modules.
 
 Methods are named for what they do to a queue (push, lease, acknowledge, retry, bury, reap, ...);
 each is one round trip and, where it changes more than one key, one Lua script or ``MULTI``, so
