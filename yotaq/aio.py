@@ -8,28 +8,17 @@ differs: an ``await`` on Redis lets the event loop serve everything else meanwhi
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Generic, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from . import outcomes, serializer
 from .broker import QueueKeys, check_name
 from .broker.aio import AsyncBroker, AsyncClient
 from .broker.urls import connect_async
-from .exceptions import ConfigurationError, ResultTimeout
+from .exceptions import ConfigurationError
 from .info import QueueInfo
-from .job import (
-    _CANCELLABLE,
-    _LIVE,
-    CANCELLER,
-    MIN_WAIT_S,
-    RESULT_TTL_S,
-    Options,
-    Status,
-    _check_seconds,
-    _ms,
-)
+from .job import JobHandle, Options, Status
 from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
 
 P = ParamSpec("P")
@@ -205,7 +194,7 @@ class AsyncWithOptions:
         return await self.queue._enqueue_many(fn, calls, self._options)
 
 
-class AsyncJob(Generic[R]):
+class AsyncJob(JobHandle[R]):
     """A task on a queue, known by its id: ``Job`` with its calls to Redis awaited (``await job.result()``,
     ``await job.status()``, ``await job.cancel()``). ``AsyncQueue.job(id)`` finds one from anywhere."""
 
@@ -218,21 +207,8 @@ class AsyncJob(Generic[R]):
         *,
         eager_result: bytes | None = None,
     ) -> None:
-        self.id = job_id
-        self.queue = keys.queue
+        super().__init__(keys, job_id, secret, eager_result)
         self._broker = broker
-        self._keys = keys
-        self._secret = secret
-        self._eager_result = eager_result  # the result envelope of a job run by an eager queue
-
-    def __repr__(self) -> str:
-        return f"AsyncJob({self.id!r}, queue={self.queue!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AsyncJob) and (other.id, other.queue) == (self.id, self.queue)
-
-    def __hash__(self) -> int:
-        return hash((self.id, self.queue))
 
     async def result(self, timeout: float | None = None) -> R:
         """Wait for the task to finish and return its value; the wait is in Redis, the event loop free.
@@ -245,20 +221,11 @@ class AsyncJob(Generic[R]):
             ConnectionError: Redis could not be reached.
         """
         if self._eager_result is not None:
-            return outcomes.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
-        if timeout is not None:
-            _check_seconds("timeout", timeout, low=0)
-        give_up_at = None if timeout is None else time.monotonic() + timeout
-        slice_s = self._broker.max_block_s
-        wait = slice_s if timeout is None else min(slice_s, timeout)
-        while True:  # a result already stored is read even with timeout=0
-            envelope = await self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
-            if envelope is not None:
-                return outcomes.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
-            if give_up_at is not None:
-                wait = min(slice_s, give_up_at - time.monotonic())
-                if wait <= 0:
-                    raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
+            return self._value(self._eager_result)
+        waits = self._waits(timeout, self._broker.max_block_s)
+        while (envelope := await self._broker.wait_result(self._keys, self.id, next(waits))) is None:
+            pass
+        return self._value(envelope)
 
     async def status(self) -> Status:
         """Where the job is now (``Job.status``, a property there): one O(1) read.
@@ -271,13 +238,9 @@ class AsyncJob(Generic[R]):
             if self._eager_result is not None
             else await self._broker.status(self._keys, self.id)
         )
-        if envelope is None:
-            return _LIVE.get(state) or Status(state)
-        return Status(outcomes.result_kind(self.id, envelope, self._secret, self.queue))
+        return self._status(state, envelope)
 
     async def cancel(self) -> bool:
         """Cancel the job, as ``Job.cancel``: one pending or scheduled never runs, one running is
         interrupted in its worker. Returns whether it was still to finish."""
-        outcome = ("cancelled", "cancelled by Job.cancel")
-        _, envelope = outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
-        return await self._broker.cancel(self._keys, self.id, envelope, _ms(RESULT_TTL_S)) in _CANCELLABLE
+        return self._was_cancellable(await self._broker.cancel(self._keys, self.id, *self._cancel_args()))

@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,12 +28,12 @@ FAILURE_TTL_S = 7 * 86_400.0  # as long as dramatiq keeps dead messages
 RETRY_DELAY_S = 1.0
 RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
-MAX_TTL_S = 10 * 365 * 86_400.0
+MAX_TTL_S = 10 * 365 * 86_400.0  # longer than anyone means, short of what breaks a millisecond count
 MAX_RATE = 1_000_000  # starts per period, at most
 _RATE = re.compile(r"(\d{1,7})/([smh])")
 _PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000}
 CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
-_CANCELLABLE = {"pending", "scheduled", "active"}  # longer than anyone means, short of what breaks a millisecond count
+_CANCELLABLE = {"pending", "scheduled", "active"}  # the states a cancel still stops
 MIN_WAIT_S = 0.001  # a blocking wait of 0 would block for ever
 
 
@@ -203,27 +203,72 @@ _new_id_prefix()
 os.register_at_fork(after_in_child=_new_id_prefix)  # a forked child must not repeat its parent's ids
 
 
-class Job(Generic[R]):
-    """A task on a queue, known by its id. ``Queue.job(id)`` finds one from another process."""
+class JobHandle(Generic[R]):
+    """What ``Job`` and ``AsyncJob`` share: a job's id and keys, and reading what Redis replies about
+    it. Neither sends anything: each asks its own broker, blocking or awaited."""
 
-    def __init__(
-        self, broker: Broker, keys: QueueKeys, job_id: str, secret: bytes | None, *, eager_result: bytes | None = None
-    ) -> None:
+    def __init__(self, keys: QueueKeys, job_id: str, secret: bytes | None, eager_result: bytes | None) -> None:
         self.id = job_id
         self.queue = keys.queue
-        self._broker = broker
         self._keys = keys
         self._secret = secret
         self._eager_result = eager_result  # the result envelope of a job run by an eager queue
 
     def __repr__(self) -> str:
-        return f"Job({self.id!r}, queue={self.queue!r})"
+        return f"{type(self).__name__}({self.id!r}, queue={self.queue!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Job) and (other.id, other.queue) == (self.id, self.queue)
+        return isinstance(other, type(self)) and (other.id, other.queue) == (self.id, self.queue)
 
     def __hash__(self) -> int:
         return hash((self.id, self.queue))
+
+    def _waits(self, timeout: float | None, slice_s: float) -> Iterator[float]:
+        """How long each wait in Redis for the result lasts: at most ``slice_s``, until ``timeout`` is
+        spent (for ever when None). There is always a first, so a result already stored is read even
+        with ``timeout=0``.
+
+        Raises:
+            ResultTimeout: asked for a wait past ``timeout``.
+        """
+        if timeout is not None:
+            _check_seconds("timeout", timeout, low=0)
+        give_up_at = None if timeout is None else time.monotonic() + timeout
+        wait = slice_s if timeout is None else min(slice_s, timeout)
+        while True:
+            yield max(wait, MIN_WAIT_S)
+            if give_up_at is not None:
+                wait = min(slice_s, give_up_at - time.monotonic())
+                if wait <= 0:
+                    raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
+
+    def _value(self, envelope: bytes) -> R:
+        return outcomes.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
+
+    def _status(self, state: str, envelope: bytes | None) -> Status:
+        if envelope is None:
+            return _LIVE.get(state) or Status(state)
+        return Status(outcomes.result_kind(self.id, envelope, self._secret, self.queue))
+
+    def _cancel_args(self) -> tuple[bytes, int]:
+        """The result a cancel records, and how long it is kept (ms)."""
+        outcome = ("cancelled", "cancelled by Job.cancel")
+        return outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)[1], _ms(RESULT_TTL_S)
+
+    @staticmethod
+    def _was_cancellable(state: str | None) -> bool:
+        """Whether a cancel found the job still to finish (its state before)."""
+        return state in _CANCELLABLE
+
+
+class Job(JobHandle[R]):
+    """A task on a queue, known by its id. ``Queue.job(id)`` finds one from another process."""
+
+    def __init__(
+        self, broker: Broker, keys: QueueKeys, job_id: str, secret: bytes | None, *, eager_result: bytes | None = None
+    ) -> None:
+        super().__init__(keys, job_id, secret, eager_result)
+        self._broker = broker
 
     def result(self, timeout: float | None = None) -> R:
         """Wait for the task to finish and return its value.
@@ -237,20 +282,11 @@ class Job(Generic[R]):
             ConnectionError: Redis could not be reached.
         """
         if self._eager_result is not None:
-            return outcomes.decode_result(self.id, self._eager_result, self._secret, self.queue)  # type: ignore[no-any-return]
-        if timeout is not None:
-            _check_seconds("timeout", timeout, low=0)
-        give_up_at = None if timeout is None else time.monotonic() + timeout
-        slice_s = self._broker.max_block_s
-        wait = slice_s if timeout is None else min(slice_s, timeout)
-        while True:  # a result already stored is read even with timeout=0
-            envelope = self._broker.wait_result(self._keys, self.id, max(wait, MIN_WAIT_S))
-            if envelope is not None:
-                return outcomes.decode_result(self.id, envelope, self._secret, self.queue)  # type: ignore[no-any-return]
-            if give_up_at is not None:
-                wait = min(slice_s, give_up_at - time.monotonic())
-                if wait <= 0:
-                    raise ResultTimeout(f"job {self.id}: no result within {timeout:g} s")
+            return self._value(self._eager_result)
+        waits = self._waits(timeout, self._broker.max_block_s)
+        while (envelope := self._broker.wait_result(self._keys, self.id, next(waits))) is None:
+            pass
+        return self._value(envelope)
 
     @property
     def status(self) -> Status:
@@ -266,17 +302,13 @@ class Job(Generic[R]):
             if self._eager_result is not None
             else self._broker.status(self._keys, self.id)
         )
-        if envelope is None:
-            return _LIVE.get(state) or Status(state)
-        return Status(outcomes.result_kind(self.id, envelope, self._secret, self.queue))
+        return self._status(state, envelope)
 
     def cancel(self) -> bool:
         """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
         worker within about a second (raised inside it, as a time limit is). Its result raises
         ``JobCancelled`` (unless it finished first). Returns whether it was still to finish."""
-        outcome = ("cancelled", "cancelled by Job.cancel")
-        _, envelope = outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)
-        return self._broker.cancel(self._keys, self.id, envelope, _ms(RESULT_TTL_S)) in _CANCELLABLE
+        return self._was_cancellable(self._broker.cancel(self._keys, self.id, *self._cancel_args()))
 
     @property
     def progress(self) -> Any:

@@ -25,7 +25,7 @@ from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yot
 from ..info import QueueInfo
 from . import commands
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
-from .connection import Patience, _resp, translated
+from .connection import Patience, _resp, exec_replies, translated
 from .keys import QueueKeys
 from .scripts import SOURCES
 
@@ -83,12 +83,7 @@ async def _exec(connection: Any, commands: Sequence[commands.Command]) -> list[A
             replies = await connection.read_response(timeout=math.inf)  # bounded by the caller's deadline
         except redis.ResponseError as exc:
             error = error or exc
-    for reply in replies or ():
-        if isinstance(reply, redis.ResponseError):
-            error = error or reply
-    if error is not None:
-        raise error
-    return list(replies)
+    return exec_replies(replies, error)
 
 
 class AsyncBroker:

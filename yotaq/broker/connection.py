@@ -141,6 +141,12 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
             replies = connection.read_response()
         except redis.ResponseError as exc:
             error = error or exc
+    return exec_replies(replies, error)
+
+
+def exec_replies(replies: Any, error: redis.ResponseError | None) -> list[Any]:
+    """``EXEC``'s replies, or the first error among them and those read before (``error``) raised:
+    a ``MULTI`` read command by command, blocking or awaited, ends here."""
     for reply in replies or ():
         if isinstance(reply, redis.ResponseError):
             error = error or reply
