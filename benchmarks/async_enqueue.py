@@ -121,13 +121,14 @@ def peer_rates(python: str, peer: str, url: str, n: int) -> dict[str, float] | s
     return rates
 
 
-def versions(python: str) -> dict[str, str]:
+def versions(python: str, names: tuple[str, ...] = ("arq", "saq", "redis", "hiredis")) -> dict[str, str | None]:
+    """The installed version of each of ``names`` in the venv of ``python`` (None where absent)."""
     code = (
         "import json, importlib.metadata as m\n"
         "def v(name):\n"
         "    try: return m.version(name)\n"
         "    except m.PackageNotFoundError: return None\n"
-        "print(json.dumps({name: v(name) for name in ('arq', 'saq', 'redis', 'hiredis')}))"
+        f"print(json.dumps({{name: v(name) for name in {names!r}}}))"
     )
     done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
     return json.loads(done.stdout) if done.returncode == 0 else {}

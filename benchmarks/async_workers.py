@@ -225,20 +225,6 @@ def measure(bench: Any, system: str, workload: str, concurrency: int, n: int, pe
 # -- the run and the table ---------------------------------------------------------------------------------
 
 
-def versions(python: str) -> dict[str, str | None]:
-    import json
-
-    code = (
-        "import json, importlib.metadata as m\n"
-        "def v(name):\n"
-        "    try: return m.version(name)\n"
-        "    except m.PackageNotFoundError: return None\n"
-        "print(json.dumps({name: v(name) for name in ('arq', 'saq', 'redis', 'hiredis', 'yotaq', 'dill')}))"
-    )
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000, help="tasks per measurement (default 1000)")
@@ -253,11 +239,14 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(HERE))
+    from async_enqueue import versions
     from compare import Bench
 
     from yotaq.server import EmbeddedRedis
 
-    mine, peers = versions(sys.executable), versions(args.peers) if Path(args.peers).exists() else {}
+    names = ("arq", "saq", "redis", "hiredis", "yotaq", "dill")
+    mine = versions(sys.executable, names)
+    peers = versions(args.peers, names) if Path(args.peers).exists() else {}
     available = {system for system in SYSTEMS if system == "yotaq" or peers.get(system)}
     results: dict[tuple[str, int, str], list[dict[str, float]]] = {}
     errors: dict[tuple[str, int, str], str] = {}
