@@ -69,7 +69,8 @@ def main() -> None:
         calls.update({name: count for name, count in after["calls"].items() if name not in before["calls"]})
         calls = {name: count for name, count in calls.items() if count and name != "info"}
         print(f"Redis CPU {redis_cpu:.0f} µs/task, {sum(calls.values()) / done:.2f} commands/task:")
-        print("  " + ", ".join(f"{name} {count / done:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])))
+        by_count = sorted(calls.items(), key=lambda call: -call[1])
+        print("  " + ", ".join(f"{name} {count / done:.2f}" for name, count in by_count))
         for order in () if args.plain else ("tottime", "cumulative"):
             out = io.StringIO()
             pstats.Stats(profile, stream=out).sort_stats(order).print_stats(args.top)
