@@ -148,6 +148,20 @@ def test_a_replayed_signed_message_does_not_run_again_on_its_queue_or_another(r,
     r.delete(*r.scan_iter(match=f"{{yotaq:{other.name}}}:*"))
 
 
+def test_copies_leased_in_one_batch_are_leased_once_as_their_job(r, queue_name):
+    # Given a pending job's message twice on its queue, and a plain one after them
+    queue = yotaq.Queue(r, queue_name, secret=SECRET)
+    original = queue.enqueue(divmod, 7, 2)
+    [message] = r.lrange(queue.keys.pending, 0, -1)
+    r.rpush(queue.keys.pending, message)
+    other = queue.enqueue(divmod, 9, 2)
+    # When one lease takes all three
+    leases = yotaq.Worker(r, [queue_name]).broker.ack_and_lease(queue.keys, "w1", [], 10)
+    # Then the copy is leased as not pending (to be set aside unrun), the others as their jobs, now active
+    assert len(leases.messages) == 3 and leases.unknown == [1]
+    assert original.status is Status.ACTIVE and other.status is Status.ACTIVE
+
+
 def test_a_copy_pushed_while_its_job_is_pending_runs_once(r, queue_name, tmp_path, burst_worker):
     queue = yotaq.Queue(r, queue_name, secret=SECRET)
     queue.enqueue(counted, str(tmp_path / "journal"), "once")

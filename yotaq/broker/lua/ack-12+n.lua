@@ -39,7 +39,7 @@ end
 -- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
 -- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
 -- message travels back), and one LTRIM drops them. Any other is looked for in the rest.
-local lost, done_ids, already = {}, {}, {}
+local lost, done, already = {}, {}, {}
 if #ids > 0 then
   local head = redis.call('LRANGE', KEYS[1], 0, #ids - 1)
   local in_order = 0
@@ -60,11 +60,8 @@ if #ids > 0 then
       end
     end
     if found then
-      done_ids[#done_ids + 1] = ids[i]
+      done[#done + 1] = i
       release_slot(lim, found)
-      redis.call('DEL', KEYS[12 + i])
-      redis.call('RPUSH', KEYS[12 + i], ARGV[4 + i])
-      redis.call('PEXPIRE', KEYS[12 + i], ttls[i])
     elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[12 + i], 0) == ARGV[4 + i] then
       already[#already + 1] = i
     else
@@ -72,7 +69,18 @@ if #ids > 0 then
     end
   end
 end
-if #done_ids > 0 then
+-- Each command is paid for once per call where it can be: one DEL, HDEL and HINCRBY for the whole
+-- batch; only a result's RPUSH and PEXPIRE are one per job.
+local done_ids, result_keys = {}, {}
+for n, i in ipairs(done) do
+  done_ids[n], result_keys[n] = ids[i], KEYS[12 + i]
+end
+if #done > 0 then
+  redis.call('DEL', unpack(result_keys))
+  for _, i in ipairs(done) do
+    redis.call('RPUSH', KEYS[12 + i], ARGV[4 + i])
+    redis.call('PEXPIRE', KEYS[12 + i], ttls[i])
+  end
   redis.call('HDEL', KEYS[3], unpack(done_ids))
   redis.call('HDEL', KEYS[4], unpack(done_ids))
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
@@ -80,26 +88,49 @@ if #done_ids > 0 then
   -- an hour later, so the hash never holds more than 3600 fields.
   local second = tonumber(redis.call('TIME')[1])
   local field = second % 3600
-  local seen, done, ms = string.match(redis.call('HGET', KEYS[12], field) or '', '^(%d+) (%d+) (%d+)$')
-  if tonumber(seen) ~= second then
-    done, ms = 0, 0
+  local at, count, ms = string.match(redis.call('HGET', KEYS[12], field) or '', '^(%d+) (%d+) (%d+)$')
+  if tonumber(at) ~= second then
+    count, ms = 0, 0
   end
-  redis.call('HSET', KEYS[12], field, second .. ' ' .. (done + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
+  redis.call('HSET', KEYS[12], field, second .. ' ' .. (count + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
 end
 -- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
--- not the messages.
-local messages, unknown = {}, {}
+-- not the messages. Their jobs' states are read with one HMGET and those plainly pending marked
+-- active with one HSET; a job with a limit, or not pending, takes the long way (include/limits.lua).
+local moved = {}
 for _ = 1, tonumber(ARGV[3]) do
   local message = redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT')
   if not message then
     break
   end
-  local known = leased(lim, message)
+  moved[#moved + 1] = message
+end
+local messages, unknown, moved_ids, activated, seen = {}, {}, {}, {}, {}
+for i, message in ipairs(moved) do
+  moved_ids[i] = job_id(message) or ''
+end
+local states = #moved > 0 and redis.call('HMGET', KEYS[3], unpack(moved_ids)) or {}
+for i, message in ipairs(moved) do
+  local id, known = moved_ids[i], nil
+  if seen[id] then
+    known = false -- another copy of a job leased a moment ago, in this very batch
+  elseif states[i] == 'pending' and limit_of(message) == nil then
+    known = true
+    activated[#activated + 1] = id
+    activated[#activated + 1] = 'active'
+  else
+    known = leased(lim, message)
+  end
   if known ~= nil then
     messages[#messages + 1] = message
-    if not known then
+    if known then
+      seen[id] = true
+    else
       unknown[#unknown + 1] = #messages
     end
   end
+end
+if #activated > 0 then
+  redis.call('HSET', KEYS[3], unpack(activated))
 end
 return {lost, messages, unknown, already}
