@@ -54,7 +54,7 @@ load: $(VENV)/.installed-load
 	$(BIN)/locust -f loadtest --headless -u 50 -r 50 -t 30s --csv loadtest-out
 
 ## bench: yotaq next to rq, huey, dramatiq, celery and arq, each at its defaults and at its documented faster
-## setting, and a bare batch worker as the yardstick; every one with hiredis (~2 h; BENCH_ARGS="--tasks 2000
+## setting, and a bare batch worker as the yardstick; every one with hiredis (~80 min; BENCH_ARGS="--tasks 2000
 ## --runs 1" for ~15 min). The table goes to stdout, the numbers to benchmarks/results/latest.json (benchmarks/README.md)
 BENCH_VENV := .venv-bench
 # The peers only, from pyproject.toml's bench extra: yotaq itself cannot share their venv (its redis-py is newer

@@ -136,16 +136,21 @@ def draw(document: dict[str, Any], out: Path) -> list[Path]:
 
 
 def table(document: dict[str, Any]) -> str:
-    """The results table, as Markdown: one row per system, the medians of the run."""
+    """The results table, as Markdown: one row per system, the medians of the run; with the fewest
+    processes, the figures that explain the drain; then yotaq's drain next to the fastest peer's and the
+    bare worker's."""
     procs = document.get("settings", {}).get("procs", [2])
+    first = procs[0]
     columns = [("single", "single enqueue/s", "{:,.0f}"), ("bulk", "bulk enqueue/s", "{:,.0f}")]
-    for n in procs:
-        columns += [
-            (f"drain{n}", f"drain/s ({n} procs)", "{:,.0f}"),
-            (f"drain{n}_wcpu", f"CPU µs/task ({n})", "{:,.0f}"),
-        ]
+    columns += [
+        (f"drain{first}", f"drain/s ({first} procs)", "{:,.0f}"),
+        (f"drain{first}_steady", f"steady/s ({first})", "{:,.0f}"),
+        (f"drain{first}_wcpu", f"worker CPU µs/task ({first})", "{:,.0f}"),
+        (f"drain{first}_rcpu", f"Redis CPU µs/task ({first})", "{:,.0f}"),
+        (f"drain{first}_rcmd", f"Redis cmds/task ({first})", "{:.2f}"),
+    ]
+    columns += [(f"drain{n}", f"drain/s ({n} procs)", "{:,.0f}") for n in procs[1:]]
     columns += [("latency_p50", "latency p50 ms", "{:.2f}"), ("result_p50", "result p50 ms", "{:.2f}")]
-    # "CPU µs/task (n)": the workers' CPU per task in the drain with n processes (Redis's is in the chart)
     lines = [
         "| system | version | " + " | ".join(heading for _, heading, _ in columns) + " |",
         "|---|---|" + "---:|" * len(columns),
@@ -157,7 +162,23 @@ def table(document: dict[str, Any]) -> str:
             cells.append(fmt.format(number) if number is not None else "—")
         lines.append(f"| {system['name']} | {system.get('version', '')} | " + " | ".join(cells) + " |")
     command = document.get("command", "?").replace(f"{ROOT}/", "")  # the clone's path means nothing to a reader
-    return "\n".join(lines) + f"\n\n{_subtitle(document)}; command: `{command}`"
+    return "\n".join([*lines, "", *_ratios(document, first), f"{_subtitle(document)}; command: `{command}`"])
+
+
+def _ratios(document: dict[str, Any], procs: int) -> list[str]:
+    """yotaq's drain over the fastest peer's at its best, and over the bare worker's, as compare.py found them."""
+    comparisons = document.get("comparisons", {})
+    lines = []
+    for key, what in ((f"drain{procs}", "drain"), (f"drain{procs}_steady", "steady drain")):
+        peer = comparisons.get("best_peer", {}).get(key)
+        bare = comparisons.get("bare", {}).get(key)
+        if peer:
+            line = f"yotaq's {what} ({procs} procs): **{peer['ratio']:.2f}x** the fastest peer's, {peer['peer']}"
+            line += f" ({peer['yotaq']:,.0f} vs {peer['theirs']:,.0f}/s)"
+            if bare:
+                line += f"; {bare['ratio']:.2f}x the bare worker's ({bare['bare']:,.0f}/s)"
+            lines += [line + ".", ""]
+    return lines
 
 
 def main() -> int:

@@ -28,12 +28,14 @@ import contextlib
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -208,11 +210,16 @@ def bench_table(arg: str) -> str:
     path = ROOT / arg
     if not path.is_file():
         raise QuoteError(f"no {arg}: run benchmarks/compare.py (make bench)")
+    return bench_table_of(json.loads(path.read_text()))
+
+
+def bench_table_of(document: dict[str, Any]) -> str:
+    """The results table of a ``benchmarks/compare.py`` run, made by ``benchmarks/charts.py``."""
     spec = importlib.util.spec_from_file_location("bench_charts", ROOT / "benchmarks" / "charts.py")
     assert spec is not None and spec.loader is not None
     charts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(charts)
-    return str(charts.table(charts.load(path)))
+    return str(charts.table(document))
 
 
 def render(kind: str, arg: str) -> str:

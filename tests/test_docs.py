@@ -233,3 +233,24 @@ def test_loadtest_options_are_shown_by_its_help_and_documented() -> None:
         assert option in done.stdout
         assert f"`{option}" in documented, f"loadtest/README.md does not document {option}"
     assert time.monotonic() - started < 30
+
+
+def test_the_benchmarks_table_shows_what_explains_the_drain_and_the_ratios():
+    # Given a compare.py result with yotaq, a peer and the bare worker
+    run = {"procs": [2], "tasks": 20_000, "runs": 3}
+    systems = [
+        {"name": "yotaq", "median": {"drain2": 4000.0, "drain2_steady": 4400.0, "drain2_wcpu": 230.0,
+                                     "drain2_rcpu": 75.0, "drain2_rcmd": 4.47}},
+        {"name": "dramatiq", "median": {"drain2": 2000.0, "drain2_rcmd": 7.7}},
+    ]  # fmt: skip
+    comparisons = {
+        "best_peer": {"drain2": {"yotaq": 4000.0, "peer": "dramatiq", "theirs": 2000.0, "ratio": 2.0}},
+        "bare": {"drain2": {"yotaq": 4000.0, "bare": 8000.0, "ratio": 0.5}},
+    }
+    document = {"settings": run, "systems": systems, "comparisons": comparisons, "command": "compare.py"}
+    # When the page's table is made from it
+    table = hooks.bench_table_of(document)
+    # Then the figures behind the drain are columns, and yotaq's ratios follow the table
+    assert "| steady/s (2) | worker CPU µs/task (2) | Redis CPU µs/task (2) | Redis cmds/task (2) |" in table
+    assert "| yotaq |  | — | — | 4,000 | 4,400 | 230 | 75 | 4.47 |" in table
+    assert "**2.00x** the fastest peer's, dramatiq (4,000 vs 2,000/s); 0.50x the bare worker's (8,000/s)" in table
