@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from yotaq import cli
-from yotaq.server import HOST, free_port
+from yotaq.server import HOST, EmbeddedRedis, free_port
 
 from .helpers import ROOT, forge, push, wait_for
 
@@ -51,6 +51,14 @@ def test_server_on_a_taken_port_gives_a_one_line_error(capsys):
         assert cli.main(["server", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"port {port}" in err and "already in use" in err
+
+
+def test_an_embedded_redis_started_then_entered_is_one_server_and_stops_on_exit(tmp_path):
+    with EmbeddedRedis(tmp_path).start() as server:
+        process = server.process
+        assert redis.Redis.from_url(server.url).ping()
+        assert server.start().process is process
+    assert process is not None and process.poll() is not None
 
 
 def test_server_without_a_redis_binary_gives_a_one_line_error(monkeypatch, tmp_path, capsys):

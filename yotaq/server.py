@@ -98,7 +98,10 @@ class EmbeddedRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> EmbeddedRedis:
-        """Start the server (again, after ``stop``: same port, same data) and wait until it answers."""
+        """Start the server (again, after ``stop``: same port, same data) and wait until it answers.
+        A server already running is left as it is: ``with EmbeddedRedis(d).start() as server`` starts one."""
+        if self.process is not None and self.process.poll() is None:
+            return self
         command = server_command(self.port, self.data_dir)
         with (self.data_dir / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
