@@ -5,14 +5,5 @@
   Returns: {name, due time (ms), record, ...}
 ]]
 --@include now_ms
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
-local found = {}
-for i = 1, #due, 2 do
-  local record = redis.call('HGET', KEYS[2], due[i])
-  if record then
-    found[#found + 1] = due[i]
-    found[#found + 1] = due[i + 1]
-    found[#found + 1] = record
-  end
-end
-return found
+--@include scored
+return scored(KEYS[1], KEYS[2], '-inf', now_ms(), tonumber(ARGV[1]))

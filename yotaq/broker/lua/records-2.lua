@@ -4,14 +4,5 @@
   Returns: {job id, expires (ms), '<at ms> <envelope>', ...}, oldest to expire first
 ]]
 --@include now_ms
-local records = {}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms(), '+inf', 'WITHSCORES')
-for i = 1, #ids, 2 do
-  local record = redis.call('HGET', KEYS[2], ids[i])
-  if record then
-    records[#records + 1] = ids[i]
-    records[#records + 1] = ids[i + 1]
-    records[#records + 1] = record
-  end
-end
-return records
+--@include scored
+return scored(KEYS[1], KEYS[2], '(' .. now_ms(), '+inf')
