@@ -45,13 +45,13 @@ from yotaq.server import EmbeddedRedis  # noqa: E402
 
 SECRET = "task-costs-secret"
 DONE_KEY = "task_costs:done"
-SAVE_EVERY = 500  # tasks between two writes of a worker's timings (the last few of a killed worker are lost)
+SAVE_EVERY = 500  # tasks between two writes of a worker's timings (those since the last write are lost at its end)
 
 
 def timed_incr_for(url: str, out: str) -> Callable[[], int]:
     """The timed no-op task, made in ``__main__`` so that it travels by value: it keeps its connection and
-    its timings in the rebuilt function's closure, and writes them to ``out/<pid>`` now and then."""
-    state: dict[str, Any] = {"walls": [], "cpus": []}
+    its timings in the rebuilt function's closure, and appends them to ``out/<pid>`` every ``SAVE_EVERY`` tasks."""
+    state: dict[str, Any] = {"times": []}
 
     def timed_incr() -> int:
         import os
@@ -63,11 +63,11 @@ def timed_incr_for(url: str, out: str) -> Callable[[], int]:
             state["client"] = redis.Redis.from_url(url)
         cpu, wall = time.thread_time(), time.perf_counter()
         value = int(state["client"].incr(DONE_KEY))
-        state["walls"].append(time.perf_counter() - wall)
-        state["cpus"].append(time.thread_time() - cpu)
-        if len(state["walls"]) % SAVE_EVERY == 0:
-            with open(os.path.join(out, str(os.getpid())), "w") as file:
-                file.write(" ".join(map(repr, state["walls"])) + "\n" + " ".join(map(repr, state["cpus"])))
+        state["times"].append(f"{time.perf_counter() - wall!r} {time.thread_time() - cpu!r}\n")
+        if len(state["times"]) == SAVE_EVERY:
+            with open(os.path.join(out, str(os.getpid())), "a") as file:
+                file.writelines(state["times"])
+            state["times"] = []
         return value
 
     return timed_incr
@@ -125,9 +125,10 @@ def _timings(out: Path) -> tuple[list[float], list[float]]:
     walls: list[float] = []
     cpus: list[float] = []
     for path in out.iterdir():
-        wall_line, cpu_line = path.read_text().splitlines()
-        walls += map(float, wall_line.split())
-        cpus += map(float, cpu_line.split())
+        for line in path.read_text().splitlines():
+            wall, cpu = line.split()
+            walls.append(float(wall))
+            cpus.append(float(cpu))
     if not walls:
         raise RuntimeError("no timings were written: fewer than SAVE_EVERY tasks per worker?")
     return sorted(walls), cpus
