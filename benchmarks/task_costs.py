@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE / "peers"))
 import dill  # noqa: E402 - after the peers' folder is on the path
 import redis  # noqa: E402
 from _common import BARE_KEY  # noqa: E402
+from compare import percentile  # noqa: E402
 
 import yotaq  # noqa: E402
 from yotaq.server import EmbeddedRedis  # noqa: E402
@@ -111,9 +112,9 @@ def drain(system: str, client: redis.Redis, url: str, tasks: int, procs: int) ->
     return {
         "drain": tasks / seconds,
         "wall_mean": statistics.fmean(walls) * 1e6,
-        "wall_p50": _percentile(walls, 0.5),
-        "wall_p90": _percentile(walls, 0.9),
-        "wall_p99": _percentile(walls, 0.99),
+        "wall_p50": percentile(walls, 0.5) * 1e6,
+        "wall_p90": percentile(walls, 0.9) * 1e6,
+        "wall_p99": percentile(walls, 0.99) * 1e6,
         "cpu_mean": statistics.fmean(cpus) * 1e6,
         "redis_cpu": redis_cpu / tasks * 1e6,
         "script": script["usec"] / tasks,
@@ -131,11 +132,7 @@ def _timings(out: Path) -> tuple[list[float], list[float]]:
             cpus.append(float(cpu))
     if not walls:
         raise RuntimeError("no timings were written: fewer than SAVE_EVERY tasks per worker?")
-    return sorted(walls), cpus
-
-
-def _percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[round(fraction * (len(ordered) - 1))] * 1e6
+    return walls, cpus
 
 
 def _redis_cpu(client: redis.Redis) -> float:
