@@ -81,6 +81,10 @@ class JobCancelled(YotaqError):
         return (JobCancelled, (self.job_id, self.reason))
 
 
+class JobIdInUse(YotaqError):
+    """Raised by an enqueue under a chosen job id that still belongs to a cancelled job on the queue."""
+
+
 class ResultTimeout(YotaqError, TimeoutError):
     """Raised by ``Job.result`` when the result did not come within the timeout."""
 

@@ -104,24 +104,33 @@ class AsyncBroker:
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
         self._enqueue: AsyncScript = client.register_script(SOURCES["enqueue"])
+        self._push: AsyncScript = client.register_script(SOURCES["push"])
         self._status: AsyncScript = client.register_script(SOURCES["status"])
         self._info: AsyncScript = client.register_script(SOURCES["info"])
         self._cancel: AsyncScript = client.register_script(SOURCES["cancel"])
 
     async def _patient(
-        self, command: Callable[[AsyncClient], Awaitable[T]], *, blocks_s: float = 0.0, write: bool = False
+        self,
+        command: Callable[[AsyncClient], Awaitable[T]],
+        *,
+        blocks_s: float = 0.0,
+        write: bool = False,
+        again: Callable[[AsyncClient], Awaitable[T]] | None = None,
     ) -> T:
         """``command(client)``, tried again through an outage and given up within the patience (plus
-        ``blocks_s``, for a command that waits in Redis). ``write``: replicated as ``replicas`` asks."""
+        ``blocks_s``, for a command that waits in Redis). ``write``: replicated as ``replicas`` asks.
+        ``again``: what a write sends on its later tries, as ``Broker._patient``."""
         give_up_at = time.monotonic() + cast(float, self.patience.give_up_after) + blocks_s
+        sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
-            command = self._replicated(command)
+            sends = [self._replicated(send) for send in sends]
 
         async def attempt() -> T:
+            send = sends.pop(0) if len(sends) > 1 else sends[0]
             try:
                 async with asyncio.timeout(max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)):
                     with translated():
-                        return await command(self.client)
+                        return await send(self.client)
             except TimeoutError as exc:  # asyncio's: redis-py's own timeouts are translated above
                 raise ConnectionError(
                     "no reply from Redis in time, so the command may or may not have gone through"
@@ -157,25 +166,42 @@ class AsyncBroker:
     # -- producing -----------------------------------------------------------------------------
 
     async def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
-        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
-        push = commands.push_commands(keys, job_id, message)
-        await self._patient(lambda client: transaction(client, *push, cluster=self._cluster), write=True)
+        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip
+        (tried again after a lost reply, it pushes nothing if the first try went through)."""
+        await self.push_many(keys, [job_id], [message])
 
     async def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
         push = commands.push_many_commands(keys, job_ids, messages)
-        if push:
-            await self._patient(lambda client: transaction(client, *push, cluster=self._cluster), write=True)
+        if not push:
+            return
+        again = commands.push_again_scripts(keys, job_ids, messages)
+
+        async def push_again(client: AsyncClient) -> None:
+            for script_keys, args in again:
+                await self._push(script_keys, args, client=client)
+
+        await self._patient(
+            lambda client: transaction(client, *push, cluster=self._cluster), write=True, again=push_again
+        )
 
     async def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
     ) -> bool:
         """Enqueue a job with an id of the caller's choosing (``unique``), or to run later; False when a
-        job with this unique id is still pending, scheduled or active."""
-        script_keys, args = commands.enqueue_script(
-            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms
+        job with this unique id is still pending, scheduled or active.
+
+        Raises:
+            JobIdInUse: the id is a cancelled job's still on the queue.
+        """
+        first, again = (
+            commands.enqueue_script(keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, again=again)
+            for again in (False, True)
         )
-        return bool(await self._patient(lambda c: self._enqueue(script_keys, args, client=c), write=True))
+        reply = await self._patient(
+            lambda c: self._enqueue(*first, client=c), again=lambda c: self._enqueue(*again, client=c), write=True
+        )
+        return commands.read_enqueue(reply, job_id)
 
     async def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
         """Record how many shards the queue has, or check that it is ``shards``.

@@ -89,17 +89,30 @@ class Broker(Control, Reads, Upkeep):
         with translated():
             return self._own.call(command) if own else command(self.client)
 
-    def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T:
+    def _patient(
+        self,
+        command: Callable[[Client], T],
+        *,
+        blocks_s: float = 0.0,
+        write: bool = False,
+        again: Callable[[Client], T] | None = None,
+    ) -> T:
         """A producer's call: ``command`` on this thread's own client, tried again through an outage,
-        and given up within the patience (plus ``blocks_s``, for a command that waits in Redis)."""
+        and given up within the patience (plus ``blocks_s``, for a command that waits in Redis).
+
+        ``again`` is what a write sends on its later tries: a try whose reply was lost may have gone
+        through, and must not be applied twice.
+        """
         give_up_at = time.monotonic() + self.patience.give_up_after + blocks_s  # type: ignore[operator]
+        sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
-            command = self._replicated(command)
+            sends = [self._replicated(send) for send in sends]
 
         def attempt() -> T:
             remaining = max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)
+            send = sends.pop(0) if len(sends) > 1 else sends[0]
             with translated():
-                return self._own.call(command, remaining)
+                return self._own.call(send, remaining)
 
         return self.patience.run(attempt)
 
@@ -117,26 +130,43 @@ class Broker(Control, Reads, Upkeep):
     # -- producing -----------------------------------------------------------------------------
 
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
-        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip."""
-        push = commands.push_commands(keys, job_id, message)
-        self._patient(lambda client: transaction(client, *push), write=True)
+        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip
+        (tried again after a lost reply, it pushes nothing if the first try went through)."""
+        self.push_many(keys, [job_id], [message])
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
         push = commands.push_many_commands(keys, job_ids, messages)
-        if push:
-            self._patient(lambda client: transaction(client, *push), write=True)
+        if not push:
+            return
+        again = commands.push_again_scripts(keys, job_ids, messages)
+
+        def push_again(client: Client) -> None:
+            for script_keys, args in again:
+                self._scripts.push(script_keys, args, client=client)
+
+        self._patient(lambda client: transaction(client, *push), write=True, again=push_again)
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
     ) -> bool:
         """Enqueue a job with an id of the caller's choosing (``unique``), or to run later (at a time
         since the epoch, or after a delay on Redis's clock). False when a job with this unique id is
-        still pending, scheduled or active."""
-        script_keys, args = commands.enqueue_script(
-            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms
+        still pending, scheduled or active.
+
+        Raises:
+            JobIdInUse: the id is a cancelled job's still on the queue.
+        """
+        first, again = (
+            commands.enqueue_script(keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, again=again)
+            for again in (False, True)
         )
-        return bool(self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True))
+        reply = self._patient(
+            lambda c: self._scripts.enqueue(*first, client=c),
+            again=lambda c: self._scripts.enqueue(*again, client=c),
+            write=True,
+        )
+        return commands.read_enqueue(reply, job_id)
 
     def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
         """Record how many shards the queue has, or check that it is ``shards``: a producer and a

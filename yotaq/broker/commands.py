@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, ConnectionError, JobIdInUse  # noqa: A004 - yotaq's own
 from ..info import QueueInfo, WorkerInfo
 from .connection import pairs
 from .keys import KINDS, QueueKeys
@@ -28,14 +28,9 @@ REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) bef
 # -- producing ---------------------------------------------------------------------------------
 
 
-def push_commands(keys: QueueKeys, job_id: str, message: bytes) -> list[Command]:
-    """A plain enqueue, as one ``MULTI``: the message at the tail of the pending list, its job pending."""
-    return [("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")]
-
-
 def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Command]:
-    """A bulk enqueue, as one ``MULTI``: ``BULK_CHUNK`` messages per ``RPUSH``, their jobs pending.
-    Empty for no messages."""
+    """An enqueue of one message or many, as one ``MULTI``: ``BULK_CHUNK`` messages per ``RPUSH``, their
+    jobs pending. Empty for no messages."""
     commands: list[Command] = []
     for start in range(0, len(messages), BULK_CHUNK):
         commands.append(("RPUSH", keys.pending, *messages[start : start + BULK_CHUNK]))
@@ -44,16 +39,49 @@ def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequen
     return commands
 
 
+def push_again_scripts(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Script]:
+    """``push-2+n.lua``, ``BULK_CHUNK`` messages a call: a push tried again after its reply was lost,
+    which pushes only the messages whose jobs have left no trace (the first try went through)."""
+    return [
+        (
+            [keys.pending, keys.state, *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK])],
+            list(messages[start : start + BULK_CHUNK]),
+        )
+        for start in range(0, len(messages), BULK_CHUNK)
+    ]
+
+
 def enqueue_script(
-    keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None
+    keys: QueueKeys,
+    job_id: str,
+    message: bytes,
+    *,
+    unique: bool,
+    at_ms: int | None,
+    delay_ms: int | None,
+    again: bool = False,
 ) -> Script:
     """``enqueue-11.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
-    time since the epoch, or after a delay on Redis's clock). It returns 1, or 0 when a job with this
-    unique id is still pending, scheduled or active."""
+    time since the epoch, or after a delay on Redis's clock); ``again``: tried again after a lost reply,
+    so a trace of the job means the first try went through. Its reply goes to ``read_enqueue``."""
     script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
     script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
     at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
-    return script_keys, [message, job_id, "1" if unique else "", at, delay]
+    return script_keys, [message, job_id, "1" if unique else "", at, delay, "1" if again else ""]
+
+
+def read_enqueue(reply: int, job_id: str) -> bool:
+    """Whether the job was enqueued (False: a job with this unique id is still pending, scheduled or active).
+
+    Raises:
+        JobIdInUse: the id is a cancelled job's whose message is still on its way off the queue.
+    """
+    if reply == 2:
+        raise JobIdInUse(
+            f"job id {job_id!r} belongs to a cancelled job still on the queue (a worker drops it when it "
+            "leases it): enqueue it again once it is gone, or under another id"
+        )
+    return bool(reply)
 
 
 def agree_shards_commands(keys: QueueKeys, shards: int) -> list[Command]:

@@ -42,6 +42,7 @@ class Scripts:
         self.info: Script = client.register_script(SOURCES["info"])
         self.records: Script = client.register_script(SOURCES["records"])
         self.promote: Script = client.register_script(SOURCES["promote"])
+        self.push: Script = client.register_script(SOURCES["push"])
         self.reap: Script = client.register_script(SOURCES["reap"])
         self.release: Script = client.register_script(SOURCES["release"])
         self.requeue: Script = client.register_script(SOURCES["requeue"])

@@ -7,11 +7,19 @@
   KEYS[9..11] dead sorted set, messages hash, reasons hash
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] '1' when the job id must be unique
   ARGV[4] run at (ms since the epoch, '' for no time)   ARGV[5] delay (ms from now, '' for none)
-  Returns: 1 when enqueued; 0 when a job with this unique id is still pending, scheduled or active.
+  ARGV[6] '1' when this is a try again after a lost reply: a trace of the job (a state, an outcome)
+  means the first try went through, so nothing changes
+  Returns: 1 when enqueued (or, tried again, when the first try was); 0 when a job with this unique
+  id is still pending, scheduled or active; 2 when it is a cancelled job's whose message is still
+  on the queue (to be dropped when leased: a new message under its id would be dropped with it).
 ]]
 --@include now_ms
-if ARGV[3] == '1' and redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then
-  return 0
+local state = redis.call('HGET', KEYS[4], ARGV[2])
+if ARGV[6] == '1' and (state or redis.call('EXISTS', KEYS[5]) == 1) then
+  return 1
+end
+if ARGV[3] == '1' and state then
+  return (state == 'cancelled' or state == 'cancelling') and 2 or 0
 end
 -- A new run under an id used before must not be mistaken for the old one: forget its outcome.
 redis.call('DEL', KEYS[5])

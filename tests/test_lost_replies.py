@@ -1,0 +1,97 @@
+"""A reply lost on the way back from Redis, after Redis applied the command: the client's retry must not
+run a task twice, and a worker must not lose the tasks a lease it never heard back from took."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import yotaq
+from yotaq.broker import commands
+
+from . import tasks
+from .proxy import reply_dropper
+
+
+@pytest.fixture
+def proxy(redis_url):
+    with reply_dropper(redis_url) as started:
+        yield started
+
+
+@pytest.fixture
+def proxied_queue(proxy, queue_name):
+    client = yotaq.connect(proxy.url)
+    yield yotaq.Queue(client, queue_name)
+    client.close()
+
+
+def _pending(r, queue_name):
+    return r.llen(f"{{yotaq:{queue_name}}}:pending")
+
+
+def test_an_enqueue_retried_after_a_lost_reply_enqueues_once(proxy, proxied_queue, r, queue_name, burst_worker, tmp_path):
+    journal = tmp_path / "journal.txt"
+    # Given a connection that loses the reply to the enqueue, after Redis applied it
+    proxy.drop_next_reply_to(b"RPUSH")
+    # When the producer's enqueue tries again and succeeds
+    job = proxied_queue.enqueue(tasks.note, str(journal), "ran", 1)
+    # Then the job is on the queue once, and runs once
+    assert proxy.dropped.is_set()
+    assert _pending(r, queue_name) == 1
+    assert job.status == yotaq.Status.PENDING
+    burst_worker()
+    assert [value for value, _ in tasks.events(journal, "ran")] == ["1"]
+    assert job.result(timeout=5) is None
+
+
+@pytest.mark.parametrize("placement", [{"job_id": "chosen"}, {"delay": 0.01}])
+def test_an_enqueue_with_options_retried_after_a_lost_reply_enqueues_once(
+    proxy, proxied_queue, r, queue_name, burst_worker, tmp_path, placement
+):
+    journal = tmp_path / "journal.txt"
+    proxy.drop_next_reply_to(b"EVALSHA")
+    job = proxied_queue.options(**placement).enqueue(tasks.note, str(journal), "ran", 1)
+    assert proxy.dropped.is_set()
+    burst_worker()  # it waits for a scheduled job's time, and runs it
+    assert job.status == yotaq.Status.DONE
+    assert [value for value, _ in tasks.events(journal, "ran")] == ["1"]
+
+
+def test_a_bulk_enqueue_retried_after_a_lost_reply_enqueues_each_once(proxy, proxied_queue, r, queue_name):
+    proxy.drop_next_reply_to(b"RPUSH")
+    jobs = proxied_queue.enqueue_many(tasks.pid, [()] * 50)
+    assert proxy.dropped.is_set()
+    assert _pending(r, queue_name) == 50
+    assert {job.status for job in jobs} == {yotaq.Status.PENDING}
+
+
+def test_a_push_tried_again_after_its_job_already_ran_pushes_nothing(queue, r, queue_name, tmp_path):
+    # Given a job whose first push went through and which a worker ran before the producer's next try
+    journal = tmp_path / "journal.txt"
+    job = queue.enqueue(tasks.note, str(journal), "ran", 1)
+    message = r.lindex(f"{{yotaq:{queue_name}}}:pending", 0)
+    yotaq.Worker(r, [queue_name], burst=True).run()
+    assert job.result(timeout=5) is None
+    # When the producer's next try (what it sends after a lost reply) comes now
+    for script_keys, args in commands.push_again_scripts(queue._shard(job.id), [job.id], [message]):
+        assert queue.broker._scripts.push(script_keys, args) == 0
+    # Then nothing is pushed, and the job keeps its outcome
+    assert _pending(r, queue_name) == 0
+    assert job.status == yotaq.Status.DONE
+
+
+def test_an_async_enqueue_retried_after_a_lost_reply_enqueues_once(proxy, r, queue_name):
+    async def scenario() -> None:
+        queue = yotaq.AsyncQueue.from_url(proxy.url, queue_name)
+        try:
+            proxy.drop_next_reply_to(b"RPUSH")
+            job = await queue.enqueue(tasks.pid)
+            assert proxy.dropped.is_set()
+            assert await job.status() == yotaq.Status.PENDING
+        finally:
+            await queue.aclose()
+
+    asyncio.run(scenario())
+    assert _pending(r, queue_name) == 1
