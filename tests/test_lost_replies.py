@@ -31,7 +31,9 @@ def _pending(r, queue_name):
     return r.llen(f"{{yotaq:{queue_name}}}:pending")
 
 
-def test_an_enqueue_retried_after_a_lost_reply_enqueues_once(proxy, proxied_queue, r, queue_name, burst_worker, tmp_path):
+def test_an_enqueue_retried_after_a_lost_reply_enqueues_once(
+    proxy, proxied_queue, r, queue_name, burst_worker, tmp_path
+):
     journal = tmp_path / "journal.txt"
     # Given a connection that loses the reply to the enqueue, after Redis applied it
     proxy.drop_next_reply_to(b"RPUSH")

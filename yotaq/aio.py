@@ -18,7 +18,7 @@ from .broker.aio import AsyncBroker, AsyncClient
 from .broker.urls import connect_async
 from .exceptions import ConfigurationError
 from .info import QueueInfo
-from .job import JobHandle, Options, Status
+from .job import DEFAULT_RESULT_TTL_MS, JobHandle, Options, Status
 from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
 
 P = ParamSpec("P")
@@ -130,7 +130,7 @@ class AsyncQueue(Producer):
         else:
             unique = at.job_id is not None
             await self.broker.enqueue(keys, job_id, message, unique=unique, at_ms=at.at_ms, delay_ms=at.delay_ms)
-        return AsyncJob(self.broker, keys, job_id, self._secret)
+        return AsyncJob(self.broker, keys, job_id, self._secret, result_ttl_ms=options.result_ttl_ms)
 
     async def _enqueue_many(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
@@ -141,7 +141,10 @@ class AsyncQueue(Producer):
         await self._keys_of("")  # Redis agrees on the shards
         for keys, (ids, shard_messages) in self._by_shard(job_ids, messages).items():
             await self.broker.push_many(keys, ids, shard_messages)
-        return [AsyncJob(self.broker, self._shard(job_id), job_id, self._secret) for job_id in job_ids]
+        ttl_ms = options.result_ttl_ms
+        return [
+            AsyncJob(self.broker, self._shard(job_id), job_id, self._secret, result_ttl_ms=ttl_ms) for job_id in job_ids
+        ]
 
     async def _run_eagerly(self, job_id: str, message: bytes) -> AsyncJob[Any]:
         task = serializer.decode(message, self._secret, self.name)
@@ -159,7 +162,8 @@ class AsyncQueue(Producer):
 
     def job(self, job_id: str) -> AsyncJob[Any]:
         """The job with this id, for its status or result, whoever enqueued it (a ``Queue`` too)."""
-        return AsyncJob(self.broker, self._shard(check_name("job id", job_id)), job_id, self._secret)
+        keys, ttl_ms = self._shard(check_name("job id", job_id)), self.defaults.result_ttl_ms
+        return AsyncJob(self.broker, keys, job_id, self._secret, result_ttl_ms=ttl_ms)
 
     async def info(self) -> QueueInfo:
         """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers
@@ -206,8 +210,9 @@ class AsyncJob(JobHandle[R]):
         secret: bytes | None,
         *,
         eager_result: bytes | None = None,
+        result_ttl_ms: int = DEFAULT_RESULT_TTL_MS,
     ) -> None:
-        super().__init__(keys, job_id, secret, eager_result)
+        super().__init__(keys, job_id, secret, eager_result, result_ttl_ms)
         self._broker = broker
 
     async def result(self, timeout: float | None = None) -> R:
@@ -243,4 +248,6 @@ class AsyncJob(JobHandle[R]):
     async def cancel(self) -> bool:
         """Cancel the job, as ``Job.cancel``: one pending or scheduled never runs, one running is
         interrupted in its worker. Returns whether it was still to finish."""
+        if self._eager_result is not None:
+            return False
         return self._was_cancellable(await self._broker.cancel(self._keys, self.id, *self._cancel_args()))

@@ -166,6 +166,9 @@ def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
+DEFAULT_RESULT_TTL_MS = _ms(RESULT_TTL_S)
+
+
 def seconds_to_ms(name: str, seconds: object) -> int:
     """A delay given in seconds, checked, as whole milliseconds (0 allowed)."""
     _check_seconds(name, seconds, low=0)
@@ -207,12 +210,15 @@ class JobHandle(Generic[R]):
     """What ``Job`` and ``AsyncJob`` share: a job's id and keys, and reading what Redis replies about
     it. Neither sends anything: each asks its own broker, blocking or awaited."""
 
-    def __init__(self, keys: QueueKeys, job_id: str, secret: bytes | None, eager_result: bytes | None) -> None:
+    def __init__(
+        self, keys: QueueKeys, job_id: str, secret: bytes | None, eager_result: bytes | None, result_ttl_ms: int
+    ) -> None:
         self.id = job_id
         self.queue = keys.queue
         self._keys = keys
         self._secret = secret
         self._eager_result = eager_result  # the result envelope of a job run by an eager queue
+        self._result_ttl_ms = result_ttl_ms  # how long a cancellation's record is kept, as the job's result
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r}, queue={self.queue!r})"
@@ -253,7 +259,7 @@ class JobHandle(Generic[R]):
     def _cancel_args(self) -> tuple[bytes, int]:
         """The result a cancel records, and how long it is kept (ms)."""
         outcome = ("cancelled", "cancelled by Job.cancel")
-        return outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)[1], _ms(RESULT_TTL_S)
+        return outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)[1], self._result_ttl_ms
 
     @staticmethod
     def _was_cancellable(state: str | None) -> bool:
@@ -265,9 +271,16 @@ class Job(JobHandle[R]):
     """A task on a queue, known by its id. ``Queue.job(id)`` finds one from another process."""
 
     def __init__(
-        self, broker: Broker, keys: QueueKeys, job_id: str, secret: bytes | None, *, eager_result: bytes | None = None
+        self,
+        broker: Broker,
+        keys: QueueKeys,
+        job_id: str,
+        secret: bytes | None,
+        *,
+        eager_result: bytes | None = None,
+        result_ttl_ms: int = DEFAULT_RESULT_TTL_MS,
     ) -> None:
-        super().__init__(keys, job_id, secret, eager_result)
+        super().__init__(keys, job_id, secret, eager_result, result_ttl_ms)
         self._broker = broker
 
     def result(self, timeout: float | None = None) -> R:
@@ -307,7 +320,10 @@ class Job(JobHandle[R]):
     def cancel(self) -> bool:
         """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
         worker within about a second (raised inside it, as a time limit is). Its result raises
-        ``JobCancelled`` (unless it finished first). Returns whether it was still to finish."""
+        ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``. Returns whether
+        it was still to finish (never, for a job an eager queue ran at once)."""
+        if self._eager_result is not None:
+            return False
         return self._was_cancellable(self._broker.cancel(self._keys, self.id, *self._cancel_args()))
 
     @property

@@ -138,7 +138,7 @@ class Queue(Producer):
         else:
             unique = at.job_id is not None
             self.broker.enqueue(keys, job_id, message, unique=unique, at_ms=at.at_ms, delay_ms=at.delay_ms)
-        return Job(self.broker, keys, job_id, self._secret)
+        return Job(self.broker, keys, job_id, self._secret, result_ttl_ms=options.result_ttl_ms)
 
     def _enqueue_many(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options
@@ -149,7 +149,8 @@ class Queue(Producer):
         self._keys_of("")  # Redis agrees on the shards
         for keys, (ids, shard_messages) in self._by_shard(job_ids, messages).items():
             self.broker.push_many(keys, ids, shard_messages)
-        return [Job(self.broker, self._shard(job_id), job_id, self._secret) for job_id in job_ids]
+        ttl_ms = options.result_ttl_ms
+        return [Job(self.broker, self._shard(job_id), job_id, self._secret, result_ttl_ms=ttl_ms) for job_id in job_ids]
 
     def _run_eagerly(self, job_id: str, message: bytes) -> Job[Any]:
         task = serializer.decode(message, self._secret, self.name)
@@ -166,8 +167,10 @@ class Queue(Producer):
     # -- looking -------------------------------------------------------------------------------
 
     def job(self, job_id: str) -> Job[Any]:
-        """The job with this id, for its status or result, from any process."""
-        return Job(self.broker, self._keys_of(check_name("job id", job_id), agree=False), job_id, self._secret)
+        """The job with this id, for its status or result, from any process (a cancel of it is kept as
+        long as the queue's default ``result_ttl``)."""
+        keys = self._keys_of(check_name("job id", job_id), agree=False)
+        return Job(self.broker, keys, job_id, self._secret, result_ttl_ms=self.defaults.result_ttl_ms)
 
     def info(self) -> QueueInfo:
         """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers

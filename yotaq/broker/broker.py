@@ -262,7 +262,7 @@ class Broker(Control, Reads, Upkeep):
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
             script_keys = [keys.state, active, keys.pending, keys.holders, keys.waiting, keys.waiting_messages]
-            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages]
+            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages, keys.deliveries]
             known = self._scripts.activate(script_keys, [message], client=client)
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 

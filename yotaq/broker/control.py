@@ -27,7 +27,7 @@ class Control:
         def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
 
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-4.lua``); its state before, or None when it was not there."""
+        """Cancel a job (see ``cancel-8.lua``); its state before, or None when it was not there."""
         script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
         return commands.read_cancel(self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c)))
 

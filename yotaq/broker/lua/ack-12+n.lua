@@ -27,8 +27,8 @@
 --@include now_ms
 --@include job_id
 --@include limits
-local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], holders = KEYS[6], waiting = KEYS[7],
-  waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11]}
+local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
+  waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11]}
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do
   ids[#ids + 1] = id

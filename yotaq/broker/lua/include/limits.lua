@@ -82,8 +82,9 @@ local function admitted(lim, message, id)
 end
 
 -- Lease: mark the job of a message just leased (now in `lim.active`) active and return true; return
--- nil for one that does not reach the worker (cancelled: dropped; over its limit: waiting); return
--- false for one whose job is not pending on this queue.
+-- nil for one that does not reach the worker (cancelled: dropped, with its count of deliveries; over
+-- its limit: waiting); return false for one whose job is not pending on this queue.
+-- lim also: deliveries = hash
 local function leased(lim, message)
   local id = job_id(message)
   local state = id and redis.call('HGET', lim.state, id)
@@ -96,6 +97,7 @@ local function leased(lim, message)
   elseif state == 'cancelled' then
     redis.call('LREM', lim.active, 1, message)
     redis.call('HDEL', lim.state, id)
+    redis.call('HDEL', lim.deliveries, id)
     -- It may have been woken for a slot it will not take now: wake the next in its place.
     local limit = limit_of(message)
     if limit and limit.concurrency then

@@ -2,20 +2,32 @@
   Cancel a job: one pending is marked cancelled (and dropped when it is leased), one scheduled is
   removed at once, one running is marked cancelling (its worker interrupts it). Its result becomes
   the cancellation at once, waking anyone waiting for it; should a running job finish first, its
-  outcome replaces that.
+  outcome replaces that. A scheduled job with a concurrency limit may be one woken for a slot that
+  its rate then deferred: the next task waiting for a slot of its key is woken in its place, or
+  none would ever be.
   KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
-  KEYS[4] the job's result list
+  KEYS[4] the job's result list   KEYS[5] deliveries hash
+  KEYS[6] waiting sorted set   KEYS[7] waiting messages hash   KEYS[8] pending list
   ARGV[1] the job id   ARGV[2] the cancellation's result envelope   ARGV[3] how long it is kept (ms)
   Returns: the job's state before: 'pending', 'scheduled' or 'active' (cancelled now), or
   'cancelled', 'cancelling' or false (finished or unknown: nothing changes).
 ]]
+--@include now_ms
+--@include job_id
+--@include limits
 local state = redis.call('HGET', KEYS[1], ARGV[1])
 if state == 'pending' then
   redis.call('HSET', KEYS[1], ARGV[1], 'cancelled')
 elseif state == 'scheduled' then
+  local message = redis.call('HGET', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
+  local limit = message and limit_of(message)
+  if limit and limit.concurrency then
+    wake_next({waiting = KEYS[6], waiting_messages = KEYS[7], pending = KEYS[8]}, limit.key)
+  end
 elseif state == 'active' then
   redis.call('HSET', KEYS[1], ARGV[1], 'cancelling')
 else
