@@ -16,6 +16,7 @@ class ReplyDropper:
 
     ``drop_next_reply_to(marker)``: the next command whose bytes contain ``marker`` goes through to
     Redis, and the connection that sent it is closed as soon as Redis answers, the answer unsent.
+    ``drop_next_reply_with(marker)``: the same for the next answer that contains ``marker``.
     ``dropped`` is set once that happened.
     """
 
@@ -25,6 +26,7 @@ class ReplyDropper:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._marker: bytes | None = None
+        self._reply_marker: bytes | None = None
         self.dropped = threading.Event()
         self._sockets: list[socket.socket] = []
         self._closed = False
@@ -37,6 +39,11 @@ class ReplyDropper:
     def drop_next_reply_to(self, marker: bytes) -> None:
         with self._lock:
             self._marker = marker
+            self.dropped.clear()
+
+    def drop_next_reply_with(self, marker: bytes) -> None:
+        with self._lock:
+            self._reply_marker = marker
             self.dropped.clear()
 
     def close(self) -> None:
@@ -72,6 +79,10 @@ class ReplyDropper:
 
     def _replies(self, server: socket.socket, client: socket.socket, doomed: threading.Event) -> None:
         while data := _recv(server):
+            with self._lock:
+                if self._reply_marker is not None and self._reply_marker in data:
+                    self._reply_marker = None
+                    doomed.set()
             if doomed.is_set():
                 _close(client)
                 _close(server)

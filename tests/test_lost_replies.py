@@ -11,6 +11,7 @@ import yotaq
 from yotaq.broker import commands
 
 from . import tasks
+from .helpers import wait_for
 from .proxy import reply_dropper
 
 
@@ -97,3 +98,26 @@ def test_an_async_enqueue_retried_after_a_lost_reply_enqueues_once(proxy, r, que
 
     asyncio.run(scenario())
     assert _pending(r, queue_name) == 1
+
+
+async def sleeps_then_notes(path: str, value: str, seconds: float) -> None:
+    tasks.note(path, "start", value)
+    await asyncio.sleep(seconds)
+    tasks.note(path, "done", value)
+
+
+def test_a_lease_whose_reply_is_lost_under_concurrency_runs_every_task(proxy, spawn, queue, queue_name, tmp_path):
+    journal = tmp_path / "journal.txt"
+    # Given a worker running coroutines at once, busy with a long one
+    long = queue.enqueue(sleeps_then_notes, str(journal), "long", 3)
+    spawn("-m", "yotaq", "worker", "--queue", queue_name, "--concurrency", "4", url=proxy.url)
+    wait_for(lambda: tasks.events(journal, "start"), what="the long task to start")
+    # When the reply to the lease that takes the next tasks is lost (Redis moved them to the worker's
+    # active list; the worker never hears of them)
+    proxy.drop_next_reply_with(b"lost-lease-")
+    short = [queue.options(job_id=f"lost-lease-{n}").enqueue(tasks.note, str(journal), "short", n) for n in range(3)]
+    wait_for(proxy.dropped.is_set, what="the lease's reply to be lost")
+    # Then the worker notices, and every task runs while it lives
+    assert [job.result(timeout=10) for job in short] == [None] * 3
+    assert sorted(value for value, _ in tasks.events(journal, "short")) == ["0", "1", "2"]
+    assert long.result(timeout=10) is None

@@ -252,6 +252,10 @@ class Broker(Control, Reads, Upkeep):
         )
         return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
 
+    def held(self, keys: QueueKeys, worker: str) -> list[bytes]:
+        """The messages ``worker`` has leased and not acknowledged, oldest first."""
+        return cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
+
     def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:
         """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came)."""
         active = keys.active(worker)

@@ -220,8 +220,10 @@ class Worker:
                 try:
                     self._lease(watcher, size=pool.free(), wait=not pool.busy())
                 except ConnectionError as exc:
-                    if not pool.busy():  # nothing running: give everything back, as the plain loop does
-                        logger.warning("Redis unreachable (%s); retrying until it is back", exc)
+                    logger.warning("Redis unreachable (%s); retrying until it is back", exc)
+                    if pool.busy():
+                        self._until_done(lambda: self._give_back_strays(pool.in_flight()), failing=True)
+                    else:  # nothing running: give everything back, as the plain loop does
                         self._until_done(lambda: self._rejoin(maintenance), failing=True)
                     continue
                 while (leased := self._batch.next()) is not None:
@@ -285,6 +287,16 @@ class Worker:
         self._send_acks()  # finished work is recorded before the rest is given back
         self._release_all(maintenance)
         maintenance.beat()
+
+    def _give_back_strays(self, running: list[bytes]) -> None:
+        """After a lease whose reply was lost, give back what it may have leased: every message held
+        but not running (once the finished ones are acknowledged), for a lease to take again."""
+        self._send_acks()
+        for keys in self.queues:
+            strays = list((Counter(self.broker.held(keys, self.name)) - Counter(running)).elements())
+            if strays:
+                given = self.broker.unlease(keys, self.name, strays)
+                logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
 
     def _give_back_counted(self, keys: QueueKeys) -> None:
         """The worker is going down in the middle of a task: give that task back as a reaper would,
