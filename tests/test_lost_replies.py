@@ -121,3 +121,12 @@ def test_a_lease_whose_reply_is_lost_under_concurrency_runs_every_task(proxy, sp
     assert [job.result(timeout=10) for job in short] == [None] * 3
     assert sorted(value for value, _ in tasks.events(journal, "short")) == ["0", "1", "2"]
     assert long.result(timeout=10) is None
+
+
+def test_a_push_tried_again_while_its_job_runs_leaves_it_active(queue, r, queue_name):
+    job = queue.enqueue(tasks.pid)
+    message = r.lindex(f"{{yotaq:{queue_name}}}:pending", 0)
+    assert len(queue.broker.ack_and_lease(queue.keys, "w1", [], 1).messages) == 1  # a worker runs it now
+    for script_keys, args in commands.push_again_scripts(queue.keys, [job.id], [message]):
+        assert queue.broker._scripts.push(script_keys, args) == 0
+    assert job.status is yotaq.Status.ACTIVE and _pending(r, queue_name) == 0
