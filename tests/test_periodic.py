@@ -53,7 +53,7 @@ def slow_tick(path: str, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     "cron",
-    ["0 0 30 2 *", "0 0 31 4 *", "* * * * * *", "* * * * * * *", "0 0 1 1 * 0 2020", "@reboot", "", 5, None],
+    ["0 0 30 2 *", "0 0 31 4 *", "* * * * * *", "* * * * * * *", "0 0 1 1 * 0 2020", "@reboot", " @daily", "", 5, None],
 )
 def test_a_cron_expression_that_never_fires_is_refused_at_registration(queue, cron):
     with pytest.raises(yotaq.ConfigurationError, match="cron"):

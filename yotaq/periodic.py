@@ -59,7 +59,7 @@ def timing(every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not MIN_EVERY_S <= every <= MAX_EVERY_S:
             raise ConfigurationError(f"every must be seconds from {MIN_EVERY_S} to {MAX_EVERY_S:g}, got {every!r}")
         return {"every": every, "tz": tz}
-    if not isinstance(cron, str) or not (len(cron.split()) == 5 or cron.strip() in CRON_ALIASES):
+    if not isinstance(cron, str) or not (len(cron.split()) == 5 or cron in CRON_ALIASES):
         raise ConfigurationError(f"cron must be five fields or one of {', '.join(sorted(CRON_ALIASES))}, got {cron!r}")
     if not _croniter().is_valid(cron):
         raise ConfigurationError(f"invalid cron expression {cron!r}")
@@ -103,7 +103,8 @@ def _names_its_hours(cron: str) -> bool:
     """Whether the expression runs at given hours (``30 1 * * *``), rather than every hour or every few
     (``0 * * * *``, ``*/15 */2 * * *``): as in cron, only those run once in an hour that a clock turned
     back repeats, at its first occurrence; the others keep their pace in real time."""
-    return cron.strip() != "@hourly" and (cron.startswith("@") or not cron.split()[1].startswith("*"))
+    cron = cron.strip()
+    return cron != "@hourly" and (cron.startswith("@") or not cron.split()[1].startswith("*"))
 
 
 def _repeated(at_ms: int, zone: zoneinfo.ZoneInfo) -> bool:
