@@ -310,6 +310,6 @@ def test_cancelling_a_task_waiting_for_a_slot_lets_the_next_one_run(queue, spawn
 
 def test_a_periodic_task_keeps_its_limits(queue, r):
     queue.options(concurrency=1).periodic(every=60, name="exclusive")(print)
-    [(_, record, _)] = queue.broker.schedules(queue.keys)
+    [(_, record, *_)] = queue.broker.schedules(queue.keys)
     timing, _ = yotaq.outcomes.decode_schedule("exclusive", record, None, queue.name)
     assert json.loads(timing)["limit"] == "builtins.print,1,-"

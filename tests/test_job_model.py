@@ -76,6 +76,51 @@ def test_a_bad_option_is_refused_where_it_is_given(queue, options, message):
         queue.options(**options)
 
 
+NAN, INF = float("nan"), float("inf")
+_COUNTS = [NAN, INF, -INF, True, 2.0, 10**10, -1, "2"]
+_SECONDS = [NAN, INF, -INF, True, -1, 1e30, "1"]
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("concurrency", value) for value in [*_COUNTS, 0, 1_000_001]]
+    + [("retries", value) for value in _COUNTS]
+    + [(name, value) for name in ("retry_delay", "retry_max_delay", "timeout", "result_ttl", "failure_ttl", "delay")
+       for value in _SECONDS]
+    + [("retry_backoff", value) for value in (NAN, INF, True, 0.5, 1e6, "2")]
+    + [("rate_limit", value) for value in (50, True, NAN, "0/s", "10000000/s", "inf/s")]
+    + [("limit_key", value) for value in (True, NAN, "")]
+    + [("at", value) for value in (NAN, INF, True, 1e12)],
+)  # fmt: skip
+def test_concurrency_option_must_be_a_whole_number(queue, option, value):
+    # Every option, given a value it cannot mean (nan, inf, a bool, a float for a count, out of range),
+    # is refused where it is given with one typed error naming the option and the value.
+    with pytest.raises(yotaq.ConfigurationError) as refused:
+        queue.options(**{option: value})
+    assert option in str(refused.value) and repr(value) in str(refused.value)
+    with pytest.raises(yotaq.ConfigurationError):
+        yotaq.Queue(queue.broker.client, queue.name, **{option: value})
+
+
+def test_options_at_their_bounds_are_taken(queue, burst_worker):
+    from yotaq.job import MAX_CONCURRENCY, MAX_RETRIES
+
+    job = queue.options(concurrency=MAX_CONCURRENCY, retries=MAX_RETRIES, delay=0).enqueue(divmod, 7, 2)
+    burst_worker()
+    assert job.result(timeout=5) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    "argument, value",
+    [(name, value) for name in ("liveness_timeout", "heartbeat_interval") for value in (NAN, INF, True, -1, 1e30)]
+    + [("max_deliveries", value) for value in (NAN, True, 2.0, 0, 10**10)]
+    + [("concurrency", value) for value in (NAN, True, 2.0, 0, 10**10)],
+)  # fmt: skip
+def test_a_worker_refuses_numbers_it_cannot_use(r, queue_name, argument, value):
+    with pytest.raises(yotaq.ConfigurationError, match=argument):
+        yotaq.Worker(r, [queue_name], **{argument: value})
+
+
 def test_enqueue_many_takes_task_options_but_no_placement(queue, burst_worker):
     jobs = queue.options(result_ttl=60).enqueue_many(echo, [(1,), (2,)])
     burst_worker()

@@ -23,6 +23,14 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.buried_reasons("dead") == "{yotaq:tasks}:dead:reasons"
     assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
+    assert keys.schedule_keys == [
+        "{yotaq:tasks}:periodic",
+        "{yotaq:tasks}:periodic:timing",
+        "{yotaq:tasks}:periodic:next",
+        "{yotaq:tasks}:periodic:last",
+        "{yotaq:tasks}:periodic:skipped",
+        "{yotaq:tasks}:periodic:disabled",
+    ]
 
 
 def test_the_per_job_marker_keys_and_the_old_dead_attributes_are_gone():

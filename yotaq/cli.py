@@ -280,4 +280,6 @@ def _periodic(queue: Queue, remove: str | None) -> None:
         next_run = datetime.datetime.fromtimestamp(schedule.next_run_ms / 1000, datetime.UTC).isoformat(
             timespec="seconds"
         )
-        print(f"{schedule.name}  {when}  next {next_run}")
+        state = f"disabled: {schedule.disabled}" if schedule.disabled is not None else f"next {next_run}"
+        skipped = f"  skipped {schedule.skipped}" if schedule.skipped else ""
+        print(f"{schedule.name}  {when}  {state}{skipped}")

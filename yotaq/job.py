@@ -30,6 +30,9 @@ RETRY_BACKOFF = 2.0
 RETRY_MAX_DELAY_S = 3_600.0
 MAX_TTL_S = 10 * 365 * 86_400.0  # longer than anyone means, short of what breaks a millisecond count
 MAX_RATE = 1_000_000  # starts per period, at most
+MAX_CONCURRENCY = 1_000_000  # tasks of one limit key running at once: far past any fleet, well inside Lua's doubles
+MAX_RETRIES = 1_000_000  # more than a task retried hourly for a century
+MAX_BACKOFF = 1_000.0
 _RATE = re.compile(r"(\d{1,7})/([smh])")
 _PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000}
 CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
@@ -69,20 +72,19 @@ class Options:
     limit_key: str | None = None
 
     def __post_init__(self) -> None:
-        if not _is_number(self.retries) or self.retries < 0 or int(self.retries) != self.retries:
-            raise ConfigurationError(f"retries must be a whole number >= 0, got {self.retries!r}")
+        _check_count("retries", self.retries, low=0, high=MAX_RETRIES)
         for name in ("retry_delay", "retry_max_delay"):
             _check_seconds(name, getattr(self, name), low=0)
-        if not _is_number(self.retry_backoff) or not 1 <= self.retry_backoff <= 1000:
-            raise ConfigurationError(f"retry_backoff must be a number from 1 to 1000, got {self.retry_backoff!r}")
+        if not _is_number(self.retry_backoff) or not 1 <= self.retry_backoff <= MAX_BACKOFF:
+            raise ConfigurationError(
+                f"retry_backoff must be a number from 1 to {MAX_BACKOFF:g}, got {self.retry_backoff!r}"
+            )
         if self.timeout is not None:
             _check_seconds("timeout", self.timeout, low=0.001)
         _check_seconds("result_ttl", self.result_ttl, low=0.001)
         _check_seconds("failure_ttl", self.failure_ttl, low=0.001)
-        if self.concurrency is not None and (
-            not _is_number(self.concurrency) or int(self.concurrency) != self.concurrency or self.concurrency < 1
-        ):
-            raise ConfigurationError(f"concurrency must be a whole number >= 1, got {self.concurrency!r}")
+        if self.concurrency is not None:
+            _check_count("concurrency", self.concurrency, low=1, high=MAX_CONCURRENCY)
         if self.rate_limit is not None and self._rate is None:
             raise ConfigurationError(f"rate_limit must look like '50/s', '100/m' or '1000/h', got {self.rate_limit!r}")
         if self.limit_key is not None and (
@@ -151,6 +153,12 @@ OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_count(name: str, value: object, *, low: int, high: int) -> None:
+    """A whole number (an ``int``: not ``2.0``, not a bool) from ``low`` to ``high``, else ``ConfigurationError``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigurationError(f"{name} must be a whole number from {low} to {high:_}, got {value!r}")
 
 
 def _check_seconds(name: str, value: object, *, low: float) -> None:

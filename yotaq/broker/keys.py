@@ -130,6 +130,31 @@ class QueueKeys:
         """Sorted set of periodic schedule names, scored by their next run (ms)."""
         return f"{self._prefix}:periodic:next"
 
+    @property
+    def schedule_last(self) -> str:
+        """Hash of periodic schedule name to the job id of its last tick enqueued."""
+        return f"{self._prefix}:periodic:last"
+
+    @property
+    def schedule_skipped(self) -> str:
+        """Hash of periodic schedule name to how many of its ticks were skipped, the last one still waiting."""
+        return f"{self._prefix}:periodic:skipped"
+
+    @property
+    def schedule_disabled(self) -> str:
+        """Hash of periodic schedule name to why it was disabled (its next run could not be worked out)."""
+        return f"{self._prefix}:periodic:disabled"
+
+    @property
+    def schedule_keys(self) -> list[str]:
+        """Every key that keeps something about a periodic schedule, a field each."""
+        return [self.schedules, self.schedule_timings, self.schedule_next, *self.schedule_marks]
+
+    @property
+    def schedule_marks(self) -> list[str]:
+        """What the workers note about a schedule: its last tick, its skipped ticks, why it is disabled."""
+        return [self.schedule_last, self.schedule_skipped, self.schedule_disabled]
+
     def buried_keys(self, kind: Buried) -> list[str]:
         """The three keys that keep the jobs set aside as ``kind``."""
         return [self.buried(kind), self.buried_messages(kind), self.buried_reasons(kind)]

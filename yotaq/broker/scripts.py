@@ -36,6 +36,7 @@ class Scripts:
         self.cancel: Script = client.register_script(SOURCES["cancel"])
         self.cancelled: Script = client.register_script(SOURCES["cancelled"])
         self.bury: Script = client.register_script(SOURCES["bury"])
+        self.disable: Script = client.register_script(SOURCES["disable"])
         self.due: Script = client.register_script(SOURCES["due"])
         self.enqueue: Script = client.register_script(SOURCES["enqueue"])
         self.heartbeat: Script = client.register_script(SOURCES["heartbeat"])

@@ -6,7 +6,7 @@ Mixed into ``Broker``; every command is still one round trip, one script where i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
 from ..serializer import message_id
 from .connection import Client, pairs, transaction
@@ -16,6 +16,19 @@ from .scripts import Scripts
 T = TypeVar("T")
 
 PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue (or periodic ticks due) per script call
+
+Tick = Literal["taken", "enqueued", "skipped"]  # by another worker; by this one; skipped, the last still waiting
+_TICKS: tuple[Tick, ...] = ("taken", "enqueued", "skipped")  # by what tick-6.lua returns
+
+
+class ScheduleRecord(NamedTuple):
+    """A periodic schedule as Redis keeps it."""
+
+    name: str
+    record: bytes
+    next_run_ms: int  # 0 when it has none (disabled)
+    skipped: int
+    disabled: str | None  # why, when it is
 
 
 class Upkeep:
@@ -83,31 +96,41 @@ class Upkeep:
     # -- periodic schedules --------------------------------------------------------------------
 
     def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
-        """Register (or replace) a periodic schedule; see ``schedule-3.lua``."""
-        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next]
+        """Register (or replace) a periodic schedule; see ``schedule-4.lua``."""
+        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled]
         args: list[Any] = [name, record, timing, first_run_ms]
         self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
 
     def unschedule(self, keys: QueueKeys, name: str) -> bool:
-        """Remove a periodic schedule; whether there was one."""
-        removed, _, _ = self._patient(
-            lambda c: transaction(
-                c,
-                ("HDEL", keys.schedules, name),
-                ("HDEL", keys.schedule_timings, name),
-                ("ZREM", keys.schedule_next, name),
-            ),
-            write=True,
-        )
+        """Remove a periodic schedule, and all that was noted about it; whether there was one."""
+        removals = [("ZREM" if key == keys.schedule_next else "HDEL", key, name) for key in keys.schedule_keys]
+        removed, *_ = self._patient(lambda c: transaction(c, *removals), write=True)
         return bool(removed)
 
-    def schedules(self, keys: QueueKeys) -> list[tuple[str, bytes, int]]:
-        """Every periodic schedule: its name, record and next run (ms)."""
-        records, runs = self._patient(
-            lambda c: transaction(c, ("HGETALL", keys.schedules), ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"))
+    def schedules(self, keys: QueueKeys) -> list[ScheduleRecord]:
+        """Every periodic schedule: its name, record, next run (ms, 0 when disabled), skipped ticks and
+        why it is disabled."""
+        records, runs, skipped, disabled = self._patient(
+            lambda c: transaction(
+                c,
+                ("HGETALL", keys.schedules),
+                ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"),
+                ("HGETALL", keys.schedule_skipped),
+                ("HGETALL", keys.schedule_disabled),
+            )
         )
         next_runs = {name: int(float(at)) for name, at in pairs(runs)}
-        return [(name.decode(), record, next_runs.get(name, 0)) for name, record in sorted(pairs(records))]
+        skips, reasons = dict(pairs(skipped)), dict(pairs(disabled))
+        return [
+            ScheduleRecord(
+                name.decode(),
+                record,
+                next_runs.get(name, 0),
+                int(skips.get(name, 0)),
+                reasons[name].decode(errors="replace") if name in reasons else None,
+            )
+            for name, record in sorted(pairs(records))
+        ]
 
     def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
         """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
@@ -116,11 +139,19 @@ class Upkeep:
         flat = self._call(lambda c: self._scripts.due(script_keys, [PROMOTE_BATCH], client=c))
         return [(flat[n].decode(), flat[n + 1], flat[n + 2]) for n in range(0, len(flat), 3)]
 
-    def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> bool:
-        """Enqueue one tick of a schedule, if no other worker has; see ``tick-4.lua``."""
+    def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> Tick:
+        """Enqueue one tick of a schedule, if no other worker has and its last tick is not still
+        waiting; see ``tick-6.lua``."""
         script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
+        script_keys += [keys.schedule_last, keys.schedule_skipped]
         args: list[Any] = [name, due, next_ms, job_id, message]
-        return bool(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))
+        return _TICKS[int(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))]
+
+    def disable_schedule(self, keys: QueueKeys, name: str, due: bytes, reason: str) -> bool:
+        """Take a schedule whose next run cannot be worked out out of the rotation, noting why; whether
+        this call did (another worker may have first); see ``disable-2.lua``."""
+        script_keys = [keys.schedule_next, keys.schedule_disabled]
+        return bool(self._call(lambda c: self._scripts.disable(script_keys, [name, due, reason], client=c), write=True))
 
     def trim(self, keys: QueueKeys) -> None:
         """Forget the failed and dead records that have expired."""

@@ -43,12 +43,14 @@ LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its t
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 MAX_CONCURRENCY = 10_000
+MAX_LIVENESS_S = 86_400.0  # the longest liveness timeout (and heartbeat interval) taken: a day
+MAX_MAX_DELIVERIES = 1_000_000
 POOL_WAIT_S = 0.005  # with free slots, how long the coroutines run before the worker looks for more work
 
 
 def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < float("inf"):
-        raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= MAX_LIVENESS_S:
+        raise ConfigurationError(f"{name} must be a positive number of seconds up to {MAX_LIVENESS_S:g}, got {value!r}")
     return value
 
 
@@ -101,8 +103,14 @@ class Worker:
         self.burst = burst
         if _positive("heartbeat_interval", heartbeat_interval) >= _positive("liveness_timeout", liveness_timeout):
             raise ConfigurationError("heartbeat_interval must be shorter than liveness_timeout")
-        if not isinstance(max_deliveries, int) or isinstance(max_deliveries, bool) or max_deliveries < 1:
-            raise ConfigurationError(f"max_deliveries must be a positive integer, got {max_deliveries!r}")
+        if (
+            not isinstance(max_deliveries, int)
+            or isinstance(max_deliveries, bool)
+            or not 1 <= max_deliveries <= MAX_MAX_DELIVERIES
+        ):
+            raise ConfigurationError(
+                f"max_deliveries must be a whole number from 1 to {MAX_MAX_DELIVERIES:_}, got {max_deliveries!r}"
+            )
         self.liveness = Liveness(liveness_timeout, heartbeat_interval, max_deliveries)
         self.name = check_name("worker name", name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
         self.counts: Counter[str] = Counter()

@@ -112,7 +112,7 @@ class Maintenance:
         leave_signals_to_the_main_thread()
         wait = interval
         while not self._stop.wait(wait):
-            wait = interval
+            wait = max(interval, SCHEDULE_POLL_S)  # after a failure: never straight back into it
             try:
                 wait = step() or interval
             except ConnectionError:
