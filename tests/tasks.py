@@ -59,3 +59,38 @@ def ignores_alarm(seconds: float) -> None:
     """Stuck where SIGALRM cannot reach: like C code that holds the GIL."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(seconds)
+
+
+class SlowToPickle:
+    """A value whose pickling notes that it has begun, then takes ``seconds``."""
+
+    def __init__(self, path: str, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+
+    def __reduce__(self) -> tuple[object, ...]:
+        note(self.path, "pickling", 0)
+        time.sleep(self.seconds)
+        return (str, ("pickled",))
+
+
+class SlowToUnpickle:
+    """An argument whose unpickling notes that it has begun, then takes ``seconds``."""
+
+    def __init__(self, path: str, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+
+    def __getstate__(self) -> tuple[str, float]:
+        return (self.path, self.seconds)
+
+    def __setstate__(self, state: tuple[str, float]) -> None:
+        self.path, self.seconds = state
+        note(self.path, "unpickling", 0)
+        time.sleep(self.seconds)
+
+
+def returns_slow_to_pickle(path: str, seconds: float) -> SlowToPickle:
+    return SlowToPickle(path, seconds)
+
+
+def takes(argument: object) -> str:
+    return "ran"

@@ -17,7 +17,15 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-from .exceptions import InvalidMessage, JobCancelled, JobFailed, SerializationError, describe, message_of
+from .exceptions import (
+    Interrupted,
+    InvalidMessage,
+    JobCancelled,
+    JobFailed,
+    SerializationError,
+    describe,
+    message_of,
+)
 from .functions import dumps_value
 from .serializer import MAX_DIGITS, UNSIGNED, sign
 
@@ -35,6 +43,8 @@ def failure(exc: BaseException) -> tuple[str, str, str, str]:
     frames = _from_the_task(exc.__traceback__)
     try:
         trace = "".join(traceback.format_exception(type(exc), exc, frames))
+    except Interrupted:
+        raise
     except BaseException:
         trace = "".join(traceback.format_tb(frames)) + describe(exc) + "\n"
     return ("failed", type(exc).__name__, message_of(exc), trace)
@@ -58,6 +68,8 @@ def encode_result(
         body = dumps_value(outcome, "return value")
         if len(body) > MAX_RESULT_BYTES:
             raise SerializationError(f"the result is {len(body):,} bytes, over the limit of {MAX_RESULT_BYTES:,}")
+    except Interrupted:  # the worker stopping while it pickles: the task is given back, its outcome unchanged
+        raise
     except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
         outcome = ("failed", "SerializationError", describe(exc), "")
         body = dumps_value(outcome)
@@ -97,6 +109,8 @@ def decode_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str
         warn_unsigned()
     try:
         outcome = pickle.loads(body)
+    except Interrupted:
+        raise
     except BaseException as exc:
         raise InvalidMessage(f"job {job_id}: cannot read its result: {describe(exc)}") from None
     if outcome[0] == "done":

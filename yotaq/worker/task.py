@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import ConfigurationError, InvalidMessage, Retry, describe
+from ..exceptions import ConfigurationError, Interrupted, InvalidMessage, Retry, describe
 from ..functions import FunctionCache
 from ..hooks import Hooks
 from ..info import Buried
@@ -47,7 +47,7 @@ class Begun(NamedTuple):
     started: float  # time.perf_counter()
 
 
-class StopNow(BaseException):
+class StopNow(Interrupted):
     """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
 
 

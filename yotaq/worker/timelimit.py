@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Protocol
 
+from ..exceptions import Interrupted
 from ..serializer import Task
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ class Watchdog(Protocol):
     def disarm(self) -> None: ...
 
 
-class TimeLimitExceeded(BaseException):
+class TimeLimitExceeded(Interrupted):
     """Raised in the main thread when a task runs past its timeout."""
 
 
-class TaskCancelled(BaseException):
+class TaskCancelled(Interrupted):
     """Raised in the main thread when the running task was cancelled (``Job.cancel``)."""
 
 
