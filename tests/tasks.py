@@ -94,3 +94,36 @@ def returns_slow_to_pickle(path: str, seconds: float) -> SlowToPickle:
 
 def takes(argument: object) -> str:
     return "ran"
+
+
+def exit_code(pid: int, timeout: float) -> int | None:
+    """The exit code of the child ``pid`` (minus the signal that ended it), waited for at most
+    ``timeout`` seconds; None if it is still running then."""
+    import select
+
+    with os.fdopen(os.pidfd_open(pid), "rb") as ended:
+        if not select.select([ended], [], [], timeout)[0]:
+            return None
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def forks() -> tuple[str, int, int | None]:
+    """Fork: the child returns at once; the parent returns the child's pid and how it exited."""
+    child = os.fork()
+    if child == 0:
+        return ("child", os.getpid(), None)
+    return ("parent", child, exit_code(child, 5))
+
+
+async def forks_async() -> tuple[str, int, int | None]:
+    return forks()
+
+
+def forks_a_waiting_child(path: str) -> int | None:
+    """Fork a child that notes its pid and sleeps on in the task; return how it exited."""
+    child = os.fork()
+    if child == 0:
+        note(path, "child", os.getpid())
+        time.sleep(30)
+        return None
+    return exit_code(child, 10)
