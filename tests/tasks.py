@@ -127,3 +127,7 @@ def forks_a_waiting_child(path: str) -> int | None:
         time.sleep(30)
         return None
     return exit_code(child, 10)
+
+
+def raises_long(size: int) -> None:
+    raise RuntimeError("x" * size)

@@ -155,6 +155,7 @@ class Worker:
         crashed = False
         try:
             self._until_done(self._agree_shards)
+            self._until_done(self._tasks.learn_limits)
             self._until_done(maintenance.beat)
             maintenance.start()
             logger.info("%r started", self)
