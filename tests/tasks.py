@@ -59,3 +59,75 @@ def ignores_alarm(seconds: float) -> None:
     """Stuck where SIGALRM cannot reach: like C code that holds the GIL."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(seconds)
+
+
+class SlowToPickle:
+    """A value whose pickling notes that it has begun, then takes ``seconds``."""
+
+    def __init__(self, path: str, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+
+    def __reduce__(self) -> tuple[object, ...]:
+        note(self.path, "pickling", 0)
+        time.sleep(self.seconds)
+        return (str, ("pickled",))
+
+
+class SlowToUnpickle:
+    """An argument whose unpickling notes that it has begun, then takes ``seconds``."""
+
+    def __init__(self, path: str, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+
+    def __getstate__(self) -> tuple[str, float]:
+        return (self.path, self.seconds)
+
+    def __setstate__(self, state: tuple[str, float]) -> None:
+        self.path, self.seconds = state
+        note(self.path, "unpickling", 0)
+        time.sleep(self.seconds)
+
+
+def returns_slow_to_pickle(path: str, seconds: float) -> SlowToPickle:
+    return SlowToPickle(path, seconds)
+
+
+def takes(argument: object) -> str:
+    return "ran"
+
+
+def exit_code(pid: int, timeout: float) -> int | None:
+    """The exit code of the child ``pid`` (minus the signal that ended it), waited for at most
+    ``timeout`` seconds; None if it is still running then."""
+    import select
+
+    with os.fdopen(os.pidfd_open(pid), "rb") as ended:
+        if not select.select([ended], [], [], timeout)[0]:
+            return None
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def forks() -> tuple[str, int, int | None]:
+    """Fork: the child returns at once; the parent returns the child's pid and how it exited."""
+    child = os.fork()
+    if child == 0:
+        return ("child", os.getpid(), None)
+    return ("parent", child, exit_code(child, 5))
+
+
+async def forks_async() -> tuple[str, int, int | None]:
+    return forks()
+
+
+def forks_a_waiting_child(path: str) -> int | None:
+    """Fork a child that notes its pid and sleeps on in the task; return how it exited."""
+    child = os.fork()
+    if child == 0:
+        note(path, "child", os.getpid())
+        time.sleep(30)
+        return None
+    return exit_code(child, 10)
+
+
+def raises_long(size: int) -> None:
+    raise RuntimeError("x" * size)

@@ -267,3 +267,25 @@ def test_sigterm_stops_a_worker_that_is_waiting_for_redis_to_come_back(spawn, ow
     waiting.signal(signal.SIGTERM)
     assert waiting.wait(5) == 0
     assert "could not give tasks back" in waiting.output()
+
+
+@pytest.mark.parametrize("stage", ["pickling", "unpickling"])
+def test_a_second_signal_while_a_result_is_pickled_or_an_argument_unpickled_gives_the_task_back(
+    worker, queue, journal, stage
+):
+    # Given a worker in the middle of pickling a task's result (or unpickling its argument)
+    if stage == "pickling":
+        job = queue.enqueue(tasks.returns_slow_to_pickle, str(journal), 30)
+    else:
+        job = queue.enqueue(tasks.takes, tasks.SlowToUnpickle(str(journal), 30))
+    busy = worker()
+    wait_for(lambda: tasks.events(journal, stage), what=f"the {stage} to begin")
+    # When it gets two stop signals, the second once the first is taken in
+    busy.signal(signal.SIGTERM)
+    wait_for(lambda: "finishing the running task" in busy.output(), what="the first signal to be taken in")
+    busy.signal(signal.SIGTERM)
+    # Then it exits at once and the job is given back, neither failed nor set aside
+    assert busy.wait(5) == 0
+    assert job.status is yotaq.Status.PENDING
+    info = queue.info()
+    assert (info.pending, info.active, info.failed, info.dead, info.workers) == (1, 0, 0, 0, [])

@@ -89,6 +89,11 @@ class ResultTimeout(YotaqError, TimeoutError):
     """Raised by ``Job.result`` when the result did not come within the timeout."""
 
 
+class Interrupted(BaseException):
+    """Base of what a worker raises into its own main thread to stop what it is doing (a stop signal,
+    a time limit, a cancel): yotaq's guards against whatever a task's code may raise let it through."""
+
+
 class Retry(Exception):
     """Raised by a task to be run again after ``delay`` seconds (one of its retries)."""
 
@@ -110,5 +115,7 @@ def describe(exc: BaseException) -> str:
 def message_of(exc: BaseException) -> str:
     try:
         return str(exc)
+    except Interrupted:
+        raise
     except BaseException:
         return "<its message could not be read>"

@@ -17,7 +17,15 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-from .exceptions import InvalidMessage, JobCancelled, JobFailed, SerializationError, describe, message_of
+from .exceptions import (
+    Interrupted,
+    InvalidMessage,
+    JobCancelled,
+    JobFailed,
+    SerializationError,
+    describe,
+    message_of,
+)
 from .functions import dumps_value
 from .serializer import MAX_DIGITS, UNSIGNED, sign
 
@@ -26,6 +34,9 @@ logger = logging.getLogger(__name__)
 RESULT_MAGIC = b"yr1"
 RESULT_KINDS = (b"done", b"failed", b"dead", b"cancelled")
 MAX_RESULT_BYTES = 32 * 1024 * 1024  # a result bigger than this is recorded as a failure instead
+# Each text of a failure too large to store is cut to this many characters: three such (type, message,
+# traceback), even of 4-byte characters, stay under 1 MiB, the smallest argument Redis can be set to take.
+MAX_FAILURE_TEXT = 50_000
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -35,6 +46,8 @@ def failure(exc: BaseException) -> tuple[str, str, str, str]:
     frames = _from_the_task(exc.__traceback__)
     try:
         trace = "".join(traceback.format_exception(type(exc), exc, frames))
+    except Interrupted:
+        raise
     except BaseException:
         trace = "".join(traceback.format_tb(frames)) + describe(exc) + "\n"
     return ("failed", type(exc).__name__, message_of(exc), trace)
@@ -49,21 +62,47 @@ def _from_the_task(frames: TracebackType | None) -> TracebackType | None:
 
 
 def encode_result(
-    job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str, by: str
+    job_id: str, outcome: tuple[Any, ...], secret: bytes | None, queue: str, by: str, max_bytes: int | None = None
 ) -> tuple[str, bytes]:
     """The kind and envelope ``yr1 <kind> <by> <signature> <body>`` of ``("done", value)``,
     ``("failed", type name, message, traceback)`` or ``("dead", reason)``, recorded by ``by`` (a
-    worker's name). A value that cannot travel, or is too large, becomes a failure that says so."""
+    worker's name). A value that cannot travel, or is too large (over ``MAX_RESULT_BYTES``, or an
+    envelope over ``max_bytes``, the largest argument Redis takes), becomes a failure that says so;
+    the texts of a failure that is too large are cut short."""
+    overhead = len(RESULT_MAGIC) + len(by) + len(b"cancelled") + (64 if secret else 1) + 4  # the head, signed
+    limit = MAX_RESULT_BYTES if max_bytes is None else min(MAX_RESULT_BYTES, max_bytes - overhead)
     try:
         body = dumps_value(outcome, "return value")
+        if len(body) > limit and outcome[0] != "done":
+            outcome = (outcome[0], *(_cut(text) for text in outcome[1:]))
+            body = dumps_value(outcome)
+        if max_bytes is not None and len(body) > max_bytes - overhead:
+            raise SerializationError(
+                f"result of {_megabytes(len(body))} exceeds the server's limit "
+                f"(proto-max-bulk-len {_megabytes(max_bytes)})"
+            )
         if len(body) > MAX_RESULT_BYTES:
             raise SerializationError(f"the result is {len(body):,} bytes, over the limit of {MAX_RESULT_BYTES:,}")
+    except Interrupted:  # the worker stopping while it pickles: the task is given back, its outcome unchanged
+        raise
     except BaseException as exc:  # a __reduce__ may raise anything, SystemExit included
-        outcome = ("failed", "SerializationError", describe(exc), "")
+        reason = message_of(exc) if isinstance(exc, SerializationError) else describe(exc)
+        outcome = ("failed", "SerializationError", _cut(reason), "")
         body = dumps_value(outcome)
     head = b"%s %s %s " % (RESULT_MAGIC, outcome[0].encode(), by.encode())
     signature = sign(secret, job_id.encode(), b" ", queue.encode(), b" ", head, body) if secret else UNSIGNED
     return outcome[0], head + signature + b" " + body
+
+
+def _cut(text: Any) -> Any:
+    """A failure's text, cut short to fit wherever a result must (``MAX_FAILURE_TEXT``)."""
+    if not isinstance(text, str) or len(text) <= MAX_FAILURE_TEXT:
+        return text
+    return f"{text[:MAX_FAILURE_TEXT]}... ({len(text) - MAX_FAILURE_TEXT:,} more characters cut)"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"  # as Redis counts them: its "1mb" is 1,048,576 bytes
 
 
 def _open_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> tuple[str, bytes]:
@@ -97,6 +136,8 @@ def decode_result(job_id: str, envelope: bytes, secret: bytes | None, queue: str
         warn_unsigned()
     try:
         outcome = pickle.loads(body)
+    except Interrupted:
+        raise
     except BaseException as exc:
         raise InvalidMessage(f"job {job_id}: cannot read its result: {describe(exc)}") from None
     if outcome[0] == "done":

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .exceptions import ConfigurationError, InvalidMessage, SerializationError, describe
+from .exceptions import ConfigurationError, Interrupted, InvalidMessage, SerializationError, describe
 from .functions import FunctionCache, dumps_function, dumps_value
 
 logger = logging.getLogger(__name__)
@@ -255,6 +255,8 @@ def decode(message: bytes, secret: bytes | None, queue: str, functions: Function
     try:
         fn = (functions or _NO_CACHE).load(body[space + 1 : calls_at])
         call = pickle.loads(memoryview(body)[calls_at:])
+    except Interrupted:  # the worker stopping: the task is given back, not set aside
+        raise
     except BaseException as exc:  # unpickling runs code: whatever it raises, the worker goes on
         raise InvalidMessage(f"cannot rebuild the task: {describe(exc)}", job_id.decode()) from None
     if not (

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 from redis.cluster import RedisCluster
 
+from ..exceptions import BrokerError
 from ..info import Buried, QueueInfo
 from . import commands
 from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
@@ -31,6 +32,7 @@ T = TypeVar("T")
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
+DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
 
 
 class Ack(NamedTuple):
@@ -255,6 +257,21 @@ class Broker(Control, Reads, Upkeep):
     def held(self, keys: QueueKeys, worker: str) -> list[bytes]:
         """The messages ``worker`` has leased and not acknowledged, oldest first."""
         return cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
+
+    def max_argument_bytes(self) -> int:
+        """The largest argument Redis takes (its ``proto-max-bulk-len``): it refuses a larger one by
+        closing the connection, which looks like an outage. Redis's default where ``CONFIG GET`` is
+        refused (as managed services do)."""
+        try:
+            reply = self._call(lambda c: c.config_get("proto-max-bulk-len"))
+        except BrokerError:
+            return DEFAULT_MAX_BULK_BYTES
+        value = next(iter(reply.values()), None) if isinstance(reply, dict) else None
+        return int(value) if value is not None and str(value).isdigit() else DEFAULT_MAX_BULK_BYTES
+
+    def ping(self) -> None:
+        """Whether Redis answers: returns if it does, raises ``ConnectionError`` if not."""
+        self._call(lambda c: c.ping(), own=True)
 
     def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:
         """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came)."""

@@ -31,7 +31,7 @@ from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
 from .pool import AsyncPool
 from .task import StopNow, TaskHandler
-from .timelimit import TaskRunner, Watchdog
+from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
 from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
@@ -163,6 +163,7 @@ class Worker:
         crashed = False
         try:
             self._until_done(self._agree_shards)
+            self._until_done(self._tasks.learn_limits)
             self._until_done(maintenance.beat)
             maintenance.start()
             logger.info("%r started", self)
@@ -192,6 +193,7 @@ class Worker:
                 self._tasks.close()
                 for signum, handler in handlers.items():
                     signal.signal(signum, handler)
+                restore_in_a_forked_child({})
             logger.info("%r stopped: %s", self, dict(self.counts) or "no tasks")
             self._hooks.on_worker_stop(self.name)
 
@@ -361,6 +363,7 @@ class Worker:
             signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
         }
         handlers[signal.SIGALRM] = self._tasks.install()
+        restore_in_a_forked_child(handlers)
         return handlers
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

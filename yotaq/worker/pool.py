@@ -76,9 +76,10 @@ class AsyncPool:
         if not self._flight:
             return
         loop = self._runner.event_loop
-        done, _ = loop.run_until_complete(
-            asyncio.wait(self._flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        )
+        with self._runner.this_process_only():
+            done, _ = loop.run_until_complete(
+                asyncio.wait(self._flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            )
         for task in done:
             begun = self._flight.pop(task)
             job_id = begun.task.id

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import ConfigurationError, InvalidMessage, Retry, describe
+from ..exceptions import ConfigurationError, ConnectionError, Interrupted, InvalidMessage, Retry, describe  # noqa: A004
 from ..functions import FunctionCache
 from ..hooks import Hooks
 from ..info import Buried
@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DEFAULTS = Options()
+# The least proto-max-bulk-len Redis can be set to: a result larger than this may be refused.
+LARGE_RESULT_BYTES = 1024 * 1024
+# A large result's acknowledgement breaking the connection this many times in a row, with Redis
+# answering a PING in between, was refused for its size.
+REFUSALS = 2
 NOT_PENDING = (
     "its job is not pending on this queue: a copy of a job that already ran (a replay), or a message "
     "not enqueued through yotaq; it was not run"
@@ -47,7 +52,7 @@ class Begun(NamedTuple):
     started: float  # time.perf_counter()
 
 
-class StopNow(BaseException):
+class StopNow(Interrupted):
     """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
 
 
@@ -80,6 +85,11 @@ class TaskHandler:
         self.counts = counts
         self.current: QueueKeys | None = None  # the queue of the task being handled, until it is recorded
         self.pool: AsyncPool | None = None  # where coroutines run at once, with concurrency > 1
+        self._max_bytes: int | None = None  # the largest argument Redis takes, once learned
+
+    def learn_limits(self) -> None:
+        """Ask Redis for the largest result it takes, to fail a larger one rather than send it."""
+        self._max_bytes = self._broker.max_argument_bytes()
 
     def process(self, keys: QueueKeys, message: bytes, known: bool) -> None:
         """Run one leased task and record how it ended. Whatever fails in this worker's own code on
@@ -144,15 +154,21 @@ class TaskHandler:
             self._cancelled(keys, message, task.id, options)
             return
         if failure is None:
-            kind, envelope = outcomes.encode_result(task.id, ("done", value), self._secret, keys.queue, self._worker)
+            kind, envelope = outcomes.encode_result(
+                task.id, ("done", value), self._secret, keys.queue, self._worker, self._max_bytes
+            )
         else:
             kind, envelope = ("retried" if task.attempt < options.retries else "failed"), b""
         self._hooks.after_task(current, kind, failure, elapsed)
         if failure is None:
             if kind == "done":
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
+                ack = Ack(task.id, envelope, options.result_ttl_ms, round(elapsed * 1000))
+                if len(envelope) > LARGE_RESULT_BYTES:
+                    self._record("done", task.id, lambda: self._acknowledge_alone(keys, message, ack, options))
+                    return
                 self.counts["done"] += 1
-                self._batch.acknowledge(keys, Ack(task.id, envelope, options.result_ttl_ms, round(elapsed * 1000)))
+                self._batch.acknowledge(keys, ack)
                 return
             logger.error("job %s returned a value that cannot be stored: it fails", task.id)
             self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))
@@ -162,6 +178,26 @@ class TaskHandler:
             outcome = outcomes.failure(failure)
             logger.error("job %s failed after %.3f s:\n%s", task.id, elapsed, outcome[3].rstrip())
             self._fail(keys, message, task.id, options, outcome)
+
+    def _acknowledge_alone(self, keys: QueueKeys, message: bytes, ack: Ack, options: Options) -> bool:
+        """Acknowledge a result large enough that Redis may refuse it, on its own, so that a refusal
+        touches no other job. Results are checked against the limit learned at start; this is for a
+        limit that could not be read (``CONFIG`` refused) or has changed since: Redis refuses by
+        closing the connection, so a call that breaks ``REFUSALS`` times in a row while Redis answers
+        in between was refused, and the job fails."""
+        for _ in range(REFUSALS):
+            try:
+                return not self._broker.ack_and_lease(keys, self._worker, [ack], 0).lost
+            except ConnectionError:
+                self._broker.ping()  # raises while Redis is unreachable: an outage, waited out by the caller
+        reason = f"result of {len(ack.envelope) / 2**20:.1f} MB refused by the server (over its proto-max-bulk-len)"
+        logger.error("job %s: %s: it fails", ack.job_id, reason)
+        self.counts["done"] -= 1
+        self.counts["failed"] += 1
+        failed = outcomes.encode_result(
+            ack.job_id, ("failed", "SerializationError", reason, ""), self._secret, keys.queue, self._worker
+        )
+        return self._bury(keys, message, ack.job_id, "failed", failed[1], options)
 
     def _retry(
         self, keys: QueueKeys, message: bytes, task: serializer.Task, options: Options, failure: BaseException, s: float
@@ -196,7 +232,7 @@ class TaskHandler:
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
-        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
+        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker, self._max_bytes)
         self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
 
     def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str, *, leased: bool) -> None:

@@ -8,6 +8,11 @@ that takes its worker down, so it is set aside in the end. A coroutine
 (an ``async def`` task returns one at once) runs on the worker's event loop under
 ``asyncio.wait_for``. Code that holds the GIL in C never sees a signal: for that, a supervising
 process can be told each deadline (``Watchdog``) and kill the worker when it passes.
+
+A task may fork. The child carries on in the task's code, and must never come back into the
+worker's: it would acknowledge, lease and run tasks as a second worker under the first one's name.
+So a process that leaves a task and is not the one that started it exits there and then
+(``os._exit``: no acknowledgement, no ``finally`` or ``atexit`` of the worker's).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Protocol
 
+from ..exceptions import Interrupted
 from ..serializer import Task
 
 logger = logging.getLogger(__name__)
@@ -31,6 +37,7 @@ REALARM_S = 0.5
 STUCK_GRACE_S = 5.0
 EXIT_STUCK = 70  # the worker's exit status when a task would not stop (EX_SOFTWARE)
 CLOSE_TIMEOUT_S = 1.0  # how long a coroutine left running at shutdown gets to handle its cancellation
+EXIT_FORKED_RETURNED, EXIT_FORKED_RAISED = 0, 1  # a forked child's exit status as it leaves a task
 
 
 class Watchdog(Protocol):
@@ -41,15 +48,35 @@ class Watchdog(Protocol):
     def disarm(self) -> None: ...
 
 
-class TimeLimitExceeded(BaseException):
+class TimeLimitExceeded(Interrupted):
     """Raised in the main thread when a task runs past its timeout."""
 
 
-class TaskCancelled(BaseException):
+class TaskCancelled(Interrupted):
     """Raised in the main thread when the running task was cancelled (``Job.cancel``)."""
 
 
 WORKER_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
+_replaced_handlers: dict[int, Any] = {}  # those the worker running in this process replaced
+
+
+def restore_in_a_forked_child(handlers: dict[int, Any]) -> None:
+    """Have a child that a task forks put back ``handlers``, the signal handlers the worker replaced
+    (none once it has put them back itself): the child carries on in the task's code and must answer
+    signals as the process did before, not with the worker's handlers acting on the worker's state it
+    copied (a stop signal would have it give back the worker's tasks)."""
+    _replaced_handlers.clear()
+    _replaced_handlers.update(handlers)
+
+
+def _in_a_forked_child() -> None:
+    for signum, handler in _replaced_handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
+    _replaced_handlers.clear()
+
+
+os.register_at_fork(after_in_child=_in_a_forked_child)
 
 
 def leave_signals_to_the_main_thread() -> None:
@@ -68,6 +95,7 @@ class TaskRunner:
 
     def __init__(self, watchdog: Watchdog | None) -> None:
         self._watchdog = watchdog
+        self._pid = os.getpid()  # the worker's: any other process leaving a task is a task's forked child
         self._signals = threading.current_thread() is threading.main_thread()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._running = False
@@ -122,14 +150,32 @@ class TaskRunner:
                 signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 value = task.fn(*task.args, **task.kwargs)
+            except BaseException:
+                self._exit_if_forked(EXIT_FORKED_RAISED)
+                raise
             finally:
                 if (timeout is not None or self._overdue) and self._signals:  # the handler arms it again
                     signal.setitimer(signal.ITIMER_REAL, 0)
+            self._exit_if_forked(EXIT_FORKED_RETURNED)
             if self._overdue:  # it swallowed its time limit (or cancel), and then returned
                 raise self._interruption()
             return value
         finally:
             self._running = False
+
+    @contextlib.contextmanager
+    def this_process_only(self) -> Iterator[None]:
+        """Run the block (a task, or the event loop running tasks); a child the task forked exits at its end."""
+        try:
+            yield
+        except BaseException:
+            self._exit_if_forked(EXIT_FORKED_RAISED)
+            raise
+        self._exit_if_forked(EXIT_FORKED_RETURNED)
+
+    def _exit_if_forked(self, status: int) -> None:
+        if os.getpid() != self._pid:
+            os._exit(status)
 
     @property
     def event_loop(self) -> asyncio.AbstractEventLoop:
@@ -141,7 +187,8 @@ class TaskRunner:
     def _await(self, awaitable: Any, timeout: float | None) -> Any:
         self._awaiting = self.event_loop.create_task(within(awaitable, timeout))
         try:
-            return self.event_loop.run_until_complete(self._awaiting)
+            with self.this_process_only():
+                return self.event_loop.run_until_complete(self._awaiting)
         except TimeoutError:
             raise TimeLimitExceeded from None
         except asyncio.CancelledError:
