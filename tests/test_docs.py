@@ -254,3 +254,15 @@ def test_the_benchmarks_table_shows_what_explains_the_drain_and_the_ratios():
     assert "| steady/s (2) | worker CPU µs/task (2) | Redis CPU µs/task (2) | Redis cmds/task (2) |" in table
     assert "| yotaq |  | — | — | 4,000 | 4,400 | 230 | 75 | 4.47 |" in table
     assert "**2.00x** the fastest peer's, dramatiq (4,000 vs 2,000/s); 0.50x the bare worker's (8,000/s)" in table
+
+
+def test_every_test_the_guarantees_page_names_exists() -> None:
+    page = (DOCS / "guarantees.md").read_text()
+    named = set(re.findall(r"`(tests/\w+\.py)::(\w+)`", page))
+    assert len(named) >= 30
+    missing = [
+        f"{path}::{name}"
+        for path, name in sorted(named)
+        if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == [], "tests docs/guarantees.md names that do not exist"
