@@ -79,3 +79,28 @@ def test_sigterm_lets_the_running_coroutines_finish_and_gives_back_the_rest(queu
     assert len(finished) == len(started)  # every one started ran to its end
     info = queue.info()
     assert info.pending == 30 - len(finished) and info.active == 0 and info.workers == []
+
+
+def in_flight_at_most(journal) -> int:
+    """The most coroutines that had started and not yet finished at any one moment, by the journal's order."""
+    most = running = 0
+    for line in journal.read_text().splitlines():
+        running += 1 if line.startswith("start ") else -1
+        most = max(most, running)
+    return most
+
+
+def test_10_000_coroutines_at_once_run_10_200_tasks_leased_in_chunks(queue, spawn, queue_name, tmp_path):
+    # Given more pending tasks than the worker's 10,000 slots (a lease this big once crashed the
+    # lease script: Lua's unpack holds about 8,000 values)
+    journal = tmp_path / "journal"
+    jobs = queue.enqueue_many(nap, [(str(journal), n, 0.5) for n in range(10_200)])
+    # When one worker runs them, 10,000 at a time
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--concurrency", "10000")
+    # Then every one runs, each once, never more than 10,000 at once
+    wait_for(lambda: queue.info().done == 10_200 or worker.popen.poll() is not None, timeout=60, what="10,200 done")
+    assert worker.popen.poll() is None, worker.output()[-2000:]
+    assert jobs[-1].result(timeout=1) == jobs[-1].id
+    assert len(tasks.events(journal, "done")) == 10_200
+    assert 1_000 < in_flight_at_most(journal) <= 10_000
+    assert "Traceback" not in worker.output()

@@ -16,6 +16,8 @@
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[4] how long the acknowledged tasks ran, in all (ms)
   ARGV[4 + i] the result envelope of the i-th job acknowledged
+  The broker sends at most 1,000 acknowledgements and asks for at most 1,000 leases per call
+  (ACK_CHUNK): unpack() below holds about 8,000 values.
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
   running, or a message not enqueued through yotaq) is leased all the same, for the worker to set
   aside unrun, and reported.
