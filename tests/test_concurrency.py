@@ -184,3 +184,16 @@ def test_under_the_supervisor_a_coroutine_that_blocks_the_loop_past_its_time_lim
     wait_for(lambda: "stuck past its task's time limit" in supervisor.output(), timeout=10, what="the kill")
     wait_for(lambda: r.hget(queue.keys.deliveries, job.id) == b"1", timeout=5, what="a delivery counted")
     assert "gave back the tasks of" in supervisor.output()
+
+
+async def raises_cancelled_error():
+    raise asyncio.CancelledError
+
+
+def test_a_coroutine_that_raises_cancelled_error_itself_fails_and_the_worker_goes_on(queue, spawn, queue_name):
+    raised = queue.enqueue(raises_cancelled_error)
+    after = queue.enqueue(tasks.pid)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--concurrency", "4")
+    assert after.result(timeout=10) == worker.pid
+    with pytest.raises(yotaq.JobFailed, match="CancelledError"):
+        raised.result(timeout=1)

@@ -74,8 +74,8 @@ class AsyncPool:
         for task in self._coroutines.run(self._flight, timeout, watched=True):
             begun = self._flight.pop(task)
             value, raised = self._coroutines.outcome(task)
-            if isinstance(raised, (StopNow, asyncio.CancelledError)):  # a stop, not its limit or its cancel
-                raise raised if isinstance(raised, StopNow) else StopNow()
+            if isinstance(raised, StopNow):  # a second stop signal, raised while the coroutine ran
+                raise raised
             self._tasks.end(begun, value, raised)
 
     def cancel(self, job_id: str) -> bool:
