@@ -71,7 +71,10 @@ class AsyncPool:
         """Run the coroutines until one finishes or ``timeout`` passes, and record those that finished."""
         if not self._flight:
             return
-        for task in self._coroutines.run(self._flight, timeout, watched=True):
+        done = self._coroutines.run(self._flight, timeout, watched=True)
+        # In the order they started, which is the order of the active list: the acknowledgement
+        # script drops those at its head at once
+        for task in sorted(done, key=lambda task: self._flight[task].started):
             begun = self._flight.pop(task)
             value, raised = self._coroutines.outcome(task)
             if isinstance(raised, StopNow):  # a second stop signal, raised while the coroutine ran
