@@ -3,6 +3,7 @@ is known even while Redis is down; O_APPEND keeps concurrent short lines whole."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -12,6 +13,23 @@ from pathlib import Path
 def note(path: str, event: str, value: object) -> None:
     with open(path, "a") as out:
         out.write(f"{event} {value} {os.getpid()}\n")
+
+
+_GATES: dict[str, tuple[list[int], asyncio.Event]] = {}  # per gate, in this worker process
+
+
+async def gathered(path: str, value: object, gate: str, count: int, then: float = 0.0) -> None:
+    """Note the start; wait until ``count`` coroutines of ``gate`` have started (on this worker's
+    event loop), and ``then`` seconds more; note the end: ``count`` of them are in flight at once,
+    or none ends."""
+    started, full = _GATES.setdefault(gate, ([0], asyncio.Event()))
+    note(path, "start", value)
+    started[0] += 1
+    if started[0] >= count:
+        full.set()
+    await full.wait()
+    await asyncio.sleep(then)
+    note(path, "done", value)
 
 
 def slow(path: str, value: object, seconds: float) -> None:

@@ -345,3 +345,24 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     r.rpush(keys.pending, message(7), b"no header at all")
     assert ack_and_lease([], 5) == [[], [message(7), b"no header at all"], [1, 2], []]
     assert state() == {"id4": "active", "id6": "active"}
+
+
+def test_10_000_jobs_are_leased_and_acknowledged_in_chunks_that_luas_unpack_can_hold(queue, r):
+    # Lua's unpack() holds about 8,000 values: one script call for 10,000 jobs once failed
+    from yotaq.broker import Ack
+
+    jobs = queue.enqueue_many(divmod, [(n, 7) for n in range(10_000)])
+    first = queue.broker.ack_and_lease(queue.keys, "w1", [], 10_000)
+    assert 0 < len(first.messages) <= 1_000  # a lease call takes a chunk; the worker asks again
+    leased = len(first.messages)
+    while leased < 10_000:
+        leased += len(queue.broker.ack_and_lease(queue.keys, "w1", [], 10_000).messages)
+    assert r.llen(queue.keys.active("w1")) == 10_000 and r.llen(queue.keys.pending) == 0
+    acks = [Ack(job.id, b"result", 60_000, 1) for job in jobs]
+    acks = acks[1::2] + acks[::2]  # mostly not at the head of the active list: found by the script's index
+    assert queue.broker.ack_and_lease(queue.keys, "w1", acks, 0).lost == []
+    assert r.llen(queue.keys.active("w1")) == 0 and queue.info().done == 10_000
+    assert r.hlen(queue.keys.state) == 0 and r.lrange(queue.keys.result(jobs[-1].id), 0, -1) == [b"result"]
+    # sent again (as after a reply lost part way), they are found acknowledged already: nothing changes
+    assert queue.broker.ack_and_lease(queue.keys, "w1", acks, 0).lost == []
+    assert queue.info().done == 10_000

@@ -4,8 +4,9 @@ The supervisor restarts a worker process that dies and gives its tasks back at o
 delivery, as the heartbeat reaper would, only without waiting for the heartbeat to lapse). It
 also enforces time limits where a worker cannot: a worker stops a task past its ``timeout`` with
 SIGALRM, but code that holds the GIL in C never sees the signal. Each worker tells the
-supervisor, through shared memory, how long its task may still run; one still running
-``HARD_KILL_GRACE_S`` later is killed and replaced.
+supervisor, through shared memory, how long its task may still run (with concurrency, while its
+event loop runs: the earliest deadline among its coroutines, so a loop that one of them blocks is
+caught too); one still running ``HARD_KILL_GRACE_S`` later is killed and replaced.
 """
 
 from __future__ import annotations

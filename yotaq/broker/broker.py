@@ -31,6 +31,9 @@ T = TypeVar("T")
 
 PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
+# The most jobs one ack script call acknowledges, and the most it leases: Lua's unpack() holds about
+# 8,000 values, and the script unpacks two per leased job; a worker with more in flight takes several calls.
+ACK_CHUNK = 1_000
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
 DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
 
@@ -242,7 +245,18 @@ class Broker(Control, Reads, Upkeep):
     # -- a worker's leases ---------------------------------------------------------------------
 
     def ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
-        """Acknowledge finished jobs and lease up to ``size`` more, in one script call."""
+        """Acknowledge finished jobs and lease up to ``size`` more (``ACK_CHUNK`` at most), in one script
+        call for up to ``ACK_CHUNK`` acknowledgements, one more for each ``ACK_CHUNK`` beyond. Should a
+        call fail part way, sending all of them again is safe: those already acknowledged are left as
+        they are."""
+        lost: list[str] = []
+        while len(acks) > ACK_CHUNK:
+            lost += self._ack_and_lease(keys, worker, acks[:ACK_CHUNK], 0).lost
+            acks = acks[ACK_CHUNK:]
+        leases = self._ack_and_lease(keys, worker, acks, min(size, ACK_CHUNK))
+        return leases._replace(lost=lost + leases.lost) if lost else leases
+
+    def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
         script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
         script_keys += [keys.scheduled, keys.scheduled_messages, keys.series]

@@ -2,10 +2,11 @@
 
 Up to N coroutines are in flight on the worker's event loop; the worker leases more as they finish,
 and records each outcome as it comes (acknowledgements are batched as usual). Each coroutine has its
-own time limit (``asyncio.wait_for``) and is cancelled on its own. A plain function still runs alone
+own time limit and is cancelled on its own (``timelimit.Coroutines``). A plain function still runs alone
 in the main thread, and while it runs the coroutines wait: an event loop cannot take the thread
 back from a function that does not ``await``. The same goes for a coroutine that blocks (calls
-``time.sleep``, say): it holds up the others until it awaits.
+``time.sleep``, say): it holds up the others until it awaits, and only a supervisor, told the
+earliest deadline in flight while the loop runs, can stop it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from ..broker import QueueKeys
 from ..current import reset_current, set_current
 from .task import Begun, StopNow, TaskHandler
-from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded, within
+from .timelimit import TaskCancelled, TaskRunner
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ class AsyncPool:
     def __init__(self, tasks: TaskHandler, runner: TaskRunner, concurrency: int) -> None:
         self._tasks = tasks
         self._runner = runner
+        self._coroutines = runner.coroutines
         self._concurrency = concurrency
         self._flight: dict[asyncio.Task[Any], Begun] = {}
-        self._cancelled: set[str] = set()  # job ids cancelled while in flight
 
     def free(self) -> int:
         """How many more tasks it can take now."""
@@ -58,8 +59,7 @@ class AsyncPool:
             value = self._runner.start(begun.task, begun.options.timeout)
             if inspect.isawaitable(value):
                 # The coroutine keeps the context it was made in: its current_job() is its own.
-                coroutine = within(value, begun.options.timeout)
-                task = self._runner.event_loop.create_task(coroutine, context=contextvars.copy_context())
+                task = self._coroutines.start(value, begun.options.timeout, contextvars.copy_context())
                 self._flight[task] = begun
                 return
         except StopNow:
@@ -75,30 +75,21 @@ class AsyncPool:
         """Run the coroutines until one finishes or ``timeout`` passes, and record those that finished."""
         if not self._flight:
             return
-        loop = self._runner.event_loop
         with self._runner.this_process_only():
-            done, _ = loop.run_until_complete(
-                asyncio.wait(self._flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            )
-        for task in done:
+            done = self._coroutines.run(self._flight, timeout, watched=True)
+        # In the order they started, which is the order of the active list: the acknowledgement
+        # script drops those at its head at once
+        for task in sorted(done, key=lambda task: self._flight[task].started):
             begun = self._flight.pop(task)
-            job_id = begun.task.id
-            if task.cancelled():
-                raised: BaseException | None = TaskCancelled() if job_id in self._cancelled else StopNow()
-            else:
-                raised = task.exception()
-                if isinstance(raised, TimeoutError) and begun.options.timeout is not None:
-                    raised = TimeLimitExceeded()
-            self._cancelled.discard(job_id)
-            if isinstance(raised, StopNow):
+            value, raised = self._coroutines.outcome(task)
+            if isinstance(raised, StopNow):  # a second stop signal, raised while the coroutine ran
                 raise raised
-            self._tasks.end(begun, None if raised is not None else task.result(), raised)
+            self._tasks.end(begun, value, raised)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel the coroutine of ``job_id`` (from another thread); whether it is in flight here."""
         for task, begun in list(self._flight.items()):
             if begun.task.id == job_id:
-                self._cancelled.add(job_id)
-                self._runner.event_loop.call_soon_threadsafe(task.cancel)
+                self._coroutines.interrupt_soon(task, TaskCancelled)
                 return True
         return False

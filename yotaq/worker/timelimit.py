@@ -4,10 +4,19 @@ A function is stopped by SIGALRM, which raises ``TimeLimitExceeded`` in the main
 ``BaseException``, so that a task's own ``except Exception`` cannot swallow it). A task that
 swallows even that gets it again every ``REALARM_S``, fails even if it then returns, and after
 ``STUCK_GRACE_S`` its worker exits: the task is given back with a delivery counted, like any task
-that takes its worker down, so it is set aside in the end. A coroutine
-(an ``async def`` task returns one at once) runs on the worker's event loop under
-``asyncio.wait_for``. Code that holds the GIL in C never sees a signal: for that, a supervising
-process can be told each deadline (``Watchdog``) and kill the worker when it passes.
+that takes its worker down, so it is set aside in the end.
+
+A coroutine (an ``async def`` task returns one at once) runs on the worker's event loop as a task
+of its own (``Coroutines``), with a timer at its deadline, and the same rules: past its limit, or
+when its job is cancelled, it is cancelled, and cancelled again every ``REALARM_S`` while it runs
+on; it fails (or is cancelled) even if it swallows that and returns, and one still running
+``STUCK_GRACE_S`` later makes its worker exit. ``asyncio.wait_for`` would not do: it waits for
+ever for a coroutine that catches ``CancelledError`` and goes on, and returns the value of one
+that catches it and returns.
+
+Code that holds the GIL in C never sees a signal, and a coroutine that blocks its loop stops
+every timer: for those, a supervising process is told each deadline (``Watchdog``) and kills the
+worker when it passes.
 
 A task may fork. The child carries on in the task's code, and must never come back into the
 worker's: it would acknowledge, lease and run tasks as a second worker under the first one's name.
@@ -19,14 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from ..exceptions import Interrupted
 from ..serializer import Task
@@ -97,12 +108,12 @@ class TaskRunner:
         self._watchdog = watchdog
         self._pid = os.getpid()  # the worker's: any other process leaving a task is a task's forked child
         self._signals = threading.current_thread() is threading.main_thread()
-        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self.coroutines = Coroutines(watchdog)
         self._running = False
         self._overdue = 0  # time-limit (or cancel) signals the running task has had
         self._job = ""  # the id of the job running now
         self._cancel = ""  # the id of a job cancelled while it ran: interrupt it as a time limit would
-        self._awaiting: asyncio.Future[Any] | None = None
+        self._awaiting: asyncio.Task[Any] | None = None
 
     def install(self) -> signal.Handlers | Any:
         """Take SIGALRM (main thread only); returns the handler it replaced, to put back."""
@@ -127,7 +138,7 @@ class TaskRunner:
 
     def start(self, task: Task, timeout: float | None) -> Any:
         """``task.fn(*args, **kwargs)``, within ``timeout``: a function's value, or an ``async def``'s
-        coroutine, not awaited yet (``asyncio.wait_for`` gives it its own time limit)."""
+        coroutine, not awaited yet (``Coroutines.start`` gives it its own time limit)."""
         with self._watched(timeout):
             return self._call(task, timeout)
 
@@ -177,26 +188,18 @@ class TaskRunner:
         if os.getpid() != self._pid:
             os._exit(status)
 
-    @property
-    def event_loop(self) -> asyncio.AbstractEventLoop:
-        """The worker's event loop, where coroutines run (made at first use)."""
-        if self._event_loop is None:
-            self._event_loop = asyncio.new_event_loop()
-        return self._event_loop
-
     def _await(self, awaitable: Any, timeout: float | None) -> Any:
-        self._awaiting = self.event_loop.create_task(within(awaitable, timeout))
+        # The watchdog is armed already, by call(), for the whole of this task
+        self._awaiting = task = self.coroutines.start(awaitable, timeout)
         try:
             with self.this_process_only():
-                return self.event_loop.run_until_complete(self._awaiting)
-        except TimeoutError:
-            raise TimeLimitExceeded from None
-        except asyncio.CancelledError:
-            if self._cancelled:
-                raise TaskCancelled from None
-            raise
+                self.coroutines.run([task], None, watched=False)
+            value, raised = self.coroutines.outcome(task)
         finally:
             self._awaiting = None
+        if raised is not None:
+            raise raised
+        return value
 
     @property
     def _cancelled(self) -> bool:
@@ -209,9 +212,9 @@ class TaskRunner:
         if not self._running or self._job != job_id or self._cancel == job_id:
             return
         self._cancel = job_id
-        awaiting, loop = self._awaiting, self._event_loop
-        if awaiting is not None and loop is not None:
-            loop.call_soon_threadsafe(awaiting.cancel)
+        awaiting = self._awaiting
+        if awaiting is not None:
+            self.coroutines.interrupt_soon(awaiting, TaskCancelled)
         elif self._signals and threading.main_thread().ident is not None:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)  # type: ignore[arg-type]
 
@@ -219,31 +222,133 @@ class TaskRunner:
         return TaskCancelled() if self._cancelled else TimeLimitExceeded()
 
     def close(self) -> None:
-        """Close the event loop, cancelling first a coroutine a stop signal left behind."""
-        if self._event_loop is not None:
-            left = asyncio.all_tasks(self._event_loop)
-            for task in left:
-                task.cancel()
-            if left:
-                self._event_loop.run_until_complete(asyncio.wait(left, timeout=CLOSE_TIMEOUT_S))
-            self._event_loop.close()
-            self._event_loop = None
+        self.coroutines.close()
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if not self._running:
             return
         self._overdue += 1
         if (self._overdue - 1) * REALARM_S >= STUCK_GRACE_S:
-            logger.critical(
-                "a task has ignored its time limit for %g s: this worker exits so that it stops; the task "
-                "is given back with a delivery counted",
-                STUCK_GRACE_S,
-            )
-            logging.shutdown()
-            os._exit(EXIT_STUCK)
+            exit_stuck("a task has ignored its time limit")
         signal.setitimer(signal.ITIMER_REAL, REALARM_S)
         raise self._interruption()
 
 
-async def within(awaitable: Any, timeout: float | None) -> Any:
-    return await asyncio.wait_for(awaitable, timeout)
+def exit_stuck(what: str) -> NoReturn:
+    """End this worker at once: a task would not stop. Its tasks stay leased to it, for the
+    supervisor or a reaper to give back, each counting a delivery."""
+    logger.critical(
+        "%s for %g s: this worker exits so that it stops; its tasks are given back with a delivery counted",
+        what,
+        STUCK_GRACE_S,
+    )
+    logging.shutdown()
+    os._exit(EXIT_STUCK)
+
+
+Flight = asyncio.Task[Any]  # a coroutine in flight on the loop
+
+
+@dataclass
+class _Limit:
+    """A coroutine's deadline (loop time) and, once it has been interrupted, why and since when."""
+
+    deadline: float | None
+    interruption: type[BaseException] | None = None
+    since: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+
+
+class Coroutines:
+    """The coroutines in flight on the worker's event loop (made at first use), each within its time
+    limit; used from the thread that made it, except ``interrupt_soon``."""
+
+    def __init__(self, watchdog: Watchdog | None) -> None:
+        self._watchdog = watchdog
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limits: dict[Flight, _Limit] = {}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def start(self, awaitable: Any, timeout: float | None, context: contextvars.Context | None = None) -> Flight:
+        """Put ``awaitable`` on the loop, to run (when the loop runs) until it ends or ``timeout`` passes."""
+        loop = self.loop
+        task = loop.create_task(_awaited(awaitable), context=context)
+        limit = self._limits[task] = _Limit(None if timeout is None else loop.time() + timeout)
+        if timeout is not None:
+            limit.timer = loop.call_later(timeout, self._interrupt, task, TimeLimitExceeded)
+        return task
+
+    def run(self, tasks: Collection[Flight], timeout: float | None, *, watched: bool) -> set[Flight]:
+        """Run the loop until one of ``tasks`` ends or ``timeout`` passes; returns those that ended.
+        ``watched``: the watchdog is told the earliest deadline in flight (or now, for one overdue
+        that the loop has yet to interrupt) for as long as the loop runs."""
+        deadlines = [limit.deadline for limit in self._limits.values() if limit.deadline is not None]
+        watchdog = self._watchdog if watched and deadlines else None
+        if watchdog is not None:
+            watchdog.arm(max(0.0, min(deadlines) - self.loop.time()))
+        try:
+            waited = asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = self.loop.run_until_complete(waited)
+        finally:
+            if watchdog is not None:
+                watchdog.disarm()
+        return done
+
+    def outcome(self, task: Flight) -> tuple[Any, BaseException | None]:
+        """How ``task`` ended: its value, or what it raised; an interrupted one, its interruption
+        however it ended, unless a stop signal ended it (``StopNow``: neither an ``Exception`` nor a
+        cancellation)."""
+        limit = self._limits.pop(task)
+        if limit.timer is not None:
+            limit.timer.cancel()
+        raised = asyncio.CancelledError() if task.cancelled() else task.exception()
+        if limit.interruption is not None and (
+            raised is None or isinstance(raised, (Exception, asyncio.CancelledError))
+        ):
+            return None, limit.interruption()
+        return (task.result(), None) if raised is None else (None, raised)
+
+    def interrupt_soon(self, task: Flight, interruption: type[BaseException]) -> None:
+        """Interrupt ``task`` with ``interruption`` (``TaskCancelled``), from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._interrupt, task, interruption)
+
+    def _interrupt(self, task: Flight, interruption: type[BaseException]) -> None:
+        limit = self._limits.get(task)
+        if limit is None or task.done():
+            return
+        now = self.loop.time()
+        if limit.interruption is None:
+            limit.interruption, limit.since = interruption, now
+        elif now - limit.since >= STUCK_GRACE_S:
+            why = "cancel" if limit.interruption is TaskCancelled else "time limit"
+            exit_stuck(f"a coroutine has ignored its {why}")
+        if limit.timer is not None:
+            limit.timer.cancel()
+        task.cancel()
+        limit.timer = self.loop.call_later(REALARM_S, self._interrupt, task, limit.interruption)
+
+    def close(self) -> None:
+        """Close the loop, cancelling first the coroutines a stop signal left behind."""
+        if self._loop is None:
+            return
+        for limit in self._limits.values():
+            if limit.timer is not None:
+                limit.timer.cancel()
+        self._limits.clear()
+        left = asyncio.all_tasks(self._loop)
+        for task in left:
+            task.cancel()
+        if left:
+            self._loop.run_until_complete(asyncio.wait(left, timeout=CLOSE_TIMEOUT_S))
+        self._loop.close()
+        self._loop = None
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable

@@ -16,6 +16,8 @@
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[4] how long the acknowledged tasks ran, in all (ms)
   ARGV[4 + i] the result envelope of the i-th job acknowledged
+  The broker sends at most 1,000 acknowledgements and asks for at most 1,000 leases per call
+  (ACK_CHUNK): unpack() below holds about 8,000 values.
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
   running, or a message not enqueued through yotaq) is leased all the same, for the worker to set
   aside unrun, and reported.
@@ -38,7 +40,9 @@ for ttl in string.gmatch(ARGV[2], '%S+') do
 end
 -- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
 -- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
--- message travels back), and one LTRIM drops them. Any other is looked for in the rest.
+-- message travels back), and one LTRIM drops them. Any other is looked for in the rest, by an
+-- index of it made once, and overwritten with '' (no message is empty) for one LREM to drop all:
+-- thousands of coroutines finish in any order, and a search of the list for each would not end.
 local lost, done, already = {}, {}, {}
 if #ids > 0 then
   local head = redis.call('LRANGE', KEYS[1], 0, #ids - 1)
@@ -50,14 +54,20 @@ if #ids > 0 then
     redis.call('LTRIM', KEYS[1], in_order, -1)
   end
   local rest = in_order < #ids and redis.call('LRANGE', KEYS[1], 0, -1) or {}
+  local where = {} -- job id -> the positions of its messages in rest, first first
+  for j = #rest, 1, -1 do
+    local id = job_id(rest[j])
+    if id then
+      where[id] = {j, where[id]}
+    end
+  end
+  local dropped = false
   for i = 1, #ids do
     local found = i <= in_order and head[i]
-    for j = 1, found and 0 or #rest do
-      if rest[j] and job_id(rest[j]) == ids[i] then
-        redis.call('LREM', KEYS[1], 1, rest[j])
-        rest[j], found = false, rest[j]
-        break
-      end
+    local at = not found and where[ids[i]]
+    if at then
+      where[ids[i]], found, dropped = at[2], rest[at[1]], true
+      redis.call('LSET', KEYS[1], at[1] - 1, '')
     end
     if found then
       done[#done + 1] = i
@@ -67,6 +77,9 @@ if #ids > 0 then
     else
       lost[#lost + 1] = i
     end
+  end
+  if dropped then
+    redis.call('LREM', KEYS[1], 0, '')
   end
 end
 -- Each command is paid for once per call where it can be: one DEL, HDEL and HINCRBY for the whole
