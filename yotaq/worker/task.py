@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import ConfigurationError, ConnectionError, Interrupted, InvalidMessage, Retry, describe  # noqa: A004
+from ..exceptions import BrokerError, ConfigurationError, ConnectionError, Interrupted, InvalidMessage, Retry, describe  # noqa: A004
 from ..functions import FunctionCache
 from ..hooks import Hooks
 from ..info import Buried
@@ -183,13 +183,18 @@ class TaskHandler:
         """Acknowledge a result large enough that Redis may refuse it, on its own, so that a refusal
         touches no other job. Results are checked against the limit learned at start; this is for a
         limit that could not be read (``CONFIG`` refused) or has changed since: Redis refuses by
-        closing the connection, so a call that breaks ``REFUSALS`` times in a row while Redis answers
-        in between was refused, and the job fails."""
+        closing the connection (after replying ``Protocol error: invalid bulk length``, which a client
+        still writing never reads), so a call refused so, or that breaks ``REFUSALS`` times in a row while
+        Redis answers in between, was refused, and the job fails."""
         for _ in range(REFUSALS):
             try:
                 return not self._broker.ack_and_lease(keys, self._worker, [ack], 0).lost
             except ConnectionError:
                 self._broker.ping()  # raises while Redis is unreachable: an outage, waited out by the caller
+            except BrokerError as exc:
+                if "invalid bulk length" not in str(exc):
+                    raise
+                break
         reason = f"result of {len(ack.envelope) / 2**20:.1f} MB refused by the server (over its proto-max-bulk-len)"
         logger.error("job %s: %s: it fails", ack.job_id, reason)
         self.counts["done"] -= 1
