@@ -188,6 +188,7 @@ def _ratios(document: dict[str, Any], procs: int) -> list[str]:
 
 # -- idle fleets (benchmarks/fleet.py) ----------------------------------------------------------------------
 
+ENQUEUE_BOUND = 0.75  # a drain whose enqueue took more than this share of its time is marked: the enqueue's rate
 FLEET_COLOURS = {"rq": "#d62728", "huey": "#2ca02c", "dramatiq": "#ff7f0e", "celery": "#8c564b", "arq": "#17becf"}
 
 
@@ -272,6 +273,22 @@ def _top_commands(by_command: dict[str, float], count: int = 3) -> str:
     return ", ".join(f"{name.replace('|', ' ').upper()} {rate:,.1f}" for name, rate in ranked) or "none"
 
 
+def _drain_note(settings: dict[str, Any]) -> str:
+    if not settings.get("tasks"):
+        return "No drain (--no-drain)."
+    if settings.get("enqueue") == "live":
+        return (
+            f"drain/s: {settings['tasks']:,} no-op tasks enqueued over the queues while the fleet runs, from the first "
+            "enqueue call to the last task done; the enqueue's own time beside it. * the enqueue took over "
+            f"{100 * ENQUEUE_BOUND:.0f}% of the drain's time: that rate is the enqueue's (sharing the cores with the "
+            "fleet) more than the fleet's."
+        )
+    return (
+        f"drain/s: {settings['tasks']:,} no-op tasks queued first, over the queues, while the fleet was paused "
+        "(SIGSTOP), then from its resumption (SIGCONT) to the last task done; the enqueue's own time beside it."
+    )
+
+
 def fleet_table(document: dict[str, Any]) -> str:
     """The table of a benchmarks/fleet.py run, as Markdown: one row per fleet and system."""
     systems = {system["key"]: system for system in document["systems"]}
@@ -292,7 +309,8 @@ def fleet_table(document: dict[str, Any]) -> str:
         "top commands/s",
     ]
     lines = ["| " + " | ".join(headings) + " |", "|" + "---:|" * 2 + "---|" + "---:|" * 10 + "---|"]
-    draining = bool(document.get("settings", {}).get("tasks"))
+    settings = document.get("settings", {})
+    draining, live = bool(settings.get("tasks")), settings.get("enqueue") == "live"
     for entry in document["fleets"]:
         system = systems.get(entry["system"], {"key": entry["system"], "name": entry["system"]})
         workers = f"{entry.get('workers', '?')}"
@@ -314,27 +332,21 @@ def fleet_table(document: dict[str, Any]) -> str:
             ]
             drained = entry.get("drain")
             if drained:
-                cells += [f"{drained['rate']:,.0f}", f"{drained['enqueue_s']:.1f} / {drained['drain_s']:.1f}"]
+                marked = "*" if live and drained["enqueue_s"] > ENQUEUE_BOUND * drained["drain_s"] else ""
+                cells += [f"{drained['rate']:,.0f}{marked}", f"{drained['enqueue_s']:.1f} / {drained['drain_s']:.1f}"]
             elif draining:
                 cells += [f"n/a ({entry.get('errors', {}).get('drain', 'not measured')})", "—"]
             else:
                 cells += ["—", "—"]
             cells.append(_top_commands(found.get("by_command", {})))
         lines.append("| " + " | ".join(cells) + " |")
-    settings = document.get("settings", {})
     per_queue = [system for system in document["systems"] if system.get("per_queue")]
     notes = [
         "",
         f"Idle: after every worker holds a connection to Redis and {settings.get('settle_s', '?'):g} s more, over "
         f"{settings.get('window_s', '?'):g} s: Redis commands/s (INFO commandstats, the harness's INFOs left out), "
         "Redis CPU (INFO cpu, % of one core), clients connected (the harness's left out), the workers' CPU (% of one "
-        "core) and, at the end, the total RSS and PSS of every process of the fleet. "
-        + (
-            f"drain/s: {settings['tasks']:,} no-op tasks enqueued over the queues while the fleet runs, from the first "
-            "enqueue call to the last task done; the enqueue's own time beside it."
-            if settings.get("tasks")
-            else "No drain (--no-drain)."
-        ),
+        "core) and, at the end, the total RSS and PSS of every process of the fleet. " + _drain_note(settings),
     ]
     if per_queue:
         notes.append(

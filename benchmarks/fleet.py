@@ -79,6 +79,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "fleet.json"
 CHART = ROOT / "docs" / "img" / "bench-fleet.png"
 UP_POLL_S = 0.2  # how often the start-up looks for the workers' connections
 HOLD_POLL_S = 0.25  # how often a settle or a window looks for workers that exited
+PAUSE_TIMEOUT_S = 10.0  # how long the fleet's processes may take to stop on SIGSTOP
 FILL_TIMEOUT_S = 60.0  # how long the enqueue may go on once every task has run (it has returned by then)
 
 # (python, bin dir of its venv, the fleet's queues, the worker's index in the fleet) -> its command lines
@@ -253,6 +254,7 @@ class Fleet(compare.Workers):
         super().__init__([], env, cwd, log)
         self.env, self.cwd = env, cwd
         self.connected: set[int] = set()
+        self.paused: dict[int, str] = {}  # pid: start time, of the processes pause() stopped
 
     def launch(self, commands: list[list[str]], port: int, batch: int, timeout_s: float, min_free_mib: int) -> float:
         """Start every command, ``batch`` at a time; the seconds until the last one connected to Redis."""
@@ -310,8 +312,8 @@ class Fleet(compare.Workers):
             time.sleep(min(HOLD_POLL_S, left))
         self.check()
 
-    def pids(self) -> set[int]:
-        table = compare._processes()
+    def pids(self, table: dict[int, tuple[int, str, int]] | None = None) -> set[int]:
+        table = compare._processes() if table is None else table
         pids = {process.pid for process in self.processes}
         for process in self.processes:
             pids.update(compare._descendants(process.pid, table))
@@ -326,8 +328,31 @@ class Fleet(compare.Workers):
             "pss_mib": sum(_status_kib(pid, "smaps_rollup", "Pss:") for pid in pids) / 1024,
         }
 
+    def pause(self) -> None:
+        """SIGSTOP every process of the fleet, by PID (its start time checked), and wait until each has stopped:
+        none takes a task meanwhile. ``resume`` (and ``stop``) SIGCONTs them."""
+        with signals_deferred():
+            table = compare._processes()
+            self.paused = {pid: table[pid][1] for pid in self.pids(table)}
+            for pid, started in self.paused.items():
+                if compare._alive(pid, started):
+                    os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + PAUSE_TIMEOUT_S
+        while any((fields := compare._fields(pid)) is not None and fields[0] not in "Tt" for pid in self.paused):
+            if time.monotonic() > deadline:
+                raise Failed(f"the fleet's processes did not stop within {PAUSE_TIMEOUT_S:.0f} s of SIGSTOP")
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        with signals_deferred():
+            for pid, started in self.paused.items():
+                if compare._alive(pid, started):
+                    os.kill(pid, signal.SIGCONT)
+            self.paused = {}
+
     def stop(self) -> None:
         with signals_deferred():
+            self.resume()  # a stopped process would not act on SIGTERM
             super().stop()
 
 
@@ -360,41 +385,57 @@ def idle(bench: compare.Bench, fleet: Fleet, window_s: float) -> dict[str, Any]:
     }
 
 
-def drain(bench: compare.Bench, system: FleetSystem, fleet: Fleet, env: dict[str, str], n: int) -> dict[str, float]:
-    """The running fleet drains ``n`` tasks that the driver enqueues meanwhile: from its first enqueue call to
-    the poll that sees them all done."""
+def drain(
+    bench: compare.Bench, system: FleetSystem, fleet: Fleet, env: dict[str, str], n: int, live: bool = False
+) -> dict[str, float]:
+    """The fleet drains ``n`` tasks. Queued first, as compare.py's drain: the fleet is paused (SIGSTOP) while the
+    driver enqueues them, and timed from its resumption (SIGCONT) to the poll that sees them all done. With
+    ``live``, the running fleet takes them while the driver enqueues, timed from the enqueue's first call."""
     if bench.redis.get(DONE_KEY) is not None:
         raise Failed("something ran tasks before the drain")
     out, err = bench.work / f"fill-{system.key}.out", bench.work / f"fill-{system.key}.err"
     command = [bench.pythons[system.venv], str(PEERS / f"drive_{system.driver}.py"), "fill_queues", str(n)]
     timeout = 60 + n / 25
-    with out.open("wb") as stdout, err.open("wb") as stderr, signals_deferred():
-        filler = subprocess.Popen(
-            command, env=env, cwd=bench.work, stdout=stdout, stderr=stderr, start_new_session=True
-        )
-    started = time.monotonic()
-    first = None
+    if not live:
+        fleet.pause()
     try:
-        while True:
-            done = int(bench.redis.get(DONE_KEY) or 0)
-            now = time.monotonic()
-            if first is None and done > 0:
-                first = now
-            if done >= n:
-                break
-            if filler.poll() not in (None, 0):
-                raise Failed(f"the enqueue failed: {_last_line(err)}")
-            if now - started > timeout:
-                raise Failed(f"{done:,}/{n:,} done after {timeout:.0f} s")
-            fleet.check()
-            time.sleep(POLL_S)
-        filler.wait(FILL_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise Failed(f"the enqueue did not return {FILL_TIMEOUT_S:.0f} s after the last task") from exc
+        with out.open("wb") as stdout, err.open("wb") as stderr, signals_deferred():
+            filler = subprocess.Popen(
+                command, env=env, cwd=bench.work, stdout=stdout, stderr=stderr, start_new_session=True
+            )
+        try:
+            if not live:
+                filler.wait(timeout)
+                if filler.returncode != 0:
+                    raise Failed(f"the enqueue failed: {_last_line(err)}")
+                if bench.redis.get(DONE_KEY) is not None:
+                    raise Failed("tasks ran while the fleet was paused")
+                resumed = time.monotonic()
+                fleet.resume()
+            started = time.monotonic()
+            first = None
+            while True:
+                done = int(bench.redis.get(DONE_KEY) or 0)
+                now = time.monotonic()
+                if first is None and done > 0:
+                    first = now
+                if done >= n:
+                    break
+                if filler.poll() not in (None, 0):
+                    raise Failed(f"the enqueue failed: {_last_line(err)}")
+                if now - started > timeout:
+                    raise Failed(f"{done:,}/{n:,} done after {timeout:.0f} s")
+                fleet.check()
+                time.sleep(POLL_S)
+            filler.wait(FILL_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise Failed(f"the enqueue did not return within {timeout if not live else FILL_TIMEOUT_S:.0f} s") from exc
+        finally:
+            if filler.poll() is None:
+                filler.kill()
+                filler.wait()
     finally:
-        if filler.poll() is None:
-            filler.kill()
-            filler.wait()
+        fleet.resume()
     if filler.returncode != 0:
         raise Failed(f"the enqueue failed: {_last_line(err)}")
     answer = json.loads(out.read_text().strip().splitlines()[-1])
@@ -403,11 +444,12 @@ def drain(bench: compare.Bench, system: FleetSystem, fleet: Fleet, env: dict[str
     done = int(bench.redis.get(DONE_KEY) or 0)
     if done != n:
         print(f"  note: {system.name} ran {done} tasks for {n} enqueued", file=sys.stderr)
+    since = answer["start"] if live else resumed
     return {
-        "rate": n / (now - answer["start"]),
+        "rate": n / (now - since),
         "enqueue_s": answer["end"] - answer["start"],
-        "drain_s": now - answer["start"],
-        "first_s": (first or now) - answer["start"],
+        "drain_s": now - since,
+        "first_s": (first or now) - since,
     }
 
 
@@ -464,9 +506,10 @@ def measure(
             return entry
         if args.tasks:
             try:
-                entry["drain"] = drained = drain(bench, system, fleet, env, args.tasks)
+                entry["drain"] = drained = drain(bench, system, fleet, env, args.tasks, args.live_enqueue)
                 print(
-                    f"; drain {drained['rate']:,.0f}/s (enqueued in {drained['enqueue_s']:.1f} s)",
+                    f"; drain {drained['rate']:,.0f}/s (enqueued in {drained['enqueue_s']:.1f} s, drained in "
+                    f"{drained['drain_s']:.1f} s)",
                     end="",
                     file=sys.stderr,
                 )
@@ -506,6 +549,7 @@ def document_of(
             "window_s": args.window_s,
             "settle_s": args.settle_s,
             "tasks": args.tasks,
+            "enqueue": "live" if args.live_enqueue else "paused",
             "start_batch": args.start_batch,
         },
         "systems": [
@@ -531,6 +575,11 @@ def main() -> None:
     parser.add_argument("--settle-s", type=float, default=10.0, help="the wait after the last worker is up (10)")
     parser.add_argument("--tasks", type=int, default=20_000, help="tasks the fleet drains after the window (20,000)")
     parser.add_argument("--no-drain", action="store_true", help="measure the idle fleets only")
+    parser.add_argument(
+        "--live-enqueue",
+        action="store_true",
+        help="enqueue the drain's tasks while the fleet runs, not while it is paused (timed from the enqueue's start)",
+    )
     parser.add_argument("--start-batch", type=int, default=10, help="workers started at a time (10)")
     parser.add_argument("--start-timeout-s", type=float, default=180.0, help="how long a batch may take to connect")
     parser.add_argument("--max-workers", type=int, default=600, help="a fleet of more workers is skipped (600)")
