@@ -19,11 +19,12 @@ each fleet (compare.py's ``Bench.flush``):
    process of their trees, compare.py's ``Workers.cpu_s``), and at the window's end their total RSS and
    PSS (``VmRSS`` of ``/proc/<pid>/status``, ``Pss`` of ``/proc/<pid>/smaps_rollup``, every process of
    their trees: RSS counts pages that forked processes share once per process, PSS shares them out);
-3. unless ``--no-drain``: the same fleet, still running, drains ``--tasks`` no-op tasks (each does
-   ``INCR bench:done``, as in compare.py), enqueued by the system's driver (``peers/drive_<system>.py
-   fill_queues``) over the Q queues in turns of 100, through its bulk API where it has one; the counter
-   polled every 10 ms. drain/s = tasks / (the poll that sees them all - the enqueue's first call): the
-   enqueue is part of it, as the fleet takes tasks while they arrive; its own time is shown beside it.
+3. unless ``--no-drain``: the same fleet drains ``--tasks`` no-op tasks (each does ``INCR bench:done``, as in
+   compare.py), queued first as compare.py's are: the fleet is paused (SIGSTOP to every process of its trees,
+   by PID) while the system's driver (``peers/drive_<system>.py fill_queues``) enqueues them over the Q queues
+   in turns of 100, through its bulk API where it has one; then resumed (SIGCONT), and timed from there to the
+   poll (every 10 ms) that sees them all done. ``--live-enqueue`` enqueues them while the fleet runs instead,
+   timed from the enqueue's first call: a drain that its enqueue then bounds is marked in the table;
 4. the fleet is stopped (SIGTERM by PID, SIGKILL by PID after 20 s for whatever of its trees is left).
 
 What a "worker" is, per system (a fleet of N is N of these; every one at the system's defaults but for the
