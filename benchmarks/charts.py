@@ -8,6 +8,10 @@ and Redis CPU per task), ``bench-enqueue.png`` (single and bulk enqueue rates) a
 (p50 and p99 of the idle latency and of the result wait). Nothing is typed in: every number comes from
 the JSON, so a new run redraws them (``make charts``). ``table()`` is the results table the docs show,
 from the same JSON (docs/hooks.py calls it at build time).
+
+From ``benchmarks/results/fleet.json`` (``benchmarks/fleet.py``'s, which draws it too), when it is there:
+``bench-fleet.png``, Redis commands per second of idle fleets against their size, one line per system, one
+panel per number of queues (``draw_fleet``); ``fleet_table()`` is that run's table, on stdout and in the docs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+FLEET_RESULTS = ROOT / "benchmarks" / "results" / "fleet.json"
 OUT = ROOT / "docs" / "img"
 YOTAQ_COLOUR, PEER_COLOUR, BARE_COLOUR = "#3f51b5", "#9e9e9e", "#ff8a65"
 
@@ -181,6 +186,184 @@ def _ratios(document: dict[str, Any], procs: int) -> list[str]:
     return lines
 
 
+# -- idle fleets (benchmarks/fleet.py) ----------------------------------------------------------------------
+
+ENQUEUE_BOUND = 0.75  # a drain whose enqueue took more than this share of its time is marked: the enqueue's rate
+FLEET_COLOURS = {"rq": "#d62728", "huey": "#2ca02c", "dramatiq": "#ff7f0e", "celery": "#8c564b", "arq": "#17becf"}
+
+
+def _fleet_name(system: dict[str, Any], queues: int) -> str:
+    return f"{system['name']} (one per queue)" if system.get("per_queue") and queues > 1 else system["name"]
+
+
+def _fleet_subtitle(document: dict[str, Any]) -> str:
+    machine, settings = document.get("machine", {}), document.get("settings", {})
+    drain = f", then {settings['tasks']:,} tasks drained" if settings.get("tasks") else ""
+    return (
+        f"{document.get('date', '')[:10]}, {machine.get('cores', '?')} cores, Redis {machine.get('redis', '?')}; "
+        f"idle over {settings.get('window_s', '?')} s{drain}"
+    )
+
+
+def draw_fleet(document: dict[str, Any], path: Path) -> None:
+    """Redis commands/s of each idle fleet against its size: one panel per number of queues, one line per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fleets = [entry for entry in document["fleets"] if "idle" in entry]
+    counts = sorted({entry["queues"] for entry in fleets}) or [1]
+    sizes = sorted({entry["fleet"] for entry in fleets})
+    fig, axes = plt.subplots(1, len(counts), figsize=(5.2 * len(counts), 4.6), squeeze=False, sharey=True)
+    for ax, count in zip(axes[0], counts, strict=True):
+        for system in document["systems"]:
+            points = sorted(
+                (entry["fleet"], entry["idle"]["commands_per_s"])
+                for entry in fleets
+                if entry["system"] == system["key"] and entry["queues"] == count
+            )
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            mine = system["key"] == "yotaq"
+            ax.plot(
+                xs,
+                ys,
+                marker="o",
+                linewidth=2.6 if mine else 1.4,
+                color=YOTAQ_COLOUR if mine else FLEET_COLOURS.get(system["key"], PEER_COLOUR),
+                label=_fleet_name(system, count),
+            )
+            ax.annotate(
+                f"{ys[-1]:,.{0 if ys[-1] >= 10 else 1}f}",
+                (xs[-1], ys[-1]),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=8,
+            )
+        if len(sizes) > 1:
+            ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(size) for size in sizes])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_yscale("symlog", linthresh=1)  # logarithmic above 1/s, linear below: an idle rq shows 0
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(f"{count} queue{'s' if count > 1 else ''} per worker", fontsize=11, loc="left")
+        ax.set_xlabel("workers in the fleet")
+        ax.margins(x=0.25)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(fontsize=8, frameon=False)
+    axes[0][0].set_ylabel("Redis commands/s (log above 1)")
+    fig.suptitle(
+        f"Idle fleets: what they cost Redis in commands per second (lower is better)\n{_fleet_subtitle(document)}",
+        fontsize=11,
+        x=0.01,
+        ha="left",
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _top_commands(by_command: dict[str, float], count: int = 3) -> str:
+    ranked = sorted(by_command.items(), key=lambda item: -item[1])[:count]
+    return ", ".join(f"{name.replace('|', ' ').upper()} {rate:,.1f}" for name, rate in ranked) or "none"
+
+
+def _drain_note(settings: dict[str, Any]) -> str:
+    if not settings.get("tasks"):
+        return "No drain (--no-drain)."
+    if settings.get("enqueue") == "live":
+        return (
+            f"drain/s: {settings['tasks']:,} no-op tasks enqueued over the queues while the fleet runs, from the first "
+            "enqueue call to the last task done; the enqueue's own time beside it. * the enqueue took over "
+            f"{100 * ENQUEUE_BOUND:.0f}% of the drain's time: that rate is the enqueue's (sharing the cores with the "
+            "fleet) more than the fleet's."
+        )
+    return (
+        f"drain/s: {settings['tasks']:,} no-op tasks queued first, over the queues, while the fleet was paused "
+        "(SIGSTOP), then from its resumption (SIGCONT) to the last task done; the enqueue's own time beside it."
+    )
+
+
+def fleet_table(document: dict[str, Any]) -> str:
+    """The table of a benchmarks/fleet.py run, as Markdown: one row per fleet and system."""
+    systems = {system["key"]: system for system in document["systems"]}
+    headings = [
+        "fleet",
+        "queues",
+        "system",
+        "workers",
+        "processes",
+        "Redis cmds/s",
+        "Redis CPU %",
+        "Redis clients",
+        "RSS MiB",
+        "PSS MiB",
+        "workers' CPU %",
+        "drain/s",
+        "enqueued / drained in s",
+        "top commands/s",
+    ]
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---:|" * 2 + "---|" + "---:|" * 10 + "---|"]
+    settings = document.get("settings", {})
+    draining, live = bool(settings.get("tasks")), settings.get("enqueue") == "live"
+    for entry in document["fleets"]:
+        system = systems.get(entry["system"], {"key": entry["system"], "name": entry["system"]})
+        workers = f"{entry.get('workers', '?')}"
+        if system.get("per_queue") and entry["queues"] > 1:
+            workers += f" ({entry['fleet']} x {entry['queues']})"
+        cells = [str(entry["fleet"]), str(entry["queues"]), system["name"], workers]
+        found = entry.get("idle")
+        if found is None:
+            cells += [f"n/a ({entry.get('errors', {}).get('idle', 'not measured')})"] + ["—"] * 9
+        else:
+            cells += [
+                str(found["processes"]),
+                f"{found['commands_per_s']:,.1f}",
+                f"{found['redis_cpu_pct']:.2f}",
+                str(found["clients"]),
+                f"{found['rss_mib']:,.0f}",
+                f"{found['pss_mib']:,.0f}",
+                f"{found['worker_cpu_pct']:.1f}",
+            ]
+            drained = entry.get("drain")
+            if drained:
+                marked = "*" if live and drained["enqueue_s"] > ENQUEUE_BOUND * drained["drain_s"] else ""
+                cells += [f"{drained['rate']:,.0f}{marked}", f"{drained['enqueue_s']:.1f} / {drained['drain_s']:.1f}"]
+            elif draining:
+                cells += [f"n/a ({entry.get('errors', {}).get('drain', 'not measured')})", "—"]
+            else:
+                cells += ["—", "—"]
+            cells.append(_top_commands(found.get("by_command", {})))
+        lines.append("| " + " | ".join(cells) + " |")
+    per_queue = [system for system in document["systems"] if system.get("per_queue")]
+    notes = [
+        "",
+        f"Idle: after every worker holds a connection to Redis and {settings.get('settle_s', '?'):g} s more, over "
+        f"{settings.get('window_s', '?'):g} s: Redis commands/s (INFO commandstats, the harness's INFOs left out), "
+        "Redis CPU (INFO cpu, % of one core), clients connected (the harness's left out), the workers' CPU (% of one "
+        "core) and, at the end, the total RSS and PSS of every process of the fleet. " + _drain_note(settings),
+    ]
+    if per_queue:
+        notes.append(
+            "Cannot serve several queues in one worker, so their fleets of N on Q queues are N x Q workers, one per "
+            "queue: " + "; ".join(f"{system['name']}: {system['how']}" for system in per_queue) + "."
+        )
+    versions = ", ".join(f"{system['name']} {system.get('version') or 'n/a'}" for system in document["systems"])
+    command = document.get("command", "?").replace(f"{ROOT}/", "")
+    venvs = document.get("venvs", {})
+    notes += [
+        "",
+        f"{_fleet_subtitle(document)}; {versions}; yotaq's venv: {venvs.get('yotaq', '?')}; the peers': "
+        f"{venvs.get('peers', '?')}; command: `{command}`",
+    ]
+    return "\n".join(lines + notes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"compare.py's output (default {RESULTS})")
@@ -191,6 +374,9 @@ def main() -> int:
         return 1
     for path in draw(load(args.json), args.out):
         print(f"drew {path}")
+    if FLEET_RESULTS.is_file():
+        draw_fleet(load(FLEET_RESULTS), args.out / "bench-fleet.png")
+        print(f"drew {args.out / 'bench-fleet.png'}")
     return 0
 
 

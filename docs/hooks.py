@@ -15,7 +15,8 @@ Markers, each alone on a line of a page (indented as the block it stands for):
 - ``<!-- cli: worker -->``: ``python -m yotaq worker --help``, from the parser itself (``<!-- cli: -->`` for
   the top level); ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
 - ``<!-- bench-table: benchmarks/results/latest.json -->``: the results table of a ``benchmarks/compare.py``
-  run, from its JSON (``benchmarks/charts.py`` draws the charts from the same file).
+  run, from its JSON (``benchmarks/charts.py`` draws the charts from the same file);
+  ``<!-- fleet-table: benchmarks/results/fleet.json -->``: the same for a ``benchmarks/fleet.py`` run.
 
 Before the build, every ``docs/img/*.dot`` must have its ``.svg`` beside it, drawn from that very text
 (its hash is in the SVG): ``python docs/hooks.py diagrams`` (``make diagrams``) draws them with Graphviz.
@@ -39,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-KINDS = "source|example|session|cli|loadtest-help|bench-table"
+KINDS = "source|example|session|cli|loadtest-help|bench-table|fleet-table"
 MARKER = re.compile(rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{KINDS}):?(?P<arg>[^>]*?) ?-->[ \t]*$", re.M)
 PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]")
 DIAGRAM_HASH = re.compile(r"<!-- dot sha256: ([0-9a-f]{64}) -->")
@@ -215,11 +216,27 @@ def bench_table(arg: str) -> str:
 
 def bench_table_of(document: dict[str, Any]) -> str:
     """The results table of a ``benchmarks/compare.py`` run, made by ``benchmarks/charts.py``."""
+    return str(_charts().table(document))
+
+
+def fleet_table(arg: str) -> str:
+    path = ROOT / arg
+    if not path.is_file():
+        raise QuoteError(f"no {arg}: run benchmarks/fleet.py")
+    return fleet_table_of(json.loads(path.read_text()))
+
+
+def fleet_table_of(document: dict[str, Any]) -> str:
+    """The table of a ``benchmarks/fleet.py`` run (idle fleets), made by ``benchmarks/charts.py``."""
+    return str(_charts().fleet_table(document))
+
+
+def _charts() -> Any:
     spec = importlib.util.spec_from_file_location("bench_charts", ROOT / "benchmarks" / "charts.py")
     assert spec is not None and spec.loader is not None
     charts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(charts)
-    return str(charts.table(document))
+    return charts
 
 
 def render(kind: str, arg: str) -> str:
@@ -235,6 +252,8 @@ def render(kind: str, arg: str) -> str:
         return f'```text title="{title}"\n{cli_help(arg)}\n```'
     if kind == "bench-table":
         return bench_table(arg)
+    if kind == "fleet-table":
+        return fleet_table(arg)
     return f'```text title="python -m loadtest --help"\n{loadtest_help()}\n```'
 
 

@@ -266,3 +266,39 @@ def test_every_test_the_guarantees_page_names_exists() -> None:
         if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)
     ]
     assert missing == [], "tests docs/guarantees.md names that do not exist"
+def test_the_fleet_table_shows_each_fleets_idle_cost_and_who_runs_a_worker_per_queue():
+    # Given a fleet.py result: yotaq's fleet measured and drained, huey's on 3 queues (a consumer per queue)
+    # idle and its drain failed, arq's not started
+    idle = {
+        "processes": 10,
+        "commands_per_s": 553.44,
+        "redis_cpu_pct": 1.254,
+        "clients": 20,
+        "rss_mib": 380.2,
+        "pss_mib": 280.0,
+        "worker_cpu_pct": 3.51,
+        "by_command": {"zrange": 200.0, "evalsha": 120.0, "time": 80.0, "client|list": 1.0},
+    }
+    systems = [
+        {"key": "yotaq", "name": "yotaq", "version": "0.1.0", "per_queue": False, "how": "`--queue` repeated"},
+        {"key": "huey", "name": "huey", "version": "2.5", "per_queue": True, "how": "one consumer per queue"},
+        {"key": "arq", "name": "arq", "version": "0.26", "per_queue": True, "how": "one worker per queue"},
+    ]
+    fleets = [
+        {"system": "yotaq", "fleet": 10, "queues": 3, "workers": 10, "idle": idle,
+         "drain": {"rate": 3210.4, "enqueue_s": 0.42, "drain_s": 6.23}},
+        {"system": "huey", "fleet": 10, "queues": 3, "workers": 30, "idle": {**idle, "by_command": {}},
+         "errors": {"drain": "the enqueue failed"}},
+        {"system": "arq", "fleet": 10, "queues": 3, "workers": 30, "errors": {"idle": "3 of 30 workers exited"}},
+    ]  # fmt: skip
+    settings = {"fleets": [10], "queues": [3], "window_s": 20.0, "settle_s": 10.0, "tasks": 20_000}
+    document = {"settings": settings, "systems": systems, "fleets": fleets, "command": "fleet.py"}
+    # When the page's table is made from it
+    table = hooks.fleet_table_of(document)
+    # Then each fleet is a row of its idle costs and its drain, failures say why, and the workers per queue show
+    assert "| 10 | 3 | yotaq | 10 | 10 | 553.4 | 1.25 | 20 | 380 | 280 | 3.5 | 3,210 | 0.4 / 6.2 |" in table
+    assert "ZRANGE 200.0, EVALSHA 120.0, TIME 80.0 |" in table
+    assert "| 10 | 3 | huey | 30 (10 x 3) | 10 |" in table and "n/a (the enqueue failed) | — | none |" in table
+    assert "| 10 | 3 | arq | 30 (10 x 3) | n/a (3 of 30 workers exited) |" in table
+    assert "huey: one consumer per queue; arq: one worker per queue." in table
+    assert len({line.count("|") for line in table.splitlines() if line.startswith("|")}) == 1  # every row complete

@@ -10,6 +10,10 @@ prints one JSON object on its last line of output. Commands (a driver leaves out
     latency N      with one idle worker running: N times, enqueue a task that pushes onto
                    SIGNAL_KEY and wait for it there: {"samples_ms": [...]}
     result N       the same through the system's own result API: {"samples_ms": [...]}, or {"na": "why"}
+    fill_queues N  for benchmarks/fleet.py: N tasks spread over the queues named in BENCH_FLEET_QUEUES, in
+                   turns of FILL_TURN tasks, as fast as it can while the fleet runs: {"n": N, "start": s,
+                   "end": s}, the enqueue's first call and its return on the monotonic clock (CLOCK_MONOTONIC,
+                   the same for every process of the machine)
 
 Only the standard library and redis-py here: both venvs import this module.
 """
@@ -20,10 +24,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 URL_VARIABLE = "BENCH_REDIS_URL"
+QUEUES_VARIABLE = "BENCH_FLEET_QUEUES"  # benchmarks/fleet.py: the fleet's queues, comma-separated
+FILL_TURN = 100  # fill_queues: tasks enqueued on one queue before the next queue's turn
 DONE_KEY = "bench:done"  # every no-op task does INCR DONE_KEY
 SIGNAL_KEY = "bench:signal"  # the latency task does RPUSH SIGNAL_KEY 1
 FLOOR_KEY = "bench:floor"  # what yotaq's floors (no queue at all) push onto
@@ -36,6 +42,30 @@ PAUSE_S = 0.005  # between latency samples: the worker goes idle again
 
 def redis_url() -> str:
     return os.environ[URL_VARIABLE]
+
+
+def fleet_queues() -> list[str]:
+    """The queues of benchmarks/fleet.py's fleet, as the harness names them for the workers and the drivers."""
+    return os.environ[QUEUES_VARIABLE].split(",")
+
+
+def turns(n: int, queues: list[str]) -> Iterator[tuple[str, int]]:
+    """(queue, count) pairs that put ``n`` tasks on ``queues`` in turns of FILL_TURN: as even as can be."""
+    left = n
+    while left > 0:
+        for queue in queues:
+            count = min(FILL_TURN, left)
+            if count == 0:
+                return
+            yield queue, count
+            left -= count
+
+
+def timed_fill(n: int, run: Callable[[], Any]) -> dict[str, float]:
+    """``run()`` enqueues ``n`` tasks: its start and end on the monotonic clock, which the harness shares."""
+    start = time.monotonic()
+    run()
+    return {"n": n, "start": start, "end": time.monotonic()}
 
 
 def rate(n: int, run: Callable[[], Any]) -> dict[str, float]:

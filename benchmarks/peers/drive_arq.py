@@ -10,7 +10,7 @@ import asyncio
 from importlib.metadata import version
 
 import redis
-from _common import main, rate, redis_url, result_samples, signal_samples
+from _common import fleet_queues, main, rate, redis_url, result_samples, signal_samples, timed_fill, turns
 from arq import create_pool
 from arq_tasks import WorkerSettings
 
@@ -36,6 +36,16 @@ def fill(n: int) -> dict:
     return {"n": n}
 
 
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues (one arq worker each), in turns, gathered."""
+
+    async def go() -> None:
+        for name, k in turns(n, fleet_queues()):
+            await asyncio.gather(*(pool.enqueue_job("noop", _queue_name=name) for _ in range(k)))
+
+    return timed_fill(n, lambda: loop.run_until_complete(go()))
+
+
 def result(n: int) -> dict:
     async def send_and_wait(timeout: float) -> None:
         job = await pool.enqueue_job("noop")
@@ -50,6 +60,7 @@ main(
         "enqueue": enqueue,
         "bulk": lambda n: {"na": "no bulk API"},
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, lambda: loop.run_until_complete(pool.enqueue_job("ping")), client),
         "result": result,
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import celery
-from _common import main, rate, signal_samples
+from _common import fleet_queues, main, rate, signal_samples, timed_fill, turns
 from celery_tasks import client, noop, ping
 
 
@@ -16,12 +16,23 @@ def fill(n: int) -> dict:
     return {"n": n}
 
 
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues (``-Q`` on the workers), in turns, as groups."""
+
+    def run() -> None:
+        for name, k in turns(n, fleet_queues()):
+            celery.group(noop.s().set(queue=name) for _ in range(k)).apply_async()
+
+    return timed_fill(n, run)
+
+
 main(
     {
         "version": lambda n: {"version": celery.__version__},
         "enqueue": lambda n: rate(n, lambda: [noop.delay() for _ in range(n)]),
         "bulk": bulk,
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping.delay, client),
         "result": lambda n: {"na": "no result backend by default"},
     }

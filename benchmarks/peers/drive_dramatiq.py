@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dramatiq
-from _common import main, rate, signal_samples
+from _common import fleet_queues, main, rate, signal_samples, timed_fill, turns
 from dramatiq_tasks import client, noop, ping
 
 
@@ -16,12 +16,25 @@ def fill(n: int) -> dict:
     return {"n": n}
 
 
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues (an actor on each), in turns, as groups."""
+    import fleet_dramatiq  # its own broker, on which its actors are declared
+
+    def run() -> None:
+        for name, k in turns(n, fleet_queues()):
+            actor = fleet_dramatiq.actors[name]
+            dramatiq.group((actor.message() for _ in range(k)), broker=fleet_dramatiq.broker).run()
+
+    return timed_fill(n, run)
+
+
 main(
     {
         "version": lambda n: {"version": dramatiq.__version__},
         "enqueue": lambda n: rate(n, lambda: [noop.send() for _ in range(n)]),
         "bulk": bulk,
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping.send, client),
         "result": lambda n: {"na": "no result backend by default"},
     }

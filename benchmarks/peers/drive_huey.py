@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from _common import main, rate, result_samples, signal_samples
+from _common import fleet_queues, main, rate, result_samples, signal_samples, timed_fill, turns
 from huey_tasks import client, noop, ping
 
 
@@ -12,6 +12,19 @@ def fill(n: int) -> dict:
     for _ in range(n):
         noop()
     return {"n": n}
+
+
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues (one huey instance each), in turns."""
+    import fleet_huey
+
+    def run() -> None:
+        for name, k in turns(n, fleet_queues()):
+            task = fleet_huey.tasks[name]
+            for _ in range(k):
+                task()
+
+    return timed_fill(n, run)
 
 
 def result(n: int) -> dict:
@@ -24,6 +37,7 @@ main(
         "enqueue": lambda n: rate(n, lambda: [noop() for _ in range(n)]),
         "bulk": lambda n: {"na": "no bulk API"},
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping, client),
         "result": result,
     }

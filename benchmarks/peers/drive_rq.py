@@ -6,7 +6,7 @@ import math
 
 import redis
 import rq
-from _common import main, rate, redis_url, result_samples, signal_samples
+from _common import fleet_queues, main, rate, redis_url, result_samples, signal_samples, timed_fill, turns
 from rq_tasks import noop, ping
 
 connection = redis.Redis.from_url(redis_url())
@@ -26,6 +26,17 @@ def fill(n: int) -> dict:
     return {"n": n}
 
 
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues, in turns, through ``enqueue_many``."""
+    queues = {name: rq.Queue(name, connection=connection) for name in fleet_queues()}
+
+    def run() -> None:
+        for name, k in turns(n, list(queues)):
+            queues[name].enqueue_many([rq.Queue.prepare_data(noop) for _ in range(k)])
+
+    return timed_fill(n, run)
+
+
 def result(n: int) -> dict:
     def send_and_wait(timeout: float) -> None:
         if queue.enqueue(noop).latest_result(timeout=math.ceil(timeout)) is None:
@@ -40,6 +51,7 @@ main(
         "enqueue": enqueue,
         "bulk": bulk,
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
         "result": result,
     }

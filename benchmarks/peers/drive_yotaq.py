@@ -13,7 +13,7 @@ import uuid
 from importlib.metadata import version
 
 import redis
-from _common import FLOOR_KEY, main, rate, redis_url, result_samples, signal_samples
+from _common import FLOOR_KEY, fleet_queues, main, rate, redis_url, result_samples, signal_samples, timed_fill, turns
 
 import yotaq
 
@@ -47,6 +47,17 @@ queue = yotaq.Queue(connection, secret=os.environ["YOTAQ_SECRET"])
 def fill(n: int) -> dict:
     queue.enqueue_many(noop, [() for _ in range(n)])
     return {"n": n}
+
+
+def fill_queues(n: int) -> dict:
+    """benchmarks/fleet.py: ``n`` tasks over the fleet's queues, in turns, through the bulk API."""
+    queues = {name: yotaq.Queue(connection, name, secret=os.environ["YOTAQ_SECRET"]) for name in fleet_queues()}
+
+    def run() -> None:
+        for name, k in turns(n, list(queues)):
+            queues[name].enqueue_many(noop, [() for _ in range(k)])
+
+    return timed_fill(n, run)
 
 
 def message_size() -> int:
@@ -112,6 +123,7 @@ main(
         "enqueue": lambda n: rate(n, lambda: [queue.enqueue(noop) for _ in range(n)]),
         "bulk": lambda n: rate(n, lambda: queue.enqueue_many(noop, [() for _ in range(n)])),
         "fill": fill,
+        "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
         "result": lambda n: result_samples(n, lambda timeout: queue.enqueue(noop).result(timeout=timeout)),
         "floor": floor,
