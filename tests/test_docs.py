@@ -266,6 +266,8 @@ def test_every_test_the_guarantees_page_names_exists() -> None:
         if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)
     ]
     assert missing == [], "tests docs/guarantees.md names that do not exist"
+
+
 def test_the_fleet_table_shows_each_fleets_idle_cost_and_who_runs_a_worker_per_queue():
     # Given a fleet.py result: yotaq's fleet measured and drained, huey's on 3 queues (a consumer per queue)
     # idle and its drain failed, arq's not started
