@@ -22,3 +22,7 @@ def nap(seconds: float) -> float:
 
 def fail(text: str) -> None:
     raise ValueError(text)
+
+
+def fail_at_length(size: int) -> None:
+    raise ValueError("x" * size)

@@ -59,6 +59,12 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "con
         time.sleep(0.05)
 
 
+def redis_ms(client: Any) -> int:
+    """Redis's clock, in ms: the one the TTLs and records' times are on."""
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
 def forge(
     function: bytes,
     call: bytes | None = None,

@@ -39,6 +39,15 @@ def slow(path: str, value: object, seconds: float) -> None:
     note(path, "done", value)
 
 
+def gated(path: str, value: object, gate: str) -> None:
+    """Note the start, wait (a minute at most) until the file ``gate`` exists, note the end."""
+    note(path, "start", value)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    note(path, "done", value)
+
+
 def kill_own_worker() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 

@@ -299,3 +299,30 @@ def test_the_lists_show_the_newest_records_only(
     assert {record["id"] for record in shown["failed"]} <= {job.id for job in jobs}
     assert [record["at"] for record in shown["failed"]] == sorted((r["at"] for r in shown["failed"]), reverse=True)
     assert all(record["reason"].startswith("ValueError: number ") for record in shown["failed"])
+
+
+def test_unbounded_records_twenty_1_mb_failures_keep_the_overview_small_and_their_page_bounded(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    # Given twenty failed jobs, each with a 1 MB message, and a hundred and twenty workers
+    jobs = queue.options(retries=0).enqueue_many(tasks.fail_at_length, [(1_000_000,)] * 20)
+    burst_worker()
+    for n in range(120):
+        queue.broker.heartbeat(queue.keys, f"worker-{n:03}", 60_000)
+
+    # Then the overview the page polls every second, and the page itself, stay small
+    status, body, _ = request(dashboard + "/api/overview")
+    assert status == 200 and len(body) < 100_000, len(body)
+    (shown,) = json.loads(body)["queues"]
+    assert len(shown["failed"]) == 20 and shown["counts"]["failed"] == 20
+    assert all(re.fullmatch(r"ValueError: x{400,}… \(1,000,012 characters\)", r["reason"]) for r in shown["failed"])
+    assert len(shown["workers"]) < 120 and shown["worker_count"] == 120
+    status, html, _ = request(dashboard + "/")
+    assert status == 200 and len(html) < 100_000, len(html)
+    assert "120" in html
+
+    # And a job's page shows its traceback, up to a bound, and says how long it is
+    status, html, _ = request(job_url(dashboard, queue, jobs[0].id))
+    assert status == 200 and 64_000 < len(html) < 100_000, len(html)
+    assert "Traceback (most recent call last)" in html and "ValueError: " + "x" * 60_000 in html
+    assert re.search(r"… \(1,0\d\d,\d\d\d characters\)", html)

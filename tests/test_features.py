@@ -43,12 +43,13 @@ def test_a_result_is_fetched_from_another_process_by_id(queue, burst_worker, red
     assert out.stdout.strip() == "(3, 1)", out.stderr
 
 
-def test_a_waiter_blocks_in_redis_until_the_result_is_stored(queue, burst_worker):
+def test_a_waiter_blocks_in_redis_until_the_result_is_stored(queue, burst_worker, r):
     job = queue.enqueue(pow, 2, 10)
     results = []
+    blocked_before = r.info("clients")["blocked_clients"]
     waiter = threading.Thread(target=lambda: results.append(job.result(timeout=10)))
     waiter.start()
-    time.sleep(0.2)  # the waiter is blocked before any worker exists
+    wait_for(lambda: r.info("clients")["blocked_clients"] > blocked_before, what="the waiter to block in Redis")
     assert results == []
     burst_worker()
     waiter.join(10)

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_a_second_signal_gives_the_running_task_back_at_the_head_and_exits(worke
     stuck = worker()
     wait_for(lambda: tasks.events(journal, "start"), what="the long task to start")
     stuck.signal(signal.SIGTERM)
-    time.sleep(0.2)  # two separate signals, not one burst
+    wait_for(lambda: "SIGTERM: finishing the running task" in stuck.output(), what="the first signal to be handled")
     stuck.signal(signal.SIGINT)
     assert stuck.wait(5) == 0
     assert "stopped during job" in stuck.output()
@@ -116,20 +117,34 @@ def test_sigterm_while_idle_exits_at_once(worker, queue):
     assert queue.info().workers == []
 
 
+def _stopped(pid: int) -> bool:
+    """Whether every thread of process ``pid`` is stopped (by SIGSTOP)."""
+    threads = list(Path(f"/proc/{pid}/task").iterdir())
+    return all((thread / "stat").read_text().rpartition(")")[2].split()[0] == "T" for thread in threads)
+
+
 def _back_from_the_dead(worker, queue, journal):
     """A worker frozen mid-task long enough to be presumed dead, thawed once another worker has run
-    and acknowledged the task, then stopped once it has finished its own copy (and tried to
-    acknowledge it); returns the frozen worker and the other one."""
+    and acknowledged the task, then stopped once it has finished its own copy, tried to acknowledge
+    it and beaten again; returns the frozen worker and the other one."""
     frozen = worker()
-    queue.enqueue(tasks.slow, str(journal), "t", 0.5)
+    gate = journal.with_name("gate")
+    queue.enqueue(tasks.gated, str(journal), "t", str(gate))
     wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
     frozen.signal(signal.SIGSTOP)
+    wait_for(lambda: _stopped(frozen.pid), what="the worker to be frozen")
+    gate.touch()  # the task can end now, in the frozen worker only once it is thawed
     other = worker()
     wait_for(lambda: len(tasks.events(journal, "done")) == 1, what="the other worker to run it")
     wait_for(lambda: queue.info().done == 1, what="the other's ack")
     frozen.signal(signal.SIGCONT)
     wait_for(lambda: len(tasks.events(journal, "done")) == 2, what="the thawed worker to finish its copy")
-    assert frozen.stop() == 0  # its acknowledgement went out before it stopped
+    # Its next heartbeat, from a thread of its own, and its acknowledgement say what happened to it
+    wait_for(
+        lambda: "missed its heartbeat deadline" in frozen.output() and "its lease was gone" in frozen.output(),
+        what="the thawed worker to beat again and try to acknowledge",
+    )
+    assert frozen.stop() == 0
     return frozen, other
 
 

@@ -185,7 +185,8 @@ class QueueKeys:
 
     @property
     def rates(self) -> str:
-        """Hash of limit key to the next start its rate allows (ms), and the waiting tasks' order."""
+        """Hash of limit key to the next start its rate allows and when the rate is spent
+        (``b"<ms> <ms>"``, forgotten after that by the trim), and the waiting tasks' order."""
         return f"{self._prefix}:limits:rates"
 
     @property

@@ -154,6 +154,15 @@ class Upkeep:
         return bool(self._call(lambda c: self._scripts.disable(script_keys, [name, due, reason], client=c), write=True))
 
     def trim(self, keys: QueueKeys) -> None:
-        """Forget the failed and dead records that have expired."""
-        script_keys = [key for kind in KINDS for key in keys.buried_keys(kind)]
-        self._call(lambda c: self._scripts.trim(script_keys, [], client=c))
+        """Forget the failed and dead records that have expired, and the rates that hold no more.
+
+        One script call per batch of rates, so that a large hash never blocks Redis for long.
+        """
+        script_keys = [key for kind in KINDS for key in keys.buried_keys(kind)] + [keys.rates]
+
+        def batch(cursor: bytes | int) -> bytes:
+            return cast(bytes, self._call(lambda c: self._scripts.trim(script_keys, [cursor], client=c)))
+
+        cursor = batch(0)
+        while int(cursor) != 0:
+            cursor = batch(cursor)

@@ -3,8 +3,9 @@ and time series, and one job. Blocking calls (the routes run them in a thread)."
 
 from __future__ import annotations
 
+import collections
 import datetime
-import functools
+import hashlib
 import json
 import threading
 import time
@@ -22,6 +23,10 @@ from ..queue import Queue
 DISCOVERY_TTL_S = 5.0  # how long a SCAN for queues is reused
 SERIES_TTL_S = 4.0  # how long a read of a queue's series (up to 3600 fields) is reused, by every page open
 LISTED_RECORDS = 25  # failed or dead jobs listed per queue, newest first
+LISTED_WORKERS = 100  # workers listed per queue (all are counted)
+REASON_CHARS = 500  # of a record's reason in a list, polled every second: its page has more
+OUTCOME_CHARS = 64 * 1024  # of a result's repr or a traceback on a job's page
+REASONS_KEPT = 1024  # records' reasons kept read, by record: a record never changes
 COUNTS = ("pending", "scheduled", "active", "done", "failed", "dead", "cancelled")
 FINISHED = {Status.DONE, Status.FAILED, Status.DEAD, Status.CANCELLED}
 CANCELLABLE = {Status.PENDING, Status.SCHEDULED, Status.ACTIVE}
@@ -39,6 +44,11 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def shortened(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters, saying how long it was, so that no page grows with it."""
+    return text if len(text) <= chars else f"{text[:chars]}… ({len(text):,} characters)"
+
+
 @dataclass
 class Board:
     """The queues the dashboard shows (``fixed``, or found in Redis), read through one client."""
@@ -50,6 +60,9 @@ class Board:
     _queues: dict[str, Queue] = field(default_factory=dict, init=False)
     _found: tuple[float, list[str]] = field(default=(0.0, []), init=False)
     _series: dict[str, tuple[float, list[monitor.Second], int]] = field(default_factory=dict, init=False)
+    _reasons: collections.OrderedDict[tuple[str, bytes], str] = field(
+        default_factory=collections.OrderedDict, init=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +102,8 @@ class Board:
         if queue is None:
             return None
         info = queue.info()
-        running = monitor.running(self.broker, queue.shards, [worker.id for worker in info.workers])
+        workers = sorted(info.workers, key=lambda worker: worker.id)[:LISTED_WORKERS]
+        running = monitor.running(self.broker, queue.shards, [worker.id for worker in workers])
         last_hour, _ = self._last_hour(queue, info.server_time_ms)
         done = sum(second.done for second in last_hour)
         return {
@@ -104,8 +118,9 @@ class Board:
                     "active": worker.active,
                     "running": running.get(worker.id),
                 }
-                for worker in sorted(info.workers, key=lambda worker: worker.id)
+                for worker in workers
             ],
+            "worker_count": len(info.workers),
             "failed": self.records(queue, "failed", info.server_time_ms) if info.failed else [],
             "dead": self.records(queue, "dead", info.server_time_ms) if info.dead else [],
             "last_hour": {
@@ -122,10 +137,28 @@ class Board:
             for record in monitor.newest_records(self.broker, keys, kind, LISTED_RECORDS, now_ms)
         ]
         return [
-            {"id": record.job_id, "reason": _reason(record.job_id, record.envelope, self.secret, queue.name),
+            {"id": record.job_id, "reason": self._reason(record.job_id, record.envelope, queue.name),
              "at": iso(record.at_ms)}
             for record in sorted(records, key=lambda record: record.at_ms, reverse=True)[:LISTED_RECORDS]
         ]  # fmt: skip
+
+    def _reason(self, job_id: str, envelope: bytes, queue: str) -> str:
+        """The last line of a record's traceback or reason, shortened: unpickled once per record, not
+        once a second, and kept by a digest of the record, not the record (which may be megabytes)."""
+        key = (job_id, hashlib.blake2b(envelope, digest_size=16).digest())
+        with self._lock:
+            if (kept := self._reasons.get(key)) is not None:
+                self._reasons.move_to_end(key)
+                return kept
+        try:
+            reason = shortened(last_line(outcomes.failure_text(job_id, envelope, self.secret, queue)), REASON_CHARS)
+        except YotaqError as exc:
+            reason = shortened(f"(its record cannot be read: {exc})", REASON_CHARS)
+        with self._lock:
+            self._reasons[key] = reason
+            while len(self._reasons) > REASONS_KEPT:
+                self._reasons.popitem(last=False)
+        return reason
 
     def series(self, name: str) -> tuple[list[monitor.Second], int] | None:
         """The queue's time series over the last hour, and Redis's time then (s)."""
@@ -190,20 +223,11 @@ class Board:
             "run_at": iso(kept.run_at_ms) if status is Status.SCHEDULED else None,
             "record": None if record is None else {"kind": record[0], "at": iso(record[1]), "until": iso(record[2])},
             "progress": None if progress is None else monitor.safe_repr(json.dumps(progress))[:2000],
-            "outcome": outcome,
+            "outcome": None if outcome is None else {**outcome, "text": shortened(outcome["text"], OUTCOME_CHARS)},
             "finished": status in FINISHED,
             "requeue_kind": record[0] if record is not None and status in (Status.FAILED, Status.DEAD) else None,
             "cancellable": status in CANCELLABLE,
         }
-
-
-@functools.lru_cache(maxsize=1024)
-def _reason(job_id: str, envelope: bytes, secret: bytes | None, queue: str) -> str:
-    """The last line of a record's traceback or reason: unpickled once per record, not once a second."""
-    try:
-        return last_line(outcomes.failure_text(job_id, envelope, secret, queue))
-    except YotaqError as exc:
-        return f"(its record cannot be read: {exc})"
 
 
 def counts(info: QueueInfo) -> dict[str, int]:

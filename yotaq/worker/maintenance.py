@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 SCHEDULE_POLL_S = 0.1  # how often the time thread looks for newly scheduled tasks
 HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
-TRIM_INTERVAL_S = 60.0  # how often expired failure records are looked for
+TRIM_INTERVAL_S = 60.0  # how often expired failure records and spent rates are looked for
 _DEFAULTS = Options()
 REAPER = "reaper"  # who records the outcome of a task whose worker died
 

@@ -79,7 +79,7 @@
       queue.last_hour.done.toLocaleString("en-US") + " done in the last hour");
     setText(section.querySelector('[data-field="mean-last-hour"]'),
       queue.last_hour.mean_ms === null ? "no task done" : "mean " + queue.last_hour.mean_ms + " ms");
-    setText(section.querySelector('[data-field="worker-count"]'), String(queue.workers.length));
+    setText(section.querySelector('[data-field="worker-count"]'), String(queue.worker_count));
     fill(section.querySelector('[data-list="workers"]'), queue.workers, () => workerRows(queue.name, queue.workers));
     for (const kind of ["failed", "dead"]) {
       setText(section.querySelector('[data-field="' + kind + '-count"]'), String(queue.counts[kind]));

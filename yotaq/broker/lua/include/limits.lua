@@ -5,6 +5,18 @@
 -- waiting for a key goes back to the head of the queue when a slot of that key frees. A rate is kept
 -- as the key's next allowed start (GCRA), and a task early for it waits in the scheduled set.
 -- lim: {holders = sorted set, waiting = sorted set, waiting_messages = hash, pending = list}
+
+-- Rates looked at per call of the trim script.
+local RATES_TRIM_BATCH = 500
+
+-- A key's rate, stored as '<next allowed start> <fresh at>' (ms): from `fresh_at` on, one spacing
+-- after the next allowed start, the key allows what a key never used does, so its field can go.
+-- A field holding a bare number (the next start alone) is fresh at that start.
+local function rate_of(field)
+  local next_start, fresh_at = string.match(field or '0', '^(%S+) ?(%S*)$')
+  next_start = tonumber(next_start) or 0
+  return next_start, tonumber(fresh_at) or next_start
+end
 local function limit_of(message)
   local field = string.match(message, '^yq1 %S+ %S+ %S+ %S+ (%S+) ')
   if field == nil or field == '-' then
@@ -50,7 +62,7 @@ local function admitted(lim, message, id)
   local now, next_start = nil, nil
   if limit.count then
     now = now_ms()
-    next_start = tonumber(redis.call('HGET', lim.rates, limit.key) or '0')
+    next_start = rate_of(redis.call('HGET', lim.rates, limit.key))
     if next_start > now then
       redis.call('LREM', lim.active, 1, message)
       redis.call('ZADD', lim.scheduled, next_start, id)
@@ -76,7 +88,8 @@ local function admitted(lim, message, id)
     -- Starts are spaced `period / count` apart. A start that comes late (it waited to be promoted,
     -- or for a worker) may make up for up to one space, so that jitter does not lower the rate.
     local space = limit.period / limit.count
-    redis.call('HSET', lim.rates, limit.key, math.max(next_start, now - space) + space)
+    local following = math.max(next_start, now - space) + space
+    redis.call('HSET', lim.rates, limit.key, string.format('%.17g %.17g', following, following + space))
   end
   return true
 end
