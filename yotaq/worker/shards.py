@@ -71,7 +71,6 @@ class Shards:
         try:
             if keys in self._failing:
                 self._rejoin(keys, acks)
-                acks = []
             leases = self._broker.ack_and_lease(keys, self._worker, acks, size)
         except BaseException as exc:
             self._batch.restore_acks({keys: acks} if acks else {})
@@ -104,11 +103,14 @@ class Shards:
         except ConnectionError:
             return False
 
-    def _rejoin(self, keys: QueueKeys, acks: Sequence[Ack]) -> None:
-        """The queue's node answers again: record what finished, give back what a lost lease reply may
-        have left in this worker's active list there, and register again; then it is leased from."""
+    def _rejoin(self, keys: QueueKeys, acks: list[Ack]) -> None:
+        """The queue's node answers again: record what finished (emptying ``acks``), give back what a lost
+        lease reply may have left in this worker's active list there, and register again; then it is
+        leased from."""
         if acks:
-            for job_id in self._broker.ack_and_lease(keys, self._worker, acks, 0).lost:
+            lost = self._broker.ack_and_lease(keys, self._worker, acks, 0).lost
+            acks.clear()  # recorded: not to be sent again, whatever happens next
+            for job_id in lost:
                 logger.warning("job %s: finished, but no longer leased by this worker", job_id)
         # Leases are made only with nothing unstarted in the batch, so the queue's active list holds
         # nothing this worker means to run but the tasks running now: those it keeps.
