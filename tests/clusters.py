@@ -140,20 +140,35 @@ def cluster_ports(count: int) -> list[int]:
 
 
 class LocalCluster(LocalServers):
-    """A Redis Cluster of ``masters`` masters (no replicas), every slot assigned, append-only files on."""
+    """A Redis Cluster of ``masters`` masters with ``replicas`` replicas each, every slot assigned, append-only
+    files on. ``full_coverage=False`` sets ``cluster-require-full-coverage no``: the masters still serve their
+    slots while another master's are not served (without it, the whole cluster refuses commands then)."""
 
-    def __init__(self, tmp_path: Path, masters: int = 3) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        masters: int = 3,
+        *,
+        replicas: int = 0,
+        node_timeout_ms: int = 5000,
+        full_coverage: bool = True,
+    ) -> None:
         super().__init__(tmp_path)
-        self.ports = cluster_ports(masters)
+        self.ports = cluster_ports(masters * (1 + replicas))
+        self.replicas = replicas
+        self.node_timeout_ms, self.full_coverage = node_timeout_ms, full_coverage
         self.url = "redis+cluster://" + ",".join(f"{HOST}:{port}" for port in self.ports)
 
     def start(self) -> Self:
-        """Start the nodes, join them with ``redis-cli --cluster create``, wait for ``cluster_state:ok`` on each."""
+        """Start the nodes, join them with ``redis-cli --cluster create``, wait for ``cluster_state:ok`` on each
+        (and, with replicas, until every replica is in sync with its master)."""
         for port in self.ports:
             self.spawn(
                 f"node-{port}",
                 port,
-                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"),
+                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                *("--cluster-node-timeout", str(self.node_timeout_ms)),
+                *("--cluster-require-full-coverage", "yes" if self.full_coverage else "no"),
                 *("--appendonly", "yes", "--save", "", "--daemonize", "no"),
             )
         cli = str(Path(self.binary).with_name("redis-cli"))
@@ -161,7 +176,7 @@ class LocalCluster(LocalServers):
         with (self.tmp_path / "cluster-create.log").open("wb") as log:
             try:
                 subprocess.run(
-                    [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                    [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -172,11 +187,51 @@ class LocalCluster(LocalServers):
                 raise ClusterError(f"redis-cli --cluster create failed: see {log.name}") from exc
         for port in self.ports:
             wait_until(partial(self._ready, port), f"cluster_state:ok on node {port}")
+        for port in self.ports:
+            wait_until(partial(self._in_sync, port), f"node {port} to be a master or a replica in sync")
         return self
 
     def _ready(self, port: int) -> bool:
         info = dict(line.split(":", 1) for line in ask(port, "CLUSTER", "INFO").split() if ":" in line)
         return info.get("cluster_state") == "ok" and info.get("cluster_known_nodes") == str(len(self.ports))
+
+    def _in_sync(self, port: int) -> bool:
+        replication = ask(port, "INFO", "replication")
+        return replication["role"] == "master" or replication.get("master_link_status") == "up"
+
+    def nodes(self, port: int) -> list[list[str]]:
+        """``CLUSTER NODES`` as the node on ``port`` sees it: one list of fields per node (id, address, flags, ...)."""
+        return [line.split() for line in ask(port, "CLUSTER", "NODES").splitlines() if line.strip()]
+
+    def master_of(self, key: str) -> int:
+        """The port of the master serving ``key``'s slot, as the first live node started here says."""
+        live = next(port for port, process in self.processes.items() if process.poll() is None)
+        slot = int(ask(live, "CLUSTER", "KEYSLOT", key))
+        for start, end, (_, port, *_), *_ in ask(live, "CLUSTER", "SLOTS"):
+            if int(start) <= slot <= int(end):
+                return int(port)
+        raise ClusterError(f"no node serves slot {slot}")
+
+    def flagged_failed(self, port: int) -> bool:
+        """Whether every live node flags the node on ``port`` as failed (``fail``, not only ``fail?``)."""
+        live = [other for other, process in self.processes.items() if process.poll() is None]
+        return all(
+            "fail" in fields[2].split(",")
+            for other in live
+            for fields in self.nodes(other)
+            if fields[1].split("@")[0] == f"{HOST}:{port}"
+        )
+
+    def promoted(self, key: str, killed: int) -> int | None:
+        """The port of the replica that took ``key``'s slot over from the master on ``killed``, once one has."""
+        port = self.master_of(key)
+        if port == killed or ask(port, "INFO", "replication")["role"] != "master":
+            return None
+        return port
+
+    def wait_for_failover(self, key: str, killed: int, timeout: float = READY_TIMEOUT_S) -> int:
+        """Wait until a replica of the master killed on ``killed`` serves ``key``'s slot as master; its port."""
+        return wait_until(lambda: self.promoted(key, killed), f"a replica to take {key!r} over", timeout)  # type: ignore[no-any-return]
 
 
 class LocalSentinel(LocalServers):

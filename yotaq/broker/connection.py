@@ -15,7 +15,7 @@ import redis
 from redis import DriverInfo
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
+from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 
 from .. import __version__
@@ -195,8 +195,10 @@ _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
 
 def is_transient(error: redis.RedisError) -> bool:
     """Whether ``error`` is one that waiting out fixes: Redis unreachable, loading, read-only
-    after a failover, out of memory, or refusing writes after a failed save."""
-    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, OutOfMemoryError, TryAgainError)):
+    after a failover, out of memory, or refusing writes after a failed save; a Redis Cluster
+    refusing commands while a master is down (``CLUSTERDOWN``)."""
+    transient = (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, OutOfMemoryError, TryAgainError)
+    if isinstance(error, (*transient, ClusterDownError)):
         return True
     return isinstance(error, redis.ResponseError) and str(error).startswith(_TRANSIENT_REPLIES)
 

@@ -52,12 +52,8 @@ class Upkeep:
     def lapsed_workers(self, keys: QueueKeys) -> list[str]:
         """The workers registered on the queue whose liveness deadline has passed."""
 
-        def read(client: Client) -> list[str]:
-            seconds, micros = client.time()
-            members = cast(list[bytes], client.zrangebyscore(keys.workers, "-inf", seconds * 1000 + micros // 1000))
-            return [member.decode(errors="replace") for member in members]
-
-        return self._call(read)
+        members = cast(list[bytes], self._call(lambda c: self._scripts.lapsed([keys.workers], [], client=c)))
+        return [member.decode(errors="replace") for member in members]
 
     def reap(
         self,

@@ -30,6 +30,7 @@ from ..hooks import Hook, Hooks
 from .batch import Batch
 from .maintenance import Liveness, Maintenance, reap
 from .pool import AsyncPool
+from .shards import Shards
 from .task import StopNow, TaskHandler
 from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
 from .watch import QueueWatcher
@@ -124,10 +125,15 @@ class Worker:
         self.concurrency = concurrency
         self._patience = Patience(None, sleep=self._sleep)
         self._batch = Batch()
+        self._shards = self._shards_of(self._batch)
         self._tasks = self._task_handler()
         self._stopping = False
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
         self._shutting_down = False
+
+    def _shards_of(self, batch: Batch) -> Shards:
+        liveness_ms = round(self.liveness.liveness_timeout * 1000)
+        return Shards(self.broker, self.name, batch, self.queues, liveness_ms)
 
     def _task_handler(self) -> TaskHandler:
         self._runner = TaskRunner(self._watchdog)
@@ -154,6 +160,7 @@ class Worker:
             )
         self._stopping = self._shutting_down = False
         self._batch = Batch()
+        self._shards = self._shards_of(self._batch)
         self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
         maintenance = Maintenance(
             self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
@@ -181,7 +188,7 @@ class Worker:
             if watcher is not None:
                 watcher.stop()
             try:
-                self._send_acks()
+                self._send_acks(every_queue=True)
                 if crashed and self._tasks.current is not None:
                     self._give_back_counted(self._tasks.current)
                 self._release_all(maintenance)
@@ -232,7 +239,7 @@ class Worker:
                 except ConnectionError as exc:
                     logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                     if pool.busy():
-                        self._until_done(lambda: self._give_back_strays(pool.in_flight()), failing=True)
+                        self._until_done(self._give_back_strays, failing=True)
                     else:  # nothing running: give everything back, as the plain loop does
                         self._until_done(lambda: self._rejoin(maintenance), failing=True)
                     continue
@@ -247,12 +254,8 @@ class Worker:
         to ``IDLE_WAIT_S`` when there are none (unless ``wait`` is off)."""
         size = self._batch.size() if size is None else size
         for keys in self._in_turn():  # in priority order, acknowledging on the way
-            acks = self._batch.take_acks(keys).get(keys, [])
-            try:
-                leases = self.broker.ack_and_lease(keys, self.name, acks, size)
-            except BaseException:
-                self._batch.restore_acks({keys: acks} if acks else {})
-                raise
+            if (leases := self._shards.lease(keys, size)) is None:
+                continue  # its node fails: the other queues are served meanwhile
             self._tasks.lost_leases(leases.lost, "done")
             if leases.messages:
                 self._batch.add(keys, leases)
@@ -268,7 +271,7 @@ class Worker:
                 first = self.queues[0]
                 self._batch.add(first, self.broker.lease_blocking(first, self.name, IDLE_WAIT_S))
             else:
-                watcher.wait(IDLE_WAIT_S, is_ready=lambda: self.broker.any_pending(self.queues))
+                watcher.wait(IDLE_WAIT_S, is_ready=self._shards.any_pending)
         finally:
             self._waiting = False
 
@@ -277,36 +280,44 @@ class Worker:
             self.broker.agree_shards(group[0], len(group), "worker")
 
     def _in_turn(self) -> list[QueueKeys]:
-        """The queues in priority order; the shards of each from a shard that moves on every lease."""
+        """The queues in priority order; the shards of each from a shard that moves on every lease. Those
+        whose node failed are left out until their pause is over (``Shards``)."""
         self._turn += 1
-        return [group[(self._turn + i) % len(group)] for group in self._groups for i in range(len(group))]
+        in_turn = [group[(self._turn + i) % len(group)] for group in self._groups for i in range(len(group))]
+        return [keys for keys in in_turn if self._shards.ready(keys)]
 
-    def _send_acks(self) -> None:
-        """Acknowledge the finished tasks now, one script call per queue."""
+    def _send_acks(self, *, every_queue: bool = False) -> None:
+        """Acknowledge the finished tasks now, one script call per queue. Those of a queue whose node
+        fails are kept for later (``Shards``), unless ``every_queue``: then its failure raises."""
         taken = self._batch.take_acks()
         try:
-            while taken:
-                keys, acks = next(iter(taken.items()))
-                self._tasks.lost_leases(self.broker.ack_and_lease(keys, self.name, acks, 0).lost, "done")
+            for keys, acks in list(taken.items()):
+                if every_queue:
+                    lost: list[str] | None = self.broker.ack_and_lease(keys, self.name, acks, 0).lost
+                else:
+                    lost = self._shards.acknowledge(keys, acks)
+                if lost is None:
+                    continue  # its node fails: kept for later
+                self._tasks.lost_leases(lost, "done")
                 del taken[keys]
         finally:
             self._batch.restore_acks(taken)
 
     def _rejoin(self, maintenance: Maintenance) -> None:
         self._batch.take_unstarted()
-        self._send_acks()  # finished work is recorded before the rest is given back
+        self._send_acks(every_queue=True)  # finished work is recorded before the rest is given back
         self._release_all(maintenance)
         maintenance.beat()
+        self._shards.reset()
 
-    def _give_back_strays(self, running: list[bytes]) -> None:
-        """After a lease whose reply was lost, give back what it may have leased: every message held
-        but not running (once the finished ones are acknowledged), for a lease to take again."""
-        self._send_acks()
+    def _give_back_strays(self) -> None:
+        """After a lease whose reply was lost while tasks run, give back what it may have leased: every
+        message held but not running, once the finished ones are acknowledged, for a lease to take again."""
+        self._send_acks(every_queue=True)
         for keys in self.queues:
-            strays = list((Counter(self.broker.held(keys, self.name)) - Counter(running)).elements())
-            if strays:
-                given = self.broker.unlease(keys, self.name, strays)
+            if given := self._shards.give_back_strays(keys):
                 logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
+        self._shards.reset()
 
     def _give_back_counted(self, keys: QueueKeys) -> None:
         """The worker is going down in the middle of a task: give that task back as a reaper would,
@@ -320,10 +331,17 @@ class Worker:
     def _release_all(self, maintenance: Maintenance) -> None:
         """Give back every task this worker holds and deregister it."""
         maintenance.deregistered()
+        failure: ConnectionError | None = None
         for keys in self.queues:
-            released = self.broker.release(keys, self.name)
+            try:
+                released = self.broker.release(keys, self.name)
+            except ConnectionError as exc:  # one failing node (a Redis Cluster's): the others all the same
+                failure = failure or exc
+                continue
             if released:
                 logger.info("gave %d unfinished task(s) back to %r", released, keys.queue)
+        if failure is not None:
+            raise failure
 
     # -- outages and signals -------------------------------------------------------------------
 

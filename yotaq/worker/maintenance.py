@@ -68,14 +68,15 @@ class Maintenance:
         self._liveness = liveness
         self._batch = batch
         self._stop = threading.Event()
-        self._registered = False
+        self._registered: set[QueueKeys] = set()
         self._threads = [
             threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
                              name=f"yotaq-liveness-{worker}"),
             threading.Thread(target=self._every, args=(self._keep_time, 0.0), daemon=True,
                              name=f"yotaq-time-{worker}"),
         ]  # fmt: skip
-        self._connected_at: float | None = None
+        # Since when each queue's node has answered this worker's heartbeats without a break.
+        self._connected_at: dict[QueueKeys, float] = {}
         self._trimmed_at = 0.0
 
     def start(self) -> None:
@@ -89,22 +90,33 @@ class Maintenance:
                 thread.join()
 
     def beat(self) -> None:
-        """Register this worker, or push its liveness deadline forward, on every queue."""
+        """Register this worker, or push its liveness deadline forward, on every queue whose node
+        answers; a queue whose node fails is beaten again next time, and raises only if all fail
+        (on a Redis Cluster one failing node must not get this worker reaped on the others)."""
         liveness_ms = round(self._liveness.liveness_timeout * 1000)
+        failure: ConnectionError | None = None
         for keys in self._queues:
-            was_missing = self._broker.heartbeat(keys, self._worker, liveness_ms)
-            if was_missing and self._registered:
+            try:
+                was_missing = self._broker.heartbeat(keys, self._worker, liveness_ms)
+            except ConnectionError as exc:
+                self._connected_at.pop(keys, None)
+                failure = exc
+                continue
+            self._connected_at.setdefault(keys, time.monotonic())
+            if was_missing and keys in self._registered:
                 logger.warning(
                     "worker %s missed its heartbeat deadline on %r and was presumed dead: any tasks it "
                     "held were given back to the queue (a task it is running now will run again)",
                     self._worker,
                     keys.queue,
                 )
-        self._registered = True
+            self._registered.add(keys)
+        if failure is not None and not self._connected_at:
+            raise failure
 
     def deregistered(self) -> None:
         """Told that the worker gave everything back and left: its next beat is a first one."""
-        self._registered = False
+        self._registered.clear()
 
     def _every(self, step: Callable[[], float | None], interval: float) -> None:
         """Run ``step`` until stopped, ``interval`` apart (or as soon as ``step`` says); one failure never
@@ -116,23 +128,28 @@ class Maintenance:
             try:
                 wait = step() or interval
             except ConnectionError:
-                self._connected_at = None
+                pass  # each queue's reachability is kept by the heartbeats (beat)
             except Exception:
                 logger.exception("%s failed", threading.current_thread().name)
 
     def _live(self) -> None:
         self.beat()
-        # Reaping waits until this worker has been connected for a whole liveness timeout: after an
-        # outage every deadline in Redis has lapsed, and live workers need that long to beat again.
+        # Reaping a queue waits until its node has answered this worker for a whole liveness timeout:
+        # after an outage every deadline there has lapsed, and live workers need that long to beat again.
         now = time.monotonic()
-        self._connected_at = self._connected_at or now
-        if now - self._connected_at < self._liveness.liveness_timeout:
-            return
+        trim, trimmed = now - self._trimmed_at >= TRIM_INTERVAL_S, False
         for keys in self._queues:
-            self._reap(keys)
-            if now - self._trimmed_at >= TRIM_INTERVAL_S:
-                self._broker.trim(keys)
-        if now - self._trimmed_at >= TRIM_INTERVAL_S:
+            since = self._connected_at.get(keys)
+            if since is None or now - since < self._liveness.liveness_timeout:
+                continue
+            try:
+                self._reap(keys)
+                if trim:
+                    self._broker.trim(keys)
+                    trimmed = True
+            except ConnectionError:
+                self._connected_at.pop(keys, None)
+        if trimmed:
             self._trimmed_at = now
 
     def _reap(self, keys: QueueKeys) -> None:
@@ -155,16 +172,23 @@ class Maintenance:
         self._free_hostages()
         wait = SCHEDULE_POLL_S
         for keys in self._queues:
-            next_due, next_tick = self._broker.promote(keys)
-            if next_tick == 0:
-                periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
+            try:
+                next_due, next_tick = self._broker.promote(keys)
+                if next_tick == 0:
+                    periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
+            except ConnectionError:
+                continue  # its node fails: the other queues' scheduled tasks still come due
             wait = min([wait, *(due for due in (next_due, next_tick) if due)])
         return max(wait, 0.001)
 
     def _watch_for_cancel(self) -> None:
         """Interrupt the running task when its job has been cancelled (``Job.cancel``)."""
         for running in self._batch.all_running():
-            if self._broker.state_of(running.keys, running.job_id) == "cancelling":
+            try:
+                state = self._broker.state_of(running.keys, running.job_id)
+            except ConnectionError:
+                continue  # its node fails: asked again at the next look
+            if state == "cancelling":
                 logger.info("job %s was cancelled: interrupting it", running.job_id)
                 self._cancel_running(running.job_id)
 
@@ -174,26 +198,34 @@ class Maintenance:
         running = self._batch.running
         if running is None or time.monotonic() - running.since < HOSTAGE_S:
             return
+        # Queue by queue: those whose node fails now stay with the main thread, which sends their
+        # acknowledgements with its next lease there and runs their unstarted tasks.
         acks = self._batch.take_acks()
         try:
-            for keys, mine in acks.items():
-                for job_id in self._broker.ack_and_lease(keys, self._worker, mine, 0).lost:
+            for keys, mine in list(acks.items()):
+                try:
+                    lost = self._broker.ack_and_lease(keys, self._worker, mine, 0).lost
+                except ConnectionError:
+                    continue
+                del acks[keys]
+                for job_id in lost:
                     logger.warning("job %s: finished, but no longer leased by this worker", job_id)
-        except BaseException:
-            self._batch.restore_acks(acks)  # the main thread sends them with its next lease
-            raise
-        unstarted = self._batch.take_unstarted()
+        finally:
+            self._batch.restore_acks(acks)
+        kept = self._batch.take_unstarted()  # until given back
         try:
             for keys in self._queues:
-                messages = [message for queue, message, _ in unstarted if queue == keys]
-                if messages:
+                messages = [message for queue, message, _ in kept if queue == keys]
+                if not messages:
+                    continue
+                try:
                     released = self._broker.unlease(keys, self._worker, messages)
-                    logger.info(
-                        "job %s is taking long: gave %d task(s) back to %r", running.job_id, released, keys.queue
-                    )
-        except BaseException:
-            self._batch.restore_unstarted(unstarted)
-            raise
+                except ConnectionError:
+                    continue
+                kept = [leased for leased in kept if leased[0] != keys]
+                logger.info("job %s is taking long: gave %d task(s) back to %r", running.job_id, released, keys.queue)
+        finally:
+            self._batch.restore_unstarted(kept)
 
 
 def reap(

@@ -42,10 +42,6 @@ class AsyncPool:
     def busy(self) -> bool:
         return bool(self._flight)
 
-    def in_flight(self) -> list[bytes]:
-        """The messages of the coroutines running now."""
-        return [begun.message for begun in self._flight.values()]
-
     def start(self, keys: QueueKeys, message: bytes, known: bool) -> None:
         """Start a leased task: a coroutine joins the others; a function runs to its end now."""
         if not known:
