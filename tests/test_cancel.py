@@ -12,6 +12,8 @@ import redis
 import yotaq
 from yotaq import Status, outcomes
 from yotaq.broker import Ack
+from yotaq.serializer import Task
+from yotaq.worker.timelimit import TaskCancelled, TaskRunner
 
 from . import tasks
 from .helpers import wait_for
@@ -109,3 +111,36 @@ def test_cancel_in_eager_mode_needs_no_redis(queue_name):
     job = eager.enqueue(divmod, 7, 2)
     assert job.cancel() is False  # it ran at enqueue: nothing left to cancel
     assert job.result() == (3, 1)
+
+
+def test_a_job_cancelled_just_before_it_starts_on_its_worker_is_stopped_as_it_starts():
+    # Given the cancel of a job its worker has leased and not started yet (it heard it on its control channel)
+    ran = []
+    runner = TaskRunner(None)
+    runner.cancel("j1")
+    # When the job starts, it is stopped there, unrun; another job runs as usual
+    with pytest.raises(TaskCancelled):
+        runner.call(Task("j1", ran.append, ("j1",), {}), None)
+    assert runner.call(Task("j2", ran.append, ("j2",), {}), None) is None
+    assert ran == ["j2"]
+
+
+def test_a_cancel_made_while_a_worker_was_not_listening_still_stops_its_task(queue, spawn, queue_name, r, tmp_path):
+    journal = tmp_path / "journal.txt"
+    job = queue.enqueue(tasks.slow, str(journal), "t1", 30)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+
+    def listening() -> int:
+        return r.pubsub_numsub(queue.keys.control)[0][1]
+
+    wait_for(listening, what="the worker to listen for cancels")
+    # When its control connection drops, and the job is cancelled before it listens again
+    r.client_kill_filter(_type="pubsub")
+    wait_for(lambda: not listening(), what="the worker to stop listening")
+    assert job.cancel()
+    assert not listening()  # no one heard the cancel
+    # Then once it listens again it looks at what it runs, and stops the cancelled job
+    wait_for(lambda: job.status is Status.CANCELLED and queue.info().active == 0, what="the task to stop")
+    assert "was cancelled: interrupting it" in worker.output()
+    assert tasks.events(journal, "done") == []

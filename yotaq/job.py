@@ -327,7 +327,7 @@ class Job(JobHandle[R]):
 
     def cancel(self) -> bool:
         """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
-        worker within about a second (raised inside it, as a time limit is). Its result raises
+        worker at once (raised inside it, as a time limit is). Its result raises
         ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``. Returns whether
         it was still to finish (never, for a job an eager queue ran at once)."""
         if self._eager_result is not None:

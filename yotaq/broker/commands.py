@@ -168,7 +168,7 @@ def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: 
     """``cancel-8.lua``: cancel a job, ``envelope`` its result from now on; its reply goes to ``read_cancel``."""
     script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id), keys.deliveries]
     script_keys += [keys.waiting, keys.waiting_messages, keys.pending]
-    return script_keys, [job_id, envelope, result_ttl_ms]
+    return script_keys, [job_id, envelope, result_ttl_ms, keys.control]
 
 
 def read_cancel(reply: bytes | None) -> str | None:

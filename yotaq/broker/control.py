@@ -4,11 +4,12 @@ Mixed into ``Broker``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
 from . import commands
-from .connection import Client
+from .connection import Client, translated
 from .keys import QueueKeys
 from .scripts import Scripts
 
@@ -19,6 +20,7 @@ class Control:
     """Cancel and progress, for ``Broker``."""
 
     _scripts: Scripts
+    client: Client
 
     if TYPE_CHECKING:
 
@@ -30,6 +32,10 @@ class Control:
         """Cancel a job (see ``cancel-8.lua``); its state before, or None when it was not there."""
         script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
         return commands.read_cancel(self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c)))
+
+    def subscribe(self, queues: Sequence[QueueKeys]) -> Subscription:
+        """Listen on the control channels of ``queues`` (see ``Subscription``)."""
+        return Subscription(self.client, queues)
 
     def state_of(self, keys: QueueKeys, job_id: str) -> str | None:
         """A job's state (``pending``, ``scheduled``, ``active``, ``cancelling``, ...), if not finished."""
@@ -50,3 +56,44 @@ class Control:
 
     def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
         return cast(bytes | None, self._patient(lambda c: c.get(keys.progress(job_id))))
+
+
+class Subscription:
+    """A worker's ear on the control channels of its queues: the ids of running jobs cancelled there.
+
+    A connection of its own, subscribed; waiting on it sends Redis nothing. After the connection
+    drops, redis-py subscribes again on the next ``next``; a cancel published meanwhile is missed,
+    so ``next`` says ``RESUBSCRIBED`` once, for the worker to look at its running jobs' states (and
+    so it does once subscribed at first).
+    """
+
+    RESUBSCRIBED = ""
+
+    def __init__(self, client: Client, queues: Sequence[QueueKeys]) -> None:
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._channels = sorted({keys.control for keys in queues})
+        self._subscribed = False
+        self._dropped = True  # until subscribed: a cancel before that was missed too
+
+    def next(self, timeout_s: float) -> str | None:
+        """The id of the next running job cancelled, waiting up to ``timeout_s``; None if none came.
+
+        Raises:
+            ConnectionError: Redis cannot be reached now (the next call tries again).
+        """
+        try:
+            with translated():
+                if not self._subscribed:
+                    self._pubsub.subscribe(*self._channels)
+                    self._subscribed = True
+                message = self._pubsub.get_message(timeout=timeout_s)
+        except ConnectionError:
+            self._dropped = True
+            raise
+        if self._dropped:
+            self._dropped = False
+            return self.RESUBSCRIBED
+        return None if message is None else cast(bytes, message["data"]).decode()
+
+    def close(self) -> None:
+        self._pubsub.close()

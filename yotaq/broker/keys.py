@@ -200,6 +200,11 @@ class QueueKeys:
         return f"{self._prefix}:progress:{check_name('job id', job_id)}"
 
     @property
+    def control(self) -> str:
+        """Pub/sub channel (not a key) on which a cancel names a running job, for its worker to stop it."""
+        return f"{self._prefix}:control"
+
+    @property
     def stats(self) -> str:
         """Hash of counters: done, failed, retried, invalid, redelivered, cancelled."""
         return f"{self._prefix}:stats"

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import NamedTuple
 
+from .. import serializer
 from ..broker import Ack, Leases, QueueKeys
 
 BATCH_WORK_S = 0.01
@@ -45,6 +46,7 @@ class Batch:
         self._acks: dict[QueueKeys, list[Ack]] = {}
         self._first_ack_at = 0.0
         self._average_task_s = 1.0  # pessimistic until measured: lease one at a time
+        self._starting: Leased | None = None  # taken out to run, not running yet (being read)
         self._running: dict[str, Running] = {}  # by job id: one task, or several coroutines at once
 
     def size(self) -> int:
@@ -61,13 +63,15 @@ class Batch:
     def next(self) -> Leased | None:
         """The next leased task to run, or None when none is left."""
         with self._lock:
-            return self._unstarted.popleft() if self._unstarted else None
+            self._starting = self._unstarted.popleft() if self._unstarted else None
+            return self._starting
 
     def start(self, keys: QueueKeys, job_id: str) -> None:
         # A new dict each time, not one changed in place: the maintenance thread reads it meanwhile.
         running = self._running.copy()
         running[job_id] = Running(keys, job_id, time.monotonic())
         self._running = running
+        self._starting = None
 
     def finish(self, job_id: str, elapsed_s: float) -> None:
         running = self._running.copy()
@@ -96,6 +100,17 @@ class Batch:
     def all_running(self) -> list[Running]:
         """Every job running now (several where coroutines run at once)."""
         return list(self._running.values())
+
+    def held(self) -> list[tuple[QueueKeys, str]]:
+        """The queue and job id of every job running here, or leased here and not started (or starting)."""
+        with self._lock:
+            leased = [*self._unstarted, *([self._starting] if self._starting else [])]
+        unstarted = [(keys, serializer.message_id(message)) for keys, message, _ in leased]
+        return [(running.keys, running.job_id) for running in self._running.values()] + unstarted
+
+    def holds(self, job_id: str) -> bool:
+        """Whether the job is running here, or leased here and not started."""
+        return any(held_id == job_id for _, held_id in self.held())
 
     def take_acks(self, keys: QueueKeys | None = None) -> dict[QueueKeys, list[Ack]]:
         """Take the unsent acknowledgements (of one queue, or all), to send them."""

@@ -1,15 +1,16 @@
-"""A worker's two maintenance threads: liveness (heartbeat and reaper) and time (promoter and give-back).
+"""A worker's maintenance threads: liveness (heartbeat and reaper), time (promoter and give-back), control.
 
 - **Liveness**: every ``heartbeat_interval`` the worker pushes its deadline in Redis forward, and
   gives back the tasks of every worker whose deadline has passed (each counts a delivery; at
   ``max_deliveries`` the task is set aside as dead). Now and then it forgets expired failure records.
 - **Time**: every ``SCHEDULE_POLL_S`` (or sooner, when the next one is due) it moves scheduled
-  tasks that are due onto their queues; it interrupts the running task if its job was cancelled;
-  and when the task running now has run ``HOSTAGE_S``, it
+  tasks that are due onto their queues; and when the task running now has run ``HOSTAGE_S``, it
   gives the rest of its batch back to the queue and sends the finished tasks' acknowledgements,
   so that neither waits behind a long task.
+- **Control**: it waits on the queues' control channels (pub/sub) for the cancel of a job this
+  worker holds, and interrupts it; waiting sends Redis nothing.
 
-Neither thread ever blocks the main one: they share only the ``Batch``.
+None of them ever blocks the main one: they share only the ``Batch``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from .. import periodic
 from ..broker import Broker, QueueKeys
+from ..broker.control import Subscription
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..job import Options
 from ..outcomes import encode_result
@@ -31,6 +33,7 @@ from .timelimit import leave_signals_to_the_main_thread
 logger = logging.getLogger(__name__)
 
 SCHEDULE_POLL_S = 0.1  # how often the time thread looks for newly scheduled tasks
+LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
 HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 60.0  # how often expired failure records and spent rates are looked for
 _DEFAULTS = Options()
@@ -47,7 +50,7 @@ class Liveness:
 
 
 class Maintenance:
-    """The two threads, started and stopped together."""
+    """The threads, started and stopped together."""
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class Maintenance:
                              name=f"yotaq-liveness-{worker}"),
             threading.Thread(target=self._every, args=(self._keep_time, 0.0), daemon=True,
                              name=f"yotaq-time-{worker}"),
+            threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
         ]  # fmt: skip
         # Since when each queue's node has answered this worker's heartbeats without a break.
         self._connected_at: dict[QueueKeys, float] = {}
@@ -168,7 +172,6 @@ class Maintenance:
                 )
 
     def _keep_time(self) -> float:
-        self._watch_for_cancel()
         self._free_hostages()
         wait = SCHEDULE_POLL_S
         for keys in self._queues:
@@ -181,16 +184,34 @@ class Maintenance:
             wait = min([wait, *(due for due in (next_due, next_tick) if due)])
         return max(wait, 0.001)
 
-    def _watch_for_cancel(self) -> None:
-        """Interrupt the running task when its job has been cancelled (``Job.cancel``)."""
-        for running in self._batch.all_running():
-            try:
-                state = self._broker.state_of(running.keys, running.job_id)
-            except ConnectionError:
-                continue  # its node fails: asked again at the next look
-            if state == "cancelling":
-                logger.info("job %s was cancelled: interrupting it", running.job_id)
-                self._cancel_running(running.job_id)
+    def _listen(self) -> None:
+        """Wait on the queues' control channels for cancels of jobs this worker holds, and stop them
+        (``Job.cancel``): one blocking read, no command sent while nothing comes."""
+        leave_signals_to_the_main_thread()
+        subscription = self._broker.subscribe(self._queues)
+        try:
+            while not self._stop.is_set():
+                try:
+                    job_id = subscription.next(LISTEN_S)
+                    if job_id == Subscription.RESUBSCRIBED:
+                        self._look_for_cancels()
+                    elif job_id is not None and self._batch.holds(job_id):
+                        logger.info("job %s was cancelled: interrupting it", job_id)
+                        self._cancel_running(job_id)
+                except ConnectionError:
+                    self._stop.wait(LISTEN_S)  # the main loop reports outages
+                except Exception:
+                    logger.exception("listening for cancels failed")
+                    self._stop.wait(LISTEN_S)
+        finally:
+            subscription.close()
+
+    def _look_for_cancels(self) -> None:
+        """Stop the jobs this worker holds that were cancelled while no cancel could be heard."""
+        for keys, job_id in self._batch.held():
+            if self._broker.state_of(keys, job_id) == "cancelling":
+                logger.info("job %s was cancelled: interrupting it", job_id)
+                self._cancel_running(job_id)
 
     def _free_hostages(self) -> None:
         """Give back the unstarted tasks of a batch whose current task has been running long, and

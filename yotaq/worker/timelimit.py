@@ -27,6 +27,7 @@ So a process that leaves a task and is not the one that started it exits there a
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import inspect
@@ -34,6 +35,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from types import FrameType
@@ -47,6 +49,10 @@ logger = logging.getLogger(__name__)
 REALARM_S = 0.5
 STUCK_GRACE_S = 5.0
 EXIT_STUCK = 70  # the worker's exit status when a task would not stop (EX_SOFTWARE)
+# A job cancelled just before it starts here is stopped as it starts: the worker remembers the ids
+# of jobs cancelled lately, this many at most, for this long (a job id may be enqueued again later)
+MAX_CANCELS_KEPT = 1_000
+CANCEL_MEMORY_S = 10.0
 CLOSE_TIMEOUT_S = 1.0  # how long a coroutine left running at shutdown gets to handle its cancellation
 EXIT_FORKED_RETURNED, EXIT_FORKED_RAISED = 0, 1  # a forked child's exit status as it leaves a task
 
@@ -113,6 +119,10 @@ class TaskRunner:
         self._overdue = 0  # time-limit (or cancel) signals the running task has had
         self._job = ""  # the id of the job running now
         self._cancel = ""  # the id of a job cancelled while it ran: interrupt it as a time limit would
+        # Ids of jobs cancelled lately, whether running or not: one leased and not started yet is
+        # stopped as it starts, since its cancel comes only once
+        self._cancels: collections.OrderedDict[str, float] = collections.OrderedDict()  # id: when (monotonic)
+        self._cancels_lock = threading.Lock()
         self._awaiting: asyncio.Task[Any] | None = None
 
     def install(self) -> signal.Handlers | Any:
@@ -157,6 +167,10 @@ class TaskRunner:
     def _call(self, task: Task, timeout: float | None) -> Any:
         self._running, self._overdue, self._job = True, 0, task.id
         try:
+            # After marking it running: a cancel from now on interrupts it, one from before is seen here
+            if self._cancel_asked(task.id):
+                self._cancel = task.id
+                raise TaskCancelled()
             if timeout is not None and self._signals:
                 signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
@@ -208,7 +222,12 @@ class TaskRunner:
     def cancel(self, job_id: str) -> None:
         """Interrupt the task of ``job_id`` if it is the one running (from another thread): a coroutine
         is cancelled on its loop, a function gets ``TaskCancelled`` raised in it through SIGALRM (main
-        thread only). The handler checks again, in the main thread, that it is still that task."""
+        thread only). The handler checks again, in the main thread, that it is still that task. A job
+        not running yet is remembered, and stopped as it starts."""
+        with self._cancels_lock:
+            self._cancels[job_id] = time.monotonic()
+            if len(self._cancels) > MAX_CANCELS_KEPT:
+                self._cancels.popitem(last=False)
         if not self._running or self._job != job_id or self._cancel == job_id:
             return
         self._cancel = job_id
@@ -217,6 +236,11 @@ class TaskRunner:
             self.coroutines.interrupt_soon(awaiting, TaskCancelled)
         elif self._signals and threading.main_thread().ident is not None:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)  # type: ignore[arg-type]
+
+    def _cancel_asked(self, job_id: str) -> bool:
+        with self._cancels_lock:
+            asked_at = self._cancels.pop(job_id, None)
+        return asked_at is not None and time.monotonic() - asked_at < CANCEL_MEMORY_S
 
     def _interruption(self) -> BaseException:
         return TaskCancelled() if self._cancelled else TimeLimitExceeded()

@@ -1,14 +1,15 @@
 --[[
   Cancel a job: one pending is marked cancelled (and dropped when it is leased), one scheduled is
-  removed at once, one running is marked cancelling (its worker interrupts it). Its result becomes
-  the cancellation at once, waking anyone waiting for it; should a running job finish first, its
-  outcome replaces that. A scheduled job with a concurrency limit may be one woken for a slot that
+  removed at once, one running is marked cancelling and named on its queue's control channel (its
+  worker, listening there, interrupts it). Its result becomes the cancellation at once, waking anyone
+  waiting for it; should a running job finish first, its outcome replaces that. A scheduled job with a concurrency limit may be one woken for a slot that
   its rate then deferred: the next task waiting for a slot of its key is woken in its place, or
   none would ever be.
   KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
   KEYS[4] the job's result list   KEYS[5] deliveries hash
   KEYS[6] waiting sorted set   KEYS[7] waiting messages hash   KEYS[8] pending list
   ARGV[1] the job id   ARGV[2] the cancellation's result envelope   ARGV[3] how long it is kept (ms)
+  ARGV[4] the queue's control channel, told the id of a running job cancelled (its worker listens)
   Returns: the job's state before: 'pending', 'scheduled' or 'active' (cancelled now), or
   'cancelled', 'cancelling' or false (finished or unknown: nothing changes).
 ]]
@@ -30,6 +31,7 @@ elseif state == 'scheduled' then
   end
 elseif state == 'active' then
   redis.call('HSET', KEYS[1], ARGV[1], 'cancelling')
+  redis.call('PUBLISH', ARGV[4], ARGV[1])
 else
   return state
 end
