@@ -22,6 +22,7 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.buried_messages("dead") == "{yotaq:tasks}:dead:messages"
     assert keys.buried_reasons("dead") == "{yotaq:tasks}:dead:reasons"
     assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
+    assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
     assert keys.schedule_keys == [
         "{yotaq:tasks}:periodic",

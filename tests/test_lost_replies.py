@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 
 import yotaq
 from yotaq.broker import commands
@@ -130,3 +131,45 @@ def test_a_push_tried_again_while_its_job_runs_leaves_it_active(queue, r, queue_
     for script_keys, args in commands.push_again_scripts(queue.keys, [job.id], [message]):
         assert queue.broker._scripts.push(script_keys, args) == 0
     assert job.status is yotaq.Status.ACTIVE and _pending(r, queue_name) == 0
+
+
+@pytest.fixture
+def refused_once(queue, monkeypatch):
+    """The queue's next enqueue script call fails before it reaches Redis (as a refused connection does),
+    and the producer tries again; how many calls were made."""
+    script, calls = queue.broker._scripts.enqueue, []
+
+    def enqueue(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Connection refused")
+        return script(*args, **kwargs)
+
+    monkeypatch.setattr(queue.broker._scripts, "enqueue", enqueue)
+    return calls
+
+
+def test_a_unique_enqueue_whose_first_try_never_reached_redis_is_enqueued_by_the_next(queue, r, refused_once):
+    # Given an id whose earlier run's outcome is still kept
+    chosen = queue.options(job_id="daily")
+    refused_once.append(1)  # this first enqueue goes through at once
+    earlier = chosen.enqueue(divmod, 1, 1)
+    yotaq.Worker(r, [queue.name], burst=True).run()
+    assert earlier.result(timeout=5) == (1, 0)
+    # When the next enqueue under it is refused on its first try, then tried again
+    refused_once.clear()
+    again = chosen.enqueue(divmod, 7, 2)
+    # Then the try again enqueues it: the earlier run's outcome is no proof that the first try went through
+    assert len(refused_once) == 2 and again.status is yotaq.Status.PENDING
+    yotaq.Worker(r, [queue.name], burst=True).run()
+    assert again.result(timeout=5) == (3, 1)
+
+
+def test_a_cancelled_id_enqueued_again_raises_job_id_in_use_on_a_try_again_too(queue, refused_once):
+    refused_once.append(1)
+    cancelled = queue.options(job_id="report").enqueue(divmod, 1, 1)
+    assert cancelled.cancel()
+    refused_once.clear()
+    with pytest.raises(yotaq.JobIdInUse):
+        queue.options(job_id="report").enqueue(divmod, 7, 2)
+    assert len(refused_once) == 2

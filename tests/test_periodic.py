@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import time
 import zoneinfo
 from pathlib import Path
@@ -186,3 +187,18 @@ def test_a_periodic_task_longer_than_its_period_keeps_at_most_one_tick_waiting(
     assert schedule.skipped >= 5
     listing = spawn("-m", "yotaq", "periodic", "--queue", queue_name)
     assert listing.wait(30) == 0 and "  skipped " in listing.output()
+
+
+def test_a_schedule_whose_record_cannot_be_verified_is_disabled_with_one_warning(r, queue_name, caplog):
+    # Given a schedule signed with one secret, come due for a worker holding another
+    signed = yotaq.Queue(r, queue_name, secret="the producers'")
+    signed.periodic(every=60, name="report")(print)
+    r.zadd(signed.keys.schedule_next, {"report": int(time.time() * 1000) - 1_000})
+    # When that worker's time comes round twice
+    with caplog.at_level(logging.WARNING, logger="yotaq.periodic"):
+        for _ in range(2):
+            periodic.tick(signed.broker, signed.keys, 1, b"another secret")
+    # Then the schedule is disabled, once, with the reason, rather than read and refused again and again
+    [schedule] = signed.periodics()
+    assert schedule.disabled and "signature" in schedule.disabled and schedule.next_run_ms == 0
+    assert [record.levelno for record in caplog.records] == [logging.WARNING]

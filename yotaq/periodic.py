@@ -6,8 +6,9 @@ is due; then it computes the run after that in Python (``every=`` seconds, or a 
 read by croniter) and claims the tick with a compare-and-set on the next run, enqueueing it in the
 same script (``tick-6.lua``): any number of workers enqueue each tick once. A tick missed while no
 worker ran (an outage, a deploy) runs once when one is back, not once per missed tick; a tick due
-while the one before it still waits to run is skipped, and counted. A schedule whose next run cannot
-be worked out (a timing no registration would take) is disabled, with one warning, never retried.
+while the one before it still waits to run is skipped, and counted. A schedule that cannot be used
+(a timing no registration would take, a record whose signature does not hold) is disabled, with one
+warning, never retried; registering it again enables it.
 """
 
 from __future__ import annotations
@@ -157,13 +158,9 @@ def tick(broker: Broker, keys: QueueKeys, shards: int, secret: bytes | None) -> 
         due_ms = int(float(due))
         try:
             timing_json, body = outcomes.decode_schedule(name, record, secret, keys.queue)
-        except InvalidMessage as exc:
-            logger.error("periodic schedule %s on %r cannot be used: %s", name, keys.queue, exc)
-            continue
-        try:
             spec = checked(timing_json)
             following = next_run_ms(spec, int(time.time() * 1000), due_ms)
-        except ConfigurationError as exc:
+        except (InvalidMessage, ConfigurationError) as exc:  # registering it again enables it
             if broker.disable_schedule(keys, name, due, str(exc)):
                 logger.warning("periodic schedule %s on %r disabled, no tick of it will run: %s", name, keys.queue, exc)
             continue

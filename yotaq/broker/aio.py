@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -194,13 +195,10 @@ class AsyncBroker:
         Raises:
             JobIdInUse: the id is a cancelled job's still on the queue.
         """
-        first, again = (
-            commands.enqueue_script(keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, again=again)
-            for again in (False, True)
+        script_keys, args = commands.enqueue_script(
+            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, token=os.urandom(8).hex()
         )
-        reply = await self._patient(
-            lambda c: self._enqueue(*first, client=c), again=lambda c: self._enqueue(*again, client=c), write=True
-        )
+        reply = await self._patient(lambda c: self._enqueue(script_keys, args, client=c), write=True)
         return commands.read_enqueue(reply, job_id)
 
     async def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:

@@ -11,6 +11,7 @@ producer calls wait out a short outage (``Patience``); a worker calls the others
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
@@ -162,15 +163,10 @@ class Broker(Control, Reads, Upkeep):
         Raises:
             JobIdInUse: the id is a cancelled job's still on the queue.
         """
-        first, again = (
-            commands.enqueue_script(keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, again=again)
-            for again in (False, True)
+        script_keys, args = commands.enqueue_script(
+            keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, token=os.urandom(8).hex()
         )
-        reply = self._patient(
-            lambda c: self._scripts.enqueue(*first, client=c),
-            again=lambda c: self._scripts.enqueue(*again, client=c),
-            write=True,
-        )
+        reply = self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True)
         return commands.read_enqueue(reply, job_id)
 
     def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:

@@ -22,6 +22,7 @@ Script = tuple[list[str], list[Any]]  # its KEYS and ARGV
 BULK_CHUNK = 5_000  # messages per RPUSH in a bulk push
 COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
 MAX_REPLICAS = 16
+ENQUEUE_TOKEN_TTL_MS = 60_000  # far longer than a producer tries an enqueue again (its patience)
 REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
 
 
@@ -40,14 +41,20 @@ def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequen
 
 
 def push_again_scripts(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Script]:
-    """``push-2+n.lua``, ``BULK_CHUNK`` messages a call: a push tried again after its reply was lost,
+    """``push-3+n.lua``, ``BULK_CHUNK`` messages a call: a push tried again after its reply was lost,
     which pushes only the messages whose jobs have left no trace (the first try went through)."""
+    chunks = range(0, len(messages), BULK_CHUNK)
     return [
         (
-            [keys.pending, keys.state, *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK])],
+            [
+                keys.pending,
+                keys.state,
+                keys.stats,
+                *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK]),
+            ],
             list(messages[start : start + BULK_CHUNK]),
         )
-        for start in range(0, len(messages), BULK_CHUNK)
+        for start in chunks
     ]
 
 
@@ -59,15 +66,16 @@ def enqueue_script(
     unique: bool,
     at_ms: int | None,
     delay_ms: int | None,
-    again: bool = False,
+    token: str,
 ) -> Script:
-    """``enqueue-11.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
-    time since the epoch, or after a delay on Redis's clock); ``again``: tried again after a lost reply,
-    so a trace of the job means the first try went through. Its reply goes to ``read_enqueue``."""
+    """``enqueue-12.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
+    time since the epoch, or after a delay on Redis's clock); ``token`` tells its tries apart from any
+    other enqueue. Its reply goes to ``read_enqueue``."""
     script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
     script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
+    script_keys.append(keys.enqueued(job_id))
     at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
-    return script_keys, [message, job_id, "1" if unique else "", at, delay, "1" if again else ""]
+    return script_keys, [message, job_id, "1" if unique else "", at, delay, token, ENQUEUE_TOKEN_TTL_MS]
 
 
 def read_enqueue(reply: int, job_id: str) -> bool:

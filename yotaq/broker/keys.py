@@ -168,6 +168,11 @@ class QueueKeys:
         """List holding the one result envelope of a finished job, until it expires."""
         return f"{self._prefix}:result:{check_name('job id', job_id)}"
 
+    def enqueued(self, job_id: str) -> str:
+        """String holding the token of the job's latest enqueue, for a while: a try again after a lost
+        reply finds its first try by it."""
+        return f"{self._prefix}:enqueued:{check_name('job id', job_id)}"
+
     @property
     def holders(self) -> str:
         """Sorted set of the slots of concurrency limits taken: ``<limit key>\\0<job id>``, all score 0."""

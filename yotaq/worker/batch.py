@@ -42,6 +42,10 @@ class Batch:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Held by the maintenance thread while acknowledgements it took are on their way, and by the
+        # main thread while it gives back what it holds and does not run: a finished task whose
+        # acknowledgement is in flight must not be taken for a stray and run again.
+        self.handover = threading.RLock()
         self._unstarted: collections.deque[Leased] = collections.deque()
         self._acks: dict[QueueKeys, list[Ack]] = {}
         self._first_ack_at = 0.0

@@ -313,10 +313,11 @@ class Worker:
     def _give_back_strays(self) -> None:
         """After a lease whose reply was lost while tasks run, give back what it may have leased: every
         message held but not running, once the finished ones are acknowledged, for a lease to take again."""
-        self._send_acks(every_queue=True)
-        for keys in self.queues:
-            if given := self._shards.give_back_strays(keys):
-                logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
+        with self._batch.handover:
+            self._send_acks(every_queue=True)
+            for keys in self.queues:
+                if given := self._shards.give_back_strays(keys):
+                    logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
         self._shards.reset()
 
     def _give_back_counted(self, keys: QueueKeys) -> None:

@@ -221,18 +221,19 @@ class Maintenance:
             return
         # Queue by queue: those whose node fails now stay with the main thread, which sends their
         # acknowledgements with its next lease there and runs their unstarted tasks.
-        acks = self._batch.take_acks()
-        try:
-            for keys, mine in list(acks.items()):
-                try:
-                    lost = self._broker.ack_and_lease(keys, self._worker, mine, 0).lost
-                except ConnectionError:
-                    continue
-                del acks[keys]
-                for job_id in lost:
-                    logger.warning("job %s: finished, but no longer leased by this worker", job_id)
-        finally:
-            self._batch.restore_acks(acks)
+        with self._batch.handover:
+            acks = self._batch.take_acks()
+            try:
+                for keys, mine in list(acks.items()):
+                    try:
+                        lost = self._broker.ack_and_lease(keys, self._worker, mine, 0).lost
+                    except ConnectionError:
+                        continue
+                    del acks[keys]
+                    for job_id in lost:
+                        logger.warning("job %s: finished, but no longer leased by this worker", job_id)
+            finally:
+                self._batch.restore_acks(acks)
         kept = self._batch.take_unstarted()  # until given back
         try:
             for keys in self._queues:

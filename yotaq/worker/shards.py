@@ -108,13 +108,14 @@ class Shards:
         """The queue's node answers again: record what finished (emptying ``acks``), give back what a lost
         lease reply may have left in this worker's active list there, and register again; then it is
         leased from."""
-        if acks:
-            lost = self._broker.ack_and_lease(keys, self._worker, acks, 0).lost
-            acks.clear()  # recorded: not to be sent again, whatever happens next
-            for job_id in lost:
-                logger.warning("job %s: finished, but no longer leased by this worker", job_id)
-        if given := self.give_back_strays(keys):
-            logger.info("gave %d task(s) back to %r after its node failed", given, keys.queue)
+        with self._batch.handover:
+            if acks:
+                lost = self._broker.ack_and_lease(keys, self._worker, acks, 0).lost
+                acks.clear()  # recorded: not to be sent again, whatever happens next
+                for job_id in lost:
+                    logger.warning("job %s: finished, but no longer leased by this worker", job_id)
+            if given := self.give_back_strays(keys):
+                logger.info("gave %d task(s) back to %r after its node failed", given, keys.queue)
         self._broker.heartbeat(keys, self._worker, self._liveness_ms)
         del self._failing[keys]
         logger.warning("%s answers again: leasing from it", _named(keys))
