@@ -125,22 +125,33 @@ def test_a_job_cancelled_just_before_it_starts_on_its_worker_is_stopped_as_it_st
     assert ran == ["j2"]
 
 
-def test_a_cancel_made_while_a_worker_was_not_listening_still_stops_its_task(queue, spawn, queue_name, r, tmp_path):
+def test_a_cancel_made_while_a_worker_was_not_listening_still_stops_its_task(
+    queue, spawn, queue_name, r, redis_url, tmp_path
+):
+    # Given a worker, on a Redis user of its own, running a long task
+    user = f"w-{queue_name}"
+    r.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all"])
     journal = tmp_path / "journal.txt"
     job = queue.enqueue(tasks.slow, str(journal), "t1", 30)
-    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    worker = spawn("-m", "yotaq", "worker", "--queue", queue_name, url=redis_url.replace("//", f"//{user}:pw@", 1))
     wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
 
     def listening() -> int:
         return r.pubsub_numsub(queue.keys.control)[0][1]
 
     wait_for(listening, what="the worker to listen for cancels")
-    # When its control connection drops, and the job is cancelled before it listens again
-    r.client_kill_filter(_type="pubsub")
-    wait_for(lambda: not listening(), what="the worker to stop listening")
-    assert job.cancel()
-    assert not listening()  # no one heard the cancel
-    # Then once it listens again it looks at what it runs, and stops the cancelled job
+    try:
+        # When it cannot listen (its connection dropped, and it may not subscribe again for now) ...
+        r.acl_setuser(user, enabled=True, reset_channels=True)
+        r.client_kill_filter(_type="pubsub")
+        wait_for(lambda: "listening for cancels failed" in worker.output(), what="the worker to fail to listen")
+        # ... the job is cancelled, heard by no one
+        assert job.cancel() and not listening()
+    finally:
+        r.acl_setuser(user, enabled=True, channels=["*"])
+    # Then once it listens again it looks at what it holds, and stops the cancelled job
     wait_for(lambda: job.status is Status.CANCELLED and queue.info().active == 0, what="the task to stop")
     assert "was cancelled: interrupting it" in worker.output()
     assert tasks.events(journal, "done") == []
+    assert worker.stop() == 0
+    r.acl_deluser(user)

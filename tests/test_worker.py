@@ -310,7 +310,7 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     def ack_and_lease(ids, size):
         script_keys = [active, keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series]
+        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
         script_keys += [keys.result(job_id) for job_id in ids]
         args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, *(b"result-" + i.encode() for i in ids)]
         return scripts.ack(keys=script_keys, args=args)

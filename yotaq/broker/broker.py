@@ -79,6 +79,7 @@ class Broker(Control, Reads, Upkeep):
 
     def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
         self.client = check_client(client)
+        self.cluster = isinstance(client, RedisCluster)
         self.patience = Patience(patience)
         self.replicas = commands.check_replicas(replicas, isinstance(client, RedisCluster))
         # A wait in Redis must end before the client's socket gives up on the reply.
@@ -255,7 +256,7 @@ class Broker(Control, Reads, Upkeep):
     def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
         script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series]
+        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
         script_keys += [keys.result(ack.job_id) for ack in acks]
         ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
         args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
@@ -293,7 +294,7 @@ class Broker(Control, Reads, Upkeep):
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
             script_keys = [keys.state, active, keys.pending, keys.holders, keys.waiting, keys.waiting_messages]
-            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages, keys.deliveries]
+            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages, keys.deliveries, keys.marker]
             known = self._scripts.activate(script_keys, [message], client=client)
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
@@ -333,7 +334,7 @@ class Broker(Control, Reads, Upkeep):
     def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
         """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
         script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
-        script_keys += [*keys.slots, keys.pending]
+        script_keys += [*keys.slots, keys.pending, keys.marker]
         args: list[Any] = [message, retry, job_id, delay_ms]
         return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 

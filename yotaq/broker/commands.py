@@ -68,12 +68,12 @@ def enqueue_script(
     delay_ms: int | None,
     token: str,
 ) -> Script:
-    """``enqueue-12.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
+    """``enqueue-13.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
     time since the epoch, or after a delay on Redis's clock); ``token`` tells its tries apart from any
     other enqueue. Its reply goes to ``read_enqueue``."""
     script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
     script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
-    script_keys.append(keys.enqueued(job_id))
+    script_keys += [keys.enqueued(job_id), keys.marker]
     at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
     return script_keys, [message, job_id, "1" if unique else "", at, delay, token, ENQUEUE_TOKEN_TTL_MS]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
 from . import commands
 from .connection import Client, translated
 from .keys import QueueKeys
@@ -87,7 +86,7 @@ class Subscription:
                     self._pubsub.subscribe(*self._channels)
                     self._subscribed = True
                 message = self._pubsub.get_message(timeout=timeout_s)
-        except ConnectionError:
+        except BaseException:  # an outage, or a refusal (ACL): either way a cancel may have been missed
             self._dropped = True
             raise
         if self._dropped:

@@ -205,6 +205,13 @@ class QueueKeys:
         return f"{self._prefix}:progress:{check_name('job id', job_id)}"
 
     @property
+    def marker(self) -> str:
+        """Sorted set of at most one member, ``s``, scored by the earliest time (ms) a job scheduled since a
+        worker last looked is due: whatever schedules one writes it (keeping the lower score), and a
+        worker's time thread waits on it (``BZPOPMIN``) rather than looking every so often."""
+        return f"{self._prefix}:marker"
+
+    @property
     def control(self) -> str:
         """Pub/sub channel (not a key) on which a cancel names a running job, for its worker to stop it."""
         return f"{self._prefix}:control"

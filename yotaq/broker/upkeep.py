@@ -5,7 +5,7 @@ Mixed into ``Broker``; every command is still one round trip, one script where i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
 from ..serializer import message_id
@@ -82,6 +82,13 @@ class Upkeep:
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None
 
+    def wait_due(self, queues: Sequence[QueueKeys], timeout_s: float) -> QueueKeys | None:
+        """Wait in Redis up to ``timeout_s`` until a job is scheduled on one of ``queues`` (its marker is
+        written); which queue, or None. On a Redis Cluster the queues must share a slot."""
+        by_marker = {keys.marker: keys for keys in queues}
+        reply = cast(tuple[bytes, bytes, float] | None, self._call(lambda c: c.bzpopmin(list(by_marker), timeout_s)))
+        return None if reply is None else by_marker[reply[0].decode()]
+
     def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
         """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
         due and until the next periodic tick is (None: there is none; 0: a tick is due now)."""
@@ -92,8 +99,8 @@ class Upkeep:
     # -- periodic schedules --------------------------------------------------------------------
 
     def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
-        """Register (or replace) a periodic schedule; see ``schedule-4.lua``."""
-        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled]
+        """Register (or replace) a periodic schedule; see ``schedule-5.lua``."""
+        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled, keys.marker]
         args: list[Any] = [name, record, timing, first_run_ms]
         self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
 

@@ -3,10 +3,11 @@
 - **Liveness**: every ``heartbeat_interval`` the worker pushes its deadline in Redis forward, and
   gives back the tasks of every worker whose deadline has passed (each counts a delivery; at
   ``max_deliveries`` the task is set aside as dead). Now and then it forgets expired failure records.
-- **Time**: every ``SCHEDULE_POLL_S`` (or sooner, when the next one is due) it moves scheduled
-  tasks that are due onto their queues; and when the task running now has run ``HOSTAGE_S``, it
-  gives the rest of its batch back to the queue and sends the finished tasks' acknowledgements,
-  so that neither waits behind a long task.
+- **Time**: it moves scheduled tasks that are due onto their queues, and enqueues periodic ticks,
+  waiting in Redis on the queues' markers in between (one blocking call: see ``_keep_time``); and
+  every ``HOSTAGE_CHECK_S`` (without Redis) it looks at the task running now: one that has run
+  ``HOSTAGE_S`` has the rest of its batch given back to the queue and the finished tasks'
+  acknowledgements sent, so that neither waits behind a long task.
 - **Control**: it waits on the queues' control channels (pub/sub) for the cancel of a job this
   worker holds, and interrupts it; waiting sends Redis nothing.
 
@@ -32,7 +33,11 @@ from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
-SCHEDULE_POLL_S = 0.1  # how often the time thread looks for newly scheduled tasks
+MAX_WAIT_S = 5.0  # a time thread looks at its queues at least this often, whatever its markers say
+MIN_WAIT_S = 0.001  # a blocking wait of 0 would wait for ever
+MAX_PAUSE_S = 1.0  # how long a time thread waits after a failure before it tries again
+TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread asks when the next is
+HOSTAGE_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
 LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
 HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 60.0  # how often expired failure records and spent rates are looked for
@@ -75,16 +80,24 @@ class Maintenance:
         self._threads = [
             threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
                              name=f"yotaq-liveness-{worker}"),
-            threading.Thread(target=self._every, args=(self._keep_time, 0.0), daemon=True,
-                             name=f"yotaq-time-{worker}"),
+            threading.Thread(target=self._every, args=(self._free_hostages, HOSTAGE_CHECK_S), daemon=True,
+                             name=f"yotaq-hostages-{worker}"),
             threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
         ]  # fmt: skip
+        # One time thread for each set of queues one blocking wait can cover: all of them on one Redis,
+        # each queue (and shard) apart on a cluster, where each lives in a slot of its own. They are not
+        # joined at a stop: each sees it when its wait ends, at most MAX_WAIT_S later.
+        groups = [[keys] for keys in queues] if broker.cluster else [list(queues)]
+        self._time_threads = [
+            threading.Thread(target=self._keep_time, args=(group,), daemon=True, name=f"yotaq-time-{worker}")
+            for group in groups
+        ]
         # Since when each queue's node has answered this worker's heartbeats without a break.
         self._connected_at: dict[QueueKeys, float] = {}
         self._trimmed_at = 0.0
 
     def start(self) -> None:
-        for thread in self._threads:
+        for thread in [*self._threads, *self._time_threads]:
             thread.start()
 
     def stop(self) -> None:
@@ -128,7 +141,7 @@ class Maintenance:
         leave_signals_to_the_main_thread()
         wait = interval
         while not self._stop.wait(wait):
-            wait = max(interval, SCHEDULE_POLL_S)  # after a failure: never straight back into it
+            wait = max(interval, HOSTAGE_CHECK_S)  # after a failure: never straight back into it
             try:
                 wait = step() or interval
             except ConnectionError:
@@ -171,18 +184,41 @@ class Maintenance:
                     *reaped,
                 )
 
-    def _keep_time(self) -> float:
-        self._free_hostages()
-        wait = SCHEDULE_POLL_S
-        for keys in self._queues:
+    def _keep_time(self, queues: list[QueueKeys]) -> None:
+        """Move the queues' scheduled jobs onto them as they come due, and enqueue periodic ticks: wait in
+        Redis on the queues' markers until the next one is due, or a job is scheduled earlier than any
+        this worker knows of (whatever schedules one writes the marker), or ``MAX_WAIT_S`` passes, when
+        each queue is looked at anyway (a marker a worker took, then died, is not waited on for ever)."""
+        leave_signals_to_the_main_thread()
+        look_at = dict.fromkeys(queues, 0.0)  # when to look at each queue next (monotonic)
+        while not self._stop.is_set():
+            for keys in [keys for keys, at in look_at.items() if at <= time.monotonic()]:
+                look_at[keys] = time.monotonic() + self._promote(keys)
+            wait = min(max(min(look_at.values()) - time.monotonic(), MIN_WAIT_S), MAX_WAIT_S)
             try:
-                next_due, next_tick = self._broker.promote(keys)
-                if next_tick == 0:
-                    periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
+                if (scheduled := self._broker.wait_due(queues, wait)) is not None:
+                    look_at[scheduled] = 0.0
             except ConnectionError:
-                continue  # its node fails: the other queues' scheduled tasks still come due
-            wait = min([wait, *(due for due in (next_due, next_tick) if due)])
-        return max(wait, 0.001)
+                self._stop.wait(MAX_PAUSE_S)  # the main loop reports outages
+            except Exception:
+                if not self._stop.is_set():
+                    logger.exception("waiting for scheduled jobs failed")
+                    self._stop.wait(MAX_PAUSE_S)
+
+    def _promote(self, keys: QueueKeys) -> float:
+        """Move the queue's due scheduled jobs onto it, and enqueue a periodic tick due; the seconds until
+        it needs a look again (``MAX_WAIT_S`` at most)."""
+        try:
+            next_due, next_tick = self._broker.promote(keys)
+            if next_tick == 0:
+                periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
+                return TICK_AGAIN_S  # the tick moved its schedule's next run on: ask when that is
+        except ConnectionError:
+            return MAX_PAUSE_S  # its node fails: the other queues' scheduled tasks still come due
+        except Exception:
+            logger.exception("moving the scheduled jobs of %r failed", keys.queue)
+            return MAX_PAUSE_S
+        return min([MAX_WAIT_S, *(due for due in (next_due, next_tick) if due is not None)])
 
     def _listen(self) -> None:
         """Wait on the queues' control channels for cancels of jobs this worker holds, and stop them

@@ -53,7 +53,8 @@ end
 
 -- Whether a task just leased (now in `active`) may start under its limit: true, and its slot and rate
 -- taken; or false, and it was moved out of `active` to wait (for a slot, or for its rate's next start).
--- lim also: rates = hash, scheduled = sorted set, scheduled_messages = hash, state = hash, active = list
+-- lim also: rates = hash, scheduled = sorted set, scheduled_messages = hash, state = hash, active = list,
+-- marker = sorted set
 local function admitted(lim, message, id)
   local limit = limit_of(message)
   if not limit then
@@ -66,6 +67,7 @@ local function admitted(lim, message, id)
     if next_start > now then
       redis.call('LREM', lim.active, 1, message)
       redis.call('ZADD', lim.scheduled, next_start, id)
+      redis.call('ZADD', lim.marker, 'LT', next_start, 's')
       redis.call('HSET', lim.scheduled_messages, id, message)
       redis.call('HSET', lim.state, id, 'scheduled')
       return false

@@ -7,7 +7,7 @@
   KEYS[4] state hash     KEYS[5] the job's result list
   KEYS[6..8] failed sorted set, messages hash, reasons hash
   KEYS[9..11] dead sorted set, messages hash, reasons hash
-  KEYS[12] the job's enqueue token
+  KEYS[12] the job's enqueue token   KEYS[13] marker sorted set (a job to run later is due at its score)
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] '1' when the job id must be unique
   ARGV[4] run at (ms since the epoch, '' for no time)   ARGV[5] delay (ms from now, '' for none)
   ARGV[6] this enqueue's token   ARGV[7] how long the token is kept (ms)
@@ -38,6 +38,7 @@ if ARGV[5] ~= '' then
 end
 if run_at then
   redis.call('ZADD', KEYS[2], run_at, ARGV[2])
+  redis.call('ZADD', KEYS[13], 'LT', run_at, 's')
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
   redis.call('HSET', KEYS[4], ARGV[2], 'scheduled')
 else

@@ -10,7 +10,8 @@
   KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
   KEYS[9] limit rates hash            KEYS[10] scheduled sorted set   KEYS[11] scheduled messages hash
   KEYS[12] per-second series hash (field: second % 3600; value: '<second> <tasks done> <their ms>')
-  KEYS[12 + i] the result list of the i-th job acknowledged
+  KEYS[13] marker sorted set (a job its rate defers is due at its score)
+  KEYS[13 + i] the result list of the i-th job acknowledged
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
@@ -30,7 +31,8 @@
 --@include job_id
 --@include limits
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
-  waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11]}
+  waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11],
+  marker = KEYS[13]}
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do
   ids[#ids + 1] = id
@@ -72,7 +74,7 @@ if #ids > 0 then
     if found then
       done[#done + 1] = i
       release_slot(lim, found)
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[12 + i], 0) == ARGV[4 + i] then
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[13 + i], 0) == ARGV[4 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i
@@ -86,13 +88,13 @@ end
 -- batch; only a result's RPUSH and PEXPIRE are one per job.
 local done_ids, result_keys = {}, {}
 for n, i in ipairs(done) do
-  done_ids[n], result_keys[n] = ids[i], KEYS[12 + i]
+  done_ids[n], result_keys[n] = ids[i], KEYS[13 + i]
 end
 if #done > 0 then
   redis.call('DEL', unpack(result_keys))
   for _, i in ipairs(done) do
-    redis.call('RPUSH', KEYS[12 + i], ARGV[4 + i])
-    redis.call('PEXPIRE', KEYS[12 + i], ttls[i])
+    redis.call('RPUSH', KEYS[13 + i], ARGV[4 + i])
+    redis.call('PEXPIRE', KEYS[13 + i], ttls[i])
   end
   redis.call('HDEL', KEYS[3], unpack(done_ids))
   redis.call('HDEL', KEYS[4], unpack(done_ids))

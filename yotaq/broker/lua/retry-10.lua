@@ -3,7 +3,7 @@
   KEYS[1] this worker's active list   KEYS[2] scheduled sorted set
   KEYS[3] scheduled messages hash     KEYS[4] state hash   KEYS[5] stats hash
   KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
-  KEYS[9] pending list
+  KEYS[9] pending list   KEYS[10] marker sorted set (the next try is due at its score)
   ARGV[1] the message as leased   ARGV[2] the message for the next try   ARGV[3] its job id
   ARGV[4] delay before the next try (ms, from now on the Redis clock)
   Returns: 1; 2 when the job was cancelled while it ran (it is not tried again: it ends there, its
@@ -21,7 +21,9 @@ if redis.call('HGET', KEYS[4], ARGV[3]) == 'cancelling' then
   redis.call('HINCRBY', KEYS[5], 'cancelled', 1)
   return 2
 end
-redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[4]), ARGV[3])
+local due = now_ms() + tonumber(ARGV[4])
+redis.call('ZADD', KEYS[2], due, ARGV[3])
+redis.call('ZADD', KEYS[10], 'LT', due, 's')
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[3], 'scheduled')
 redis.call('HINCRBY', KEYS[5], 'retried', 1)

@@ -3,7 +3,7 @@
   its timing is unchanged (registering again at every start of a program does not push it back),
   and set anew when it changed. A schedule registered again is enabled again.
   KEYS[1] schedules hash   KEYS[2] schedules' timing hash   KEYS[3] next-run sorted set
-  KEYS[4] disabled schedules hash
+  KEYS[4] disabled schedules hash   KEYS[5] marker sorted set (its first run is due at its score)
   ARGV[1] the name   ARGV[2] its signed record   ARGV[3] its timing (JSON)   ARGV[4] its first run (ms)
   Returns: 1 when its next run was set, 0 when kept.
 ]]
@@ -15,4 +15,5 @@ if same and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
   return 0
 end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], 'LT', ARGV[4], 's')
 return 1

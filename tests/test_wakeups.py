@@ -1,0 +1,62 @@
+"""Scheduled work wakes workers through a marker its script writes, not a poll: a job scheduled while every
+worker waits starts on time, and one whose wake-up was lost still starts, within a worker's longest wait."""
+
+from __future__ import annotations
+
+import time
+
+from yotaq.worker.maintenance import MAX_WAIT_S
+
+from . import tasks
+from .helpers import wait_for
+
+
+def _started_at(journal) -> float:
+    [(at, _)] = wait_for(lambda: tasks.events(journal, "start"), timeout=30, what="the task to start")
+    return float(at)
+
+
+def test_a_job_scheduled_while_every_worker_waits_starts_on_time(queue, spawn, queue_name, tmp_path):
+    # Given two idle workers, each blocked in its waits (nothing is due: each would look again only
+    # after MAX_WAIT_S)
+    for _ in range(2):
+        spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)  # both up and idle
+    # When a job is scheduled to run shortly
+    journal = tmp_path / "journal.txt"
+    enqueued_at = time.time()
+    queue.options(delay=0.3).enqueue(tasks.started_at, str(journal))
+    # Then it starts on time: woken by the marker its enqueue wrote, well before any worker's next look
+    late_s = _started_at(journal) - (enqueued_at + 0.3)
+    assert -0.05 < late_s < MAX_WAIT_S / 5, late_s
+
+
+def test_a_retry_and_a_periodic_tick_wake_an_idle_worker_too(queue, spawn, queue_name, tmp_path):
+    journal = str(tmp_path / "journal.txt")
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+    # A task that fails once, tried again 0.3 s later: the retry script writes the marker
+    job = queue.options(retries=1, retry_delay=0.3, retry_backoff=1).enqueue(tasks.flaky, journal, 2)
+    assert job.result(timeout=MAX_WAIT_S / 2) == 2
+    # A schedule registered while the worker waits: its registration writes the marker, and each tick
+    # comes due at the time the worker asked the promote script for
+    registered_at = time.time()
+    queue.periodic(every=0.5, name="twice-a-second")(lambda: tasks.started_at(journal))
+    wait_for(lambda: len(tasks.events(tmp_path / "journal.txt", "start")) >= 3, timeout=30, what="three ticks")
+    first, _, third = (float(at) for at, _ in tasks.events(tmp_path / "journal.txt", "start")[:3])
+    assert first - registered_at < MAX_WAIT_S / 5 and third - first < 1.5, (registered_at, first, third)
+
+
+def test_a_lost_wake_up_is_made_up_within_a_worker_s_longest_wait(queue, spawn, queue_name, tmp_path, r):
+    # Given an idle worker, and a job scheduled whose marker is lost (as when the worker that took it dies)
+    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+    assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+    journal = tmp_path / "journal.txt"
+    with r.pipeline() as pipe:  # the scheduled job, and no marker: as if a worker took it, then died
+        job = queue.options(delay=0.2).enqueue(tasks.started_at, str(journal))
+        pipe.delete(queue.keys.marker).execute()
+    scheduled_at = time.time()
+    # Then it still starts, at the worker's next look
+    late_s = _started_at(journal) - (scheduled_at + 0.2)
+    assert late_s < MAX_WAIT_S + 2, late_s
+    assert job.result(timeout=5) is None
