@@ -24,6 +24,8 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
     assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
+    assert keys.marker == "{yotaq:tasks}:marker"
+    assert keys.control == "{yotaq:tasks}:control"
     assert keys.schedule_keys == [
         "{yotaq:tasks}:periodic",
         "{yotaq:tasks}:periodic:timing",
