@@ -25,6 +25,7 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
     assert keys.marker == "{yotaq:tasks}:marker"
+    assert keys.upkeep == "{yotaq:tasks}:upkeep"
     assert keys.control == "{yotaq:tasks}:control"
     assert keys.schedule_keys == [
         "{yotaq:tasks}:periodic",

@@ -304,3 +304,21 @@ def test_a_second_signal_while_a_result_is_pickled_or_an_argument_unpickled_give
     assert job.status is yotaq.Status.PENDING
     info = queue.info()
     assert (info.pending, info.active, info.failed, info.dead, info.workers) == (1, 0, 0, 0, [])
+
+
+def test_when_the_worker_holding_the_upkeep_lease_dies_another_takes_it_and_gives_back_its_task(
+    worker, queue, journal, r
+):
+    # Given a worker alone, so holding the queue's upkeep lease (it looks for dead workers), in a task
+    holder = worker()
+    queue.enqueue(tasks.slow, str(journal), "t1", 30)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    assert r.get(queue.keys.upkeep).decode().split(".")[1] == str(holder.pid)
+    # When another worker is up and the holder is killed
+    other = worker()
+    wait_for(lambda: len(queue.info().workers) == 2, what="the second worker to register")
+    holder.signal(signal.SIGKILL)
+    # Then the other takes the lease once it lapses, and runs the dead worker's task again
+    wait_for(lambda: len(tasks.events(journal, "start")) == 2, what="the task to run again")
+    assert [pid for _, pid in tasks.events(journal, "start")] == [holder.pid, other.pid]
+    assert r.get(queue.keys.upkeep).decode().split(".")[1] == str(other.pid)

@@ -94,6 +94,12 @@ class QueueKeys:
         return f"{self._prefix}:workers"
 
     @property
+    def upkeep(self) -> str:
+        """String holding the id of the worker that looks for the queue's dead workers, until its lease
+        lapses (``heartbeat-3.lua``)."""
+        return f"{self._prefix}:upkeep"
+
+    @property
     def heartbeats(self) -> str:
         """Hash of worker id to the time of its last heartbeat (ms, Redis server time)."""
         return f"{self._prefix}:heartbeats"

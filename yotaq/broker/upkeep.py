@@ -31,6 +31,14 @@ class ScheduleRecord(NamedTuple):
     disabled: str | None  # why, when it is
 
 
+class Beat(NamedTuple):
+    """What a heartbeat found."""
+
+    was_missing: bool  # the worker was not registered: its first beat, or it was presumed dead and reaped
+    holds_upkeep: bool  # it holds the queue's upkeep lease: it looks for dead workers, and trims
+    lapsed: list[str]  # the workers whose deadline has passed, for the upkeep lease's holder (else none)
+
+
 class Upkeep:
     """Heartbeats, reaping, promoting, periodic ticks and trimming, for ``Broker``."""
 
@@ -44,10 +52,13 @@ class Upkeep:
 
     # -- liveness and time ---------------------------------------------------------------------
 
-    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> bool:
-        """Push ``worker``'s liveness deadline forward; True if it was not registered (first beat, or reaped)."""
-        script_keys = [keys.workers, keys.heartbeats]
-        return bool(self._call(lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)))
+    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> Beat:
+        """Push ``worker``'s liveness deadline forward, and take or keep the queue's upkeep lease."""
+        script_keys = [keys.workers, keys.heartbeats, keys.upkeep]
+        missing, holds, lapsed = self._call(
+            lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)
+        )
+        return Beat(bool(missing), bool(holds), [member.decode() for member in lapsed])
 
     def lapsed_workers(self, keys: QueueKeys) -> list[str]:
         """The workers registered on the queue whose liveness deadline has passed."""

@@ -1,6 +1,7 @@
 """A worker's maintenance threads: liveness (heartbeat and reaper), time (promoter and give-back), control.
 
-- **Liveness**: every ``heartbeat_interval`` the worker pushes its deadline in Redis forward, and
+- **Liveness**: every ``heartbeat_interval`` the worker pushes its deadline in Redis forward; the
+  one worker holding a queue's upkeep lease (taken in the same call, lapsing with its holder) also
   gives back the tasks of every worker whose deadline has passed (each counts a delivery; at
   ``max_deliveries`` the task is set aside as dead). Now and then it forgets expired failure records.
 - **Time**: it moves scheduled tasks that are due onto their queues, and enqueues periodic ticks,
@@ -77,6 +78,8 @@ class Maintenance:
         self._batch = batch
         self._stop = threading.Event()
         self._registered: set[QueueKeys] = set()
+        # Told by the last beat, on the queues where this worker holds the upkeep lease (else None)
+        self._lapsed: dict[QueueKeys, list[str] | None] = {}
         self._threads = [
             threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
                              name=f"yotaq-liveness-{worker}"),
@@ -114,13 +117,14 @@ class Maintenance:
         failure: ConnectionError | None = None
         for keys in self._queues:
             try:
-                was_missing = self._broker.heartbeat(keys, self._worker, liveness_ms)
+                beat = self._broker.heartbeat(keys, self._worker, liveness_ms)
             except ConnectionError as exc:
                 self._connected_at.pop(keys, None)
                 failure = exc
                 continue
             self._connected_at.setdefault(keys, time.monotonic())
-            if was_missing and keys in self._registered:
+            self._lapsed[keys] = beat.lapsed if beat.holds_upkeep else None
+            if beat.was_missing and keys in self._registered:
                 logger.warning(
                     "worker %s missed its heartbeat deadline on %r and was presumed dead: any tasks it "
                     "held were given back to the queue (a task it is running now will run again)",
@@ -159,6 +163,8 @@ class Maintenance:
             since = self._connected_at.get(keys)
             if since is None or now - since < self._liveness.liveness_timeout:
                 continue
+            if self._lapsed.get(keys) is None:
+                continue  # another worker holds the queue's upkeep lease: it looks after the queue
             try:
                 self._reap(keys)
                 if trim:
@@ -170,7 +176,9 @@ class Maintenance:
             self._trimmed_at = now
 
     def _reap(self, keys: QueueKeys) -> None:
-        for worker in self._broker.lapsed_workers(keys):
+        """Give back the tasks of the workers whose deadline had passed at this worker's last beat, if it
+        holds the queue's upkeep lease (it is told of them only then)."""
+        for worker in self._lapsed.get(keys) or []:
             try:
                 reaped = reap(self._broker, keys, worker, self._liveness.max_deliveries, self._secret, force=False)
             except ConfigurationError:
