@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 1.0  # longest a blocking wait for work lasts before the worker looks around again
+IDLE_WAIT_S = 5.0  # longest a blocking wait for work lasts (work, a stop signal and an outage end it sooner)
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
