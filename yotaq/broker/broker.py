@@ -369,5 +369,5 @@ class Broker(Control, Reads, Upkeep):
     def release(self, keys: QueueKeys, worker: str) -> int:
         """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
         script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
-        script_keys += [*keys.slots, keys.pending][:3]
+        script_keys += [*keys.slots, keys.upkeep]
         return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 MAX_WAIT_S = 5.0  # a time thread looks at its queues at least this often, whatever its markers say
 MIN_WAIT_S = 0.001  # a blocking wait of 0 would wait for ever
+# Redis ends a blocking wait up to 1/hz late (100 ms at its default hz of 10): a time thread waits
+# in Redis until this long before the next job is due, and the rest here, to start it on time
+EARLY_S = 0.15
 MAX_PAUSE_S = 1.0  # how long a time thread waits after a failure before it tries again
 TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread asks when the next is
 HOSTAGE_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
@@ -204,7 +207,9 @@ class Maintenance:
                 look_at[keys] = time.monotonic() + self._promote(keys)
             wait = min(max(min(look_at.values()) - time.monotonic(), MIN_WAIT_S), MAX_WAIT_S)
             try:
-                if (scheduled := self._broker.wait_due(queues, wait)) is not None:
+                if wait <= EARLY_S:
+                    self._stop.wait(wait)  # the last of a wait, on this clock
+                elif (scheduled := self._broker.wait_due(queues, wait - EARLY_S)) is not None:
                     look_at[scheduled] = 0.0
             except ConnectionError:
                 self._stop.wait(MAX_PAUSE_S)  # the main loop reports outages
