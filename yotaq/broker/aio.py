@@ -176,10 +176,9 @@ class AsyncBroker:
         push = commands.push_many_commands(keys, job_ids, messages)
         if not push:
             return
-        again = commands.push_again_scripts(keys, job_ids, messages)
 
-        async def push_again(client: AsyncClient) -> None:
-            for script_keys, args in again:
+        async def push_again(client: AsyncClient) -> None:  # built only when needed: off the common path
+            for script_keys, args in commands.push_again_scripts(keys, job_ids, messages):
                 await self._push(script_keys, args, client=client)
 
         await self._patient(

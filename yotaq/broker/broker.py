@@ -146,10 +146,9 @@ class Broker(Control, Reads, Upkeep):
         push = commands.push_many_commands(keys, job_ids, messages)
         if not push:
             return
-        again = commands.push_again_scripts(keys, job_ids, messages)
 
-        def push_again(client: Client) -> None:
-            for script_keys, args in again:
+        def push_again(client: Client) -> None:  # built only when needed: it is off the common path
+            for script_keys, args in commands.push_again_scripts(keys, job_ids, messages):
                 self._scripts.push(script_keys, args, client=client)
 
         self._patient(lambda client: transaction(client, *push), write=True, again=push_again)
