@@ -90,3 +90,25 @@ def push(queue: Any, message: bytes) -> None:
     from yotaq.serializer import message_id
 
     queue.broker.push(queue.keys, message_id(message), message)
+
+
+def freeze_first_child(pid: int, timeout: float = 20) -> int:
+    """SIGSTOP the first process that ``pid`` forks, as soon as it exists (before it runs much of
+    anything: the spin is the point), and return its pid."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := children.read_text().split():
+            os.kill(int(found[0]), signal.SIGSTOP)
+            return int(found[0])
+    pytest.fail(f"process {pid} forked no child in {timeout} s")
+
+
+def pending_signals(pid: int) -> set[int]:
+    """The signals waiting to be delivered to process ``pid`` (sent, not yet handled)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            mask |= int(line.split()[1], 16)
+    return {signum for signum in range(1, 65) if mask & (1 << (signum - 1))}

@@ -13,7 +13,7 @@ import pytest
 import yotaq
 
 from . import tasks
-from .helpers import wait_for
+from .helpers import freeze_first_child, pending_signals, wait_for
 
 FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
 
@@ -270,6 +270,33 @@ def test_the_supervisor_replaces_a_killed_worker_and_its_task_runs_again_at_once
     # and SIGTERM stops them all cleanly
     assert supervisor.stop() == 0
     assert queue.info().workers == []
+
+
+def test_a_stop_signal_sent_while_a_worker_process_starts_stops_it(spawn, queue_name):
+    # Given a supervisor whose worker process is held the moment it is forked, before its own
+    # signal handlers are in place
+    supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1")
+    child = freeze_first_child(supervisor.pid)
+    # When the supervisor is told to stop, and has passed the signal on to that process
+    supervisor.signal(signal.SIGTERM)
+    wait_for(lambda: signal.SIGTERM in pending_signals(child), timeout=5, what="the signal passed on")
+    os.kill(child, signal.SIGCONT)
+    # Then the worker process stops on it, and so does the supervisor, without killing anything
+    assert supervisor.wait(timeout=10) == 0
+    assert "did not stop in time" not in supervisor.output()
+
+
+def test_the_supervisor_enforces_time_limits_while_it_stops(spawn, queue, queue_name, r):
+    # Given a supervised worker in a task that no signal stops, past a 1 s time limit
+    job = queue.options(timeout=1).enqueue(tasks.ignores_alarm, 3600)
+    supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1")
+    wait_for(lambda: queue.info().active == 1, timeout=10, what="the task to start")
+    # When the supervisor is told to stop (its worker would finish the task first)
+    supervisor.signal(signal.SIGTERM)
+    # Then it kills the worker 2 s past the limit, not 30 s after the signal, and gives the task back
+    assert supervisor.wait(timeout=10) == 0
+    assert "stuck past its task's time limit" in supervisor.output()
+    assert r.hget(queue.keys.deliveries, job.id) == b"1" and queue.info().pending == 1
 
 
 def test_sigterm_stops_a_worker_that_is_waiting_for_redis_to_come_back(spawn, own_redis, queue_name):

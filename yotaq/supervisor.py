@@ -36,6 +36,7 @@ HARD_KILL_GRACE_S = 2.0
 CHECK_INTERVAL_S = 0.05
 PARENT_CHECK_S = 0.5  # how often a worker looks whether its supervisor is still there
 STOP_TIMEOUT_S = 30.0  # after this, children that ignore the stop are killed (their tasks go back)
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _context = multiprocessing.get_context("fork")
 
 
@@ -102,7 +103,7 @@ class Supervisor:
         self._signals = 0
 
     def run(self) -> None:
-        previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
         client = connect(self.url)
         broker = Broker(client)
         try:
@@ -133,7 +134,14 @@ class Supervisor:
         suffix = f"s{slot}-{self._started}"
         args = (self.url, self.queues, suffix, deadline, self.worker_options)
         process = _context.Process(target=_run_child, args=args, name=f"yotaq-worker-{slot}", daemon=False)
-        process.start()
+        # The child starts with the stop signals blocked and unblocks them once its worker's handlers
+        # are in place: one sent while it starts waits for them, instead of reaching the handlers it
+        # copied from this process (which would ignore it, and the child would run on).
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         return _Child(process, deadline, f"{socket.gethostname()}.{process.pid}.{suffix}")
 
     def _give_back(self, broker: Broker, child: _Child) -> None:
@@ -154,18 +162,24 @@ class Supervisor:
                 )
 
     def _stop(self, broker: Broker) -> None:
-        """Wait for the children, which got the signal too; kill those that take too long."""
+        """Wait for the children, which got the signal too, still enforcing their time limits; kill
+        those that take too long."""
         children = [child for child in self._children if child is not None]
         for child in children:
             if child.process.is_alive() and child.process.pid is not None:
                 os.kill(child.process.pid, signal.SIGTERM)
         give_up_at = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < give_up_at and (running := [c for c in children if c.process.is_alive()]):
+            for child in running:
+                if child.deadline.passed():
+                    logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
+                    child.process.kill()
+            time.sleep(CHECK_INTERVAL_S)
         for child in children:
-            child.process.join(max(0.0, give_up_at - time.monotonic()))
             if child.process.is_alive():
                 logger.error("worker %s did not stop in time: killing it", child.name)
                 child.process.kill()
-                child.process.join()
+            child.process.join()
             if child.process.exitcode != 0:
                 self._give_back(broker, child)
         logger.info("supervisor %d: all worker processes stopped", os.getpid())

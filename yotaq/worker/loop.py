@@ -383,6 +383,9 @@ class Worker:
         }
         handlers[signal.SIGALRM] = self._tasks.install()
         restore_in_a_forked_child(handlers)
+        # A supervisor starts its worker processes with these blocked (one sent while the process
+        # starts must wait for these handlers): from here on they are handled.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         return handlers
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
