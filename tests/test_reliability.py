@@ -349,3 +349,6 @@ def test_when_the_worker_holding_the_upkeep_lease_dies_another_takes_it_and_give
     wait_for(lambda: len(tasks.events(journal, "start")) == 2, what="the task to run again")
     assert [pid for _, pid in tasks.events(journal, "start")] == [holder.pid, other.pid]
     assert r.get(queue.keys.upkeep).decode().split(".")[1] == str(other.pid)
+    other.signal(signal.SIGTERM)  # (and a second signal: it gives back the task it runs, and stops)
+    other.signal(signal.SIGINT)
+    assert other.wait() == 0

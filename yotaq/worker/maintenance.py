@@ -88,22 +88,23 @@ class Maintenance:
                              name=f"yotaq-liveness-{worker}"),
             threading.Thread(target=self._every, args=(self._free_hostages, HOSTAGE_CHECK_S), daemon=True,
                              name=f"yotaq-hostages-{worker}"),
-            threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
         ]  # fmt: skip
-        # One time thread for each set of queues one blocking wait can cover: all of them on one Redis,
-        # each queue (and shard) apart on a cluster, where each lives in a slot of its own. They are not
-        # joined at a stop: each sees it when its wait ends, at most MAX_WAIT_S later.
+        # The threads that wait in Redis are not joined at a stop: each sees it when its wait ends. One
+        # listens for cancels (within LISTEN_S); one keeps time for each set of queues one blocking wait
+        # can cover: all of them on one Redis, each queue (and shard) apart on a cluster, where each
+        # lives in a slot of its own (within MAX_WAIT_S).
         groups = [[keys] for keys in queues] if broker.cluster else [list(queues)]
-        self._time_threads = [
-            threading.Thread(target=self._keep_time, args=(group,), daemon=True, name=f"yotaq-time-{worker}")
-            for group in groups
-        ]
+        self._waiting_threads = [
+            threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
+            *(threading.Thread(target=self._keep_time, args=(group,), daemon=True, name=f"yotaq-time-{worker}")
+              for group in groups),
+        ]  # fmt: skip
         # Since when each queue's node has answered this worker's heartbeats without a break.
         self._connected_at: dict[QueueKeys, float] = {}
         self._trimmed_at = 0.0
 
     def start(self) -> None:
-        for thread in [*self._threads, *self._time_threads]:
+        for thread in [*self._threads, *self._waiting_threads]:
             thread.start()
 
     def stop(self) -> None:
@@ -250,6 +251,8 @@ class Maintenance:
                 except ConnectionError:
                     self._stop.wait(LISTEN_S)  # the main loop reports outages
                 except Exception:
+                    if self._stop.is_set():
+                        return  # the worker is gone, and may have closed the client under us
                     logger.exception("listening for cancels failed")
                     self._stop.wait(LISTEN_S)
         finally:
