@@ -3,8 +3,10 @@ worker waits starts on time, and one whose wake-up was lost still starts, within
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import yotaq
 from yotaq.worker.maintenance import MAX_WAIT_S
 
 from . import tasks
@@ -60,3 +62,39 @@ def test_a_lost_wake_up_is_made_up_within_a_worker_s_longest_wait(queue, spawn, 
     late_s = _started_at(journal) - (scheduled_at + 0.2)
     assert late_s < MAX_WAIT_S + 2, late_s
     assert job.result(timeout=5) is None
+
+
+async def naps(seconds):
+    await asyncio.sleep(seconds)
+
+
+async def notes_its_start(path):
+    tasks.started_at(path)
+
+
+def _commands(client) -> int:
+    return sum(stats["calls"] for name, stats in client.info("commandstats").items() if name != "cmdstat_info")
+
+
+def test_a_worker_running_coroutines_with_slots_free_waits_for_work_rather_than_asking(
+    spawn, own_redis, queue_name, tmp_path
+):
+    # Given a worker of 4 coroutines busy with one, a Redis of this test's own
+    client = yotaq.connect(own_redis.url)
+    queue = yotaq.Queue(client, queue_name)
+    first = queue.enqueue(naps, 5)
+    spawn("-m", "yotaq", "worker", "--queue", queue_name, "--concurrency", "4", url=own_redis.url)
+    wait_for(lambda: first.status is yotaq.Status.ACTIVE, timeout=10, what="the first coroutine")
+    # Then, while it runs, the worker sends Redis no more than an idle one does (it asked for work
+    # every 5 ms: 350 commands a second)
+    before, started = _commands(client), time.monotonic()
+    time.sleep(1.5)
+    rate = (_commands(client) - before) / (time.monotonic() - started)
+    assert rate < 20, rate
+    # and work that comes for a free slot starts at once, beside the running one
+    journal = tmp_path / "journal.txt"
+    enqueued_at = time.time()
+    queue.enqueue(notes_its_start, str(journal))
+    assert _started_at(journal) - enqueued_at < 0.5
+    assert first.status is yotaq.Status.ACTIVE
+    client.close()

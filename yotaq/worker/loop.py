@@ -46,7 +46,6 @@ MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 MAX_CONCURRENCY = 10_000
 MAX_LIVENESS_S = 86_400.0  # the longest liveness timeout (and heartbeat interval) taken: a day
 MAX_MAX_DELIVERIES = 1_000_000
-POOL_WAIT_S = 0.005  # with free slots, how long the coroutines run before the worker looks for more work
 
 
 def _positive(name: str, value: float) -> float:
@@ -166,7 +165,7 @@ class Worker:
             self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
         )
         handlers = self._install_signal_handlers()
-        watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 else None
+        watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None
         crashed = False
         try:
             self._until_done(self._agree_shards)
@@ -230,6 +229,8 @@ class Worker:
         event loop until one finishes, record it; on a stop, let those in flight finish."""
         pool = AsyncPool(self._tasks, self._runner, self.concurrency)
         self._tasks.pool = pool
+        assert watcher is not None  # made for every worker with concurrency
+        watcher.on_work = pool.work_came
         while not self._stopping or pool.busy():
             if not self._stopping and pool.free():
                 if self.burst and not pool.busy() and self._until_done(lambda: self.broker.waiting(self.queues)) == 0:
@@ -245,7 +246,10 @@ class Worker:
                     continue
                 while (leased := self._batch.next()) is not None:
                     pool.start(*leased)
-            pool.wait(POOL_WAIT_S if pool.free() and not self._stopping else IDLE_WAIT_S)
+                if pool.busy() and pool.free():  # to be woken as soon as work comes for the free slots
+                    pool.expect_work()
+                    watcher.arm()
+            pool.wait(IDLE_WAIT_S, for_work=pool.free() > 0 and not self._stopping)
             if self._batch.acks_due():
                 self._until_done(self._send_acks)
 

@@ -12,9 +12,11 @@ earliest deadline in flight while the loop runs, can stop it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
+import threading
 from typing import Any
 
 from ..broker import QueueKeys
@@ -34,6 +36,10 @@ class AsyncPool:
         self._coroutines = runner.coroutines
         self._concurrency = concurrency
         self._flight: dict[asyncio.Task[Any], Begun] = {}
+        # Set, from any thread, when work came for the free slots: it ends the loop's wait (``wait``)
+        self._work_came = threading.Event()
+        self._woken: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def free(self) -> int:
         """How many more tasks it can take now."""
@@ -67,15 +73,40 @@ class AsyncPool:
             reset_current(token)
         self._tasks.end(begun, value, None)
 
-    def wait(self, timeout: float) -> None:
-        """Run the coroutines until one finishes or ``timeout`` passes, and record those that finished."""
-        if not self._flight:
+    def expect_work(self) -> None:
+        """From now on, ``work_came`` ends ``wait``: before the worker asks to be told of work."""
+        self._work_came.clear()
+
+    def work_came(self) -> None:
+        """End ``wait`` (any thread): there is work for the free slots."""
+        self._work_came.set()
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the worker has stopped
+                self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)
+
+    def wait(self, timeout: float, *, for_work: bool) -> None:
+        """Run the coroutines until one finishes or ``timeout`` passes (or, ``for_work``, until
+        ``work_came``), and record those that finished."""
+        if not self._flight or (for_work and self._work_came.is_set()):
             return
-        with self._runner.this_process_only():
-            done = self._coroutines.run(self._flight, timeout, watched=True)
+        self._loop = self._coroutines.loop
+        woken = self._loop.create_future()
+        if for_work:
+            self._woken = woken  # a work_came from here on resolves it
+        try:
+            with self._runner.this_process_only():
+                done = self._coroutines.run([*self._flight, woken], timeout, watched=True)
+        finally:
+            self._woken = None
+            woken.cancel()
         # In the order they started, which is the order of the active list: the acknowledgement
         # script drops those at its head at once
-        for task in sorted(done, key=lambda task: self._flight[task].started):
+        finished = [task for task in self._flight if task in done]
+        for task in sorted(finished, key=lambda task: self._flight[task].started):
             begun = self._flight.pop(task)
             value, raised = self._coroutines.outcome(task)
             if isinstance(raised, StopNow):  # a second stop signal, raised while the coroutine ran

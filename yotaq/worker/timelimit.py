@@ -307,7 +307,9 @@ class Coroutines:
             limit.timer = loop.call_later(timeout, self._interrupt, task, TimeLimitExceeded)
         return task
 
-    def run(self, tasks: Collection[Flight], timeout: float | None, *, watched: bool) -> set[Flight]:
+    def run(
+        self, tasks: Collection[asyncio.Future[Any]], timeout: float | None, *, watched: bool
+    ) -> set[asyncio.Future[Any]]:
         """Run the loop until one of ``tasks`` ends or ``timeout`` passes; returns those that ended.
         ``watched``: the watchdog is told the earliest deadline in flight (or now, for one overdue
         that the loop has yet to interrupt) for as long as the loop runs."""

@@ -4,7 +4,8 @@ Redis can block on one list only (``BLMOVE``). A worker given several queues mus
 from the first non-empty one, so it cannot block on one of them: it blocks on this instead. One
 thread per queue waits in Redis until its queue has a pending task, taking nothing
 (``Broker.wait_for_pending``). The first thread to see work wakes the worker, which then leases
-from its queues in priority order.
+from its queues in priority order. A worker running coroutines with slots free waits on this too,
+beside them (``on_work`` wakes its event loop), rather than asking Redis for work every so often.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class QueueWatcher:
         self._round = 0  # incremented each time the worker goes idle and asks to be woken
         self._woken_round = -1
         self._stopped = False
+        self.on_work: Callable[[], None] | None = None  # called (in a watching thread) when work is seen
         self._threads = [
             threading.Thread(target=self._watch, args=(keys,), name=f"yotaq-watch-{keys.queue}", daemon=True)
             for keys in queues
@@ -46,14 +48,18 @@ class QueueWatcher:
         ``is_ready`` runs after the watchers are armed, so work that arrives while it checks is
         not missed.
         """
-        with self._condition:
-            self._round += 1
-            round_ = self._round
-            self._condition.notify_all()
+        round_ = self.arm()
         if is_ready():
             return
         with self._condition:
             self._condition.wait_for(lambda: self._woken_round >= round_ or self._stopped, timeout)
+
+    def arm(self) -> int:
+        """Have the threads watch for work from now on (until they see some); the round this starts."""
+        with self._condition:
+            self._round += 1
+            self._condition.notify_all()
+            return self._round
 
     def stop(self) -> None:
         """Let the threads end; each does within ``WATCH_WAIT_S`` (they are daemons: no join)."""
@@ -85,3 +91,5 @@ class QueueWatcher:
                 with self._condition:
                     self._woken_round = max(self._woken_round, round_)
                     self._condition.notify_all()
+                if self.on_work is not None:
+                    self.on_work()
