@@ -307,8 +307,10 @@ def test_unbounded_records_twenty_1_mb_failures_keep_the_overview_small_and_thei
     # Given twenty failed jobs, each with a 1 MB message, and a hundred and twenty workers
     jobs = queue.options(retries=0).enqueue_many(tasks.fail_at_length, [(1_000_000,)] * 20)
     burst_worker()
-    for n in range(120):
-        queue.broker.heartbeat(queue.keys, f"worker-{n:03}", 60_000)
+    fleet, workers = queue.broker.fleet(queue.keys), [f"worker-{n:03}" for n in range(120)]
+    for name in workers:
+        queue.broker.heartbeat(fleet, name, queue.broker.clock(fleet) + 60_000, lapsed_before_ms=None)
+        queue.broker.register(fleet, name, [queue.keys], 60_000)
 
     # Then the overview the page polls every second, and the page itself, stay small
     status, body, _ = request(dashboard + "/api/overview")
@@ -326,3 +328,5 @@ def test_unbounded_records_twenty_1_mb_failures_keep_the_overview_small_and_thei
     assert status == 200 and 64_000 < len(html) < 100_000, len(html)
     assert "Traceback (most recent call last)" in html and "ValueError: " + "x" * 60_000 in html
     assert re.search(r"… \(1,0\d\d,\d\d\d characters\)", html)
+    for name in workers:  # (not to be found dead later)
+        queue.broker.leave(fleet, name)

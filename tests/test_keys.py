@@ -1,8 +1,17 @@
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.broker.keys import QueueKeys, check_name
+from yotaq.broker.keys import FleetKeys, QueueKeys, check_name
 from yotaq.serializer import MAX_ID_LENGTH
+
+
+def test_workers_say_they_are_alive_once_on_one_redis_and_in_each_queue_s_slot_on_a_cluster():
+    one_redis = FleetKeys.of(QueueKeys("tasks"), cluster=False)
+    assert (one_redis.alive, one_redis.serves) == ("yotaq:alive", "yotaq:serves")
+    assert FleetKeys.of(QueueKeys("mail"), cluster=False) == one_redis
+    shard = FleetKeys.of(QueueKeys("tasks", 3), cluster=True)
+    assert (shard.alive, shard.serves) == ("{yotaq:tasks#3}:alive", "{yotaq:tasks#3}:serves")
+    assert [QueueKeys.parse(keys.token) for keys in QueueKeys.of("tasks", 2)] == QueueKeys.of("tasks", 2)
 
 
 def test_every_key_of_a_queue_shares_one_hash_tag():
@@ -13,7 +22,7 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.scheduled == "{yotaq:tasks}:scheduled"
     assert keys.scheduled_messages == "{yotaq:tasks}:scheduled:messages"
     assert keys.workers == "{yotaq:tasks}:workers"
-    assert keys.heartbeats == "{yotaq:tasks}:heartbeats"
+    assert keys.trim == "{yotaq:tasks}:trim"
     assert keys.deliveries == "{yotaq:tasks}:deliveries"
     assert keys.buried("failed") == "{yotaq:tasks}:failed"
     assert keys.buried_messages("failed") == "{yotaq:tasks}:failed:messages"
@@ -25,7 +34,6 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
     assert keys.marker == "{yotaq:tasks}:marker"
-    assert keys.upkeep == "{yotaq:tasks}:upkeep"
     assert keys.control == "{yotaq:tasks}:control"
     assert keys.schedule_keys == [
         "{yotaq:tasks}:periodic",

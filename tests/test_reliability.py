@@ -333,22 +333,53 @@ def test_a_second_signal_while_a_result_is_pickled_or_an_argument_unpickled_give
     assert (info.pending, info.active, info.failed, info.dead, info.workers) == (1, 0, 0, 0, [])
 
 
-def test_when_the_worker_holding_the_upkeep_lease_dies_another_takes_it_and_gives_back_its_task(
-    worker, queue, journal, r
+def _name_of(queue, pid):
+    [name] = wait_for(lambda: [w.id for w in queue.info().workers if f".{pid}." in w.id], what="the worker to register")
+    return name
+
+
+def test_a_dead_worker_is_found_by_a_worker_of_another_queue_and_its_task_given_back_by_one_of_its_own(
+    spawn, queue, queue_name, journal, r
 ):
-    # Given a worker alone, so holding the queue's upkeep lease (it looks for dead workers), in a task
-    holder = worker()
+    # Given a worker alone on its queue, in a task, and a worker of another queue on the same Redis
+    doomed = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST)
     queue.enqueue(tasks.slow, str(journal), "t1", 30)
     wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
-    assert r.get(queue.keys.upkeep).decode().split(".")[1] == str(holder.pid)
-    # When another worker is up and the holder is killed
-    other = worker()
-    wait_for(lambda: len(queue.info().workers) == 2, what="the second worker to register")
-    holder.signal(signal.SIGKILL)
-    # Then the other takes the lease once it lapses, and runs the dead worker's task again
+    name = _name_of(queue, doomed.pid)
+    finder = spawn("-m", "yotaq", "worker", "--queue", f"{queue_name}-other", *FAST)
+    # When the first is killed
+    doomed.signal(signal.SIGKILL)
+    # Then the other queue's worker finds it dead with its own beat, and forgets it, once for the fleet
+    wait_for(lambda: f"worker {name} missed its heartbeat: told the 1 queue" in finder.output(), what="the finding")
+    assert r.zscore(queue.broker.fleet(queue.keys).alive, name) is None
+    # and a worker that comes to its queue later (no one was there to hear it named) gives back its task,
+    # which runs again
+    again = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST)
     wait_for(lambda: len(tasks.events(journal, "start")) == 2, what="the task to run again")
-    assert [pid for _, pid in tasks.events(journal, "start")] == [holder.pid, other.pid]
-    assert r.get(queue.keys.upkeep).decode().split(".")[1] == str(other.pid)
+    assert [pid for _, pid in tasks.events(journal, "start")] == [doomed.pid, again.pid]
+    assert queue.info().redelivered == 1
+    again.signal(signal.SIGTERM)  # (and a second signal: it gives back the task it runs, and stops)
+    again.signal(signal.SIGINT)
+    assert again.wait() == 0
+
+
+def test_a_dead_worker_s_task_is_given_back_by_a_worker_of_its_queue_that_hears_it_named(
+    spawn, queue, queue_name, journal
+):
+    # Given two workers of a queue, one in a task
+    doomed = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST)
+    queue.enqueue(tasks.slow, str(journal), "t1", 30)
+    wait_for(lambda: tasks.events(journal, "start"), what="the task to start")
+    name = _name_of(queue, doomed.pid)
+    other = spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST)
+    wait_for(lambda: len(queue.info().workers) == 2, what="the second worker to register")
+    # When the busy one is killed
+    doomed.signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    # Then, once its 1 s liveness lapses, the other runs its task again within a beat or so (0.2 s)
+    wait_for(lambda: len(tasks.events(journal, "start")) == 2, timeout=10, what="the task to run again")
+    assert time.monotonic() - killed_at < 1 + 2 * 0.2 + 0.5
+    assert f"worker {name} on {queue_name!r} missed its heartbeat: 1 task(s) requeued" in other.output()
     other.signal(signal.SIGTERM)  # (and a second signal: it gives back the task it runs, and stops)
     other.signal(signal.SIGINT)
     assert other.wait() == 0

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import yotaq
-from yotaq.worker.maintenance import MAX_WAIT_S
+from yotaq.worker.maintenance import LOOK_ANYWAY_S, MAX_WAIT_S
 
 from . import tasks
 from .helpers import wait_for
@@ -49,18 +49,31 @@ def test_a_retry_and_a_periodic_tick_wake_an_idle_worker_too(queue, spawn, queue
     assert first - registered_at < MAX_WAIT_S / 5 and third - first < 1.5, (registered_at, first, third)
 
 
-def test_a_lost_wake_up_is_made_up_within_a_worker_s_longest_wait(queue, spawn, queue_name, tmp_path, r):
-    # Given an idle worker, and a job scheduled whose marker is lost (as when the worker that took it dies)
-    spawn("-m", "yotaq", "worker", "--queue", queue_name)
+def test_a_wake_up_lost_with_a_worker_that_died_is_made_up_when_that_worker_is_found_dead(
+    queue, spawn, queue_name, tmp_path, monkeypatch
+):
+    # Given an idle worker (1 s liveness), and a job scheduled whose marker a worker took, then died
+    # holding nothing: a worker of the queue whose deadline has just passed
+    spawn("-m", "yotaq", "worker", "--queue", queue_name, "--liveness-timeout", "1", "--heartbeat-interval", "0.2")
     assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
     journal = tmp_path / "journal.txt"
-    with r.pipeline() as pipe:  # the scheduled job, and no marker: as if a worker took it, then died
-        job = queue.options(delay=0.2).enqueue(tasks.started_at, str(journal))
-        pipe.delete(queue.keys.marker).execute()
+    fleet, dead = queue.broker.fleet(queue.keys), "host.1.dead"
+    queue.broker.register(fleet, dead, [queue.keys], 1000)
+    queue.broker.heartbeat(fleet, dead, queue.broker.clock(fleet) + 300, lapsed_before_ms=None)
+    enqueue = queue.broker._scripts.enqueue
+
+    def enqueue_and_lose_the_marker(keys, args, client):  # (in one transaction: no waiting worker sees it)
+        with queue.redis.pipeline(transaction=True) as pipe:
+            enqueue(keys, args, client=pipe)
+            return pipe.delete(queue.keys.marker).execute()[0]
+
+    monkeypatch.setattr(queue.broker._scripts, "enqueue", enqueue_and_lose_the_marker)
+    job = queue.options(delay=1.5).enqueue(tasks.started_at, str(journal))
     scheduled_at = time.time()
-    # Then it still starts, at the worker's next look
-    late_s = _started_at(journal) - (scheduled_at + 0.2)
-    assert late_s < MAX_WAIT_S + 2, late_s
+    # Then the worker finds it dead at its next beat, and looks at the queue then: the job starts about
+    # on time, not at the next look it would make anyway (LOOK_ANYWAY_S)
+    late_s = _started_at(journal) - (scheduled_at + 1.5)
+    assert late_s < 0.5 < LOOK_ANYWAY_S, late_s
     assert job.result(timeout=5) is None
 
 

@@ -66,9 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--heartbeat-interval",
         type=float,
-        default=HEARTBEAT_INTERVAL_S,
         metavar="S",
-        help="seconds between heartbeats and looks for dead workers (default %(default)s)",
+        help=f"seconds between heartbeats and looks for dead workers (default {HEARTBEAT_INTERVAL_S}, or a third "
+        "of the liveness timeout if shorter)",
     )
     worker.add_argument(
         "--shards", type=int, default=1, metavar="N",

@@ -11,6 +11,7 @@ caught too); one still running ``HARD_KILL_GRACE_S`` later is killed and replace
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.sharedctypes
@@ -160,6 +161,9 @@ class Supervisor:
                 logger.warning(
                     "gave back the tasks of %s on %r: %d requeued, %d set aside", child.name, keys.queue, *reaped
                 )
+        for fleet in {broker.fleet(keys) for keys in self._keys}:
+            with contextlib.suppress(ConnectionError):  # else it lapses, and whoever sees it forgets it
+                broker.leave(fleet, child.name)
 
     def _stop(self, broker: Broker) -> None:
         """Wait for the children, which got the signal too, still enforcing their time limits; kill

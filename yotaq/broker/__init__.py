@@ -4,7 +4,7 @@ the retry policy and error translation (``connection``), URLs (``urls``), and th
 
 from .broker import Ack, Broker, Leases, Record
 from .connection import Patience
-from .keys import QueueKeys, check_name
+from .keys import FleetKeys, QueueKeys, check_name
 from .urls import connect
 
-__all__ = ["Ack", "Broker", "Leases", "Patience", "QueueKeys", "Record", "check_name", "connect"]
+__all__ = ["Ack", "Broker", "FleetKeys", "Leases", "Patience", "QueueKeys", "Record", "check_name", "connect"]

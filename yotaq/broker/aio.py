@@ -27,7 +27,7 @@ from ..info import QueueInfo
 from . import commands
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
 from .connection import Patience, _resp, exec_replies, translated
-from .keys import QueueKeys
+from .keys import FleetKeys, QueueKeys
 from .scripts import SOURCES
 
 T = TypeVar("T")
@@ -224,7 +224,7 @@ class AsyncBroker:
 
     async def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
-        script_keys, args = commands.info_script(keys)
+        script_keys, args = commands.info_script(keys, FleetKeys.of(keys, self._cluster))
 
         async def read(client: AsyncClient) -> QueueInfo:
             reply = await self._info(script_keys, args, client=client)

@@ -200,7 +200,7 @@ class Broker(Control, Reads, Upkeep):
     def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
 
-        script_keys, args = commands.info_script(keys)
+        script_keys, args = commands.info_script(keys, self.fleet(keys))
 
         def read(client: Client) -> QueueInfo:
             reply = self._scripts.info(script_keys, args, client=client)
@@ -367,6 +367,5 @@ class Broker(Control, Reads, Upkeep):
 
     def release(self, keys: QueueKeys, worker: str) -> int:
         """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
-        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
-        script_keys += [*keys.slots, keys.upkeep]
+        script_keys = [keys.workers, keys.active(worker), keys.pending, keys.state, *keys.slots]
         return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))

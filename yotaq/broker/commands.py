@@ -14,7 +14,7 @@ from typing import Any
 from ..exceptions import ConfigurationError, ConnectionError, JobIdInUse  # noqa: A004 - yotaq's own
 from ..info import QueueInfo, WorkerInfo
 from .connection import pairs
-from .keys import KINDS, QueueKeys
+from .keys import KINDS, FleetKeys, QueueKeys
 
 Command = tuple[Any, ...]
 Script = tuple[list[str], list[Any]]  # its KEYS and ARGV
@@ -139,9 +139,9 @@ def read_status(reply: list[bytes]) -> tuple[str, bytes | None]:
     return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
 
 
-def info_script(keys: QueueKeys) -> Script:
+def info_script(keys: QueueKeys, fleet: FleetKeys) -> Script:
     """``info-7.lua``: the queue's counts and workers; its reply goes to ``active_commands`` and ``read_info``."""
-    script_keys = [keys.pending, keys.scheduled, keys.workers, keys.heartbeats, keys.stats]
+    script_keys = [keys.pending, keys.scheduled, keys.workers, fleet.alive, keys.stats]
     return script_keys + [keys.buried(kind) for kind in KINDS], []
 
 
@@ -152,17 +152,20 @@ def active_commands(keys: QueueKeys, info_reply: list[Any]) -> list[Command]:
 
 def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> QueueInfo:
     """The ``QueueInfo`` of the replies of ``info_script`` and of ``active_commands``."""
-    now_ms, pending, scheduled, workers, heartbeats, stats, failed, dead = info_reply
-    workers, heartbeats, stats = pairs(workers), dict(pairs(heartbeats)), dict(pairs(stats))
+    now_ms, pending, scheduled, workers, deadlines, stats, failed, dead = info_reply
+    workers, deadlines, stats = pairs(workers), dict(pairs(deadlines)), dict(pairs(stats))
+
+    def worker_info(worker: bytes, liveness_ms: bytes, held: int) -> WorkerInfo:
+        # A worker forgotten (dead) but not reaped yet has no deadline: its last beat is unknown too
+        deadline = int(float(deadlines.get(worker, 0)))
+        return WorkerInfo(worker.decode(), deadline and deadline - int(float(liveness_ms)), deadline, held)
+
     return QueueInfo(
         queue=keys.queue,
         server_time_ms=now_ms,
         pending=pending,
         scheduled=scheduled,
-        workers=[
-            WorkerInfo(worker.decode(), int(heartbeats.get(worker, 0)), int(float(deadline)), held)
-            for (worker, deadline), held in zip(workers, active, strict=True)
-        ],
+        workers=[worker_info(*worker, held) for worker, held in zip(workers, active, strict=True)],
         failed=failed,
         dead=dead,
         **{name: int(stats.get(name.encode(), 0)) for name in COUNTERS},

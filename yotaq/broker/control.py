@@ -5,7 +5,7 @@ Mixed into ``Broker``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from . import commands
 from .connection import Client, translated
@@ -57,8 +57,16 @@ class Control:
         return cast(bytes | None, self._patient(lambda c: c.get(keys.progress(job_id))))
 
 
+class Heard(NamedTuple):
+    """What came on a queue's control channel: the id of a running job cancelled, or ``LAPSED`` and a
+    worker found dead (``Upkeep.forget``)."""
+
+    keys: QueueKeys
+    text: str
+
+
 class Subscription:
-    """A worker's ear on the control channels of its queues: the ids of running jobs cancelled there.
+    """A worker's ear on the control channels of its queues: what is said there (``Heard``).
 
     A connection of its own, subscribed; waiting on it sends Redis nothing. After the connection
     drops, redis-py subscribes again on the next ``next``; a cancel published meanwhile is missed,
@@ -66,16 +74,16 @@ class Subscription:
     so it does once subscribed at first).
     """
 
-    RESUBSCRIBED = ""
+    RESUBSCRIBED = Heard(QueueKeys("-"), "")
 
     def __init__(self, client: Client, queues: Sequence[QueueKeys]) -> None:
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self._channels = sorted({keys.control for keys in queues})
+        self._channels = {keys.control.encode(): keys for keys in queues}
         self._subscribed = False
         self._dropped = True  # until subscribed: a cancel before that was missed too
 
-    def next(self, timeout_s: float) -> str | None:
-        """The id of the next running job cancelled, waiting up to ``timeout_s``; None if none came.
+    def next(self, timeout_s: float) -> Heard | None:
+        """What comes next, waiting up to ``timeout_s``; None if nothing came.
 
         Raises:
             ConnectionError: Redis cannot be reached now (the next call tries again).
@@ -92,7 +100,9 @@ class Subscription:
         if self._dropped:
             self._dropped = False
             return self.RESUBSCRIBED
-        return None if message is None else cast(bytes, message["data"]).decode()
+        if message is None:
+            return None
+        return Heard(self._channels[message["channel"]], cast(bytes, message["data"]).decode(errors="replace"))
 
     def close(self) -> None:
         self._pubsub.close()

@@ -89,20 +89,25 @@ class QueueKeys:
         return f"{self._prefix}:scheduled:messages"
 
     @property
+    def token(self) -> str:
+        """The queue (``Q``) or shard (``Q#3``) in a word, as a fleet's ``serves`` lists it (``parse``)."""
+        return self.queue if self.shard is None else f"{self.queue}#{self.shard}"
+
+    @staticmethod
+    def parse(token: str) -> QueueKeys:
+        queue, _, shard = token.partition("#")
+        return QueueKeys(queue, int(shard)) if shard else QueueKeys(queue)
+
+    @property
     def workers(self) -> str:
-        """Sorted set of worker ids, scored by heartbeat deadline (ms, Redis server time)."""
+        """Sorted set of the ids of the workers serving the queue, scored by their liveness timeout (ms);
+        whether each is alive is in its fleet's ``alive``."""
         return f"{self._prefix}:workers"
 
     @property
-    def upkeep(self) -> str:
-        """String holding the id of the worker that looks for the queue's dead workers, until its lease
-        lapses (``heartbeat-3.lua``)."""
-        return f"{self._prefix}:upkeep"
-
-    @property
-    def heartbeats(self) -> str:
-        """Hash of worker id to the time of its last heartbeat (ms, Redis server time)."""
-        return f"{self._prefix}:heartbeats"
+    def trim(self) -> str:
+        """String holding the id of the worker that looks for the queue's expired records this minute."""
+        return f"{self._prefix}:trim"
 
     @property
     def deliveries(self) -> str:
@@ -226,3 +231,26 @@ class QueueKeys:
     def stats(self) -> str:
         """Hash of counters: done, failed, retried, invalid, redelivered, cancelled."""
         return f"{self._prefix}:stats"
+
+
+@dataclass(frozen=True)
+class FleetKeys:
+    """Where workers say they are alive. On one Redis (or through Sentinel) every worker's, whatever its
+    queues: one heartbeat a worker. On a cluster each queue shard's own, in its slot, where the script
+    that reaps a worker there can read it."""
+
+    prefix: str
+
+    @staticmethod
+    def of(keys: QueueKeys, cluster: bool) -> FleetKeys:
+        return FleetKeys(keys._prefix if cluster else "yotaq")
+
+    @property
+    def alive(self) -> str:
+        """Sorted set of worker ids, scored by their liveness deadline (ms, Redis server time)."""
+        return f"{self.prefix}:alive"
+
+    @property
+    def serves(self) -> str:
+        """Hash of worker id to the queues it serves (``QueueKeys.token``, space separated)."""
+        return f"{self.prefix}:serves"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
 from ..serializer import message_id
 from .connection import Client, pairs, transaction
-from .keys import KINDS, QueueKeys
+from .keys import KINDS, FleetKeys, QueueKeys
 from .scripts import Scripts
 
 T = TypeVar("T")
@@ -34,15 +34,20 @@ class ScheduleRecord(NamedTuple):
 class Beat(NamedTuple):
     """What a heartbeat found."""
 
-    was_missing: bool  # the worker was not registered: its first beat, or it was presumed dead and reaped
-    holds_upkeep: bool  # it holds the queue's upkeep lease: it looks for dead workers, and trims
-    lapsed: list[str]  # the workers whose deadline has passed, for the upkeep lease's holder (else none)
+    was_missing: bool  # the worker was not alive: its first beat, or it was presumed dead and forgotten
+    lapsed: list[str]  # workers whose deadline has passed (some, when asked to look)
+
+
+LAPSED_BATCH = 16  # workers a heartbeat that looks asks for, at most: the next one asks for the rest
+LAPSED = "lapsed "  # on a queue's control channel: a worker to reap there (a job id has no space)
+MARKER = "s"  # the one member of a queue's marker (``QueueKeys.marker``)
 
 
 class Upkeep:
     """Heartbeats, reaping, promoting, periodic ticks and trimming, for ``Broker``."""
 
     _scripts: Scripts
+    cluster: bool
 
     if TYPE_CHECKING:
 
@@ -50,20 +55,75 @@ class Upkeep:
 
         def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
 
-    # -- liveness and time ---------------------------------------------------------------------
+    # -- liveness ------------------------------------------------------------------------------
 
-    def heartbeat(self, keys: QueueKeys, worker: str, liveness_ms: int) -> Beat:
-        """Push ``worker``'s liveness deadline forward, and take or keep the queue's upkeep lease."""
-        script_keys = [keys.workers, keys.heartbeats, keys.upkeep]
-        missing, holds, lapsed = self._call(
-            lambda c: self._scripts.heartbeat(script_keys, [worker, liveness_ms], client=c)
-        )
-        return Beat(bool(missing), bool(holds), [member.decode() for member in lapsed])
+    def fleet(self, keys: QueueKeys) -> FleetKeys:
+        """Where the workers of ``keys`` say they are alive (``FleetKeys``)."""
+        return FleetKeys.of(keys, self.cluster)
+
+    def clock(self, fleet: FleetKeys) -> int:
+        """The Redis server's clock (ms) on the fleet's node."""
+        return int(self._call(lambda c: self._scripts.clock([fleet.alive], [], client=c)))
+
+    def heartbeat(self, fleet: FleetKeys, worker: str, deadline_ms: int, *, lapsed_before_ms: int | None) -> Beat:
+        """Move ``worker``'s liveness deadline to ``deadline_ms`` (the caller knows Redis's clock), and with
+        ``lapsed_before_ms`` look for workers whose deadline came before: two commands, one round trip."""
+
+        def beat(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.zadd(fleet.alive, {worker: deadline_ms})
+                if lapsed_before_ms is not None:
+                    pipe.zrangebyscore(fleet.alive, "-inf", lapsed_before_ms, start=0, num=LAPSED_BATCH)
+                return cast(list[Any], pipe.execute())
+
+        replies = self._call(beat)
+        lapsed = [member.decode(errors="replace") for member in replies[1]] if len(replies) > 1 else []
+        return Beat(bool(replies[0]), lapsed)
+
+    def register(self, fleet: FleetKeys, worker: str, queues: Sequence[QueueKeys], liveness_ms: int) -> None:
+        """Say which queues ``worker`` serves: on each, and in its fleet (for whoever finds it dead)."""
+
+        def register(client: Client) -> None:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.zadd(keys.workers, {worker: liveness_ms})
+                pipe.hset(fleet.serves, worker, " ".join(keys.token for keys in queues))
+                pipe.execute()
+
+        self._call(register)
+
+    def forget(self, fleet: FleetKeys, worker: str) -> list[QueueKeys] | None:
+        """Forget a worker found dead and tell the queues it served (``LAPSED`` on their control channels),
+        whose workers give back its tasks; None when it is alive, or another worker forgot it first."""
+        served = self._call(lambda c: self._scripts.forget([fleet.alive, fleet.serves], [worker], client=c))
+        if served is None:
+            return None
+        queues = [QueueKeys.parse(token) for token in cast(bytes, served).decode().split()]
+
+        def tell(client: Client) -> None:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.publish(keys.control, LAPSED + worker)
+                pipe.execute()
+
+        self._call(tell)
+        return queues
+
+    def leave(self, fleet: FleetKeys, worker: str) -> None:
+        """``worker`` stops: it is no longer alive, and serves nothing."""
+
+        def leave(client: Client) -> None:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.zrem(fleet.alive, worker)
+                pipe.hdel(fleet.serves, worker)
+                pipe.execute()
+
+        self._call(leave)
 
     def lapsed_workers(self, keys: QueueKeys) -> list[str]:
-        """The workers registered on the queue whose liveness deadline has passed."""
-
-        members = cast(list[bytes], self._call(lambda c: self._scripts.lapsed([keys.workers], [], client=c)))
+        """The workers registered on the queue that are not alive (their tasks are to be given back)."""
+        script_keys = [keys.workers, self.fleet(keys).alive]
+        members = cast(list[bytes], self._call(lambda c: self._scripts.lapsed(script_keys, [], client=c)))
         return [member.decode(errors="replace") for member in members]
 
     def reap(
@@ -85,7 +145,7 @@ class Upkeep:
         """
         held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
         ids = [message_id(message) for message in held]
-        script_keys = [keys.workers, keys.heartbeats, keys.active(worker), keys.pending, keys.state]
+        script_keys = [keys.workers, self.fleet(keys).alive, keys.active(worker), keys.pending, keys.state]
         script_keys += [keys.deliveries, keys.stats, *keys.buried_keys("dead"), *keys.slots]
         script_keys += [keys.result(job_id) for job_id in ids]
         args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
@@ -93,12 +153,18 @@ class Upkeep:
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None
 
+    # -- time --------------------------------------------------------------------------------------
+
     def wait_due(self, queues: Sequence[QueueKeys], timeout_s: float) -> QueueKeys | None:
         """Wait in Redis up to ``timeout_s`` until a job is scheduled on one of ``queues`` (its marker is
         written); which queue, or None. On a Redis Cluster the queues must share a slot."""
         by_marker = {keys.marker: keys for keys in queues}
         reply = cast(tuple[bytes, bytes, float] | None, self._call(lambda c: c.bzpopmin(list(by_marker), timeout_s)))
         return None if reply is None else by_marker[reply[0].decode()]
+
+    def wake_time(self, keys: QueueKeys) -> None:
+        """Write the queue's marker, as if a job came due now: a worker waiting on it looks at the queue."""
+        self._call(lambda c: c.zadd(keys.marker, {MARKER: 0}, lt=True))
 
     def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
         """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
@@ -166,6 +232,10 @@ class Upkeep:
         this call did (another worker may have first); see ``disable-2.lua``."""
         script_keys = [keys.schedule_next, keys.schedule_disabled]
         return bool(self._call(lambda c: self._scripts.disable(script_keys, [name, due, reason], client=c), write=True))
+
+    def trim_turn(self, keys: QueueKeys, worker: str, every_ms: int) -> bool:
+        """Whether it is ``worker``'s turn to ``trim`` the queue: one worker's a period, for the fleet."""
+        return bool(self._call(lambda c: c.set(keys.trim, worker, nx=True, px=every_ms)))
 
     def trim(self, keys: QueueKeys) -> None:
         """Forget the failed and dead records that have expired, and the rates that hold no more.

@@ -1,9 +1,9 @@
 """The consumer side, split by job: the loop and its signals (``loop``), the lease batch (``batch``),
-the maintenance threads (``maintenance``), time limits (``timelimit``), and waiting on several
-queues at once (``watch``)."""
+the maintenance threads (``maintenance``) and the heartbeat (``liveness``), time limits
+(``timelimit``), and waiting on several queues at once (``watch``)."""
 
+from .liveness import reap
 from .loop import HEARTBEAT_INTERVAL_S, LIVENESS_TIMEOUT_S, MAX_DELIVERIES, Worker
-from .maintenance import reap
 from .timelimit import Watchdog
 
 __all__ = ["HEARTBEAT_INTERVAL_S", "LIVENESS_TIMEOUT_S", "MAX_DELIVERIES", "Watchdog", "Worker", "reap"]

@@ -28,7 +28,8 @@ from ..broker.connection import Client
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from ..hooks import Hook, Hooks
 from .batch import Batch
-from .maintenance import Liveness, Maintenance, reap
+from .liveness import Liveness, reap
+from .maintenance import Maintenance
 from .pool import AsyncPool
 from .shards import Shards
 from .task import StopNow, TaskHandler
@@ -41,7 +42,7 @@ T = TypeVar("T")
 
 IDLE_WAIT_S = 5.0  # longest a blocking wait for work lasts (work, a stop signal and an outage end it sooner)
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
-HEARTBEAT_INTERVAL_S = 1.0  # also how often this worker looks for dead ones
+HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 MAX_CONCURRENCY = 10_000
 MAX_LIVENESS_S = 86_400.0  # the longest liveness timeout (and heartbeat interval) taken: a day
@@ -64,7 +65,9 @@ class Worker:
             Results are signed with it too.
         burst: stop when no task is pending or scheduled instead of waiting for more.
         liveness_timeout: seconds without a heartbeat after which this worker counts as dead.
-        heartbeat_interval: seconds between heartbeats (and between looks for dead workers).
+        heartbeat_interval: seconds between heartbeats (and between looks for dead workers); by default
+            ``HEARTBEAT_INTERVAL_S``, or a third of ``liveness_timeout`` if that is shorter. A dead worker's
+            tasks are given back within ``liveness_timeout`` plus this.
         max_deliveries: how many times a task may lose its worker before it is set aside.
         name: this worker's id; host, pid and a random suffix by default.
         watchdog: told each task's time limit, for a supervising process to enforce it even on
@@ -85,7 +88,7 @@ class Worker:
         secret: str | bytes | None = None,
         burst: bool = False,
         liveness_timeout: float = LIVENESS_TIMEOUT_S,
-        heartbeat_interval: float = HEARTBEAT_INTERVAL_S,
+        heartbeat_interval: float | None = None,
         max_deliveries: int = MAX_DELIVERIES,
         name: str | None = None,
         watchdog: Watchdog | None = None,
@@ -101,6 +104,8 @@ class Worker:
         self._turn = random.randrange(shards)  # the shard each group is looked at from first
         self.broker = Broker(redis_client, replicas=replicas)
         self.burst = burst
+        if heartbeat_interval is None:
+            heartbeat_interval = min(HEARTBEAT_INTERVAL_S, _positive("liveness_timeout", liveness_timeout) / 3)
         if _positive("heartbeat_interval", heartbeat_interval) >= _positive("liveness_timeout", liveness_timeout):
             raise ConfigurationError("heartbeat_interval must be shorter than liveness_timeout")
         if (
@@ -128,11 +133,11 @@ class Worker:
         self._tasks = self._task_handler()
         self._stopping = False
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
+        self._idle = False  # the last wait for work timed out
         self._shutting_down = False
 
     def _shards_of(self, batch: Batch) -> Shards:
-        liveness_ms = round(self.liveness.liveness_timeout * 1000)
-        return Shards(self.broker, self.name, batch, self.queues, liveness_ms)
+        return Shards(self.broker, self.name, batch, self.queues)
 
     def _task_handler(self) -> TaskHandler:
         self._runner = TaskRunner(self._watchdog)
@@ -157,13 +162,14 @@ class Worker:
                 "no secret set: this worker runs any message it finds, so anyone who can write to "
                 "this Redis can run code here (set YOTAQ_SECRET or secret=)"
             )
-        self._stopping = self._shutting_down = False
+        self._stopping = self._shutting_down = self._idle = False
         self._batch = Batch()
         self._shards = self._shards_of(self._batch)
         self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
         maintenance = Maintenance(
             self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
         )
+        self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None
         crashed = False
@@ -257,7 +263,9 @@ class Worker:
         """Lease the next task(s) into the batch (``size`` at most, or as the batch sees fit), waiting up
         to ``IDLE_WAIT_S`` when there are none (unless ``wait`` is off)."""
         size = self._batch.size() if size is None else size
-        for keys in self._in_turn():  # in priority order, acknowledging on the way
+        # A wait that found nothing is followed by another, not by a lease that would find nothing either
+        # (nothing has finished since: there is nothing to acknowledge)
+        for keys in [] if wait and self._idle else self._in_turn():  # in priority order, acknowledging
             if (leases := self._shards.lease(keys, size)) is None:
                 continue  # its node fails: the other queues are served meanwhile
             self._tasks.lost_leases(leases.lost, "done")
@@ -273,9 +281,11 @@ class Worker:
                 return
             if watcher is None:
                 first = self.queues[0]
-                self._batch.add(first, self.broker.lease_blocking(first, self.name, IDLE_WAIT_S))
+                leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S)
+                self._batch.add(first, leases)
+                self._idle = not leases.messages
             else:
-                watcher.wait(IDLE_WAIT_S, is_ready=self._shards.any_pending)
+                self._idle = not watcher.wait(IDLE_WAIT_S, None if self._idle else self._shards.any_pending)
         finally:
             self._waiting = False
 
@@ -347,6 +357,7 @@ class Worker:
                 logger.info("gave %d unfinished task(s) back to %r", released, keys.queue)
         if failure is not None:
             raise failure
+        maintenance.leave()
 
     # -- outages and signals -------------------------------------------------------------------
 

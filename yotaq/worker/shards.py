@@ -42,15 +42,14 @@ class Shards:
         worker: str,
         batch: Batch,
         queues: Sequence[QueueKeys],
-        liveness_ms: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._broker = broker
         self._worker = worker
         self._batch = batch
         self._queues = list(queues)
-        self._liveness_ms = liveness_ms
         self._clock = clock
+        self.rejoined: Callable[[], None] = lambda: None  # the worker beats again there (registering)
         self._failing: dict[QueueKeys, tuple[float, float]] = {}  # queue: (when to try it again, its pause)
 
     def ready(self, keys: QueueKeys) -> bool:
@@ -116,7 +115,7 @@ class Shards:
                     logger.warning("job %s: finished, but no longer leased by this worker", job_id)
             if given := self.give_back_strays(keys):
                 logger.info("gave %d task(s) back to %r after its node failed", given, keys.queue)
-        self._broker.heartbeat(keys, self._worker, self._liveness_ms)
+        self.rejoined()
         del self._failing[keys]
         logger.warning("%s answers again: leasing from it", _named(keys))
 

@@ -42,17 +42,18 @@ class QueueWatcher:
         for thread in self._threads:
             thread.start()
 
-    def wait(self, timeout: float, is_ready: Callable[[], bool]) -> None:
-        """Return when a watched queue has work, ``timeout`` seconds passed, or ``is_ready()`` is true.
+    def wait(self, timeout: float, is_ready: Callable[[], bool] | None) -> bool:
+        """Return when a watched queue has work, ``timeout`` seconds passed, or ``is_ready()`` is true;
+        whether there is work (False: the wait timed out).
 
-        ``is_ready`` runs after the watchers are armed, so work that arrives while it checks is
-        not missed.
+        ``is_ready`` runs after the watchers are armed, so work that arrives while it checks is not
+        missed; a wait that follows one that timed out needs none: the watchers never stopped watching.
         """
         round_ = self.arm()
-        if is_ready():
-            return
+        if is_ready is not None and is_ready():
+            return True
         with self._condition:
-            self._condition.wait_for(lambda: self._woken_round >= round_ or self._stopped, timeout)
+            return self._condition.wait_for(lambda: self._woken_round >= round_ or self._stopped, timeout)
 
     def arm(self) -> int:
         """Have the threads watch for work from now on (until they see some); the round this starts."""

@@ -1,9 +1,9 @@
 --[[
   Give back the tasks of a worker that is gone (its liveness deadline has passed, or its
-  supervisor saw it die), then forget the worker. Each task goes back to the head of the
-  pending list, in order, and counts one delivery that ended with a dead worker; at
+  supervisor saw it die), then forget the worker on this queue. Each task goes back to the head
+  of the pending list, in order, and counts one delivery that ended with a dead worker; at
   max_deliveries it is set aside as dead instead.
-  KEYS[1] workers sorted set   KEYS[2] heartbeats hash   KEYS[3] that worker's active list
+  KEYS[1] workers sorted set   KEYS[2] its fleet's alive sorted set   KEYS[3] that worker's active list
   KEYS[4] pending list         KEYS[5] state hash        KEYS[6] deliveries hash
   KEYS[7] stats hash           KEYS[8] dead sorted set   KEYS[9] dead messages hash
   KEYS[10] dead reasons hash   KEYS[11] limit holders sorted set   KEYS[12] waiting sorted set
@@ -13,17 +13,19 @@
   ARGV[6] the job ids, space separated
   ARGV[5 + 2i] the i-th message the caller read from the active list
   ARGV[6 + 2i] its outcome should it be set aside: a signed envelope that says why
-  Returns: {requeued, set aside}, or false when the worker is alive (or no longer registered,
-  without ARGV[3]) or its active list is no longer what the caller read (call again).
+  Returns: {requeued, set aside}, or false when the worker is alive or no longer registered on the
+  queue (unless ARGV[3]), or its active list is no longer what the caller read (call again).
 ]]
 --@include now_ms
 --@include job_id
 --@include limits
 --@include bury
-local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local now = now_ms()
-if ARGV[3] ~= '1' and (not deadline or tonumber(deadline) > now) then
-  return false
+if ARGV[3] ~= '1' then
+  local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or (deadline and tonumber(deadline) > now) then
+    return false
+  end
 end
 local held = redis.call('LRANGE', KEYS[3], 0, -1)
 if 2 * #held ~= #ARGV - 6 then
@@ -57,6 +59,5 @@ for i = #held, 1, -1 do
 end
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'redelivered', requeued)
 return {requeued, buried}
