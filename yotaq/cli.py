@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "--heartbeat-interval",
         type=float,
         metavar="S",
-        help=f"seconds between heartbeats and looks for dead workers (default {HEARTBEAT_INTERVAL_S}, or a third "
+        help=f"seconds between heartbeats and looks for dead workers (default {HEARTBEAT_INTERVAL_S}, or half "
         "of the liveness timeout if shorter)",
     )
     worker.add_argument(

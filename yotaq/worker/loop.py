@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 5.0  # longest a blocking wait for work lasts (work, a stop signal and an outage end it sooner)
+IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s socket timeout of yotaq.connect (work,
+# a stop signal and an outage end it sooner)
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -66,7 +67,7 @@ class Worker:
         burst: stop when no task is pending or scheduled instead of waiting for more.
         liveness_timeout: seconds without a heartbeat after which this worker counts as dead.
         heartbeat_interval: seconds between heartbeats (and between looks for dead workers); by default
-            ``HEARTBEAT_INTERVAL_S``, or a third of ``liveness_timeout`` if that is shorter. A dead worker's
+            ``HEARTBEAT_INTERVAL_S``, or half of ``liveness_timeout`` if that is shorter. A dead worker's
             tasks are given back within ``liveness_timeout`` plus this.
         max_deliveries: how many times a task may lose its worker before it is set aside.
         name: this worker's id; host, pid and a random suffix by default.
@@ -105,7 +106,7 @@ class Worker:
         self.broker = Broker(redis_client, replicas=replicas)
         self.burst = burst
         if heartbeat_interval is None:
-            heartbeat_interval = min(HEARTBEAT_INTERVAL_S, _positive("liveness_timeout", liveness_timeout) / 3)
+            heartbeat_interval = min(HEARTBEAT_INTERVAL_S, _positive("liveness_timeout", liveness_timeout) / 2)
         if _positive("heartbeat_interval", heartbeat_interval) >= _positive("liveness_timeout", liveness_timeout):
             raise ConfigurationError("heartbeat_interval must be shorter than liveness_timeout")
         if (

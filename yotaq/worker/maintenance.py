@@ -32,7 +32,7 @@ from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
-MAX_WAIT_S = 5.0  # the longest a time thread's wait in Redis lasts (each ends within the socket's timeout)
+MAX_WAIT_S = 8.0  # the longest a time thread's wait in Redis lasts (within the 10 s socket timeout)
 # A time thread looks at a queue when something there comes due, when its marker says so, and at least
 # this often: a marker taken by a worker that then died is written again when that worker is found dead
 LOOK_ANYWAY_S = 60.0
