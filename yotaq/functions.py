@@ -25,16 +25,21 @@ from collections.abc import Callable
 from typing import Any
 
 import dill
-from dill._dill import MetaCatchingDict
 
 from .exceptions import SerializationError
 
-
-def _refuse(pickler: Any, obj: Any) -> None:
-    raise SerializationError(
-        f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to a worker: "
-        "it only has meaning inside this process"
-    )
+# Objects that only have meaning inside one process, by their exact type.
+_REFUSED = frozenset(
+    {
+        type(threading.Lock()),
+        type(threading.RLock()),
+        io.FileIO,
+        io.BufferedReader,
+        io.BufferedWriter,
+        io.BufferedRandom,
+        io.TextIOWrapper,
+    }
+)
 
 
 class _Pickler(dill.Pickler):  # type: ignore[misc]
@@ -45,37 +50,21 @@ class _Pickler(dill.Pickler):  # type: ignore[misc]
     queue, so they are refused at enqueue time.
     """
 
-    dispatch = MetaCatchingDict(dill.Pickler.dispatch.copy())
-
-
-for _type in (
-    type(threading.Lock()),
-    type(threading.RLock()),
-    io.FileIO,
-    io.BufferedReader,
-    io.BufferedWriter,
-    io.BufferedRandom,
-    io.TextIOWrapper,
-):
-    _Pickler.dispatch[_type] = _refuse
-
-_save_module = dill.Pickler.dispatch[types.ModuleType]
-
-
-def _save_yotaq_by_name(pickler: Any, module: types.ModuleType) -> None:
-    """A task that uses yotaq itself (``yotaq.current_job()``, ``yotaq.Retry``) refers to it by name.
-
-    dill takes a module that is not installed in site-packages (yotaq run from a clone) to be the
-    user's own, possibly absent on the worker, and pickles its whole state; every worker has
-    yotaq, and its state holds objects that cannot travel.
-    """
-    if module.__name__ == "yotaq" or module.__name__.startswith("yotaq."):
-        pickler.save_reduce(importlib.import_module, (module.__name__,), obj=module)
-    else:
-        _save_module(pickler, module)
-
-
-_Pickler.dispatch[types.ModuleType] = _save_yotaq_by_name
+    def reducer_override(self, obj: Any) -> Any:
+        """The standard pickler's hook, asked before dill's table of types for each object not yet
+        pickled: refuses what cannot travel, takes yotaq by name, and leaves the rest to dill."""
+        kind = type(obj)
+        if kind in _REFUSED:
+            raise SerializationError(
+                f"cannot send a {kind.__module__}.{kind.__qualname__} to a worker: "
+                "it only has meaning inside this process"
+            )
+        if kind is types.ModuleType and (obj.__name__ == "yotaq" or obj.__name__.startswith("yotaq.")):
+            # dill takes a module that is not installed in site-packages (yotaq run from a clone) to
+            # be the user's own, possibly absent on the worker, and pickles its whole state; every
+            # worker has yotaq, and its state holds objects that cannot travel.
+            return importlib.import_module, (obj.__name__,)
+        return NotImplemented
 
 
 def _dill(obj: Any, what: str) -> bytes:

@@ -4,6 +4,7 @@ waiting out an outage, and redis-py's errors in yotaq's words."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import threading
 import time
@@ -13,12 +14,9 @@ from typing import Any, TypeVar, cast
 
 import redis
 from redis import DriverInfo
-from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
-from redis.retry import Retry
 
-from .. import __version__
 from ..exceptions import BrokerError, ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 
 T = TypeVar("T")
@@ -26,13 +24,26 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S = 2.0
 # Longer than any blocking wait the worker makes, so a timeout means Redis is in trouble.
 SOCKET_TIMEOUT_S = 10.0
-# How yotaq's connections name themselves (CLIENT SETINFO, Redis 7.2+): "redis-py(yotaq_v0.1.0)".
-# Given whole, with redis-py's version, because redis-py otherwise looks its own version up in the
-# installed packages' metadata for every new connection: 2-4 ms each.
-DRIVER_INFO = DriverInfo(lib_version=redis.__version__).add_upstream_driver("yotaq", __version__)
 # Waiting out an outage: exponential backoff from the first pause, capped.
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 5.0
+
+
+def _driver_info() -> DriverInfo:
+    """How yotaq's connections name themselves (CLIENT SETINFO, Redis 7.2+): "redis-py(yotaq_v0.1.0)".
+
+    Given whole, with redis-py's version, because redis-py otherwise looks its own version up in the
+    installed packages' metadata for every new connection: 2-4 ms each. yotaq's own is looked up
+    here, once per process (about 3 ms); a source tree that is not installed has none to give.
+    """
+    info = DriverInfo(lib_version=redis.__version__)
+    try:
+        return info.add_upstream_driver("yotaq", importlib.metadata.version("yotaq"))
+    except importlib.metadata.PackageNotFoundError:
+        return info
+
+
+DRIVER_INFO = _driver_info()
 
 
 Client = redis.Redis | RedisCluster
@@ -56,11 +67,11 @@ class ThreadClients:
     A pooled client takes a connection from its pool for each command and gives it back after:
     a lock, redis-py's connection metrics and a poll of the socket for stray bytes. Measured here,
     a whole ``RPUSH`` takes 28 µs that way and 17 through a client of its own (about 50 and 33
-    with the caches cold, as after an idle wait). A thread's own client (redis-py's
-    ``client.client()``) holds one connection of the pool, and goes back to the pool when its
-    thread ends or this object goes. A forked child makes its own; so does a call made while its
-    thread's client is busy (a signal handler enqueueing in the middle of an enqueue), rather than
-    interleave two commands on one socket.
+    with the caches cold, as after an idle wait). A thread's own client (an ``OwnClient``, of
+    ``redis.Redis`` itself whatever the class of ``client``) holds one connection of the pool, and
+    goes back to the pool when its thread ends or this object goes. A forked child makes its own;
+    so does a call made while its thread's client is busy (a signal handler enqueueing in the middle
+    of an enqueue), rather than interleave two commands on one socket.
     """
 
     def __init__(self, client: Client) -> None:
@@ -71,7 +82,7 @@ class ThreadClients:
 
     def call(self, command: Callable[[Any], T], timeout_s: float | None = None) -> T:
         """``command(client)`` with this thread's client; within ``timeout_s`` when given, whatever the
-        client's own settings (no retries of redis-py's, and no socket wait longer than that).
+        client's own settings (see ``OwnClient``).
 
         A Redis Cluster client keeps a pool per node and picks the node by key: it is used as it is.
         """
@@ -81,59 +92,70 @@ class ThreadClients:
         pid, own = getattr(local, "own", (0, None))
         local.own = (0, None)  # busy until command returns
         if own is None or pid != os.getpid():
-            pid, own = os.getpid(), self._client.client()  # type: ignore[union-attr]
-        if own.connection._sock is None:
-            # Connect through connect(), which a Sentinel-managed connection overrides to ask the
-            # Sentinels for the master: redis-py's lazy connect on sending a command does not, and
-            # would dial the old master again after a failover.
-            own.connection.connect()
+            pid, own = os.getpid(), OwnClient(connection_pool=cast(redis.Redis, self._client).connection_pool)
+        connection: Any = own.connection  # redis-py's connections are untyped
+        if connection.should_reconnect():  # Redis said it is moving (maintenance notifications)
+            connection.disconnect()
+        # Connected through connect() (nothing to do once connected), which a Sentinel-managed
+        # connection overrides to ask the Sentinels for the master: redis-py's lazy connect on
+        # sending a command does not, and would dial the old master again after a failover.
+        connection.connect()
+        own.deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
-            if timeout_s is None:
-                return command(own)
-            return _bounded(own.connection, timeout_s, lambda: command(own))
+            return command(own)
         finally:
+            own.deadline = None
             local.own = (pid, own)
 
 
-def _bounded(connection: Any, timeout_s: float, call: Callable[[], T]) -> T:
-    """``call()`` made to end within about ``timeout_s``: the connection's socket waits no longer, and
-    redis-py does not try it again. What the connection had is put back after."""
-    saved = connection.retry, connection.socket_timeout, connection.socket_connect_timeout
-    timeout_s = min(timeout_s, saved[1] or timeout_s)
-    connection.retry = _NO_RETRY
-    connection.socket_timeout = timeout_s
-    connection.socket_connect_timeout = min(timeout_s, saved[2] or timeout_s)
-    sock = connection._sock  # redis-py sets a socket's timeout when it connects; this one is open already
-    if sock is not None:
-        sock.settimeout(timeout_s)
-    try:
-        return call()
-    finally:
-        connection.retry, connection.socket_timeout, connection.socket_connect_timeout = saved
-        if connection._sock is not None:
-            connection._sock.settimeout(saved[1])
+class OwnClient(redis.Redis):
+    """A client holding one connection of a shared pool, for one thread (``ThreadClients``).
+
+    While ``deadline`` (a ``time.monotonic()``) is set, each command is sent once (redis-py's
+    retries are left out: ``Patience`` is the one policy) and its reply awaited until the deadline
+    at most, whatever the pool's ``socket_timeout``: a producer gives up on a Redis that has
+    stopped answering within its patience. A reply that has begun to arrive is read to its end,
+    and a connection made, within the pool's own timeouts.
+    """
+
+    def __init__(self, *, connection_pool: redis.ConnectionPool) -> None:
+        super().__init__(connection_pool=connection_pool, single_connection_client=True)
+        self.deadline: float | None = None
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        if self.deadline is None:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        connection: Any = self.connection
+        connection.send_command(*args)
+        reply_by(connection, self.deadline)
+        return self.parse_response(connection, args[0], **options)  # type: ignore[no-untyped-call]
 
 
-_NO_RETRY = Retry(NoBackoff(), 0)
+def reply_by(connection: Any, deadline: float | None) -> None:
+    """Wait until ``connection`` has a reply to read, or give up on it at ``deadline`` (a
+    ``time.monotonic()``; None: as long as the connection's ``socket_timeout``)."""
+    if deadline is not None and not connection.can_read(timeout=max(deadline - time.monotonic(), 0.0)):
+        connection.disconnect()  # the reply may come later, where the next command's is expected
+        raise ConnectionError("no reply from Redis in time, so the command may or may not have gone through")
 
 
 def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     """Run ``commands`` as one ``MULTI`` ... ``EXEC`` on ``own``'s connection, in one round trip; their replies.
 
-    ``own`` is a client holding one connection (``ThreadClients``). redis-py's ``pipeline()`` would
+    ``own`` is a client holding one connection (``OwnClient``). redis-py's ``pipeline()`` would
     take another connection from the pool for the purpose, at the pool's price; this writes the
     commands on the connection ``own`` holds and reads every reply back, so the connection stays
-    in step even when Redis refuses one of them. On a Redis Cluster (every command on one slot)
-    redis-py's transaction is used.
+    in step even when Redis refuses one of them. On any other client (a Redis Cluster's: every
+    command on one slot) redis-py's transaction is used.
     """
-    if not isinstance(own, redis.Redis):  # a RedisCluster (not asked directly: see ThreadClients)
-        with own.pipeline(transaction=True) as pipe:  # type: ignore[no-untyped-call]
+    if not isinstance(own, OwnClient):  # (not isinstance against RedisCluster: see ThreadClients)
+        with own.pipeline(transaction=True) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return list(pipe.execute())
-    connection = own.connection
-    assert connection is not None, "transaction() needs a client of its own (ThreadClients)"
-    connection.send_packed_command([_resp((b"MULTI",), *commands, (b"EXEC",))], check_health=False)  # type: ignore[no-untyped-call]
+    connection: Any = own.connection
+    connection.send_packed_command([packed((b"MULTI",), *commands, (b"EXEC",))], check_health=False)
+    reply_by(connection, own.deadline)  # the replies come together: one wait for them all
     error: redis.ResponseError | None = None
     replies: Any = None
     for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
@@ -165,9 +187,10 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
     return list(zip(reply[::2], reply[1::2], strict=True))
 
 
-def _resp(*commands: tuple[Any, ...]) -> bytes:
+def packed(*commands: tuple[Any, ...]) -> bytes:
     """Commands in Redis's protocol, packed by hiredis where it is installed, else here: redis-py's
-    packer costs a few times more, on every enqueue (the arguments here are bytes, str or int)."""
+    packer (``Connection.pack_commands``) takes 2.4 times as long for an enqueue's ``MULTI`` without
+    hiredis, 11.5 µs against 4.7 (the arguments here are bytes, str or int)."""
     if _pack_command is not None:
         return b"".join(map(_pack_command, commands))
     parts = []
