@@ -24,6 +24,7 @@ from yotaq.broker.broker import PRODUCER_PATIENCE_S
 from yotaq.serializer import decode
 from yotaq.server import free_port
 
+from . import tasks
 from .clusters import LocalCluster, LocalSentinel
 from .helpers import ROOT, Process, wait_for
 
@@ -47,6 +48,17 @@ async def running_loop_id() -> int:
 
 def fail(message: str) -> None:
     raise ValueError(message)
+
+
+async def reports_progress(seconds: float) -> str:
+    yotaq.current_job().set_progress({"step": 1, "of": 2})
+    await asyncio.sleep(seconds)
+    yotaq.current_job().set_progress(1.0)
+    return "reported"
+
+
+# A message from a producer on another Python (authentic: unsigned, to a worker without a secret)
+OLD_PYTHON_MESSAGE = b"yq1 3.0 deadjob 0 %d - - garbage" % (time.time() + 3600)
 
 
 @pytest.fixture
@@ -246,6 +258,130 @@ def test_eager_runs_coroutines_on_the_callers_loop(queue_name) -> None:
     run(scenario())
 
 
+def test_a_decorated_task_delays_with_its_options_and_reports_progress(async_queue, queue, spawn) -> None:
+    async def scenario() -> None:
+        async with async_queue() as aq:
+            # Given a function decorated by the async queue, and no worker yet
+            decorated = aq.task(retries=2)(reports_progress)
+            assert isinstance(decorated, yotaq.AsyncTaskFunction) and decorated.__name__ == "reports_progress"
+            later = await decorated.options(delay=60, retries=0).delay(0)
+            assert await later.status() is yotaq.Status.SCHEDULED
+            # When it is delayed, then its message carries the decorator's options, as Queue.task's does
+            job = await decorated.delay(1.0)
+            assert isinstance(job, yotaq.AsyncJob) and await job.status() is yotaq.Status.PENDING
+            task = decode(queue.redis.lindex(queue.keys.pending, 0), None, queue.name)
+            assert (task.options, task.args, task.fn.__name__) == ({"retries": 2}, (1.0,), "reports_progress")
+            assert await job.progress() is None  # nothing reported yet
+
+            # And a worker runs it: its progress is read awaited, while it runs and after
+            start_worker(spawn, queue)
+            while (reported := await job.progress()) is None:
+                await asyncio.sleep(0.02)
+            assert reported == {"step": 1, "of": 2}
+            assert await job.result(timeout=30) == "reported"
+            assert await job.progress() == 1.0 == queue.job(job.id).progress
+            assert await aq.job("never-enqueued").progress() is None
+
+            # Called, a decorated function still runs here
+            assert await aq.task(retries=1)(add)(2, 3) == 5
+
+    run(scenario())
+
+
+def test_periodic_schedules_are_registered_listed_and_removed_from_either_queue(
+    r, queue_name, async_queue, spawn
+) -> None:
+    queue = yotaq.Queue(r, queue_name, shards=3)  # the blocking twin, on the same sharded queue
+
+    async def scenario() -> None:
+        async with async_queue(shards=3) as aq:
+            # Given schedules registered by the async queue, one with options, one under its default name
+            assert await aq.periodic(every=60, name="report")(add) is add
+            decorated = aq.task()(divmod)
+            assert (
+                await aq.options(retries=3).periodic(cron="*/5 * * * *", tz="Europe/Paris", name="cleanup")(decorated)
+                is decorated
+            )
+            await aq.periodic(every=30)(sleep_for)
+            # Then either queue lists them, from every shard
+            listed = await aq.periodics()
+            assert [schedule.name for schedule in listed] == ["cleanup", "report", "tests.test_aio.sleep_for"]
+            assert listed == queue.periodics()
+            cleanup = listed[0]
+            assert (cleanup.cron, cleanup.tz, cleanup.every) == ("*/5 * * * *", "Europe/Paris", None)
+            assert cleanup.next_run_ms % 60_000 == 0 and cleanup.next_run_ms > time.time() * 1000
+
+            # A bad schedule is refused before anything is sent
+            with pytest.raises(yotaq.ConfigurationError, match="every="):
+                aq.periodic()
+            with pytest.raises(yotaq.ConfigurationError, match="takes no delay"):
+                aq.options(delay=1).periodic(every=1)
+            with pytest.raises(yotaq.ConfigurationError, match="periodic schedule name"):
+                await aq.periodic(every=1, name="not a name")(add)
+
+            # When they are removed, by either queue, then they are gone
+            assert await aq.remove_periodic("report") is True and await aq.remove_periodic("report") is False
+            assert queue.remove_periodic("cleanup")
+            assert await aq.remove_periodic("tests.test_aio.sleep_for")
+            assert await aq.periodics() == [] == queue.periodics()
+
+            # And a schedule registered here is run by the workers, each tick once
+            await aq.periodic(every=0.5, name="often")(running_loop_id)
+            start_worker(spawn, queue, "--shards", "3")
+            while (await aq.info()).done < 2:
+                await asyncio.sleep(0.05)
+            assert (await aq.info()).failed == 0
+
+    run(scenario())
+
+
+def test_failed_and_dead_jobs_are_listed_requeued_and_purged(r, queue_name, async_queue, burst_worker, tmp_path):
+    queue = yotaq.Queue(r, queue_name, shards=2)
+
+    # Given a job that fails once and a dead one, on a queue of two shards
+    async def given() -> str:
+        async with async_queue(shards=2) as aq:
+            return (await aq.enqueue(tasks.flaky, str(tmp_path / "journal"), 2)).id
+
+    failing_id = run(given())
+    queue.broker.push(queue._shard("deadjob"), "deadjob", OLD_PYTHON_MESSAGE)
+    burst_worker(shards=2)
+
+    # When the async queue lists and requeues them
+    async def when() -> None:
+        async with async_queue(shards=2) as aq:
+            [failed] = await aq.failed_jobs()
+            assert (failed.id, failed.kind) == (failing_id, "failed") and "RuntimeError: try 1 fails" in failed.reason
+            [dead] = await aq.dead_jobs()
+            assert (dead.id, dead.kind) == ("deadjob", "dead") and "Python 3.0" in dead.reason
+            assert (await aq.failed_jobs(), await aq.dead_jobs()) == (queue.failed_jobs(), queue.dead_jobs())
+
+            assert await aq.requeue("dead", [failing_id]) == 0  # not dead: left where it is
+            assert await aq.requeue("failed", [failing_id, "unknown"]) == 1
+            assert await aq.requeue("dead") == 1  # every dead job
+            assert [await aq.job(job_id).status() for job_id in (failing_id, "deadjob")] == [yotaq.Status.PENDING] * 2
+            assert await aq.failed_jobs() == [] and await aq.dead_jobs() == []
+            with pytest.raises(yotaq.ConfigurationError, match="kind must be 'failed' or 'dead'"):
+                await aq.requeue("done")  # type: ignore[arg-type]
+            with pytest.raises(yotaq.ConfigurationError, match="invalid job id"):
+                await aq.requeue("failed", ["not an id"])
+
+    run(when())
+    burst_worker(shards=2)
+
+    # Then the failed one runs again from scratch, the dead one is dead again, and purging forgets them
+    async def then() -> None:
+        async with async_queue(shards=2) as aq:
+            assert await aq.job(failing_id).result(timeout=1) == 2
+            assert [job.id for job in await aq.dead_jobs()] == ["deadjob"]
+            assert await aq.purge("failed") == 0 and await aq.purge("dead") == 1
+            assert await aq.dead_jobs() == [] and (await aq.info()).dead == 0
+            with pytest.raises(yotaq.ConfigurationError, match="kind must be 'failed' or 'dead'"):
+                await aq.purge("done")  # type: ignore[arg-type]
+
+    run(then())
+
+
 # -- errors are yotaq's, and the deadline holds -------------------------------------------------------
 
 
@@ -344,7 +480,7 @@ def test_on_a_cluster_and_through_sentinel(
     cluster: LocalCluster, sentinel: LocalSentinel, queue_name: str, spawn: Callable[..., Process]
 ) -> None:
     for url, options in ((cluster.url, {"shards": 3}), (sentinel.url, {"replicas": 1})):
-        queue = yotaq.Queue(yotaq.connect(url), queue_name, **options)
+        queue = yotaq.Queue.from_url(url, queue_name, **options)
         start_worker(spawn, queue, *(f"--{name}={value}" for name, value in options.items()), url=url)
 
         async def scenario(url: str = url, options: dict[str, int] = options, queue: yotaq.Queue = queue) -> None:
@@ -358,7 +494,7 @@ def test_on_a_cluster_and_through_sentinel(
                 assert (await aq.info()).done == 20 == queue.info().done
 
         run(scenario())
-        queue.redis.close()
+        queue.close()
 
 
 # -- the guide's FastAPI app ------------------------------------------------------------------------

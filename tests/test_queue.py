@@ -13,6 +13,8 @@ from yotaq.broker.broker import PRODUCER_PATIENCE_S
 from yotaq.serializer import decode
 from yotaq.server import free_port
 
+from .helpers import wait_for
+
 
 def test_enqueue_puts_one_message_on_the_pending_list(queue, r):
     job = queue.enqueue(divmod, 7, 2)
@@ -45,6 +47,38 @@ def test_info_counts_pending_tasks(queue):
 def test_an_invalid_queue_name_is_refused_at_construction(r, name):
     with pytest.raises(ConfigurationError):
         yotaq.Queue(r, name)
+
+
+def _client_ids(r: redis.Redis) -> set[int]:
+    return {int(client["id"]) for client in r.client_list()}
+
+
+def test_from_url_makes_a_queue_on_a_client_of_its_own_that_close_closes(r, redis_url, queue_name):
+    before = _client_ids(r)
+    # Given a queue made from a URL, with the constructor's options
+    with yotaq.Queue.from_url(redis_url, queue_name, secret="s3cret", shards=2, retries=1) as queue:
+        job = queue.enqueue(divmod, 7, 2)
+        assert (queue.name, len(queue.shards), queue.defaults.retries) == (queue_name, 2, 1)
+        task = decode(r.lindex(queue._shard(job.id).pending, 0), b"s3cret", queue_name)
+        assert (task.args, task.options) == ((7, 2), {"retries": 1})
+        assert job.status is yotaq.Status.PENDING
+        own = _client_ids(r) - before
+        assert own  # its connections are its own
+    # When it is closed (by the with), then its connections are gone
+    wait_for(lambda: not own & _client_ids(r), timeout=5, what="the queue's connections to close")
+
+    # A queue on a client it was given leaves that client open
+    given = yotaq.connect(redis_url)
+    given.ping()
+    given_id = given.client_id()
+    yotaq.Queue(given, queue_name, shards=2).close()
+    assert given_id in _client_ids(r)
+    given.close()
+
+    with pytest.raises(ConfigurationError, match="unknown option"):
+        yotaq.Queue.from_url(redis_url, queue_name, retrys=1)
+    with pytest.raises(ConfigurationError, match="unknown scheme"):
+        yotaq.Queue.from_url("http://localhost:6379")
 
 
 def test_a_client_that_decodes_responses_is_refused(redis_url):

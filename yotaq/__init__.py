@@ -8,7 +8,7 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
-from .aio import AsyncJob, AsyncQueue, AsyncWithOptions
+from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
 from .broker import connect
 from .current import CurrentJob, current_job
 from .exceptions import (
@@ -34,6 +34,7 @@ from .worker import Worker
 __all__ = [
     "AsyncJob",
     "AsyncQueue",
+    "AsyncTaskFunction",
     "AsyncWithOptions",
     "BrokerError",
     "BuriedJob",

@@ -270,6 +270,11 @@ class JobHandle(Generic[R]):
         return outcomes.encode_result(self.id, outcome, self._secret, self.queue, CANCELLER)[1], self._result_ttl_ms
 
     @staticmethod
+    def _progress_of(data: bytes | None) -> Any:
+        """The progress a task reported, from what Redis keeps of it (JSON), or None."""
+        return None if data is None else json.loads(data)
+
+    @staticmethod
     def _was_cancellable(state: str | None) -> bool:
         """Whether a cancel found the job still to finish (its state before)."""
         return state in _CANCELLABLE
@@ -337,5 +342,4 @@ class Job(JobHandle[R]):
     @property
     def progress(self) -> Any:
         """What the task last reported with ``yotaq.current_job().set_progress(...)``, or None."""
-        data = self._broker.progress(self._keys, self.id)
-        return None if data is None else json.loads(data)
+        return self._progress_of(self._broker.progress(self._keys, self.id))

@@ -19,11 +19,13 @@ import logging
 import math
 import time
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from . import outcomes, serializer
 from .broker import Broker, QueueKeys
+from .broker.commands import ScheduleRecord
 from .broker.keys import shard_of
 from .exceptions import ConfigurationError, InvalidMessage
 
@@ -129,26 +131,26 @@ def checked(timing_json: bytes) -> dict[str, Any]:
     return {**spec, **timing(spec.get("every"), spec.get("cron"), str(spec.get("tz")))}
 
 
-def register(
-    broker: Broker, keys: QueueKeys, secret: bytes | None, name: str, spec: dict[str, Any], body: bytes
-) -> None:
-    """Keep a schedule in Redis (replacing one of the same name), in the shard its name hashes to
-    (``keys``)."""
+def record_of(
+    keys: QueueKeys, secret: bytes | None, name: str, spec: dict[str, Any], body: bytes
+) -> tuple[bytes, str, int]:
+    """What ``Broker.schedule`` keeps of a schedule, in the shard its name hashes to (``keys``): its
+    signed record, its timing as JSON, and its first run (ms)."""
     timing_json = json.dumps(spec, sort_keys=True).encode()
     record = outcomes.encode_schedule(name, timing_json, body, secret, keys.queue)
-    broker.schedule(keys, name, record, timing_json.decode(), next_run_ms(spec, int(time.time() * 1000)))
+    return record, timing_json.decode(), next_run_ms(spec, int(time.time() * 1000))
 
 
-def listed(broker: Broker, shards: list[QueueKeys]) -> list[Schedule]:
-    """Every schedule of the queue, with its next run, its skipped ticks, and whether it is disabled."""
+def listed(queue: str, records: Iterable[ScheduleRecord]) -> list[Schedule]:
+    """The schedules of ``records`` (each shard's, as ``Broker.schedules`` reads them) by name, with their
+    next run, their skipped ticks, and whether they are disabled."""
     schedules = []
-    for keys in shards:
-        for name, record, next_ms, skipped, disabled in broker.schedules(keys):
-            spec = json.loads(outcomes.decode_schedule(name, record, None, keys.queue)[0])
-            spec = spec if isinstance(spec, dict) else {}
-            every, cron, tz = spec.get("every"), spec.get("cron"), str(spec.get("tz"))
-            every = every if isinstance(every, (int, float)) else None
-            schedules.append(Schedule(name, every, cron, tz, next_ms, skipped, disabled))
+    for name, record, next_ms, skipped, disabled in records:
+        spec = json.loads(outcomes.decode_schedule(name, record, None, queue)[0])
+        spec = spec if isinstance(spec, dict) else {}
+        every, cron, tz = spec.get("every"), spec.get("cron"), str(spec.get("tz"))
+        every = every if isinstance(every, (int, float)) else None
+        schedules.append(Schedule(name, every, cron, tz, next_ms, skipped, disabled))
     return sorted(schedules, key=lambda schedule: schedule.name)
 
 

@@ -1,22 +1,30 @@
 """What ``Queue`` and ``AsyncQueue`` share: a queue's shards, defaults and secret, when and under which
-id a job goes on it (``Placement``), and turning calls into signed messages. Nothing here talks to
-Redis: sending the messages, blocking or awaited, is each queue's own part.
+id a job goes on it (``Placement``), turning calls into signed messages and functions into periodic
+schedules, reading failed and dead records, and decorated task functions (``Decorated``). Nothing here
+talks to Redis: sending and reading, blocking or awaited, is each queue's own part.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from . import outcomes, serializer
-from .broker import QueueKeys, check_name
+from . import periodic as schedules
+from .broker import QueueKeys, Record, check_name
 from .broker.keys import shard_of
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
+from .info import Buried, BuriedJob
 from .job import Options, new_job_id, seconds_to_ms
+
+P = ParamSpec("P")
+R = TypeVar("R")
+B = TypeVar("B")  # what a decorated function enqueues through: WithOptions or AsyncWithOptions
 
 
 class Placement(NamedTuple):
@@ -49,6 +57,24 @@ def placement_of(base: Placement, options: dict[str, Any]) -> Placement:
     if job_id is not None:
         base = base._replace(job_id=check_name("job id", job_id))
     return base
+
+
+def periodic_timing(placement: Placement, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
+    """The timing of ``queue.options(...).periodic(...)``, checked.
+
+    Raises:
+        ConfigurationError: the timing is invalid, or the options place the job (its ticks do that).
+    """
+    if placement != NOW:
+        raise ConfigurationError("a periodic task takes no delay, at or job_id: its ticks set their own")
+    return schedules.timing(every, cron, tz)
+
+
+def check_kind(kind: str) -> Buried:
+    """``kind`` if it is where jobs are set aside: ``failed`` or ``dead``, else ``ConfigurationError``."""
+    if kind not in ("failed", "dead"):
+        raise ConfigurationError(f"kind must be 'failed' or 'dead', got {kind!r}")
+    return kind  # type: ignore[return-value]
 
 
 class Producer:
@@ -105,6 +131,59 @@ class Producer:
             shard_messages.append(message)
         return grouped
 
+    def _ids_by_shard(self, job_ids: Iterable[str]) -> dict[QueueKeys, list[str]]:
+        """Job ids, each checked, grouped by the shard each lives in."""
+        grouped: dict[QueueKeys, list[str]] = {}
+        for job_id in job_ids:
+            grouped.setdefault(self._shard(check_name("job id", job_id)), []).append(job_id)
+        return grouped
+
+    def _buried_jobs(self, kind: Buried, records: Iterable[Record]) -> list[BuriedJob]:
+        """The failed or dead jobs of ``records`` (of every shard), each with the reason its outcome
+        gives, oldest first."""
+        jobs = []
+        for record in records:
+            try:
+                reason = outcomes.failure_text(record.job_id, record.envelope, self._secret, self.name)
+            except YotaqError as exc:
+                reason = f"(its record cannot be read: {exc})"
+            jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
+        return sorted(jobs, key=lambda job: job.at_ms)
+
+    def _schedule(
+        self, fn: Callable[..., Any], name: str | None, spec: dict[str, Any], options: Options
+    ) -> tuple[str, dict[str, Any], bytes]:
+        """A periodic schedule of ``fn`` (a decorated task's own function): its name (the function's
+        qualified name by default), its timing with the limit its ticks run under, and the message body
+        every tick carries."""
+        plain = fn.fn if isinstance(fn, Decorated) else fn
+        schedule = check_name("periodic schedule name", name or f"{plain.__module__}.{plain.__qualname__}")
+        body = serializer.task_body(self._functions.dumps(plain), (), {}, options.changes)
+        limit = options.limit(plain)
+        return schedule, (spec if limit == serializer.NO_LIMIT else {**spec, "limit": limit}), body
+
     def _eager_envelope(self, job_id: str, outcome: tuple[Any, ...]) -> bytes:
         """The result envelope of a job run eagerly, in this process."""
         return outcomes.encode_result(job_id, outcome, self._secret, self.name, "eager")[1]
+
+
+class Decorated(Generic[B, P, R]):
+    """What ``TaskFunction`` and ``AsyncTaskFunction`` share: the function, which a call still runs
+    here, and the options (``B``) that its ``delay`` enqueues it with."""
+
+    def __init__(self, bound: B, fn: Callable[P, R]) -> None:
+        self.fn = fn
+        self._bound = bound
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A task that refers to a decorated function (itself, say) gets the plain function on
+        # the worker, rather than dragging the queue and its Redis connection along.
+        return (_identity, (self.fn,))
+
+
+def _identity(value: Any) -> Any:
+    return value

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, ParamSpec, TypeVar
+from types import TracebackType
+from typing import Any, ParamSpec, Self, TypeVar
 
 from . import outcomes, serializer
 from . import periodic as schedules
-from .broker import Broker, QueueKeys, check_name
+from .broker import Broker, QueueKeys, check_name, connect
 from .broker.connection import Client
-from .exceptions import ConfigurationError, YotaqError
+from .exceptions import ConfigurationError
 from .info import Buried, BuriedJob, QueueInfo
 from .job import Job, Options
-from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
+from .producing import (
+    NOW,
+    PLACEMENT_NAMES,
+    Decorated,
+    Placement,
+    Producer,
+    check_kind,
+    periodic_timing,
+    placement_of,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,7 +35,8 @@ class Queue(Producer):
     """A named queue on Redis.
 
     Args:
-        redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one.
+        redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one, and
+            ``Queue.from_url(url)`` a queue on a client of its own.
         name: the queue's name: printable ASCII without spaces, ``{`` or ``}``.
         secret: when given, every message and result is signed with it, and workers holding
             the same secret refuse anything else.
@@ -53,6 +63,47 @@ class Queue(Producer):
         super().__init__(name, secret=secret, eager=eager, shards=shards, defaults=defaults)
         self.broker = Broker(redis_client, replicas=replicas)
         self.redis = redis_client
+        self._owns_client = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        name: str = "tasks",
+        *,
+        secret: str | bytes | None = None,
+        eager: bool = False,
+        shards: int = 1,
+        replicas: int = 0,
+        **defaults: Any,
+    ) -> Self:
+        """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
+        ``redis+sentinel://`` (as ``yotaq.connect``); ``close()`` (or ``with``) closes it. The other
+        arguments are the constructor's.
+
+        Raises:
+            ConfigurationError: the URL is malformed, or an argument is invalid.
+            ConnectionError: no node of a cluster answered.
+        """
+        client = connect(url)
+        try:
+            queue = cls(client, name, secret=secret, eager=eager, shards=shards, replicas=replicas, **defaults)
+        except BaseException:
+            client.close()  # a cluster's client has already connected, to learn its layout
+            raise
+        queue._owns_client = True
+        return queue
+
+    def close(self) -> None:
+        """Close the client, if this queue made it (``from_url``); a client given to it is the caller's."""
+        if self._owns_client:
+            self.broker.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
 
     def _keys_of(self, job_id: str, *, agree: bool = True) -> QueueKeys:
         """The keys of the shard a job lives in, after checking once that Redis agrees on the shards
@@ -116,7 +167,7 @@ class Queue(Producer):
     def periodics(self) -> list[schedules.Schedule]:
         """Every periodic schedule of the queue, with its next run."""
         self._keys_of("")  # Redis agrees on the shards
-        return schedules.listed(self.broker, self.shards)
+        return schedules.listed(self.name, (record for keys in self.shards for record in self.broker.schedules(keys)))
 
     def task(self, **options: Any) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
         """Decorate a function so that ``fn.delay(*args, **kwargs)`` enqueues it with ``options``.
@@ -188,36 +239,21 @@ class Queue(Producer):
 
     def _buried(self, kind: Buried) -> list[BuriedJob]:
         self._keys_of("")  # Redis agrees on the shards
-        jobs = []
-        for record in (record for keys in self.shards for record in self.broker.buried(keys, kind)):
-            try:
-                reason = outcomes.failure_text(record.job_id, record.envelope, self._secret, self.name)
-            except YotaqError as exc:
-                reason = f"(its record cannot be read: {exc})"
-            jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
-        return sorted(jobs, key=lambda job: job.at_ms)
+        return self._buried_jobs(kind, (record for keys in self.shards for record in self.broker.buried(keys, kind)))
 
     def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
         """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
         run again from scratch; return how many were found."""
-        kind = _check_kind(kind)
-        ids = [job.id for job in self._buried(kind)] if job_ids is None else list(job_ids)
-        by_shard: dict[QueueKeys, list[str]] = {}
-        for job_id in ids:
-            by_shard.setdefault(self._keys_of(check_name("job id", job_id)), []).append(job_id)
+        kind = check_kind(kind)
+        by_shard = self._ids_by_shard([job.id for job in self._buried(kind)] if job_ids is None else job_ids)
+        self._keys_of("")  # Redis agrees on the shards
         return sum(self.broker.requeue(keys, kind, shard_ids) for keys, shard_ids in by_shard.items())
 
     def purge(self, kind: Buried) -> int:
         """Forget every failed or dead job for good; return how many there were."""
-        kind = _check_kind(kind)
+        kind = check_kind(kind)
         self._keys_of("")  # Redis agrees on the shards
         return sum(self.broker.purge(keys, kind) for keys in self.shards)
-
-
-def _check_kind(kind: str) -> Buried:
-    if kind not in ("failed", "dead"):
-        raise ConfigurationError(f"kind must be 'failed' or 'dead', got {kind!r}")
-    return kind  # type: ignore[return-value]
 
 
 class WithOptions:
@@ -242,17 +278,13 @@ class WithOptions:
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
         """``Queue.periodic`` with these options."""
-        if self._placement != NOW:
-            raise ConfigurationError("a periodic task takes no delay, at or job_id: its ticks set their own")
-        spec = schedules.timing(every, cron, tz)
+        spec = periodic_timing(self._placement, every, cron, tz)
         queue = self.queue
 
         def register(fn: F) -> F:
-            plain = fn.fn if isinstance(fn, TaskFunction) else fn
-            schedule = check_name("periodic schedule name", name or f"{plain.__module__}.{plain.__qualname__}")
-            body = serializer.task_body(queue._functions.dumps(plain), (), {}, self._options.changes)
-            limited = {**spec, "limit": self._options.limit(plain)} if self._options.limit(plain) != "-" else spec
-            schedules.register(queue.broker, queue._keys_of(schedule), queue._secret, schedule, limited, body)
+            schedule, timing, body = queue._schedule(fn, name, spec, self._options)
+            keys = queue._keys_of(schedule)
+            queue.broker.schedule(keys, schedule, *schedules.record_of(keys, queue._secret, schedule, timing, body))
             return fn
 
         return register
@@ -264,16 +296,8 @@ class WithOptions:
         return self.queue._enqueue_many(fn, calls, self._options)
 
 
-class TaskFunction(Generic[P, R]):
+class TaskFunction(Decorated[WithOptions, P, R]):
     """A function decorated with ``Queue.task``: call it to run it here, ``.delay`` to enqueue it."""
-
-    def __init__(self, bound: WithOptions, fn: Callable[P, R]) -> None:
-        self.fn = fn
-        self._bound = bound
-        functools.update_wrapper(self, fn)
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Enqueue ``fn(*args, **kwargs)`` with the decorator's options; every argument goes to ``fn``."""
@@ -282,15 +306,6 @@ class TaskFunction(Generic[P, R]):
     def options(self, **options: Any) -> TaskFunction[P, R]:
         """This task with ``options`` on top of the decorator's, for ``.delay``."""
         return TaskFunction(self._bound.options(**options), self.fn)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A task that refers to a decorated function (itself, say) gets the plain function on
-        # the worker, rather than dragging the queue and its Redis connection along.
-        return (_identity, (self.fn,))
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 async def _awaited(awaitable: Any) -> Any:

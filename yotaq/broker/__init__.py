@@ -2,7 +2,8 @@
 the retry policy and error translation (``connection``), URLs (``urls``), and the commands themselves:
 ``broker`` (with ``upkeep``, ``control`` and ``reads`` mixed in), ``commands`` and its asyncio twin ``aio``."""
 
-from .broker import Ack, Broker, Leases, Record
+from .broker import Ack, Broker, Leases
+from .commands import Record
 from .connection import Patience
 from .keys import FleetKeys, QueueKeys, check_name
 from .urls import connect

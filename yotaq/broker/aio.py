@@ -1,11 +1,11 @@
 """``AsyncBroker``: the producer's door to Redis for asyncio (``yotaq.AsyncQueue``).
 
-The producer's commands only: push, enqueue, wait for a result, status, info, cancel, agree on the
-shards. Each is the blocking ``Broker``'s command, the same keys, arguments and Lua scripts (built by
-``commands``, read from ``lua/``), sent through a ``redis.asyncio`` client: a coroutine that waits on
-Redis lets the event loop run everything else meanwhile. redis-py's errors come out as yotaq's
-(``connection.translated``), and every call waits out a short outage within the producer's deadline
-(``Patience``), as the blocking producer does.
+The producer's commands only: push, enqueue, wait for a result, status, info, cancel, progress, the
+failed and dead records, periodic schedules, agree on the shards. Each is the blocking ``Broker``'s
+command, the same keys, arguments and Lua scripts (built by ``commands``, read from ``lua/``), sent
+through a ``redis.asyncio`` client: a coroutine that waits on Redis lets the event loop run everything
+else meanwhile. redis-py's errors come out as yotaq's (``connection.translated``), and every call waits
+out a short outage within the producer's deadline (``Patience``), as the blocking producer does.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.commands.core import AsyncScript
 
 from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
-from ..info import QueueInfo
+from ..info import Buried, QueueInfo
 from . import commands
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
+from .commands import Record, ScheduleRecord
 from .connection import Patience, exec_replies, packed, translated
 from .keys import FleetKeys, QueueKeys
 from .scripts import SOURCES
@@ -111,6 +112,9 @@ class AsyncBroker:
         self._status: AsyncScript = client.register_script(SOURCES["status"])
         self._info: AsyncScript = client.register_script(SOURCES["info"])
         self._cancel: AsyncScript = client.register_script(SOURCES["cancel"])
+        self._records: AsyncScript = client.register_script(SOURCES["records"])
+        self._requeue: AsyncScript = client.register_script(SOURCES["requeue"])
+        self._schedule: AsyncScript = client.register_script(SOURCES["schedule"])
 
     async def _patient(
         self,
@@ -237,9 +241,52 @@ class AsyncBroker:
 
         return await self._patient(read)
 
+    async def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
+        """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
+        script_keys, args = commands.records_script(keys, kind)
+        return commands.read_records(await self._patient(lambda c: self._records(script_keys, args, client=c)))
+
+    async def requeue(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+        """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
+        if not job_ids:
+            return 0
+        script_keys, args = commands.requeue_script(keys, kind, job_ids)
+        return int(await self._patient(lambda c: self._requeue(script_keys, args, client=c)))
+
+    async def purge(self, keys: QueueKeys, kind: Buried) -> int:
+        """Forget every job set aside as ``kind``; how many there were."""
+        purge = commands.purge_commands(keys, kind)
+        count, _ = await self._patient(lambda client: transaction(client, *purge, cluster=self._cluster))
+        return int(count)
+
+    # -- periodic schedules --------------------------------------------------------------------
+
+    async def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
+        """Register (or replace) a periodic schedule; see ``schedule-5.lua``."""
+        script_keys, args = commands.schedule_script(keys, name, record, timing, first_run_ms)
+        await self._patient(lambda c: self._schedule(script_keys, args, client=c), write=True)
+
+    async def unschedule(self, keys: QueueKeys, name: str) -> bool:
+        """Remove a periodic schedule, and all that was noted about it; whether there was one."""
+        removals = commands.unschedule_commands(keys, name)
+        removed, *_ = await self._patient(
+            lambda client: transaction(client, *removals, cluster=self._cluster), write=True
+        )
+        return bool(removed)
+
+    async def schedules(self, keys: QueueKeys) -> list[ScheduleRecord]:
+        """Every periodic schedule (see ``commands.read_schedules``)."""
+        reads = commands.schedules_commands(keys)
+        return commands.read_schedules(await self._patient(lambda c: transaction(c, *reads, cluster=self._cluster)))
+
     # -- reaching into a job -------------------------------------------------------------------
 
     async def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
         """Cancel a job (see ``cancel-8.lua``); its state before, or None when it was not there."""
         script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
         return commands.read_cancel(await self._patient(lambda c: self._cancel(script_keys, args, client=c)))
+
+    async def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
+        """What the job last reported with ``current_job().set_progress`` (JSON), or None."""
+        key = keys.progress(job_id)
+        return cast(bytes | None, await self._patient(lambda c: c.get(key)))

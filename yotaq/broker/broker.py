@@ -17,10 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
 from redis.cluster import RedisCluster
+from redis.sentinel import SentinelConnectionPool
 
 from ..exceptions import BrokerError
 from ..info import Buried, QueueInfo
 from . import commands
+from .commands import Record
 from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
 from .keys import QueueKeys
@@ -56,15 +58,6 @@ class Leases(NamedTuple):
     unknown: list[int]  # indexes in messages of those whose job is not pending here: set them aside unrun
 
 
-class Record(NamedTuple):
-    """A failed or dead job's record as kept: when, until when, and its signed outcome."""
-
-    job_id: str
-    at_ms: int
-    expires_at_ms: int
-    envelope: bytes
-
-
 class Broker(Control, Reads, Upkeep):
     """Speaks Redis for every queue on one client.
 
@@ -87,6 +80,14 @@ class Broker(Control, Reads, Upkeep):
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
         self._scripts = Scripts(client)
         self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
+
+    def close(self) -> None:
+        """Close the client and its connections (to the Sentinels too, for a Sentinel-managed master)."""
+        self.client.close()
+        pool = getattr(self.client, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool):
+            for sentinel in pool.sentinel_manager.sentinels:
+                sentinel.close()
 
     def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T:
         """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client;
@@ -211,31 +212,20 @@ class Broker(Control, Reads, Upkeep):
 
     def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
-
-        def read(client: Client) -> list[Record]:
-            flat = self._scripts.records([keys.buried(kind), keys.buried_reasons(kind)], [], client=client)
-            records = []
-            for n in range(0, len(flat), 3):
-                at_ms, envelope = flat[n + 2].split(b" ", 1)
-                records.append(Record(flat[n].decode(), int(at_ms), int(float(flat[n + 1])), envelope))
-            return sorted(records, key=lambda record: record.at_ms)
-
-        return self._patient(read)
+        script_keys, args = commands.records_script(keys, kind)
+        return commands.read_records(self._patient(lambda c: self._scripts.records(script_keys, args, client=c)))
 
     def requeue(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
-        script_keys = [*keys.buried_keys(kind), keys.pending, keys.state]
-        script_keys += [keys.result(job_id) for job_id in job_ids]
-        return int(self._patient(lambda c: self._scripts.requeue(script_keys, list(job_ids), client=c)))
+        script_keys, args = commands.requeue_script(keys, kind, job_ids)
+        return int(self._patient(lambda c: self._scripts.requeue(script_keys, args, client=c)))
 
     def purge(self, keys: QueueKeys, kind: Buried) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
-
-        count, _ = self._patient(
-            lambda c: transaction(c, ("ZCARD", keys.buried(kind)), ("DEL", *keys.buried_keys(kind)))
-        )
+        purge = commands.purge_commands(keys, kind)
+        count, _ = self._patient(lambda c: transaction(c, *purge))
         return int(count)
 
     # -- a worker's leases ---------------------------------------------------------------------

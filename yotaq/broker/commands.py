@@ -9,10 +9,10 @@ command tuples (``("RPUSH", key, message)``), for ``transaction``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..exceptions import ConfigurationError, ConnectionError, JobIdInUse  # noqa: A004 - yotaq's own
-from ..info import QueueInfo, WorkerInfo
+from ..info import Buried, QueueInfo, WorkerInfo
 from .connection import pairs
 from .keys import KINDS, FleetKeys, QueueKeys
 
@@ -24,6 +24,25 @@ COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the sta
 MAX_REPLICAS = 16
 ENQUEUE_TOKEN_TTL_MS = 60_000  # far longer than a producer tries an enqueue again (its patience)
 REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
+
+
+class Record(NamedTuple):
+    """A failed or dead job's record as kept: when, until when, and its signed outcome."""
+
+    job_id: str
+    at_ms: int
+    expires_at_ms: int
+    envelope: bytes
+
+
+class ScheduleRecord(NamedTuple):
+    """A periodic schedule as Redis keeps it."""
+
+    name: str
+    record: bytes
+    next_run_ms: int  # 0 when it has none (disabled)
+    skipped: int
+    disabled: str | None  # why, when it is
 
 
 # -- producing ---------------------------------------------------------------------------------
@@ -170,6 +189,74 @@ def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> 
         dead=dead,
         **{name: int(stats.get(name.encode(), 0)) for name in COUNTERS},
     )
+
+
+def records_script(keys: QueueKeys, kind: Buried) -> Script:
+    """``records-2.lua``: the records of the jobs set aside as ``kind``; its reply goes to ``read_records``."""
+    return [keys.buried(kind), keys.buried_reasons(kind)], []
+
+
+def read_records(flat: Sequence[Any]) -> list[Record]:
+    """The records of the reply of ``records_script``, oldest first."""
+    records = []
+    for n in range(0, len(flat), 3):
+        at_ms, envelope = flat[n + 2].split(b" ", 1)
+        records.append(Record(flat[n].decode(), int(at_ms), int(float(flat[n + 1])), envelope))
+    return sorted(records, key=lambda record: record.at_ms)
+
+
+def requeue_script(keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> Script:
+    """``requeue-5+n.lua``: put jobs set aside as ``kind`` back on the queue; the reply is how many were found."""
+    script_keys = [*keys.buried_keys(kind), keys.pending, keys.state]
+    return script_keys + [keys.result(job_id) for job_id in job_ids], list(job_ids)
+
+
+def purge_commands(keys: QueueKeys, kind: Buried) -> list[Command]:
+    """One ``MULTI`` that forgets every job set aside as ``kind``; its first reply is how many there were."""
+    return [("ZCARD", keys.buried(kind)), ("DEL", *keys.buried_keys(kind))]
+
+
+# -- periodic schedules ------------------------------------------------------------------------
+
+
+def schedule_script(keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> Script:
+    """``schedule-5.lua``: register (or replace) a periodic schedule."""
+    script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled, keys.marker]
+    return script_keys, [name, record, timing, first_run_ms]
+
+
+def unschedule_commands(keys: QueueKeys, name: str) -> list[Command]:
+    """One ``MULTI`` that removes a periodic schedule and all that was noted about it; its first reply is
+    whether there was one."""
+    return [("ZREM" if key == keys.schedule_next else "HDEL", key, name) for key in keys.schedule_keys]
+
+
+def schedules_commands(keys: QueueKeys) -> list[Command]:
+    """One ``MULTI`` that reads every periodic schedule; its replies go to ``read_schedules``."""
+    return [
+        ("HGETALL", keys.schedules),
+        ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"),
+        ("HGETALL", keys.schedule_skipped),
+        ("HGETALL", keys.schedule_disabled),
+    ]
+
+
+def read_schedules(replies: Sequence[Any]) -> list[ScheduleRecord]:
+    """Every periodic schedule, by name: its record, next run (ms, 0 when disabled), skipped ticks and
+    why it is disabled."""
+    records, runs, skipped, disabled = replies
+    next_runs = {name: int(float(at)) for name, at in pairs(runs)}
+    skips, reasons = dict(pairs(skipped)), dict(pairs(disabled))
+    return [
+        ScheduleRecord(
+            name.decode(),
+            record,
+            next_runs.get(name, 0),
+            int(skips.get(name, 0)),
+            reasons[name].decode(errors="replace") if name in reasons else None,
+        )
+        for name, record in sorted(pairs(records))
+    ]
 
 
 # -- reaching into a job -----------------------------------------------------------------------

@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
 from ..serializer import message_id
-from .connection import Client, pairs, transaction
+from . import commands
+from .commands import ScheduleRecord
+from .connection import Client, transaction
 from .keys import KINDS, FleetKeys, QueueKeys
 from .scripts import Scripts
 
@@ -19,16 +21,6 @@ PROMOTE_BATCH = 1_000  # scheduled tasks moved to the queue (or periodic ticks d
 
 Tick = Literal["taken", "enqueued", "skipped"]  # by another worker; by this one; skipped, the last still waiting
 _TICKS: tuple[Tick, ...] = ("taken", "enqueued", "skipped")  # by what tick-6.lua returns
-
-
-class ScheduleRecord(NamedTuple):
-    """A periodic schedule as Redis keeps it."""
-
-    name: str
-    record: bytes
-    next_run_ms: int  # 0 when it has none (disabled)
-    skipped: int
-    disabled: str | None  # why, when it is
 
 
 class Beat(NamedTuple):
@@ -177,40 +169,19 @@ class Upkeep:
 
     def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
         """Register (or replace) a periodic schedule; see ``schedule-5.lua``."""
-        script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled, keys.marker]
-        args: list[Any] = [name, record, timing, first_run_ms]
+        script_keys, args = commands.schedule_script(keys, name, record, timing, first_run_ms)
         self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
 
     def unschedule(self, keys: QueueKeys, name: str) -> bool:
         """Remove a periodic schedule, and all that was noted about it; whether there was one."""
-        removals = [("ZREM" if key == keys.schedule_next else "HDEL", key, name) for key in keys.schedule_keys]
+        removals = commands.unschedule_commands(keys, name)
         removed, *_ = self._patient(lambda c: transaction(c, *removals), write=True)
         return bool(removed)
 
     def schedules(self, keys: QueueKeys) -> list[ScheduleRecord]:
-        """Every periodic schedule: its name, record, next run (ms, 0 when disabled), skipped ticks and
-        why it is disabled."""
-        records, runs, skipped, disabled = self._patient(
-            lambda c: transaction(
-                c,
-                ("HGETALL", keys.schedules),
-                ("ZRANGE", keys.schedule_next, 0, -1, "WITHSCORES"),
-                ("HGETALL", keys.schedule_skipped),
-                ("HGETALL", keys.schedule_disabled),
-            )
-        )
-        next_runs = {name: int(float(at)) for name, at in pairs(runs)}
-        skips, reasons = dict(pairs(skipped)), dict(pairs(disabled))
-        return [
-            ScheduleRecord(
-                name.decode(),
-                record,
-                next_runs.get(name, 0),
-                int(skips.get(name, 0)),
-                reasons[name].decode(errors="replace") if name in reasons else None,
-            )
-            for name, record in sorted(pairs(records))
-        ]
+        """Every periodic schedule (see ``commands.read_schedules``)."""
+        reads = commands.schedules_commands(keys)
+        return commands.read_schedules(self._patient(lambda c: transaction(c, *reads)))
 
     def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
         """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``

@@ -1,28 +1,36 @@
-"""The producer side for asyncio: ``AsyncQueue``, ``Queue``'s twin whose every call to Redis is awaited.
-
-The same messages, options, signatures, keys and scripts as ``Queue``: the same workers run what either
-enqueues, and either reads the other's jobs (``queue.job(id)``, ``aq.job(id)``). Only the waiting
-differs: an ``await`` on Redis lets the event loop serve everything else meanwhile.
-"""
+"""``AsyncQueue``, ``AsyncWithOptions`` and ``AsyncTaskFunction``: ``Queue``, ``WithOptions`` and
+``TaskFunction`` with every call to Redis awaited (see ``yotaq.aio``)."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
-from . import outcomes, serializer
-from .broker import QueueKeys, check_name
-from .broker.aio import AsyncBroker, AsyncClient
-from .broker.urls import connect_async
-from .exceptions import ConfigurationError
-from .info import QueueInfo
-from .job import DEFAULT_RESULT_TTL_MS, JobHandle, Options, Status
-from .producing import NOW, PLACEMENT_NAMES, Placement, Producer, placement_of
+from .. import outcomes, serializer
+from .. import periodic as schedules
+from ..broker import QueueKeys, check_name
+from ..broker.aio import AsyncBroker, AsyncClient
+from ..broker.urls import connect_async
+from ..exceptions import ConfigurationError
+from ..info import Buried, BuriedJob, QueueInfo
+from ..job import Options
+from ..producing import (
+    NOW,
+    PLACEMENT_NAMES,
+    Decorated,
+    Placement,
+    Producer,
+    check_kind,
+    periodic_timing,
+    placement_of,
+)
+from .job import AsyncJob
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AsyncQueue(Producer):
@@ -57,14 +65,26 @@ class AsyncQueue(Producer):
         self._owns_client = False
 
     @classmethod
-    def from_url(cls, url: str, name: str = "tasks", **kwargs: Any) -> Self:
+    def from_url(
+        cls,
+        url: str,
+        name: str = "tasks",
+        *,
+        secret: str | bytes | None = None,
+        eager: bool = False,
+        shards: int = 1,
+        replicas: int = 0,
+        **defaults: Any,
+    ) -> Self:
         """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
-        ``redis+sentinel://`` (as ``yotaq.connect``); ``aclose()`` (or ``async with``) closes it.
+        ``redis+sentinel://`` (as ``yotaq.connect``); ``aclose()`` (or ``async with``) closes it. The
+        other arguments are the constructor's.
 
         Raises:
             ConfigurationError: the URL is malformed, or an argument is invalid.
         """
-        queue = cls(connect_async(url), name, **kwargs)
+        client = connect_async(url)  # it connects at its first command: nothing to close if the rest fails
+        queue = cls(client, name, secret=secret, eager=eager, shards=shards, replicas=replicas, **defaults)
         queue._owns_client = True
         return queue
 
@@ -117,6 +137,36 @@ class AsyncQueue(Producer):
             ConfigurationError: an unknown or invalid option.
         """
         return AsyncWithOptions(self, self.defaults, NOW).options(**options)
+
+    def periodic(
+        self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
+    ) -> Callable[[F], Awaitable[F]]:
+        """Run a function periodically: ``await aq.periodic(...)(fn)``, as ``Queue.periodic`` (the same
+        schedules: either queue lists and removes the other's). Registering waits on Redis, so this is
+        no ``@`` decorator: it returns ``fn`` once the schedule is kept. Options:
+        ``aq.options(...).periodic(...)``.
+        """
+        return AsyncWithOptions(self, self.defaults, NOW).periodic(every=every, cron=cron, tz=tz, name=name)
+
+    async def remove_periodic(self, name: str) -> bool:
+        """Stop a periodic schedule; whether there was one of that name."""
+        keys = await self._keys_of(check_name("periodic schedule name", name))
+        return await self.broker.unschedule(keys, name)
+
+    async def periodics(self) -> list[schedules.Schedule]:
+        """Every periodic schedule of the queue, with its next run."""
+        await self._keys_of("")  # Redis agrees on the shards
+        return schedules.listed(
+            self.name, [record for keys in self.shards for record in await self.broker.schedules(keys)]
+        )
+
+    def task(self, **options: Any) -> Callable[[Callable[P, R]], AsyncTaskFunction[P, R]]:
+        """Decorate a function so that ``await fn.delay(*args, **kwargs)`` enqueues it with ``options``.
+
+        Calling ``fn(...)`` itself still runs it here; ``fn.options(...)`` overrides options.
+        """
+        bound = self.options(**options)
+        return lambda fn: AsyncTaskFunction(bound, fn)
 
     async def _enqueue(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
@@ -171,6 +221,34 @@ class AsyncQueue(Producer):
         await self._keys_of("")  # Redis agrees on the shards
         return QueueInfo.merged([await self.broker.info(keys) for keys in self.shards])
 
+    async def failed_jobs(self) -> list[BuriedJob]:
+        """The jobs that raised on their last try, oldest first, for as long as their records are kept."""
+        return await self._buried("failed")
+
+    async def dead_jobs(self) -> list[BuriedJob]:
+        """The jobs set aside without a result (invalid, unsigned, or killing their workers), oldest first."""
+        return await self._buried("dead")
+
+    async def _buried(self, kind: Buried) -> list[BuriedJob]:
+        await self._keys_of("")  # Redis agrees on the shards
+        return self._buried_jobs(
+            kind, [record for keys in self.shards for record in await self.broker.buried(keys, kind)]
+        )
+
+    async def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
+        """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
+        run again from scratch; return how many were found."""
+        kind = check_kind(kind)
+        by_shard = self._ids_by_shard([job.id for job in await self._buried(kind)] if job_ids is None else job_ids)
+        await self._keys_of("")  # Redis agrees on the shards
+        return sum([await self.broker.requeue(keys, kind, shard_ids) for keys, shard_ids in by_shard.items()])
+
+    async def purge(self, kind: Buried) -> int:
+        """Forget every failed or dead job for good; return how many there were."""
+        kind = check_kind(kind)
+        await self._keys_of("")  # Redis agrees on the shards
+        return sum([await self.broker.purge(keys, kind) for keys in self.shards])
+
 
 class AsyncWithOptions:
     """``aq.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the function's
@@ -187,6 +265,23 @@ class AsyncWithOptions:
         placement = placement_of(self._placement, options)
         return AsyncWithOptions(self.queue, self._options.replace(**task_options), placement)
 
+    def periodic(
+        self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
+    ) -> Callable[[F], Awaitable[F]]:
+        """``AsyncQueue.periodic`` with these options."""
+        spec = periodic_timing(self._placement, every, cron, tz)
+        queue = self.queue
+
+        async def register(fn: F) -> F:
+            schedule, timing, body = queue._schedule(fn, name, spec, self._options)
+            keys = await queue._keys_of(schedule)
+            await queue.broker.schedule(
+                keys, schedule, *schedules.record_of(keys, queue._secret, schedule, timing, body)
+            )
+            return fn
+
+        return register
+
     async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
         """``AsyncQueue.enqueue`` with these options."""
         return await self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
@@ -198,56 +293,14 @@ class AsyncWithOptions:
         return await self.queue._enqueue_many(fn, calls, self._options)
 
 
-class AsyncJob(JobHandle[R]):
-    """A task on a queue, known by its id: ``Job`` with its calls to Redis awaited (``await job.result()``,
-    ``await job.status()``, ``await job.cancel()``). ``AsyncQueue.job(id)`` finds one from anywhere."""
+class AsyncTaskFunction(Decorated[AsyncWithOptions, P, R]):
+    """A function decorated with ``AsyncQueue.task``: call it to run it here, ``await .delay(...)`` to
+    enqueue it."""
 
-    def __init__(
-        self,
-        broker: AsyncBroker,
-        keys: QueueKeys,
-        job_id: str,
-        secret: bytes | None,
-        *,
-        eager_result: bytes | None = None,
-        result_ttl_ms: int = DEFAULT_RESULT_TTL_MS,
-    ) -> None:
-        super().__init__(keys, job_id, secret, eager_result, result_ttl_ms)
-        self._broker = broker
+    async def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
+        """Enqueue ``fn(*args, **kwargs)`` with the decorator's options; every argument goes to ``fn``."""
+        return await self._bound.enqueue(self.fn, *args, **kwargs)
 
-    async def result(self, timeout: float | None = None) -> R:
-        """Wait for the task to finish and return its value; the wait is in Redis, the event loop free.
-
-        Raises:
-            JobFailed: the task raised on its last try (with the remote type, message and
-                traceback), or was set aside without running.
-            JobCancelled: the job was cancelled before it finished.
-            ResultTimeout: no result within ``timeout`` seconds.
-            ConnectionError: Redis could not be reached.
-        """
-        if self._eager_result is not None:
-            return self._value(self._eager_result)
-        waits = self._waits(timeout, self._broker.max_block_s)
-        while (envelope := await self._broker.wait_result(self._keys, self.id, next(waits))) is None:
-            pass
-        return self._value(envelope)
-
-    async def status(self) -> Status:
-        """Where the job is now (``Job.status``, a property there): one O(1) read.
-
-        Raises:
-            InvalidMessage: its outcome's signature does not hold (forged).
-        """
-        state, envelope = (
-            ("result", self._eager_result)
-            if self._eager_result is not None
-            else await self._broker.status(self._keys, self.id)
-        )
-        return self._status(state, envelope)
-
-    async def cancel(self) -> bool:
-        """Cancel the job, as ``Job.cancel``: one pending or scheduled never runs, one running is
-        interrupted in its worker. Returns whether it was still to finish."""
-        if self._eager_result is not None:
-            return False
-        return self._was_cancellable(await self._broker.cancel(self._keys, self.id, *self._cancel_args()))
+    def options(self, **options: Any) -> AsyncTaskFunction[P, R]:
+        """This task with ``options`` on top of the decorator's, for ``.delay``."""
+        return AsyncTaskFunction(self._bound.options(**options), self.fn)
