@@ -22,19 +22,19 @@ def do_something(arg1, arg2):
 
 
 if __name__ == "__main__":
-    # Configure our redis client
-    r = yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0"))
-    queue = yotaq.Queue(r, name="tasks", secret=os.environ.get("YOTAQ_SECRET") or None)
-
-    # Generate N tasks
-    NUM_TASKS = 100
-    logger.info("Generating %i tasks", NUM_TASKS)
     try:
+        # Configure our redis client
+        r = yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0"))
+        queue = yotaq.Queue(r, name="tasks", secret=os.environ.get("YOTAQ_SECRET") or None)
+
+        # Generate N tasks
+        NUM_TASKS = 100
+        logger.info("Generating %i tasks", NUM_TASKS)
         for i in range(NUM_TASKS):
             # Generate two random arguments
             a1 = random.randrange(0, 100)
             a2 = random.randrange(0, 100)
             # Serialize the task and its arguments, and store it in the message broker
             queue.enqueue(do_something, a1, a2)
-    except yotaq.YotaqError as exc:  # Redis unreachable, say: one line, not a traceback
+    except yotaq.YotaqError as exc:  # a malformed URL, Redis unreachable: one line, not a traceback
         sys.exit(f"client.py: {exc}")

@@ -2,13 +2,17 @@
 
 import logging
 import os
+import sys
 
 import yotaq
 
 logging.basicConfig(level=logging.INFO)
 
-# Configure our redis client
-r = yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0"))
+try:
+    # Configure our redis client
+    r = yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0"))
 
-# Wait for tasks on the 'tasks' queue, deserialize and run each one, for ever
-yotaq.Worker(r, queues=["tasks"], secret=os.environ.get("YOTAQ_SECRET") or None).run()
+    # Wait for tasks on the 'tasks' queue, deserialize and run each one, for ever
+    yotaq.Worker(r, queues=["tasks"], secret=os.environ.get("YOTAQ_SECRET") or None).run()
+except yotaq.YotaqError as exc:  # a malformed URL, say: one line, not a traceback
+    sys.exit(f"worker.py: {exc}")

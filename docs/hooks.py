@@ -13,7 +13,8 @@ Markers, each alone on a line of a page (indented as the block it stands for):
 - ``<!-- session: docs_src/guide/cli.console -->``: a terminal session, commands after ``$ `` and what
   each prints (``tests/test_docs.py`` runs them in order and compares); a line ``...`` stands for any lines.
 - ``<!-- cli: worker -->``: ``python -m yotaq worker --help``, from the parser itself (``<!-- cli: -->`` for
-  the top level); ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
+  the top level: a page that has it must have every command's, or the build fails);
+  ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
 - ``<!-- bench-table: benchmarks/results/latest.json -->``: the results table of a ``benchmarks/compare.py``
   run, from its JSON (``benchmarks/charts.py`` draws the charts from the same file);
   ``<!-- fleet-table: benchmarks/results/fleet.json -->``: the same for a ``benchmarks/fleet.py`` run.
@@ -24,6 +25,7 @@ Before the build, every ``docs/img/*.dot`` must have its ``.svg`` beside it, dra
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
 import hashlib
@@ -177,19 +179,30 @@ def render_example(arg: str) -> str:
 # -- command lines -------------------------------------------------------------------------------
 
 
+def cli_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parser of ``python -m yotaq`` (under ``""``) and of each of its commands, in their order."""
+    sys.path.insert(0, str(ROOT))
+    from yotaq.cli.parser import parser as yotaq_parser
+
+    parser = yotaq_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser, **subparsers.choices}
+
+
 def cli_help(command: str) -> str:
     """``python -m yotaq [COMMAND] --help``, as the parser prints it in a terminal 100 columns wide."""
     os.environ["COLUMNS"] = HELP_COLUMNS  # argparse reads it for its line width
-    sys.path.insert(0, str(ROOT))
-    from yotaq.cli import _parser
+    parsers = cli_parsers()
+    if command not in parsers:
+        raise QuoteError(f"python -m yotaq has no command {command!r}")
+    return parsers[command].format_help().rstrip()
 
-    parser = _parser()
-    if command:
-        subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
-        if command not in subparsers.choices:  # type: ignore[operator]
-            raise QuoteError(f"python -m yotaq has no command {command!r}")
-        parser = subparsers.choices[command]  # type: ignore[index]
-    return parser.format_help().rstrip()
+
+def commands_left_out(markdown: str) -> list[str]:
+    """The commands of ``python -m yotaq`` without a ``<!-- cli: COMMAND -->`` on a page that shows the
+    top level (``<!-- cli: -->``): such a page is the reference, and a new command must be on it."""
+    shown = {match["arg"].strip() for match in MARKER.finditer(markdown) if match["kind"] == "cli"}
+    return [] if "" not in shown else [command for command in cli_parsers() if command not in shown]
 
 
 def loadtest_help() -> str:
@@ -311,6 +324,8 @@ def on_page_markdown(markdown: str, page: object, config: object, files: object)
     from mkdocs.exceptions import PluginError
 
     where = getattr(getattr(page, "file", None), "src_uri", "a page")
+    if left_out := commands_left_out(markdown):
+        raise PluginError(f"{where}: no <!-- cli: COMMAND --> for {', '.join(left_out)}: add a section for each")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return expand(markdown, where)

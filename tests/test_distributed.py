@@ -135,7 +135,8 @@ def test_a_worker_serves_queues_that_live_on_different_nodes(cluster):
 
 
 def test_the_cli_and_the_supervisor_work_on_a_cluster(cluster, spawn):
-    queue = yotaq.Queue(yotaq.connect(cluster.url), name(), shards=2)
+    client = yotaq.connect(cluster.url)
+    queue = yotaq.Queue(client, name(), shards=2)
     jobs = queue.enqueue_many(divmod, [(n, 3) for n in range(20)])
     command = ("-m", "yotaq", "worker", "--queue", queue.name, "--shards", "2", "--processes", "2")
     supervisor = spawn(*command, url=cluster.url)
@@ -146,6 +147,16 @@ def test_the_cli_and_the_supervisor_work_on_a_cluster(cluster, spawn):
     assert f"queue {queue.name}: 0 pending, 0 scheduled, 0 active, 0 failed, 0 dead (20 done" in info.output()
     job = spawn("-m", "yotaq", "job", jobs[4].id, "--queue", queue.name, url=cluster.url)
     assert job.wait(30) == 0 and "result: (1, 1)" in job.output()
+    client.close()
+
+
+def test_the_cli_refuses_a_queue_no_node_of_the_cluster_holds_anything_of(cluster, spawn):
+    unknown = spawn("-m", "yotaq", "info", "--queue", "never-used-xyz", url=cluster.url)
+    assert unknown.wait(30) == 2
+    assert (
+        unknown.output()
+        == "yotaq: error: no queue named 'never-used-xyz' in Redis: nothing was enqueued, scheduled or run there\n"
+    )
 
 
 # -- Sentinel failover ------------------------------------------------------------------------

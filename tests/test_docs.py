@@ -222,6 +222,27 @@ def test_readme_line_counts_are_the_files() -> None:
     assert shown.splitlines() == expected
 
 
+def test_the_cli_reference_shows_every_command_and_the_guide_s_table_names_every_option() -> None:
+    parsers = hooks.cli_parsers()
+    reference = (DOCS / "reference" / "cli.md").read_text()
+    shown = [match["arg"].strip() for match in hooks.MARKER.finditer(reference) if match["kind"] == "cli"]
+    assert sorted(shown) == sorted(parsers), "docs/reference/cli.md: one <!-- cli: COMMAND --> per command"
+    assert hooks.commands_left_out(reference) == []
+    assert hooks.commands_left_out("<!-- cli: -->\n") == [command for command in parsers if command]
+
+    guide = (DOCS / "guide" / "cli.md").read_text()
+    rows = dict(re.findall(r"^\| `python -m yotaq ([^` ]+)([^`]*)` \|", guide, re.M))
+    assert sorted(rows) == sorted(["--version", *(command for command in parsers if command)])
+    for command, parser in parsers.items():
+        for action in parser._actions:
+            option = max(action.option_strings, key=len, default=None)
+            if option is None or option == "--help":
+                continue
+            assert (option in rows) if not command else (option in rows[command]), (
+                f"docs/guide/cli.md: the row of {command or 'python -m yotaq'} does not name {option}"
+            )
+
+
 def test_loadtest_options_are_shown_by_its_help_and_documented() -> None:
     started = time.monotonic()
     done = subprocess.run(

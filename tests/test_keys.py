@@ -1,7 +1,9 @@
+import functools
+
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.broker.keys import FleetKeys, QueueKeys, check_name
+from yotaq.broker.keys import KINDS, FleetKeys, QueueKeys, check_name
 from yotaq.serializer import MAX_ID_LENGTH
 
 
@@ -43,6 +45,23 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
         "{yotaq:tasks}:periodic:skipped",
         "{yotaq:tasks}:periodic:disabled",
     ]
+
+
+def test_the_traces_of_a_queue_are_every_key_of_it_as_a_whole_but_its_shard_count():
+    keys = QueueKeys("tasks")
+    whole = {
+        value
+        for name in dir(QueueKeys)
+        if isinstance(getattr(QueueKeys, name), (property, functools.cached_property))
+        and not name.startswith("_")
+        and name != "traces"
+        for value in (getattr(keys, name) if isinstance(getattr(keys, name), list) else [getattr(keys, name)])
+    }
+    whole |= {key for kind in KINDS for key in keys.buried_keys(kind)}
+    assert set(keys.traces) == whole - {keys.shards, keys.control}
+    assert len(keys.traces) == len(set(keys.traces)) == 27
+    assert all(key.startswith("{yotaq:tasks}:") for key in keys.traces)
+    assert {key.startswith("{yotaq:tasks#2}:") for key in QueueKeys("tasks", 2).traces} == {True}
 
 
 def test_the_per_job_marker_keys_and_the_old_dead_attributes_are_gone():

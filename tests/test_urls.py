@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ import redis.cluster
 from redis.connection import SSLConnection
 from redis.sentinel import SentinelConnectionPool
 
-from yotaq.broker.connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S
-from yotaq.broker.urls import connect
+from yotaq.broker.connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S, translated
+from yotaq.broker.urls import connect, connect_async
 from yotaq.exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 from yotaq.server import free_port
 
@@ -126,6 +127,33 @@ def test_sentinel() -> None:
         assert each["retry"].get_retries() == 0
         assert each.get("password") is None
     client.close()
+
+
+def test_sentinels_that_do_not_answer_are_named_by_their_addresses_in_one_short_message() -> None:
+    ports = [free_port(), free_port(), free_port()]
+    url = "redis+sentinel://" + ",".join(f"127.0.0.1:{port}" for port in ports) + "/mymaster"
+    client = connect(url)
+    try:
+        with pytest.raises(ConnectionError) as raised, translated():
+            client.ping()
+    finally:
+        client.close()
+
+    async def ping() -> None:
+        client = connect_async(url)
+        try:
+            with translated():
+                await client.ping()
+        finally:
+            await client.aclose()
+
+    with pytest.raises(ConnectionError) as raised_async:
+        asyncio.run(ping())
+    asked = ", ".join(f"127.0.0.1:{port}" for port in ports)
+    for message in (str(raised.value), str(raised_async.value)):
+        assert message.startswith(f"Redis is unavailable: No master found for 'mymaster' (the Sentinels at {asked} ")
+        assert "failed, the last with " in message and f"connecting to 127.0.0.1:{ports[-1]}" in message
+        assert "<redis" not in message and len(message) < 260, message
 
 
 def test_sentinel_db_and_passwords() -> None:

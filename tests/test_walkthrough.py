@@ -1,9 +1,14 @@
 """The walkthrough, for real: client.py and worker.py as separate processes sharing no code."""
 
+import os
 import re
+import subprocess
+import sys
 import textwrap
 
-from .helpers import wait_for
+import pytest
+
+from .helpers import ROOT, wait_for
 
 DONE_BY_WORKER = re.compile(r"stopped: \{'done': (\d+)")
 
@@ -29,6 +34,27 @@ def test_three_workers_run_the_clients_100_tasks_exactly_once_between_them(spawn
     info = walkthrough_queue.info()
     assert (info.done, info.redelivered, info.pending, info.active, info.failed, info.dead) == (100, 0, 0, 0, 0, 0)
     assert info.workers == []
+
+
+@pytest.mark.parametrize("script", ["client.py", "worker.py"])
+@pytest.mark.parametrize(
+    "url, why",
+    [("redis://localhost:notaport/0", "bad port"), ("foo://x", "unknown scheme foo://")],
+)
+def test_a_malformed_redis_url_stops_the_walkthrough_with_one_line(script, url, why):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("YOTAQ_")}
+    done = subprocess.run(
+        [sys.executable, script],
+        cwd=ROOT,
+        env=env | {"YOTAQ_REDIS_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"{script}: invalid Redis URL {url!r}: {why}"), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stdout == ""
 
 
 PRODUCER = textwrap.dedent(

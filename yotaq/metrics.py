@@ -22,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 
 from . import monitor
 from .broker import Broker, QueueKeys, connect
-from .exceptions import YotaqError
+from .exceptions import ConfigurationError, YotaqError
 from .info import QueueInfo
 
 # Task duration buckets, in seconds: from a few milliseconds to five minutes.
@@ -124,7 +124,11 @@ def exposition(broker: Broker, queues: Sequence[str] | None = None) -> tuple[byt
 
 
 def main(url: str, *, host: str, port: int, queues: list[str] | None) -> None:
-    """Serve ``/metrics`` until SIGINT or SIGTERM: what ``python -m yotaq metrics`` runs."""
+    """Serve ``/metrics`` until SIGINT or SIGTERM: what ``python -m yotaq metrics`` runs.
+
+    Raises:
+        ConfigurationError: a bad queue name, or it cannot listen there (the port taken, say).
+    """
     for name in queues or []:
         QueueKeys(name)  # a bad name is refused before anything starts
     stop = threading.Event()
@@ -133,7 +137,11 @@ def main(url: str, *, host: str, port: int, queues: list[str] | None) -> None:
         stop.set()
 
     with connect(url) as client:
-        server, thread = start_http_server(port, addr=host, registry=registry(Broker(client), queues))
+        monitor.warn_of_unknown(Broker(client), queues or [])
+        try:
+            server, thread = start_http_server(port, addr=host, registry=registry(Broker(client), queues))
+        except OSError as exc:  # the port taken, or the address not this machine's
+            raise ConfigurationError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
         previous = {signum: signal.signal(signum, stopping) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             shown = f"[{host}]" if ":" in host else host

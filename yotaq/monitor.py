@@ -8,13 +8,14 @@ The core never imports this module: it is for the ``dashboard`` and ``metrics`` 
 from __future__ import annotations
 
 import reprlib
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from . import serializer
 from .broker import Broker, QueueKeys, Record, check_name
 from .broker.keys import KINDS, shard_of
-from .exceptions import InvalidMessage
+from .exceptions import ConnectionError, InvalidMessage  # noqa: A004 - yotaq's own
 from .info import Buried
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
@@ -24,6 +25,18 @@ MAX_REPR = 2_000  # characters of an argument's or result's repr shown at most
 def shards_of(broker: Broker, queue: str) -> list[QueueKeys]:
     """The keys of every shard of ``queue``, as many as its producers and workers have recorded."""
     return QueueKeys.of(queue, broker.recorded_shards(QueueKeys(queue)))
+
+
+def warn_of_unknown(broker: Broker, queues: Sequence[str]) -> None:
+    """Say on standard error which of ``queues`` to watch Redis holds nothing of: each is shown empty, as
+    it may be one not used yet, but a mistyped name would otherwise look like a quiet queue for ever."""
+    try:
+        unknown = [name for name in queues if not broker.holds_anything(shards_of(broker, name))]
+    except ConnectionError:
+        return  # what is shown says that Redis is away
+    if unknown:
+        named = " or ".join(map(repr, unknown))
+        print(f"yotaq: warning: no queue named {named} in Redis yet: shown empty until it is used", file=sys.stderr)
 
 
 def keys_of_job(shards: Sequence[QueueKeys], job_id: str) -> QueueKeys:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -14,8 +15,10 @@ from typing import Any, TypeVar, cast
 
 import redis
 from redis import DriverInfo
+from redis.asyncio.sentinel import MasterNotFoundError as AsyncMasterNotFoundError
 from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
+from redis.sentinel import MasterNotFoundError
 
 from ..exceptions import BrokerError, ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
 
@@ -232,15 +235,51 @@ def translated() -> Iterator[None]:
     try:
         yield
     except RedisClusterException as exc:  # not a RedisError: the cluster's layout could not be read
-        raise ConnectionError(f"Redis Cluster is unavailable: {exc}") from exc
+        raise ConnectionError(f"Redis Cluster is unavailable: {message(exc)}") from exc
     except redis.TimeoutError as exc:
         raise ConnectionError(
-            f"no reply from Redis in time, so the command may or may not have gone through: {exc}"
+            f"no reply from Redis in time, so the command may or may not have gone through: {message(exc)}"
         ) from exc
     except redis.RedisError as exc:
         if is_transient(exc):
-            raise ConnectionError(f"Redis is unavailable: {exc}") from exc
-        raise BrokerError(f"Redis refused a command: {exc}") from exc
+            raise ConnectionError(f"Redis is unavailable: {message(exc)}") from exc
+        raise BrokerError(f"Redis refused a command: {message(exc)}") from exc
+
+
+_CLIENT = re.compile(r"<redis\.(?:asyncio\.)?client\.Redis\(")
+_ADDRESS = re.compile(r"\bhost=([^,()<>]+),port=(\d+)")
+
+
+def message(exc: BaseException) -> str:
+    """``exc``'s message with each redis-py client in it named by its address: redis-py names one by
+    its repr, some 600 characters of settings. A master no Sentinel named is said in one short line."""
+    head, clients = _named_clients(str(exc))
+    if isinstance(exc, (MasterNotFoundError, AsyncMasterNotFoundError)) and clients:
+        # "No master found for 'name' : <client> - <error>, <client> - <error>...": each Sentinel's error
+        # names it again, and the last tells what the others most likely met too.
+        asked = ", ".join(address for address, _ in clients)
+        last = clients[-1][1].removeprefix(" - ")
+        failed = f"Sentinels at {asked} failed, the last" if len(clients) > 1 else f"Sentinel at {asked} failed"
+        return f"{head.removesuffix(' : ')} (the {failed} with {last})"
+    return head + "".join(address + rest for address, rest in clients)
+
+
+def _named_clients(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` up to its first redis-py client repr, then each client's address and the text after it."""
+    found = _CLIENT.search(text)
+    head = text if found is None else text[: found.start()]
+    clients: list[tuple[str, str]] = []
+    while found is not None:
+        depth, end = 0, found.start()
+        for end in range(found.start(), len(text)):  # to the '>' that closes it: its settings nest <...>
+            depth += {"<": 1, ">": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+        address = _ADDRESS.search(text, found.start(), end)
+        found = _CLIENT.search(text, end + 1)
+        rest = text[end + 1 : None if found is None else found.start()]
+        clients.append((f"{address[1]}:{address[2]}" if address else "a Redis client", rest))
+    return head, clients
 
 
 class Patience:

@@ -232,6 +232,15 @@ class QueueKeys:
         """Hash of counters: done, failed, retried, invalid, redelivered, cancelled."""
         return f"{self._prefix}:stats"
 
+    @property
+    def traces(self) -> list[str]:
+        """Every key of the queue as a whole (none of one job or one worker), but its number of shards:
+        what using the queue leaves, for as long as any of it lasts. A mere look at a queue records
+        its shards, so that key alone is no sign that anything ever ran or waited there."""
+        whole = [self.pending, self.state, self.scheduled, self.scheduled_messages, self.workers, self.trim]
+        whole += [self.deliveries, *self.buried_keys("failed"), *self.buried_keys("dead")]
+        return [*whole, *self.schedule_keys, *self.slots, self.rates, self.series, self.marker, self.stats]
+
 
 @dataclass(frozen=True)
 class FleetKeys:

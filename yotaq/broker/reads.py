@@ -1,6 +1,7 @@
-"""The broker's read-only commands for looking at queues from outside (the dashboard and the metrics
-exporter): the queues there are, the time series, what workers hold, the counters, the newest records
-and what is kept of one job. Mixed into ``Broker``. Replies come back raw; ``yotaq.monitor`` reads them.
+"""The broker's read-only commands for looking at queues from outside (the dashboard, the metrics
+exporter, the command line): the queues there are, whether one is, the time series, what workers hold,
+the counters, the newest records and what is kept of one job. Mixed into ``Broker``. Replies come back
+raw; ``yotaq.monitor`` reads them.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class Reads:
                     with contextlib.suppress(ConfigurationError):  # not one of ours: a worker name, say
                         names.add(QueueKeys(name).queue)
         return sorted(names)
+
+    def holds_anything(self, shards: Sequence[QueueKeys]) -> bool:
+        """Whether Redis holds anything of the queue of these shards (``QueueKeys.traces``): one ``EXISTS``
+        a shard, pipelined, however many jobs it has."""
+        return any(self._pipelined(shards, lambda pipe, keys: pipe.exists(*keys.traces)))
 
     def series_values(self, shards: Sequence[QueueKeys]) -> list[bytes]:
         """Every field's value of each shard's time series (``QueueKeys.series``, written by the
