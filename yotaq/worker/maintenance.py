@@ -4,8 +4,8 @@
   the workers that stopped beating; now and then one worker a queue forgets its expired records.
 - **Time**: it moves scheduled tasks that are due onto their queues, and enqueues periodic ticks,
   waiting in Redis on the queues' markers in between (one blocking call: see ``_keep_time``); and
-  every ``HOSTAGE_CHECK_S`` (without Redis) it looks at the task running now: one that has run
-  ``HOSTAGE_S`` has the rest of its batch given back to the queue and the finished tasks'
+  every ``LONG_TASK_CHECK_S`` (without Redis) it looks at the task running now: one that has run
+  ``LONG_TASK_S`` has the rest of its batch given back to the queue and the finished tasks'
   acknowledgements sent, so that neither waits behind a long task.
 - **Control**: it waits on the queues' control channels (pub/sub) for the cancel of a job this
   worker holds, and interrupts it, and for a worker found dead, whose tasks on the queue it gives
@@ -42,9 +42,9 @@ MIN_WAIT_S = 0.001  # a blocking wait of 0 would wait for ever
 EARLY_S = 0.15
 MAX_PAUSE_S = 1.0  # how long a time thread waits after a failure before it tries again
 TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread asks when the next is
-HOSTAGE_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
+LONG_TASK_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
 LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
-HOSTAGE_S = 0.2  # a task running this long sets the rest of its batch free
+LONG_TASK_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 60.0  # how often expired failure records and spent rates are looked for (by one worker)
 
 
@@ -74,8 +74,8 @@ class Maintenance:
         self._threads = [
             threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
                              name=f"yotaq-liveness-{worker}"),
-            threading.Thread(target=self._every, args=(self._free_hostages, HOSTAGE_CHECK_S), daemon=True,
-                             name=f"yotaq-hostages-{worker}"),
+            threading.Thread(target=self._every, args=(self._free_the_batch_behind_a_long_task, LONG_TASK_CHECK_S),
+                             daemon=True, name=f"yotaq-long-task-{worker}"),
         ]  # fmt: skip
         # The threads that wait in Redis are not joined at a stop: each sees it when its wait ends. One
         # listens for cancels (within LISTEN_S); one keeps time for each set of queues one blocking wait
@@ -117,7 +117,7 @@ class Maintenance:
         leave_signals_to_the_main_thread()
         wait = interval
         while not self._stop.wait(wait):
-            wait = max(interval, HOSTAGE_CHECK_S)  # after a failure: never straight back into it
+            wait = max(interval, LONG_TASK_CHECK_S)  # after a failure: never straight back into it
             try:
                 wait = step() or interval
             except ConnectionError:
@@ -210,11 +210,11 @@ class Maintenance:
                 logger.info("job %s was cancelled: interrupting it", job_id)
                 self._cancel_running(job_id)
 
-    def _free_hostages(self) -> None:
+    def _free_the_batch_behind_a_long_task(self) -> None:
         """Give back the unstarted tasks of a batch whose current task has been running long, and
         acknowledge the finished ones, so that their results are not held back either."""
         running = self._batch.running
-        if running is None or time.monotonic() - running.since < HOSTAGE_S:
+        if running is None or time.monotonic() - running.since < LONG_TASK_S:
             return
         # Queue by queue: those whose node fails now stay with the main thread, which sends their
         # acknowledgements with its next lease there and runs their unstarted tasks.
