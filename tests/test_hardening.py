@@ -363,3 +363,25 @@ def test_a_time_limit_and_a_second_signal_reach_a_task_on_a_worker_with_helper_t
     assert worker.wait(timeout=5) == 0
     assert queue.info().pending == 1
     r.delete(*r.scan_iter(match=f"{{yotaq:{other}}}:*"))
+
+
+def test_a_result_wait_of_timeout_0_on_a_job_not_done_says_so_at_once(queue):
+    # Redis before 7.0.8 takes a blocking timeout under 2 ms for 0, "block for ever" (redis/redis#11687):
+    # a result wait of timeout=0 waited out the producer's patience, then said Redis was unreachable
+    job = queue.enqueue(divmod, 7, 2)
+    started = time.monotonic()
+    with pytest.raises(yotaq.ResultTimeout):
+        job.result(timeout=0)
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("wait", ["wait_due", "lease_blocking", "wait_for_pending"])
+def test_a_worker_s_wait_in_redis_of_under_2_ms_still_ends(queue, wait):
+    broker, keys, started = queue.broker, queue.keys, time.monotonic()
+    if wait == "wait_due":
+        assert broker.wait_due([keys], 0.0005) is None
+    elif wait == "lease_blocking":
+        assert broker.lease_blocking(keys, "host.1.ab", 0.0005).messages == []
+    else:
+        assert broker.wait_for_pending(keys, 0.0005) is False
+    assert time.monotonic() - started < 0.5

@@ -37,7 +37,6 @@ _RATE = re.compile(r"(\d{1,7})/([smh])")
 _PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000}
 CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
 _CANCELLABLE = {"pending", "scheduled", "active"}  # the states a cancel still stops
-MIN_WAIT_S = 0.001  # a blocking wait of 0 would block for ever
 
 
 @dataclass(frozen=True)
@@ -250,7 +249,7 @@ class JobHandle(Generic[R]):
         give_up_at = None if timeout is None else time.monotonic() + timeout
         wait = slice_s if timeout is None else min(slice_s, timeout)
         while True:
-            yield max(wait, MIN_WAIT_S)
+            yield wait  # (0 too: the broker makes it a wait that ends)
             if give_up_at is not None:
                 wait = min(slice_s, give_up_at - time.monotonic())
                 if wait <= 0:

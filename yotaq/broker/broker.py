@@ -22,7 +22,7 @@ from redis.sentinel import SentinelConnectionPool
 from ..exceptions import BrokerError
 from ..info import Buried, QueueInfo
 from . import commands
-from .commands import Record
+from .commands import Record, block_s
 from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
 from .keys import QueueKeys
@@ -278,7 +278,7 @@ class Broker(Control, Reads, Upkeep):
         active = keys.active(worker)
 
         def lease(client: Client) -> Leases:
-            message = cast(bytes | None, client.blmove(keys.pending, active, timeout_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
+            message = cast(bytes | None, client.blmove(keys.pending, active, block_s(timeout_s), "LEFT", "RIGHT"))  # type: ignore[arg-type]
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
@@ -295,7 +295,7 @@ class Broker(Control, Reads, Upkeep):
         ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
         it was, and workers blocked on the same list with a real lease are still served.
         """
-        found = self._call(lambda c: c.blmove(keys.pending, keys.pending, timeout_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
+        found = self._call(lambda c: c.blmove(keys.pending, keys.pending, block_s(timeout_s), "RIGHT", "RIGHT"))  # type: ignore[arg-type]
         return found is not None
 
     def any_pending(self, queues: Sequence[QueueKeys]) -> bool:

@@ -133,6 +133,16 @@ def check_shards(keys: QueueKeys, recorded: bytes | None, shards: int, who: str)
 # -- reading -----------------------------------------------------------------------------------
 
 
+# Redis before 7.0.8 takes a blocking command's timeout under about 2 ms for 0, which is "block for ever"
+# (redis/redis#11687): every wait yotaq sends Redis lasts at least this long.
+MIN_BLOCK_S = 0.01
+
+
+def block_s(timeout_s: float) -> float:
+    """``timeout_s`` as a blocking command's timeout: never one that Redis would take for "for ever"."""
+    return max(timeout_s, MIN_BLOCK_S)
+
+
 def wait_result_command(keys: QueueKeys, job_id: str, timeout_s: float) -> Command:
     """Wait in Redis at most ``timeout_s`` for the job's result envelope; the reply is it, or None.
 
@@ -140,7 +150,7 @@ def wait_result_command(keys: QueueKeys, job_id: str, timeout_s: float) -> Comma
     blocks until the worker stores it. (Fractional seconds work.)
     """
     key = keys.result(job_id)
-    return ("BLMOVE", key, key, "RIGHT", "RIGHT", timeout_s)
+    return ("BLMOVE", key, key, "RIGHT", "RIGHT", block_s(timeout_s))
 
 
 def status_script(keys: QueueKeys, job_id: str) -> Script:

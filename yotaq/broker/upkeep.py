@@ -151,6 +151,7 @@ class Upkeep:
         """Wait in Redis up to ``timeout_s`` until a job is scheduled on one of ``queues`` (its marker is
         written); which queue, or None. On a Redis Cluster the queues must share a slot."""
         by_marker = {keys.marker: keys for keys in queues}
+        timeout_s = commands.block_s(timeout_s)
         reply = cast(tuple[bytes, bytes, float] | None, self._call(lambda c: c.bzpopmin(list(by_marker), timeout_s)))
         return None if reply is None else by_marker[reply[0].decode()]
 

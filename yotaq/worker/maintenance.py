@@ -36,7 +36,6 @@ MAX_WAIT_S = 8.0  # the longest a time thread's wait in Redis lasts (within the 
 # A time thread looks at a queue when something there comes due, when its marker says so, and at least
 # this often: a marker taken by a worker that then died is written again when that worker is found dead
 LOOK_ANYWAY_S = 60.0
-MIN_WAIT_S = 0.001  # a blocking wait of 0 would wait for ever
 # Redis ends a blocking wait up to 1/hz late (100 ms at its default hz of 10): a time thread waits
 # in Redis until this long before the next job is due, and the rest here, to start it on time
 EARLY_S = 0.15
@@ -146,7 +145,7 @@ class Maintenance:
         while not self._stop.is_set():
             for keys in [keys for keys, at in look_at.items() if at <= time.monotonic()]:
                 look_at[keys] = time.monotonic() + self._promote(keys)
-            wait = min(max(min(look_at.values()) - time.monotonic(), MIN_WAIT_S), MAX_WAIT_S)
+            wait = min(max(min(look_at.values()) - time.monotonic(), 0.0), MAX_WAIT_S)
             try:
                 if wait <= EARLY_S:
                     self._stop.wait(wait)  # the last of a wait, on this clock
