@@ -12,6 +12,7 @@ from the same JSON (docs/hooks.py calls it at build time).
 From ``benchmarks/results/fleet.json`` (``benchmarks/fleet.py``'s, which draws it too), when it is there:
 ``bench-fleet.png``, Redis commands per second of idle fleets against their size, one line per system, one
 panel per number of queues (``draw_fleet``); ``fleet_table()`` is that run's table, on stdout and in the docs.
+``wakeups_table()`` is the same for ``benchmarks/results/wakeups.json`` (``benchmarks/wakeups.py``'s).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 FLEET_RESULTS = ROOT / "benchmarks" / "results" / "fleet.json"
 OUT = ROOT / "docs" / "img"
 YOTAQ_COLOUR, PEER_COLOUR, BARE_COLOUR = "#3f51b5", "#9e9e9e", "#ff8a65"
+LATE_MS = 100.0  # wakeups_table counts the wake-ups later than this
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -362,6 +364,83 @@ def fleet_table(document: dict[str, Any]) -> str:
         f"{venvs.get('peers', '?')}; command: `{command}`",
     ]
     return "\n".join(lines + notes)
+
+
+def _wakeup_goal(goal: dict[str, float] | None, figures: dict[str, Any]) -> str:
+    if not goal or not figures.get("samples"):
+        return ""
+    said = ", ".join(f"{stat} ≤ {bound:g}" for stat, bound in goal.items())
+    met = all(figures[stat] <= bound for stat, bound in goal.items())
+    return f"{said}: {'met' if met else '**not met**'}"
+
+
+def wakeups_table(document: dict[str, Any]) -> str:
+    """The tables of a benchmarks/wakeups.py run, as Markdown: each wake-up's lateness, then Redis's commands
+    over the windows in which the harness sent nothing but INFO; the line under them says where and how."""
+    found, goals = document["results"], document.get("goals_ms", {})
+    delayed, retried, periodic = found["delayed"], found["retried"], found["periodic"]
+    sync, coro = found["cancel_sync"], found["cancel_async"]
+    rows = [
+        ("delayed task: due time → start", delayed["lateness_ms"], goals.get("delayed")),
+        ("retry: its due time (Redis's score) → second try's start", retried["lateness_ms"], None),
+        ("retry: first failure + 0.5 s → second try's start", retried["vs_failure_plus_delay_ms"], None),
+        ("periodic tick, every 1 s: due time → start", periodic["lateness_ms"], None),
+        ("periodic tick: interval between starts, off 1 s by", periodic["interval_deviation_ms"], None),
+        ("cancel, running function: `cancel()` → interrupted", sync["interrupted_ms"], goals.get("cancel")),
+        ("cancel, running function: → `job.status` cancelled", sync["status_cancelled_ms"], None),
+        ("cancel, running coroutine: `cancel()` → interrupted", coro["interrupted_ms"], goals.get("cancel")),
+        ("cancel, running coroutine: → `job.status` cancelled", coro["status_cancelled_ms"], None),
+        ("`cancel()` of a running function, the call", sync["cancel_call_ms"], None),
+    ]
+    lines = ["| wake-up | samples | p50 ms | p99 ms | max ms | goal (ms) |", "|---|---:|---:|---:|---:|---|"]
+    for name, figures, goal in rows:
+        if not figures.get("samples"):
+            lines.append(f"| {name} | 0 | — | — | — | |")
+            continue
+        cells = " | ".join(f"{figures[stat]:,.1f}" for stat in ("p50", "p99", "max"))
+        lines.append(f"| {name} | {figures['samples']} | {cells} | {_wakeup_goal(goal, figures)} |")
+    lines += [
+        "",
+        "| window, the harness silent | s | tasks run | Redis cmds/s | cmds/task | most frequent (calls) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    windows = [
+        ("idle, nothing queued", found["idle"]),
+        ("delayed tasks coming due", delayed["wait"]),
+        ("a periodic tick a second", periodic["window"]),
+    ]
+    for name, window in windows:
+        per_task = f"{window['commands'] / window['tasks']:.1f}" if window["tasks"] else "—"
+        top = ", ".join(f"{command.upper()} {calls:,}" for command, calls in list(window["by_command"].items())[:3])
+        lines.append(
+            f"| {name} | {window['seconds']:.1f} | {window['tasks']} | {window['commands_per_s']:,.2f} | "
+            f"{per_task} | {top or 'none'} |"
+        )
+    machine, settings = document["machine"], document["settings"]
+    drawn = retried["drawn_delay_ms"]
+    drawn_text = f"{drawn['min']:.0f} to {drawn['max']:.0f} ms" if drawn.get("samples") else "n/a"
+    command = document.get("command", "?").replace(f"{ROOT}/", "")
+    timed = {"delayed": delayed["lateness_ms"], "retries": retried["lateness_ms"], "ticks": periodic["lateness_ms"]}
+    late = [
+        f"{name} {sum(value > LATE_MS for value in figures['values'])} of {figures['samples']}"
+        for name, figures in timed.items()
+        if figures.get("values")
+    ]
+    lines += [
+        "",
+        f"Later than {LATE_MS:g} ms: {', '.join(late)}. "
+        f"Retries wait a delay drawn in the upper half of their step (here {drawn_text} for `retry_delay=0.5`), so "
+        "the second try is early against the first failure + 0.5 s. A running job's status reads `active` until its "
+        "worker has recorded the cancel; its result raised `JobCancelled` at `cancel()`'s return for "
+        f"{sync['result_cancelled_at_return'] + coro['result_cancelled_at_return']} of "
+        f"{sync['samples'] + coro['samples']}. Periodic ticks skipped: {periodic['skipped']}.",
+        "",
+        f"{document['date'][:10]}; {machine['cores']} cores, {machine['cpu']}; Redis {machine['redis']}, Python "
+        f"{machine['python']}, redis-py {machine['redis_py']}; yotaq {document['yotaq']}; 2 workers at their "
+        f"defaults on one queue, a third with `--concurrency {settings['async_concurrency']}` for the coroutines; "
+        f"{document['seconds']:.0f} s; command: `{command}`",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:

@@ -17,7 +17,8 @@ Markers, each alone on a line of a page (indented as the block it stands for):
   ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
 - ``<!-- bench-table: benchmarks/results/latest.json -->``: the results table of a ``benchmarks/compare.py``
   run, from its JSON (``benchmarks/charts.py`` draws the charts from the same file);
-  ``<!-- fleet-table: benchmarks/results/fleet.json -->``: the same for a ``benchmarks/fleet.py`` run.
+  ``<!-- fleet-table: benchmarks/results/fleet.json -->``: the same for a ``benchmarks/fleet.py`` run, and
+  ``<!-- wakeups-table: benchmarks/results/wakeups.json -->`` for a ``benchmarks/wakeups.py`` run.
 
 Before the build, every ``docs/img/*.dot`` must have its ``.svg`` beside it, drawn from that very text
 (its hash is in the SVG): ``python docs/hooks.py diagrams`` (``make diagrams``) draws them with Graphviz.
@@ -42,7 +43,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-KINDS = "source|example|session|cli|loadtest-help|bench-table|fleet-table"
+KINDS = "source|example|session|cli|loadtest-help|bench-table|fleet-table|wakeups-table"
 MARKER = re.compile(rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{KINDS}):?(?P<arg>[^>]*?) ?-->[ \t]*$", re.M)
 PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]")
 DIAGRAM_HASH = re.compile(r"<!-- dot sha256: ([0-9a-f]{64}) -->")
@@ -244,6 +245,13 @@ def fleet_table_of(document: dict[str, Any]) -> str:
     return str(_charts().fleet_table(document))
 
 
+def wakeups_table(arg: str) -> str:
+    path = ROOT / arg
+    if not path.is_file():
+        raise QuoteError(f"no {arg}: run benchmarks/wakeups.py")
+    return str(_charts().wakeups_table(json.loads(path.read_text())))
+
+
 def _charts() -> Any:
     spec = importlib.util.spec_from_file_location("bench_charts", ROOT / "benchmarks" / "charts.py")
     assert spec is not None and spec.loader is not None
@@ -267,6 +275,8 @@ def render(kind: str, arg: str) -> str:
         return bench_table(arg)
     if kind == "fleet-table":
         return fleet_table(arg)
+    if kind == "wakeups-table":
+        return wakeups_table(arg)
     return f'```text title="python -m loadtest --help"\n{loadtest_help()}\n```'
 
 
