@@ -270,7 +270,7 @@ class Broker(Control, Reads, Upkeep):
         return int(value) if value is not None and str(value).isdigit() else DEFAULT_MAX_BULK_BYTES
 
     def ping(self) -> None:
-        """Whether Redis answers: returns if it does, raises ``ConnectionError`` if not."""
+        """Whether Redis answers: returns if it does, raises ``RedisUnavailable`` if not."""
         self._call(lambda c: c.ping(), own=True)
 
     def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from .. import serializer
 from ..broker import Broker, Patience, QueueKeys, check_name
 from ..broker.connection import Client
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, RedisUnavailable
 from ..hooks import Hook, Hooks
 from .batch import Batch
 from .liveness import Liveness, reap
@@ -198,7 +198,7 @@ class Worker:
                 if crashed and self._tasks.current is not None:
                     self._give_back_counted(self._tasks.current)
                 self._release_all(maintenance)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 logger.warning(
                     "could not give tasks back (%s): they return to the queue once this worker's heartbeat lapses", exc
                 )
@@ -219,7 +219,7 @@ class Worker:
                 return
             try:
                 self._lease(watcher)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 # The reply to a lease may be what was lost, leaving a message in our active list
                 # that we do not know of. We hold nothing we have started: give everything back.
@@ -244,7 +244,7 @@ class Worker:
                     return
                 try:
                     self._lease(watcher, size=pool.free(), wait=not pool.busy())
-                except ConnectionError as exc:
+                except RedisUnavailable as exc:
                     logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                     if pool.busy():
                         self._until_done(self._give_back_strays, failing=True)
@@ -347,11 +347,11 @@ class Worker:
     def _release_all(self, maintenance: Maintenance) -> None:
         """Give back every task this worker holds and deregister it."""
         maintenance.deregistered()
-        failure: ConnectionError | None = None
+        failure: RedisUnavailable | None = None
         for keys in self.queues:
             try:
                 released = self.broker.release(keys, self.name)
-            except ConnectionError as exc:  # one failing node (a Redis Cluster's): the others all the same
+            except RedisUnavailable as exc:  # one failing node (a Redis Cluster's): the others all the same
                 failure = failure or exc
                 continue
             if released:
@@ -370,7 +370,7 @@ class Worker:
         """
         outage = [failing]
 
-        def note(exc: ConnectionError) -> None:
+        def note(exc: RedisUnavailable) -> None:
             if not outage[0]:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 outage[0] = True

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import BrokerError, ConfigurationError, ConnectionError, Interrupted, InvalidMessage, Retry, describe  # noqa: A004
+from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache
 from ..hooks import Hooks
 from ..info import Buried
@@ -189,7 +189,7 @@ class TaskHandler:
         for _ in range(REFUSALS):
             try:
                 return not self._broker.ack_and_lease(keys, self._worker, [ack], 0).lost
-            except ConnectionError:
+            except RedisUnavailable:
                 self._broker.ping()  # raises while Redis is unreachable: an outage, waited out by the caller
             except BrokerError as exc:
                 if "invalid bulk length" not in str(exc):
