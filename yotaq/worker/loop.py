@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s socket timeout of yotaq.connect (work,
 # a stop signal and an outage end it sooner)
+WAKE_TRIES_S = 1.0  # how long stop() tries to end a wait that is about to begin
+WAKE_RETRY_S = 0.001
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -133,7 +135,11 @@ class Worker:
         self._shards = self._shards_of(self._batch)
         self._tasks = self._task_handler()
         self._stopping = False
+        self._stop_requested = threading.Event()  # ends a wait between tries through an outage (``stop``)
+        self._stop_lock = threading.Lock()
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
+        self._blocked_on: int | None = None  # the connection waiting in Redis for work, for ``stop`` to wake
+        self._watcher: QueueWatcher | None = None
         self._idle = False  # the last wait for work timed out
         self._shutting_down = False
 
@@ -164,6 +170,7 @@ class Worker:
                 "this Redis can run code here (set YOTAQ_SECRET or secret=)"
             )
         self._stopping = self._shutting_down = self._idle = False
+        self._stop_requested.clear()
         self._batch = Batch()
         self._shards = self._shards_of(self._batch)
         self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
@@ -173,6 +180,7 @@ class Worker:
         self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None
+        self._watcher = watcher
         crashed = False
         try:
             self._until_done(self._agree_shards)
@@ -282,13 +290,18 @@ class Worker:
                 return
             if watcher is None:
                 first = self.queues[0]
-                leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S)
+                leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S, self._blocked)
                 self._batch.add(first, leases)
                 self._idle = not leases.messages
             else:
                 self._idle = not watcher.wait(IDLE_WAIT_S, None if self._idle else self._shards.any_pending)
         finally:
             self._waiting = False
+
+    def _blocked(self, connection_id: int | None) -> None:
+        self._blocked_on = connection_id
+        if connection_id is not None and self._stopping:
+            raise StopNow  # a stop came after the look at _stopping: no wait, nothing taken yet
 
     def _agree_shards(self) -> None:
         for group in self._groups:
@@ -386,9 +399,39 @@ class Worker:
         try:
             if self._stopping:
                 raise StopNow
-            time.sleep(seconds)
+            self._stop_requested.wait(seconds)
         finally:
             self._waiting = False
+
+    def stop(self) -> None:
+        """Stop ``run`` as a first SIGTERM does: lease no more, let the running task(s) finish, give the
+        rest back, return. From any thread, a signal handler or a hook; calling it again does nothing more.
+
+        An idle worker stops within milliseconds: its wait for work is ended (``CLIENT UNBLOCK``, or the
+        watcher woken). On a Redis Cluster a single-queue worker's wait cannot be named, and ends within
+        ``IDLE_WAIT_S``.
+        """
+        with self._stop_lock:
+            if self._stopping or self._shutting_down:
+                return
+            self._stopping = True
+        logger.info("stop requested: finishing the running task, then stopping")
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._wake_the_wait()
+
+    def _wake_the_wait(self) -> None:
+        # The worker may be between naming its connection and sending BLMOVE: an unblock that finds it
+        # not yet waiting is tried again, until the wait is over or a WAKE_TRIES_S have passed.
+        deadline = time.monotonic() + WAKE_TRIES_S
+        while (connection_id := self._blocked_on) is not None and time.monotonic() < deadline:
+            try:
+                if self.broker.unblock(connection_id):
+                    return
+            except RedisUnavailable:
+                return  # the wait ends with the outage, and the loop sees the stop
+            time.sleep(WAKE_RETRY_S)
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
