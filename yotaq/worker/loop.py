@@ -243,7 +243,7 @@ class Worker:
         """Keep up to ``concurrency`` coroutines in flight: lease as many as there are free slots, run the
         event loop until one finishes, record it; on a stop, let those in flight finish."""
         pool = AsyncPool(self._tasks, self._runner, self.concurrency)
-        self._tasks.pool = pool
+        self._tasks.cancel_coroutine = pool.cancel
         assert watcher is not None  # made for every worker with concurrency
         watcher.on_work = pool.work_came
         while not self._stopping or pool.busy():
