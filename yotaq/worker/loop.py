@@ -131,9 +131,11 @@ class Worker:
             )
         self.concurrency = concurrency
         self._patience = Patience(None, sleep=self._sleep)
-        self._batch = Batch()
-        self._shards = self._shards_of(self._batch)
-        self._tasks = self._task_handler()
+        # Made by run(), in the thread that runs the tasks (signals), afresh for each run
+        self._batch: Batch
+        self._shards: Shards
+        self._runner: TaskRunner
+        self._tasks: TaskHandler
         self._stopping = False
         self._stop_requested = threading.Event()  # ends a wait between tries through an outage (``stop``)
         self._stop_lock = threading.Lock()
@@ -142,15 +144,6 @@ class Worker:
         self._watcher: QueueWatcher | None = None
         self._idle = False  # the last wait for work timed out
         self._shutting_down = False
-
-    def _shards_of(self, batch: Batch) -> Shards:
-        return Shards(self.broker, self.name, batch, self.queues)
-
-    def _task_handler(self) -> TaskHandler:
-        self._runner = TaskRunner(self._watchdog)
-        return TaskHandler(
-            self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
-        )
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -172,8 +165,11 @@ class Worker:
         self._stopping = self._shutting_down = self._idle = False
         self._stop_requested.clear()
         self._batch = Batch()
-        self._shards = self._shards_of(self._batch)
-        self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
+        self._shards = Shards(self.broker, self.name, self._batch, self.queues)
+        self._runner = TaskRunner(self._watchdog)
+        self._tasks = TaskHandler(
+            self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
+        )
         maintenance = Maintenance(
             self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
         )
