@@ -432,7 +432,7 @@ def test_the_deadline_holds_when_redis_is_down_and_the_loop_runs_on(queue_name) 
         async with yotaq.AsyncQueue.from_url(f"redis://127.0.0.1:{free_port()}/0", queue_name) as aq:
             for call in (lambda: aq.enqueue(add, 1, 2), aq.info, lambda: aq.job("x").status()):
                 started = time.monotonic()
-                with pytest.raises(yotaq.ConnectionError, match=r"Redis is unavailable: .*\(gave up after 2 s\)"):
+                with pytest.raises(yotaq.RedisUnavailable, match=r"Redis is unavailable: .*\(gave up after 2 s\)"):
                     await call()
                 elapsed = time.monotonic() - started
                 assert PRODUCER_PATIENCE_S / 2 < elapsed < PRODUCER_PATIENCE_S + 1
@@ -452,11 +452,11 @@ def test_the_deadline_holds_when_redis_never_answers(queue_name) -> None:
         async def scenario() -> None:
             async with yotaq.AsyncQueue.from_url(url, queue_name) as aq:
                 started = time.monotonic()
-                with pytest.raises(yotaq.ConnectionError, match="may or may not have gone through"):
+                with pytest.raises(yotaq.RedisUnavailable, match="may or may not have gone through"):
                     await aq.enqueue(add, 1, 2)
                 assert time.monotonic() - started < PRODUCER_PATIENCE_S + 1
                 started = time.monotonic()
-                with pytest.raises(yotaq.ConnectionError):  # a result wait: its own wait, plus the patience
+                with pytest.raises(yotaq.RedisUnavailable):  # a result wait: its own wait, plus the patience
                     await aq.job("x").result(timeout=1)
                 assert time.monotonic() - started < 1 + PRODUCER_PATIENCE_S + 1
 
@@ -467,7 +467,7 @@ def test_replicas_not_there_is_a_connection_error(async_queue) -> None:
     async def scenario() -> None:
         async with async_queue(replicas=1) as aq:  # a Redis without replicas
             # (the last try may be cut short by the deadline instead, while it waits for a replica)
-            with pytest.raises(yotaq.ConnectionError, match=r"0 of 1 replica|no reply from Redis in time"):
+            with pytest.raises(yotaq.RedisUnavailable, match=r"0 of 1 replica|no reply from Redis in time"):
                 await aq.enqueue(add, 1, 2)
 
     run(scenario())

@@ -394,3 +394,33 @@ def test_an_empty_listing_says_so_on_standard_error(redis_url, queue, queue_name
 @pytest.mark.parametrize("url", ["http://x", "redis://localhost:notaport/0", "foo://x"])
 def test_a_bad_redis_url_is_one_error_line_and_a_failing_exit(url):
     assert url in _one_error_line(_yotaq("info", url=url), 2)
+
+
+def test_worker_hooks_are_loaded_from_module_obj_specs_an_instance_a_class_or_a_factory(
+    queue, queue_name, redis_url, tmp_path
+):
+    log = tmp_path / "hooks.log"
+    queue.enqueue(divmod, 7, 2)
+    specs = ["tests.cli_hooks:instance", "tests.cli_hooks:Noting", "tests.cli_hooks:factory"]
+    hooks = [arg for spec in specs for arg in ("--hooks", spec)]
+    env = {name: value for name, value in os.environ.items() if not name.startswith("YOTAQ_")}
+    env.update(YOTAQ_REDIS_URL=redis_url, HOOKS_LOG=str(log))
+    command = [sys.executable, "-m", "yotaq", "worker", "--burst", "--queue", queue_name, *hooks]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert lines == ["instance start", "made start", "factory start", "instance done", "made done", "factory done"]
+
+
+@pytest.mark.parametrize(
+    "spec, says",
+    [
+        ("tests.cli_hooks", "expected module:obj"),
+        ("tests.no_such_module:Hook", "cannot import 'tests.no_such_module': ModuleNotFoundError"),
+        ("tests.cli_hooks:Nothing", "'tests.cli_hooks' has no 'Nothing'"),
+        ("tests.cli_hooks:not_a_hook", "neither a yotaq.Hook nor a callable"),
+        ("tests.cli_hooks:returns_a_string", "returned str, not a yotaq.Hook"),
+    ],
+)
+def test_a_bad_hooks_spec_is_one_error_line(spec, says):
+    assert says in _one_error_line(_yotaq("worker", "--burst", "--hooks", spec, url="redis://127.0.0.1:1/0"), 2)

@@ -135,7 +135,7 @@ def test_when_one_master_of_a_sharded_queue_dies_the_other_shards_keep_being_ser
             for n in range(100):  # each try waits out the producer's patience (2 s)
                 try:
                     job = queue.options(job_id=on_shard(dead, f"dead{n}")).enqueue(time.time)
-                except yotaq.ConnectionError:
+                except yotaq.RedisUnavailable:
                     continue
                 dead_shard_ran_at.append(job.result(timeout=30))
                 return
@@ -195,8 +195,8 @@ def test_a_cluster_that_refuses_commands_while_a_master_is_down_is_an_outage_the
         other = next(port for port in cluster.ports if port != cluster.master_of(queue.keys.pending))
         cluster.kill(other)
         wait_for(lambda: cluster.flagged_failed(other), what=f"node {other} flagged as failed")
-        # Then the producer hears of an outage (yotaq.ConnectionError), and the worker waits it out
-        with pytest.raises(yotaq.ConnectionError, match="The cluster is down"):
+        # Then the producer hears of an outage (yotaq.RedisUnavailable), and the worker waits it out
+        with pytest.raises(yotaq.RedisUnavailable, match="The cluster is down"):
             queue.enqueue(divmod, 9, 2)
         wait_for(
             lambda: "The cluster is down); retrying until it is back" in worker.output(),

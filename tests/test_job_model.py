@@ -261,7 +261,7 @@ def test_every_public_call_raises_yotaq_errors_when_redis_is_down():
         lambda: queue.purge("failed"),
     ]
     for call in calls:
-        with pytest.raises(yotaq.ConnectionError) as raised:
+        with pytest.raises(yotaq.RedisUnavailable) as raised:
             call()
         assert not isinstance(raised.value, redis.RedisError)
 

@@ -172,13 +172,25 @@ def test_an_enqueue_nested_in_another_on_one_thread_takes_another_connection(que
     assert outer == mine and inner != mine and _sender_id(queue) == mine
 
 
-def test_enqueue_fails_fast_with_a_yotaq_connection_error_when_redis_is_down():
+def test_enqueue_fails_fast_with_redis_unavailable_when_redis_is_down():
     client = yotaq.connect(f"redis://127.0.0.1:{free_port()}/0")
     queue = yotaq.Queue(client, "q")
     started = time.monotonic()
-    with pytest.raises(yotaq.ConnectionError, match=r"Redis is unavailable: .*\(gave up after 2 s\)") as raised:
+    with pytest.raises(yotaq.RedisUnavailable, match=r"Redis is unavailable: .*\(gave up after 2 s\)") as raised:
         queue.enqueue(print, 1)
     elapsed = time.monotonic() - started
     assert isinstance(raised.value, ConnectionError) and isinstance(raised.value, yotaq.YotaqError)
     assert PRODUCER_PATIENCE_S / 2 < elapsed < PRODUCER_PATIENCE_S + 1
     client.close()
+
+
+def test_the_old_name_connection_error_is_the_same_class_and_warns_that_it_is_deprecated():
+    with pytest.warns(DeprecationWarning, match=r"yotaq\.ConnectionError is deprecated, use yotaq\.RedisUnavailable"):
+        from yotaq import ConnectionError as from_package
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        from yotaq.exceptions import ConnectionError as from_module
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        attribute = yotaq.ConnectionError
+    assert from_package is from_module is attribute is yotaq.RedisUnavailable
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchError'"):
+        yotaq.NoSuchError  # noqa: B018

@@ -172,7 +172,7 @@ def test_workers_ride_out_a_redis_restart_without_losing_or_repeating_finished_w
     wait_for(lambda: len(tasks.events(journal, "done")) >= 5, what="some tasks done")
     # When Redis goes away for a second and comes back
     own_redis.stop()
-    with pytest.raises(yotaq.ConnectionError):
+    with pytest.raises(yotaq.RedisUnavailable):
         queue.enqueue(print, "nowhere")
     time.sleep(1)
     own_redis.start()

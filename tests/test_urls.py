@@ -13,7 +13,7 @@ from redis.sentinel import SentinelConnectionPool
 
 from yotaq.broker.connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S, translated
 from yotaq.broker.urls import connect, connect_async
-from yotaq.exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from yotaq.exceptions import ConfigurationError, RedisUnavailable
 from yotaq.server import free_port
 
 
@@ -102,7 +102,7 @@ def test_cluster_options() -> None:
 
 def test_cluster_that_does_not_answer() -> None:
     port = free_port()
-    with pytest.raises(ConnectionError, match=rf"Redis Cluster at 127\.0\.0\.1:{port} cannot be reached"):
+    with pytest.raises(RedisUnavailable, match=rf"Redis Cluster at 127\.0\.0\.1:{port} cannot be reached"):
         connect(f"redis+cluster://127.0.0.1:{port}")
 
 
@@ -134,7 +134,7 @@ def test_sentinels_that_do_not_answer_are_named_by_their_addresses_in_one_short_
     url = "redis+sentinel://" + ",".join(f"127.0.0.1:{port}" for port in ports) + "/mymaster"
     client = connect(url)
     try:
-        with pytest.raises(ConnectionError) as raised, translated():
+        with pytest.raises(RedisUnavailable) as raised, translated():
             client.ping()
     finally:
         client.close()
@@ -147,7 +147,7 @@ def test_sentinels_that_do_not_answer_are_named_by_their_addresses_in_one_short_
         finally:
             await client.aclose()
 
-    with pytest.raises(ConnectionError) as raised_async:
+    with pytest.raises(RedisUnavailable) as raised_async:
         asyncio.run(ping())
     asked = ", ".join(f"127.0.0.1:{port}" for port in ports)
     for message in (str(raised.value), str(raised_async.value)):

@@ -11,7 +11,7 @@ from yotaq.broker.keys import QueueKeys
 from yotaq.broker.scripts import Scripts
 
 from . import tasks
-from .helpers import forge, push
+from .helpers import forge, push, wait_for
 
 RESULTS = "yotaq-test:results"
 SECRET = "s3cret"
@@ -366,3 +366,58 @@ def test_10_000_jobs_are_leased_and_acknowledged_in_chunks_that_luas_unpack_can_
     # sent again (as after a reply lost part way), they are found acknowledged already: nothing changes
     assert queue.broker.ack_and_lease(queue.keys, "w1", acks, 0).lost == []
     assert queue.info().done == 10_000
+
+
+def _blocked_in_redis(r) -> bool:
+    return any("b" in client["flags"] and client["cmd"] == "blmove" for client in r.client_list())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"queues": 2}, {"concurrency": 2}],
+    ids=["one queue (BLMOVE)", "two queues (watcher)", "coroutines (watcher)"],
+)
+def test_stop_from_another_thread_ends_an_idle_worker_within_a_fraction_of_a_second(r, queue_name, options):
+    import threading
+    import time
+
+    queues = [queue_name, f"{queue_name}-second"][: options.pop("queues", 1)]
+    worker = yotaq.Worker(r, queues, **options)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    # Given an idle worker, waiting in Redis for work
+    wait_for(lambda: _blocked_in_redis(r), what="a wait for work")
+    time.sleep(0.2)
+    # When another thread stops it
+    started = time.monotonic()
+    worker.stop()
+    runner.join(timeout=30)
+    # Then run() returns well within the idle wait, and the worker is gone from Redis
+    assert not runner.is_alive()
+    assert time.monotonic() - started < 1.0
+    assert yotaq.Queue(r, queue_name).info().workers == []
+
+
+def test_stop_from_another_thread_lets_the_running_task_finish_and_gives_the_rest_back(r, queue_name, tmp_path):
+    import threading
+
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    queue = yotaq.Queue(r, queue_name)
+    running = queue.enqueue(tasks.gated, str(log), 1, str(gate))
+    rest = [queue.enqueue(tasks.note, str(log), "done", n) for n in range(3)]
+    worker = yotaq.Worker(r, [queue_name])
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    # Given a worker in the middle of a task, the next ones leased with it or still pending
+    wait_for(lambda: tasks.events(log, "start"), what="the first task to start")
+    # When another thread stops it (twice: the second call adds nothing), and the task may end
+    worker.stop()
+    worker.stop()
+    gate.touch()
+    runner.join(timeout=30)
+    # Then run() returns, the running task finished, and the others wait in the queue, none lost
+    assert not runner.is_alive()
+    assert running.result(timeout=5) is None and running.status is Status.DONE
+    assert [job.status for job in rest] == [Status.PENDING] * 3
+    assert queue.info().pending == 3 and queue.info().workers == []
+    assert [value for value, _ in tasks.events(log, "done")] == ["1"]

@@ -8,17 +8,20 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
+from typing import Any
+
+from . import exceptions
 from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
 from .broker import connect
 from .current import CurrentJob, current_job
 from .exceptions import (
     BrokerError,
     ConfigurationError,
-    ConnectionError,
     InvalidMessage,
     JobCancelled,
     JobFailed,
     JobIdInUse,
+    RedisUnavailable,
     ResultTimeout,
     Retry,
     SerializationError,
@@ -39,7 +42,6 @@ __all__ = [
     "BrokerError",
     "BuriedJob",
     "ConfigurationError",
-    "ConnectionError",
     "CurrentJob",
     "Hook",
     "InvalidMessage",
@@ -50,6 +52,7 @@ __all__ = [
     "Options",
     "Queue",
     "QueueInfo",
+    "RedisUnavailable",
     "ResultTimeout",
     "Retry",
     "SerializationError",
@@ -64,3 +67,9 @@ __all__ = [
     "connect",
     "current_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in exceptions.DEPRECATED_NAMES:
+        return exceptions.deprecated(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

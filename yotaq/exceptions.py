@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Any
 
 MAX_RETRY_DELAY_S = 365 * 86_400.0
@@ -20,7 +21,7 @@ class SerializationError(YotaqError, TypeError):
     """Raised at enqueue time when a task or its arguments cannot travel to a worker."""
 
 
-class ConnectionError(YotaqError, builtins.ConnectionError):  # noqa: A001 - the name users expect
+class RedisUnavailable(YotaqError, builtins.ConnectionError):
     """Raised when Redis cannot be reached, or cannot take writes for now (loading, failing over,
     out of memory), within a producer's deadline."""
 
@@ -104,6 +105,23 @@ class Retry(Exception):
             raise ConfigurationError(f"Retry(delay=...) must be seconds from 0 to {MAX_RETRY_DELAY_S:g}, got {delay!r}")
         super().__init__(f"retry requested (delay {delay} s)" if delay is not None else "retry requested")
         self.delay = delay
+
+
+DEPRECATED_NAMES = {"ConnectionError": "RedisUnavailable"}
+
+
+def __getattr__(name: str) -> Any:
+    # The old name shadowed the builtin in every module that imported it; it stays for one release.
+    if name in DEPRECATED_NAMES:
+        return deprecated(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def deprecated(name: str) -> Any:
+    """The class behind a deprecated name of ``yotaq`` or ``yotaq.exceptions``, with a warning."""
+    new = DEPRECATED_NAMES[name]
+    warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{new}", DeprecationWarning, stacklevel=3)
+    return globals()[new]
 
 
 def describe(exc: BaseException) -> str:

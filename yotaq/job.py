@@ -304,7 +304,7 @@ class Job(JobHandle[R]):
             JobFailed: the task raised on its last try (with the remote type, message and
                 traceback), or was set aside without running.
             ResultTimeout: no result within ``timeout`` seconds.
-            ConnectionError: Redis could not be reached.
+            RedisUnavailable: Redis could not be reached.
         """
         if self._eager_result is not None:
             return self._value(self._eager_result)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import serializer
 from .broker import Broker, QueueKeys, Record, check_name
 from .broker.keys import KINDS, shard_of
-from .exceptions import ConnectionError, InvalidMessage  # noqa: A004 - yotaq's own
+from .exceptions import InvalidMessage, RedisUnavailable
 from .info import Buried
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
@@ -32,7 +32,7 @@ def warn_of_unknown(broker: Broker, queues: Sequence[str]) -> None:
     it may be one not used yet, but a mistyped name would otherwise look like a quiet queue for ever."""
     try:
         unknown = [name for name in queues if not broker.holds_anything(shards_of(broker, name))]
-    except ConnectionError:
+    except RedisUnavailable:
         return  # what is shown says that Redis is away
     if unknown:
         named = " or ".join(map(repr, unknown))

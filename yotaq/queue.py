@@ -83,7 +83,7 @@ class Queue(Producer):
 
         Raises:
             ConfigurationError: the URL is malformed, or an argument is invalid.
-            ConnectionError: no node of a cluster answered.
+            RedisUnavailable: no node of a cluster answered.
         """
         client = connect(url)
         try:
@@ -125,7 +125,7 @@ class Queue(Producer):
 
         Raises:
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
-            ConnectionError: Redis could not be reached within a few seconds.
+            RedisUnavailable: Redis could not be reached within a few seconds.
         """
         return self._enqueue(fn, args, kwargs, self.defaults, NOW)
 

@@ -28,7 +28,7 @@ import redis
 
 from . import serializer
 from .broker import Broker, QueueKeys, connect
-from .exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from .exceptions import ConfigurationError, RedisUnavailable
 from .worker import MAX_DELIVERIES, Worker, reap
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class Supervisor:
             try:
                 secret = serializer.as_secret(self.worker_options.get("secret"))
                 reaped = reap(broker, keys, child.name, max_deliveries, secret, force=True)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 logger.warning(
                     "could not give back the tasks of %s now (%s): the heartbeat reaper will", child.name, exc
                 )
@@ -162,7 +162,7 @@ class Supervisor:
                     "gave back the tasks of %s on %r: %d requeued, %d set aside", child.name, keys.queue, *reaped
                 )
         for fleet in {broker.fleet(keys) for keys in self._keys}:
-            with contextlib.suppress(ConnectionError):  # else it lapses, and whoever sees it forgets it
+            with contextlib.suppress(RedisUnavailable):  # else it lapses, and whoever sees it forgets it
                 broker.leave(fleet, child.name)
 
     def _stop(self, broker: Broker) -> None:

@@ -37,7 +37,7 @@ class AsyncJob(JobHandle[R]):
                 traceback), or was set aside without running.
             JobCancelled: the job was cancelled before it finished.
             ResultTimeout: no result within ``timeout`` seconds.
-            ConnectionError: Redis could not be reached.
+            RedisUnavailable: Redis could not be reached.
         """
         if self._eager_result is not None:
             return self._value(self._eager_result)

@@ -118,7 +118,7 @@ class AsyncQueue(Producer):
 
         Raises:
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
-            ConnectionError: Redis could not be reached within a few seconds.
+            RedisUnavailable: Redis could not be reached within a few seconds.
         """
         return await self._enqueue(fn, args, kwargs, self.defaults, NOW)
 

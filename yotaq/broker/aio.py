@@ -22,7 +22,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.commands.core import AsyncScript
 
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, RedisUnavailable
 from ..info import Buried, QueueInfo
 from . import commands
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
@@ -139,7 +139,7 @@ class AsyncBroker:
                     with translated():
                         return await send(self.client)
             except TimeoutError as exc:  # asyncio's: redis-py's own timeouts are translated above
-                raise ConnectionError(
+                raise RedisUnavailable(
                     "no reply from Redis in time, so the command may or may not have gone through"
                 ) from exc
 

@@ -23,7 +23,7 @@ from ..exceptions import BrokerError
 from ..info import Buried, QueueInfo
 from . import commands
 from .commands import Record, block_s
-from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
+from .connection import Client, OwnClient, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
 from .keys import QueueKeys
 from .reads import Reads
@@ -270,15 +270,28 @@ class Broker(Control, Reads, Upkeep):
         return int(value) if value is not None and str(value).isdigit() else DEFAULT_MAX_BULK_BYTES
 
     def ping(self) -> None:
-        """Whether Redis answers: returns if it does, raises ``ConnectionError`` if not."""
+        """Whether Redis answers: returns if it does, raises ``RedisUnavailable`` if not."""
         self._call(lambda c: c.ping(), own=True)
 
-    def lease_blocking(self, keys: QueueKeys, worker: str, timeout_s: float) -> Leases:
-        """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came)."""
+    def lease_blocking(
+        self, keys: QueueKeys, worker: str, timeout_s: float, blocked: Callable[[int | None], None] | None = None
+    ) -> Leases:
+        """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came).
+
+        ``blocked`` is told the id of the connection that waits before the wait, and None after: another
+        thread may end the wait early with ``unblock`` (not on a Redis Cluster, whose pooled client has
+        no one connection to name).
+        """
         active = keys.active(worker)
 
         def lease(client: Client) -> Leases:
-            message = cast(bytes | None, client.blmove(keys.pending, active, block_s(timeout_s), "LEFT", "RIGHT"))  # type: ignore[arg-type]
+            if blocked is not None and isinstance(client, OwnClient):
+                blocked(client.id())
+            try:
+                message = cast(bytes | None, client.blmove(keys.pending, active, block_s(timeout_s), "LEFT", "RIGHT"))  # type: ignore[arg-type]
+            finally:
+                if blocked is not None:
+                    blocked(None)
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
@@ -288,6 +301,11 @@ class Broker(Control, Reads, Upkeep):
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
         return self._call(lease, own=True)
+
+    def unblock(self, connection_id: int) -> bool:
+        """End the blocking wait of connection ``connection_id`` now, as if it had timed out; whether it
+        was waiting."""
+        return bool(self._call(lambda c: c.client_unblock(connection_id)))
 
     def wait_for_pending(self, keys: QueueKeys, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ..exceptions import ConfigurationError, ConnectionError, JobIdInUse  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, JobIdInUse, RedisUnavailable
 from ..info import Buried, QueueInfo, WorkerInfo
 from .connection import pairs
 from .keys import KINDS, FleetKeys, QueueKeys
@@ -307,9 +307,9 @@ def wait_command(replicas: int) -> Command:
 
 
 def check_replicated(confirmed: int, replicas: int) -> None:
-    """Raises ``ConnectionError`` when fewer than ``replicas`` replicas ``confirmed`` a write."""
+    """Raises ``RedisUnavailable`` when fewer than ``replicas`` replicas ``confirmed`` a write."""
     if confirmed < replicas:
-        raise ConnectionError(
+        raise RedisUnavailable(
             f"written, but {confirmed} of {replicas} replica(s) confirmed it within "
             f"{REPLICA_WAIT_MS} ms: a failover now could lose it"
         )

@@ -20,7 +20,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.sentinel import MasterNotFoundError
 
-from ..exceptions import BrokerError, ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import BrokerError, ConfigurationError, RedisUnavailable
 
 T = TypeVar("T")
 
@@ -124,6 +124,18 @@ class OwnClient(redis.Redis):
     def __init__(self, *, connection_pool: redis.ConnectionPool) -> None:
         super().__init__(connection_pool=connection_pool, single_connection_client=True)
         self.deadline: float | None = None
+        self._id: int | None = None
+        connection: Any = self.connection
+        connection.register_connect_callback(self._connected)
+
+    def id(self) -> int:
+        """This connection's id in Redis (what ``CLIENT UNBLOCK`` names), asked once per connection."""
+        if self._id is None:
+            self._id = int(self.client_id())
+        return self._id
+
+    def _connected(self, connection: Any) -> None:
+        self._id = None  # a new connection has a new id
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if self.deadline is None:
@@ -139,7 +151,7 @@ def reply_by(connection: Any, deadline: float | None) -> None:
     ``time.monotonic()``; None: as long as the connection's ``socket_timeout``)."""
     if deadline is not None and not connection.can_read(timeout=max(deadline - time.monotonic(), 0.0)):
         connection.disconnect()  # the reply may come later, where the next command's is expected
-        raise ConnectionError("no reply from Redis in time, so the command may or may not have gone through")
+        raise RedisUnavailable("no reply from Redis in time, so the command may or may not have gone through")
 
 
 def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
@@ -231,18 +243,18 @@ def is_transient(error: redis.RedisError) -> bool:
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Raise redis-py's errors as yotaq's: ``ConnectionError`` for what waiting may fix, else ``BrokerError``."""
+    """Raise redis-py's errors as yotaq's: ``RedisUnavailable`` for what waiting may fix, else ``BrokerError``."""
     try:
         yield
     except RedisClusterException as exc:  # not a RedisError: the cluster's layout could not be read
-        raise ConnectionError(f"Redis Cluster is unavailable: {message(exc)}") from exc
+        raise RedisUnavailable(f"Redis Cluster is unavailable: {message(exc)}") from exc
     except redis.TimeoutError as exc:
-        raise ConnectionError(
+        raise RedisUnavailable(
             f"no reply from Redis in time, so the command may or may not have gone through: {message(exc)}"
         ) from exc
     except redis.RedisError as exc:
         if is_transient(exc):
-            raise ConnectionError(f"Redis is unavailable: {message(exc)}") from exc
+            raise RedisUnavailable(f"Redis is unavailable: {message(exc)}") from exc
         raise BrokerError(f"Redis refused a command: {message(exc)}") from exc
 
 
@@ -294,10 +306,10 @@ class Patience:
         self.give_up_after = give_up_after
         self.sleep = sleep
 
-    def run(self, command: Callable[[], T], on_outage: Callable[[ConnectionError], None] | None = None) -> T:
-        """``command()``, called again while it raises ``ConnectionError``, until the deadline.
+    def run(self, command: Callable[[], T], on_outage: Callable[[RedisUnavailable], None] | None = None) -> T:
+        """``command()``, called again while it raises ``RedisUnavailable``, until the deadline.
 
-        ``on_outage`` is told of the first failure. Raises the last ``ConnectionError`` at the deadline.
+        ``on_outage`` is told of the first failure. Raises the last ``RedisUnavailable`` at the deadline.
         """
         give_up_at = None if self.give_up_after is None else time.monotonic() + self.give_up_after
         pause = FIRST_PAUSE_S
@@ -305,9 +317,9 @@ class Patience:
         while True:
             try:
                 return command()
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 if give_up_at is not None and time.monotonic() + pause > give_up_at:
-                    raise ConnectionError(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
+                    raise RedisUnavailable(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
                 if not failing and on_outage is not None:
                     on_outage(exc)
                 failing = True
@@ -322,8 +334,8 @@ class Patience:
         while True:
             try:
                 return await command()
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 if give_up_at is not None and time.monotonic() + pause > give_up_at:
-                    raise ConnectionError(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
+                    raise RedisUnavailable(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)

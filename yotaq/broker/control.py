@@ -86,7 +86,7 @@ class Subscription:
         """What comes next, waiting up to ``timeout_s``; None if nothing came.
 
         Raises:
-            ConnectionError: Redis cannot be reached now (the next call tries again).
+            RedisUnavailable: Redis cannot be reached now (the next call tries again).
         """
         try:
             with translated():

@@ -28,7 +28,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, RedisUnavailable
 from .connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S
 
 _OPTIONS = {"username", "password", "ssl", "ssl_ca_certs", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
@@ -137,7 +137,7 @@ def _cluster(parts: SplitResult, classes: _Classes) -> Any:
     try:  # (an asyncio cluster client asks for the layout at its first command)
         return classes.cluster(startup_nodes=nodes, retry=classes.retry(NoBackoff(), 0), **kwargs)
     except (RedisClusterException, redis.RedisError) as exc:
-        raise ConnectionError(f"Redis Cluster at {hosts} cannot be reached: {exc}") from exc
+        raise RedisUnavailable(f"Redis Cluster at {hosts} cannot be reached: {exc}") from exc
 
 
 def _sentinel(parts: SplitResult, classes: _Classes) -> Any:
@@ -166,7 +166,7 @@ def connect(url: str) -> redis.Redis | RedisCluster:
 
     Raises:
         ConfigurationError: the URL is malformed; the message says what is wrong.
-        ConnectionError: no node of the cluster answered.
+        RedisUnavailable: no node of the cluster answered.
     """
     return cast(redis.Redis | RedisCluster, _client(url, _blocking()))
 

@@ -25,6 +25,7 @@ from ..queue import Queue
 from ..server import serve
 from ..supervisor import Supervisor
 from ..worker import Worker
+from .hooks import load_hooks
 from .parser import DEFAULT_QUEUE, DEFAULT_REDIS_URL, parser
 
 # An error is read at a glance, in a terminal, a log line or a CI summary: a longer one is cut short.
@@ -74,10 +75,10 @@ def _run(args: argparse.Namespace) -> int:
         metrics.main(redis_url(), host=args.host, port=args.port, queues=args.queues)
         return 0
     if args.command == "worker":
+        queues, options = args.queues or [DEFAULT_QUEUE], _worker_options(args)  # a bad --hooks first
         if args.burst:
             _fail_if_unreachable()
         _configure_logging()
-        queues, options = args.queues or [DEFAULT_QUEUE], _worker_options(args)
         if args.processes:
             Supervisor(redis_url(), queues, args.processes, **options).run()
             return 0
@@ -145,6 +146,7 @@ def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
         "shards": args.shards,
         "replicas": args.replicas,
         "concurrency": args.concurrency,
+        "hooks": load_hooks(args.hooks or []),
     }
 
 

@@ -83,6 +83,10 @@ def parser(prog: str = "python -m yotaq") -> argparse.ArgumentParser:
         "--replicas", type=int, default=0, metavar="N",
         help="count an outcome recorded only once N replicas have it (Redis WAIT; default 0)",
     )  # fmt: skip
+    worker.add_argument(
+        "--hooks", action="append", metavar="MODULE:OBJ",
+        help="a yotaq.Hook, or a class or function returning one, to give the worker; repeat for several",
+    )  # fmt: skip
 
     info = commands.add_parser(
         "info", help="pending, scheduled, active, failed and dead counts, event counters, and the workers"

@@ -20,7 +20,6 @@ MINUTE_TICKS = (60, 45, 30, 15, 0)
 class Bucket:
     """``STEP_S`` seconds of the series: tasks done per second, and their mean duration (None: none done)."""
 
-    start_s: int
     per_second: float
     mean_ms: float | None
 
@@ -35,9 +34,7 @@ def buckets(seconds: Sequence[Second], now_s: int, step_s: int = STEP_S) -> list
         if 0 <= n < count:
             done[n] += second.done
             duration[n] += second.duration_ms
-    return [
-        Bucket(first + n * step_s, done[n] / step_s, duration[n] / done[n] if done[n] else None) for n in range(count)
-    ]
+    return [Bucket(done[n] / step_s, duration[n] / done[n] if done[n] else None) for n in range(count)]
 
 
 def nice_ceiling(value: float) -> float:

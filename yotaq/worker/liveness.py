@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..broker import Broker, FleetKeys, QueueKeys
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, RedisUnavailable
 from ..job import Options
 from ..outcomes import encode_result
 
@@ -64,11 +64,11 @@ class Heart:
         """Beat in every fleet whose node answers; a fleet whose node fails is beaten again next time, and
         this raises only if all fail (on a Redis Cluster one failing node must not get this worker reaped
         on the others)."""
-        failure: ConnectionError | None = None
+        failure: RedisUnavailable | None = None
         for fleet, queues in self._fleets.items():
             try:
                 self._beat(fleet, queues)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 self._connected_at.pop(fleet, None)
                 self._clocks.pop(fleet, None)
                 failure = exc

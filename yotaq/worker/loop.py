@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from .. import serializer
 from ..broker import Broker, Patience, QueueKeys, check_name
 from ..broker.connection import Client
-from ..exceptions import ConfigurationError, ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import ConfigurationError, RedisUnavailable
 from ..hooks import Hook, Hooks
 from .batch import Batch
 from .liveness import Liveness, reap
@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s socket timeout of yotaq.connect (work,
 # a stop signal and an outage end it sooner)
+WAKE_TRIES_S = 1.0  # how long stop() tries to end a wait that is about to begin
+WAKE_RETRY_S = 0.001
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -129,22 +131,19 @@ class Worker:
             )
         self.concurrency = concurrency
         self._patience = Patience(None, sleep=self._sleep)
-        self._batch = Batch()
-        self._shards = self._shards_of(self._batch)
-        self._tasks = self._task_handler()
+        # Made by run(), in the thread that runs the tasks (signals), afresh for each run
+        self._batch: Batch
+        self._shards: Shards
+        self._runner: TaskRunner
+        self._tasks: TaskHandler
         self._stopping = False
+        self._stop_requested = threading.Event()  # ends a wait between tries through an outage (``stop``)
+        self._stop_lock = threading.Lock()
         self._waiting = False  # blocked waiting (for work, or for Redis): a stop signal may interrupt at once
+        self._blocked_on: int | None = None  # the connection waiting in Redis for work, for ``stop`` to wake
+        self._watcher: QueueWatcher | None = None
         self._idle = False  # the last wait for work timed out
         self._shutting_down = False
-
-    def _shards_of(self, batch: Batch) -> Shards:
-        return Shards(self.broker, self.name, batch, self.queues)
-
-    def _task_handler(self) -> TaskHandler:
-        self._runner = TaskRunner(self._watchdog)
-        return TaskHandler(
-            self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
-        )
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
@@ -164,15 +163,20 @@ class Worker:
                 "this Redis can run code here (set YOTAQ_SECRET or secret=)"
             )
         self._stopping = self._shutting_down = self._idle = False
+        self._stop_requested.clear()
         self._batch = Batch()
-        self._shards = self._shards_of(self._batch)
-        self._tasks = self._task_handler()  # made in the thread that runs the tasks (signals)
+        self._shards = Shards(self.broker, self.name, self._batch, self.queues)
+        self._runner = TaskRunner(self._watchdog)
+        self._tasks = TaskHandler(
+            self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
+        )
         maintenance = Maintenance(
             self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
         )
         self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None
+        self._watcher = watcher
         crashed = False
         try:
             self._until_done(self._agree_shards)
@@ -198,7 +202,7 @@ class Worker:
                 if crashed and self._tasks.current is not None:
                     self._give_back_counted(self._tasks.current)
                 self._release_all(maintenance)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 logger.warning(
                     "could not give tasks back (%s): they return to the queue once this worker's heartbeat lapses", exc
                 )
@@ -219,7 +223,7 @@ class Worker:
                 return
             try:
                 self._lease(watcher)
-            except ConnectionError as exc:
+            except RedisUnavailable as exc:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 # The reply to a lease may be what was lost, leaving a message in our active list
                 # that we do not know of. We hold nothing we have started: give everything back.
@@ -235,7 +239,7 @@ class Worker:
         """Keep up to ``concurrency`` coroutines in flight: lease as many as there are free slots, run the
         event loop until one finishes, record it; on a stop, let those in flight finish."""
         pool = AsyncPool(self._tasks, self._runner, self.concurrency)
-        self._tasks.pool = pool
+        self._tasks.cancel_coroutine = pool.cancel
         assert watcher is not None  # made for every worker with concurrency
         watcher.on_work = pool.work_came
         while not self._stopping or pool.busy():
@@ -244,7 +248,7 @@ class Worker:
                     return
                 try:
                     self._lease(watcher, size=pool.free(), wait=not pool.busy())
-                except ConnectionError as exc:
+                except RedisUnavailable as exc:
                     logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                     if pool.busy():
                         self._until_done(self._give_back_strays, failing=True)
@@ -282,13 +286,18 @@ class Worker:
                 return
             if watcher is None:
                 first = self.queues[0]
-                leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S)
+                leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S, self._blocked)
                 self._batch.add(first, leases)
                 self._idle = not leases.messages
             else:
                 self._idle = not watcher.wait(IDLE_WAIT_S, None if self._idle else self._shards.any_pending)
         finally:
             self._waiting = False
+
+    def _blocked(self, connection_id: int | None) -> None:
+        self._blocked_on = connection_id
+        if connection_id is not None and self._stopping:
+            raise StopNow  # a stop came after the look at _stopping: no wait, nothing taken yet
 
     def _agree_shards(self) -> None:
         for group in self._groups:
@@ -347,11 +356,11 @@ class Worker:
     def _release_all(self, maintenance: Maintenance) -> None:
         """Give back every task this worker holds and deregister it."""
         maintenance.deregistered()
-        failure: ConnectionError | None = None
+        failure: RedisUnavailable | None = None
         for keys in self.queues:
             try:
                 released = self.broker.release(keys, self.name)
-            except ConnectionError as exc:  # one failing node (a Redis Cluster's): the others all the same
+            except RedisUnavailable as exc:  # one failing node (a Redis Cluster's): the others all the same
                 failure = failure or exc
                 continue
             if released:
@@ -370,7 +379,7 @@ class Worker:
         """
         outage = [failing]
 
-        def note(exc: ConnectionError) -> None:
+        def note(exc: RedisUnavailable) -> None:
             if not outage[0]:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 outage[0] = True
@@ -386,9 +395,39 @@ class Worker:
         try:
             if self._stopping:
                 raise StopNow
-            time.sleep(seconds)
+            self._stop_requested.wait(seconds)
         finally:
             self._waiting = False
+
+    def stop(self) -> None:
+        """Stop ``run`` as a first SIGTERM does: lease no more, let the running task(s) finish, give the
+        rest back, return. From any thread, a signal handler or a hook; calling it again does nothing more.
+
+        An idle worker stops within milliseconds: its wait for work is ended (``CLIENT UNBLOCK``, or the
+        watcher woken). On a Redis Cluster a single-queue worker's wait cannot be named, and ends within
+        ``IDLE_WAIT_S``.
+        """
+        with self._stop_lock:
+            if self._stopping or self._shutting_down:
+                return
+            self._stopping = True
+        logger.info("stop requested: finishing the running task, then stopping")
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._wake_the_wait()
+
+    def _wake_the_wait(self) -> None:
+        # The worker may be between naming its connection and sending BLMOVE: an unblock that finds it
+        # not yet waiting is tried again, until the wait is over or a WAKE_TRIES_S have passed.
+        deadline = time.monotonic() + WAKE_TRIES_S
+        while (connection_id := self._blocked_on) is not None and time.monotonic() < deadline:
+            try:
+                if self.broker.unblock(connection_id):
+                    return
+            except RedisUnavailable:
+                return  # the wait ends with the outage, and the loop sees the stop
+            time.sleep(WAKE_RETRY_S)
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():

@@ -25,7 +25,7 @@ from .. import periodic
 from ..broker import Broker, QueueKeys
 from ..broker.control import Subscription
 from ..broker.upkeep import LAPSED
-from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import RedisUnavailable
 from .batch import Batch
 from .liveness import Heart, Liveness
 from .timelimit import leave_signals_to_the_main_thread
@@ -119,7 +119,7 @@ class Maintenance:
             wait = max(interval, LONG_TASK_CHECK_S)  # after a failure: never straight back into it
             try:
                 wait = step() or interval
-            except ConnectionError:
+            except RedisUnavailable:
                 pass  # each queue's reachability is kept by the heartbeats (beat)
             except Exception:
                 logger.exception("%s failed", threading.current_thread().name)
@@ -151,7 +151,7 @@ class Maintenance:
                     self._stop.wait(wait)  # the last of a wait, on this clock
                 elif (scheduled := self._broker.wait_due(queues, wait - EARLY_S)) is not None:
                     look_at[scheduled] = 0.0
-            except ConnectionError:
+            except RedisUnavailable:
                 self._stop.wait(MAX_PAUSE_S)  # the main loop reports outages
             except Exception:
                 if not self._stop.is_set():
@@ -166,7 +166,7 @@ class Maintenance:
             if next_tick == 0:
                 periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
                 return TICK_AGAIN_S  # the tick moved its schedule's next run on: ask when that is
-        except ConnectionError:
+        except RedisUnavailable:
             return MAX_PAUSE_S  # its node fails: the other queues' scheduled tasks still come due
         except Exception:
             logger.exception("moving the scheduled jobs of %r failed", keys.queue)
@@ -191,7 +191,7 @@ class Maintenance:
                     elif heard is not None and self._batch.holds(heard.text):
                         logger.info("job %s was cancelled: interrupting it", heard.text)
                         self._cancel_running(heard.text)
-                except ConnectionError:
+                except RedisUnavailable:
                     self._heart.heard_of_a_lost_one()  # a reap may have failed
                     self._stop.wait(LISTEN_S)  # the main loop reports outages
                 except Exception:
@@ -223,7 +223,7 @@ class Maintenance:
                 for keys, mine in list(acks.items()):
                     try:
                         lost = self._broker.ack_and_lease(keys, self._worker, mine, 0).lost
-                    except ConnectionError:
+                    except RedisUnavailable:
                         continue
                     del acks[keys]
                     for job_id in lost:
@@ -238,7 +238,7 @@ class Maintenance:
                     continue
                 try:
                     released = self._broker.unlease(keys, self._worker, messages)
-                except ConnectionError:
+                except RedisUnavailable:
                     continue
                 kept = [leased for leased in kept if leased[0] != keys]
                 logger.info("job %s is taking long: gave %d task(s) back to %r", running.job_id, released, keys.queue)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from .. import serializer
 from ..broker import Ack, Broker, Leases, QueueKeys
-from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import RedisUnavailable
 from .batch import Batch
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Shards:
         """Send the queue's acknowledgements and lease up to ``size`` tasks from it, in one call.
 
         None when its node fails now while another queue's does not: the queue is set aside for a
-        pause, its acknowledgements kept for later. Raises ``ConnectionError`` when every queue fails.
+        pause, its acknowledgements kept for later. Raises ``RedisUnavailable`` when every queue fails.
         """
         acks = self._batch.take_acks(keys).get(keys, [])
         try:
@@ -74,7 +74,7 @@ class Shards:
             leases = self._broker.ack_and_lease(keys, self._worker, acks, size)
         except BaseException as exc:
             self._batch.restore_acks({keys: acks} if acks else {})
-            if isinstance(exc, ConnectionError) and self._set_aside(keys, exc):
+            if isinstance(exc, RedisUnavailable) and self._set_aside(keys, exc):
                 return None
             raise
         return leases
@@ -83,13 +83,13 @@ class Shards:
         """Record the outcome of finished tasks of ``keys``; the ids of those no longer leased here.
 
         None when the queue is set aside, or its node fails now while another's does not: the caller
-        keeps them for later. Raises ``ConnectionError`` when every queue fails.
+        keeps them for later. Raises ``RedisUnavailable`` when every queue fails.
         """
         if not self.ready(keys):
             return None
         try:
             return self._broker.ack_and_lease(keys, self._worker, acks, 0).lost
-        except ConnectionError as exc:
+        except RedisUnavailable as exc:
             if self._set_aside(keys, exc):
                 return None
             raise
@@ -100,7 +100,7 @@ class Shards:
         reachable = [keys for keys in self._queues if keys not in self._failing]
         try:
             return bool(reachable) and self._broker.any_pending(reachable)
-        except ConnectionError:
+        except RedisUnavailable:
             return False
 
     def _rejoin(self, keys: QueueKeys, acks: list[Ack]) -> None:
@@ -128,7 +128,7 @@ class Shards:
         strays = [message for message in held if serializer.message_id(message) not in running]
         return self._broker.unlease(keys, self._worker, strays) if strays else 0
 
-    def _set_aside(self, keys: QueueKeys, exc: ConnectionError) -> bool:
+    def _set_aside(self, keys: QueueKeys, exc: RedisUnavailable) -> bool:
         """Set ``keys`` aside for a longer pause than last time; False if every queue is set aside."""
         pause = min(self._failing[keys][1] * 2, MAX_PAUSE_S) if keys in self._failing else FIRST_PAUSE_S
         if keys not in self._failing and len(self._queues) > 1:

@@ -9,21 +9,18 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..current import CurrentJob, reset_current, set_current
-from ..exceptions import BrokerError, ConfigurationError, ConnectionError, Interrupted, InvalidMessage, Retry, describe  # noqa: A004
+from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache
 from ..hooks import Hooks
 from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
 from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
-
-if TYPE_CHECKING:
-    from .pool import AsyncPool
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +81,9 @@ class TaskHandler:
         self._functions = FunctionCache()
         self.counts = counts
         self.current: QueueKeys | None = None  # the queue of the task being handled, until it is recorded
-        self.pool: AsyncPool | None = None  # where coroutines run at once, with concurrency > 1
+        # With concurrency > 1: cancels the job's coroutine if one is in flight (``AsyncPool.cancel``);
+        # whether it was. A callable, not the pool, so that the pool depends on this module and not back.
+        self.cancel_coroutine: Callable[[str], bool] | None = None
         self._max_bytes: int | None = None  # the largest argument Redis takes, once learned
 
     def learn_limits(self) -> None:
@@ -189,7 +188,7 @@ class TaskHandler:
         for _ in range(REFUSALS):
             try:
                 return not self._broker.ack_and_lease(keys, self._worker, [ack], 0).lost
-            except ConnectionError:
+            except RedisUnavailable:
                 self._broker.ping()  # raises while Redis is unreachable: an outage, waited out by the caller
             except BrokerError as exc:
                 if "invalid bulk length" not in str(exc):
@@ -232,7 +231,7 @@ class TaskHandler:
     def cancel(self, job_id: str) -> None:
         """Interrupt the task of ``job_id`` if it is still running: its job was cancelled (called from
         the maintenance thread)."""
-        if self.pool is None or not self.pool.cancel(job_id):
+        if self.cancel_coroutine is None or not self.cancel_coroutine(job_id):
             self._runner.cancel(job_id)
 
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..broker import Broker, QueueKeys
-from ..exceptions import ConnectionError  # noqa: A004 - yotaq's own
+from ..exceptions import RedisUnavailable
 from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class QueueWatcher:
             except Exception as exc:
                 if self._stopped:
                     return  # the worker is gone, and may have closed the client under us
-                if not isinstance(exc, ConnectionError):
+                if not isinstance(exc, RedisUnavailable):
                     logger.exception("watching %r failed", keys.queue)
                 time.sleep(_AFTER_ERROR_S)  # the worker's own loop reports Redis outages
                 continue
