@@ -124,18 +124,18 @@ class OwnClient(redis.Redis):
     def __init__(self, *, connection_pool: redis.ConnectionPool) -> None:
         super().__init__(connection_pool=connection_pool, single_connection_client=True)
         self.deadline: float | None = None
-        self._id: int | None = None
+        self.known_id: int | None = None
         connection: Any = self.connection
         connection.register_connect_callback(self._connected)
 
     def id(self) -> int:
         """This connection's id in Redis (what ``CLIENT UNBLOCK`` names), asked once per connection."""
-        if self._id is None:
-            self._id = int(self.client_id())
-        return self._id
+        if self.known_id is None:
+            self.known_id = int(self.client_id())
+        return self.known_id
 
     def _connected(self, connection: Any) -> None:
-        self._id = None  # a new connection has a new id
+        self.known_id = None  # a new connection has a new id
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if self.deadline is None:
