@@ -2,7 +2,7 @@
 
 Markers, each alone on a line of a page (indented as the block it stands for):
 
-- ``<!-- source: yotaq/worker/loop.py Worker._on_signal -->``: that def, class or assignment (or several
+- ``<!-- source: yotaq/worker/stopping.py Stopping._on_signal -->``: that def, class or assignment (or several
   names, one after the other), found with ``ast`` in the file as it is now; ``<!-- source: PATH -->``
   quotes a whole file (a Lua script, say), ``<!-- source: PATH header -->`` a Lua script's opening
   ``--[[ ... ]]`` comment and ``<!-- source: PATH __doc__ -->`` a module's docstring. A name that no

@@ -1,6 +1,6 @@
-"""The consumer side, split by job: the loop and its signals (``loop``), the lease batch (``batch``),
-the maintenance threads (``maintenance``) and the heartbeat (``liveness``), time limits
-(``timelimit``), and waiting on several queues at once (``watch``)."""
+"""The consumer side, split by job: the loop (``loop``), its signals and stop (``stopping``), the lease
+batch (``batch``), the maintenance threads (``maintenance``) and the heartbeat (``liveness``), time
+limits (``timelimit``), and waiting on several queues at once (``watch``)."""
 
 from .liveness import reap
 from .loop import HEARTBEAT_INTERVAL_S, LIVENESS_TIMEOUT_S, MAX_DELIVERIES, Worker

@@ -15,12 +15,10 @@ import random
 import signal
 import socket
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from types import FrameType
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from .. import serializer
 from ..broker import Broker, Patience, QueueKeys, check_name
@@ -32,6 +30,7 @@ from .liveness import Liveness, reap
 from .maintenance import Maintenance
 from .pool import AsyncPool
 from .shards import Shards
+from .stopping import Stopping
 from .task import StopNow, TaskHandler
 from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
 from .watch import QueueWatcher
@@ -42,8 +41,6 @@ T = TypeVar("T")
 
 IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s socket timeout of yotaq.connect (work,
 # a stop signal and an outage end it sooner)
-WAKE_TRIES_S = 1.0  # how long stop() tries to end a wait that is about to begin
-WAKE_RETRY_S = 0.001
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -58,7 +55,7 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-class Worker:
+class Worker(Stopping):
     """Runs the tasks of one or more queues, one at a time, always from the first non-empty queue.
 
     Args:
@@ -294,11 +291,6 @@ class Worker:
         finally:
             self._waiting = False
 
-    def _blocked(self, connection_id: int | None) -> None:
-        self._blocked_on = connection_id
-        if connection_id is not None and self._stopping:
-            raise StopNow  # a stop came after the look at _stopping: no wait, nothing taken yet
-
     def _agree_shards(self) -> None:
         for group in self._groups:
             self.broker.agree_shards(group[0], len(group), "worker")
@@ -368,89 +360,3 @@ class Worker:
         if failure is not None:
             raise failure
         maintenance.leave()
-
-    # -- outages and signals -------------------------------------------------------------------
-
-    def _until_done(self, command: Callable[[], T], *, failing: bool = False) -> T:
-        """``command()``, waiting out an outage for as long as it lasts (a stop signal ends the wait).
-
-        Logs once when Redis goes away (unless the caller already did: ``failing``) and once
-        when it is back.
-        """
-        outage = [failing]
-
-        def note(exc: RedisUnavailable) -> None:
-            if not outage[0]:
-                logger.warning("Redis unreachable (%s); retrying until it is back", exc)
-                outage[0] = True
-
-        result = self._patience.run(command, on_outage=note)
-        if outage[0]:
-            logger.warning("Redis is reachable again")
-        return result
-
-    def _sleep(self, seconds: float) -> None:
-        """Wait between tries through an outage; a stop signal ends the wait (what was not recorded runs again)."""
-        self._waiting = True
-        try:
-            if self._stopping:
-                raise StopNow
-            self._stop_requested.wait(seconds)
-        finally:
-            self._waiting = False
-
-    def stop(self) -> None:
-        """Stop ``run`` as a first SIGTERM does: lease no more, let the running task(s) finish, give the
-        rest back, return. From any thread, a signal handler or a hook; calling it again does nothing more.
-
-        An idle worker stops within milliseconds: its wait for work is ended (``CLIENT UNBLOCK``, or the
-        watcher woken). On a Redis Cluster a single-queue worker's wait cannot be named, and ends within
-        ``IDLE_WAIT_S``.
-        """
-        with self._stop_lock:
-            if self._stopping or self._shutting_down:
-                return
-            self._stopping = True
-        logger.info("stop requested: finishing the running task, then stopping")
-        self._stop_requested.set()
-        if self._watcher is not None:
-            self._watcher.stop()
-        self._wake_the_wait()
-
-    def _wake_the_wait(self) -> None:
-        # The worker may be between naming its connection and sending BLMOVE: an unblock that finds it
-        # not yet waiting is tried again, until the wait is over or a WAKE_TRIES_S have passed.
-        deadline = time.monotonic() + WAKE_TRIES_S
-        while (connection_id := self._blocked_on) is not None and time.monotonic() < deadline:
-            try:
-                if self.broker.unblock(connection_id):
-                    return
-            except RedisUnavailable:
-                return  # the wait ends with the outage, and the loop sees the stop
-            time.sleep(WAKE_RETRY_S)
-
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            logger.warning("not in the main thread: no signal handling, and time limits apply to async tasks only")
-            return {}
-        handlers: dict[int, Any] = {
-            signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        handlers[signal.SIGALRM] = self._tasks.install()
-        restore_in_a_forked_child(handlers)
-        # A supervisor starts its worker processes with these blocked (one sent while the process
-        # starts must wait for these handlers): from here on they are handled.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        return handlers
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self._shutting_down:
-            return
-        if self._stopping:
-            raise StopNow
-        self._stopping = True
-        logger.info(
-            "%s: finishing the running task, then stopping (again to stop at once)", signal.Signals(signum).name
-        )
-        if self._waiting:
-            raise StopNow

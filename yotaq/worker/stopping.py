@@ -1,0 +1,135 @@
+"""How a worker stops, and waits out outages: its signals, ``Worker.stop``, and the waits they end.
+
+The first SIGINT/SIGTERM (or ``stop()``) stops leasing and lets the running task(s) finish; a second
+signal gives the running task back too (``StopNow``, raised in the main thread). A wait for work, or
+between tries through an outage, is ended at once: a signal raises out of it, and ``stop()``, which may
+come from any thread, unblocks the connection waiting in Redis or wakes the queue watcher. Mixed into
+``Worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TypeVar
+
+from ..broker import Broker, Patience
+from ..exceptions import RedisUnavailable
+from .task import StopNow, TaskHandler
+from .timelimit import restore_in_a_forked_child
+from .watch import QueueWatcher
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WAKE_TRIES_S = 1.0  # how long stop() tries to end a wait that is about to begin
+WAKE_RETRY_S = 0.001
+
+
+class Stopping:
+    """Signals, ``stop()`` and outages, for ``Worker``."""
+
+    broker: Broker
+    _patience: Patience
+    _tasks: TaskHandler
+    _stopping: bool
+    _shutting_down: bool
+    _waiting: bool
+    _stop_requested: threading.Event
+    _stop_lock: threading.Lock
+    _blocked_on: int | None
+    _watcher: QueueWatcher | None
+
+    def _blocked(self, connection_id: int | None) -> None:
+        self._blocked_on = connection_id
+        if connection_id is not None and self._stopping:
+            raise StopNow  # a stop came after the look at _stopping: no wait, nothing taken yet
+
+    def _until_done(self, command: Callable[[], T], *, failing: bool = False) -> T:
+        """``command()``, waiting out an outage for as long as it lasts (a stop signal ends the wait).
+
+        Logs once when Redis goes away (unless the caller already did: ``failing``) and once
+        when it is back.
+        """
+        outage = [failing]
+
+        def note(exc: RedisUnavailable) -> None:
+            if not outage[0]:
+                logger.warning("Redis unreachable (%s); retrying until it is back", exc)
+                outage[0] = True
+
+        result = self._patience.run(command, on_outage=note)
+        if outage[0]:
+            logger.warning("Redis is reachable again")
+        return result
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait between tries through an outage; a stop signal ends the wait (what was not recorded runs again)."""
+        self._waiting = True
+        try:
+            if self._stopping:
+                raise StopNow
+            self._stop_requested.wait(seconds)
+        finally:
+            self._waiting = False
+
+    def stop(self) -> None:
+        """Stop ``run`` as a first SIGTERM does: lease no more, let the running task(s) finish, give the
+        rest back, return. From any thread, a signal handler or a hook; calling it again does nothing more.
+
+        An idle worker stops within milliseconds: its wait for work is ended (``CLIENT UNBLOCK``, or the
+        watcher woken). On a Redis Cluster a single-queue worker's wait cannot be named, and ends within
+        ``IDLE_WAIT_S``.
+        """
+        with self._stop_lock:
+            if self._stopping or self._shutting_down:
+                return
+            self._stopping = True
+        logger.info("stop requested: finishing the running task, then stopping")
+        self._stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._wake_the_wait()
+
+    def _wake_the_wait(self) -> None:
+        # The worker may be between naming its connection and sending BLMOVE: an unblock that finds it
+        # not yet waiting is tried again, until the wait is over or a WAKE_TRIES_S have passed.
+        deadline = time.monotonic() + WAKE_TRIES_S
+        while (connection_id := self._blocked_on) is not None and time.monotonic() < deadline:
+            try:
+                if self.broker.unblock(connection_id):
+                    return
+            except RedisUnavailable:
+                return  # the wait ends with the outage, and the loop sees the stop
+            time.sleep(WAKE_RETRY_S)
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            logger.warning("not in the main thread: no signal handling, and time limits apply to async tasks only")
+            return {}
+        handlers: dict[int, Any] = {
+            signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        handlers[signal.SIGALRM] = self._tasks.install()
+        restore_in_a_forked_child(handlers)
+        # A supervisor starts its worker processes with these blocked (one sent while the process
+        # starts must wait for these handlers): from here on they are handled.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        return handlers
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._shutting_down:
+            return
+        if self._stopping:
+            raise StopNow
+        self._stopping = True
+        logger.info(
+            "%s: finishing the running task, then stopping (again to stop at once)", signal.Signals(signum).name
+        )
+        if self._waiting:
+            raise StopNow
