@@ -111,3 +111,61 @@ def test_a_worker_running_coroutines_with_slots_free_waits_for_work_rather_than_
     assert _started_at(journal) - enqueued_at < 0.5
     assert first.status is yotaq.Status.ACTIVE
     client.close()
+
+
+def _calls(client, command: str) -> int:
+    return int(client.info("commandstats").get(command, {"calls": 0})["calls"])
+
+
+def _blocked_clients(client) -> list[str]:
+    return [entry["cmd"] for entry in client.client_list() if "b" in entry["flags"]]
+
+
+def test_an_idle_worker_of_three_queues_costs_redis_under_a_command_a_second(spawn, own_redis, queue_name):
+    # Given a worker of three queues on a Redis of this test's own, idle: a watcher waits in Redis on each
+    # queue, and its time thread on their markers
+    client = yotaq.connect(own_redis.url)
+    queues = [f"{queue_name}-{n}" for n in range(3)]
+    names = (arg for name in queues for arg in ("--queue", name))
+    # (the beat of the defaults, with the look at each queue's workers that ends a start 3.5 s in, not 7)
+    liveness = ("--liveness-timeout", "3.5", "--heartbeat-interval", "3")
+    spawn("-m", "yotaq", "worker", *names, *liveness, url=own_redis.url)
+    wait_for(lambda: len(_blocked_clients(client)) == 4, timeout=15, what="the worker's four waits in Redis")
+    # and done with its start: its first trim (one HSCAN a queue, the next a minute away), then its look at
+    # each queue's workers once its beats have been answered for a liveness timeout (lapsed-2.lua: one
+    # ZSCORE a queue, as the worker is the only one)
+    wait_for(lambda: _calls(client, "cmdstat_zscore") == 3, timeout=15, what="the end of the worker's start")
+    # Then over the next 8.5 s (longer than a wait lasted: 8 s) none of those waits ends and begins again,
+    # and all the worker sends is its heartbeat: under one command a second
+    before = dict(client.info("commandstats"))
+    started = time.monotonic()
+    time.sleep(8.5)  # the window measured
+    after, seconds = dict(client.info("commandstats")), time.monotonic() - started
+    sent = {name: stats["calls"] - before.get(name, {"calls": 0})["calls"] for name, stats in after.items()}
+    sent = {name: calls for name, calls in sent.items() if calls and not name.startswith(("cmdstat_info", "cmdstat_client"))}
+    assert not {"cmdstat_blmove", "cmdstat_bzpopmin"} & set(sent), sent
+    assert sum(sent.values()) / seconds < 1.0, " ".join(f"{name[8:]}={calls}" for name, calls in sorted(sent.items()))
+    client.close()
+
+
+def test_a_wake_up_taken_by_a_worker_that_just_stopped_is_left_for_the_others(own_redis, queue_name):
+    import threading
+
+    # Given a worker stopped in-process while its time thread waits in Redis on the queue's marker (that
+    # wait is not ended by the stop: it lasts until something is scheduled, or MAX_WAIT_S)
+    client = yotaq.connect(own_redis.url)
+    queue = yotaq.Queue(client, queue_name)
+    worker = yotaq.Worker(client, [queue_name])
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    wait_for(lambda: "bzpopmin" in _blocked_clients(client), what="the time thread's wait")
+    worker.stop()
+    runner.join(timeout=30)
+    assert not runner.is_alive() and "bzpopmin" in _blocked_clients(client)
+    # When a job is scheduled, which writes the marker, and the stopped worker's wait takes it
+    queue.options(delay=60).enqueue(divmod, 7, 2)
+    time_thread = f"yotaq-time-{worker.name}"
+    wait_for(lambda: all(t.name != time_thread for t in threading.enumerate()), what="the time thread's end")
+    # Then the marker is written back, for a worker still running to see
+    assert client.zcard(queue.keys.marker) == 1
+    client.close()

@@ -38,6 +38,9 @@ MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadl
 # 8,000 values, and the script unpacks two per leased job; a worker with more in flight takes several calls.
 ACK_CHUNK = 1_000
 MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait is made of such calls)
+# A worker's blocking wait has its reply awaited this much longer than it lasts: later, the connection
+# is taken for lost (one that died without a word from the other end is noticed no later)
+REPLY_MARGIN_S = 2.0
 DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
 
 
@@ -78,6 +81,9 @@ class Broker(Control, Reads, Upkeep):
         # A wait in Redis must end before the client's socket gives up on the reply.
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.max_block_s = MAX_BLOCK_S if socket_timeout is None else min(MAX_BLOCK_S, socket_timeout / 2)
+        # A worker's wait is as long as it asks on a connection of its own (``_wait``); on a Cluster's
+        # pooled client, which reads every reply within the socket timeout, shorter than that timeout.
+        self._longest_wait_s = socket_timeout - REPLY_MARGIN_S if self.cluster and socket_timeout else None
         self._scripts = Scripts(client)
         self._own = ThreadClients(client)  # for the commands sent most often (see ThreadClients)
 
@@ -96,6 +102,18 @@ class Broker(Control, Reads, Upkeep):
             command, own = self._replicated(command), True
         with translated():
             return self._own.call(command) if own else command(self.client)
+
+    def _wait(self, command: Callable[[Client], T], timeout_s: float) -> T:
+        """A worker's blocking ``command``, which waits in Redis up to ``timeout_s``: on this thread's own
+        client, its reply awaited that long and ``REPLY_MARGIN_S`` more, whatever the client's socket
+        timeout (on a Redis Cluster's pooled client, which has no one connection, within it)."""
+        with translated():
+            return self._own.call(command, timeout_s + REPLY_MARGIN_S)
+
+    def longest_wait_s(self, timeout_s: float) -> float:
+        """``timeout_s`` as a worker's blocking wait: never one Redis takes for "for ever", and on a Redis
+        Cluster within the socket timeout."""
+        return block_s(timeout_s if self._longest_wait_s is None else min(timeout_s, self._longest_wait_s))
 
     def _patient(
         self,
@@ -283,12 +301,13 @@ class Broker(Control, Reads, Upkeep):
         no one connection to name).
         """
         active = keys.active(worker)
+        wait_s = self.longest_wait_s(timeout_s)
 
         def lease(client: Client) -> Leases:
             if blocked is not None and isinstance(client, OwnClient):
                 blocked(client.id())
             try:
-                message = cast(bytes | None, client.blmove(keys.pending, active, block_s(timeout_s), "LEFT", "RIGHT"))  # type: ignore[arg-type]
+                message = cast(bytes | None, client.blmove(keys.pending, active, wait_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
             finally:
                 if blocked is not None:
                     blocked(None)
@@ -300,7 +319,7 @@ class Broker(Control, Reads, Upkeep):
             known = self._scripts.activate(script_keys, [message], client=client)
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
-        return self._call(lease, own=True)
+        return self._wait(lease, wait_s)
 
     def unblock(self, connection_id: int) -> bool:
         """End the blocking wait of connection ``connection_id`` now, as if it had timed out; whether it
@@ -313,7 +332,8 @@ class Broker(Control, Reads, Upkeep):
         ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
         it was, and workers blocked on the same list with a real lease are still served.
         """
-        found = self._call(lambda c: c.blmove(keys.pending, keys.pending, block_s(timeout_s), "RIGHT", "RIGHT"))  # type: ignore[arg-type]
+        wait_s = self.longest_wait_s(timeout_s)
+        found = self._wait(lambda c: c.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT"), wait_s)  # type: ignore[arg-type]
         return found is not None
 
     def any_pending(self, queues: Sequence[QueueKeys]) -> bool:

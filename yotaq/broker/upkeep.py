@@ -47,6 +47,10 @@ class Upkeep:
 
         def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
 
+        def _wait(self, command: Callable[[Client], T], timeout_s: float) -> T: ...
+
+        def longest_wait_s(self, timeout_s: float) -> float: ...
+
     # -- liveness ------------------------------------------------------------------------------
 
     def fleet(self, keys: QueueKeys) -> FleetKeys:
@@ -151,8 +155,8 @@ class Upkeep:
         """Wait in Redis up to ``timeout_s`` until a job is scheduled on one of ``queues`` (its marker is
         written); which queue, or None. On a Redis Cluster the queues must share a slot."""
         by_marker = {keys.marker: keys for keys in queues}
-        timeout_s = commands.block_s(timeout_s)
-        reply = cast(tuple[bytes, bytes, float] | None, self._call(lambda c: c.bzpopmin(list(by_marker), timeout_s)))
+        wait_s = self.longest_wait_s(timeout_s)
+        reply = cast(tuple[bytes, bytes, float] | None, self._wait(lambda c: c.bzpopmin(list(by_marker), wait_s), wait_s))
         return None if reply is None else by_marker[reply[0].decode()]
 
     def wake_time(self, keys: QueueKeys) -> None:

@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s socket timeout of yotaq.connect (work,
-# a stop signal and an outage end it sooner)
+IDLE_WAIT_S = 30.0  # longest a blocking wait for work lasts (work, a stop and an outage end it sooner): what an
+# idle worker costs Redis, besides its heartbeat, is one command this often
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside

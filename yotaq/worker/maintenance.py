@@ -32,7 +32,7 @@ from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
-MAX_WAIT_S = 8.0  # the longest a time thread's wait in Redis lasts (within the 10 s socket timeout)
+MAX_WAIT_S = 30.0  # the longest a time thread's wait in Redis lasts
 # A time thread looks at a queue when something there comes due, when its marker says so, and at least
 # this often: a marker taken by a worker that then died is written again when that worker is found dead
 LOOK_ANYWAY_S = 60.0
@@ -79,7 +79,7 @@ class Maintenance:
         # The threads that wait in Redis are not joined at a stop: each sees it when its wait ends. One
         # listens for cancels (within LISTEN_S); one keeps time for each set of queues one blocking wait
         # can cover: all of them on one Redis, each queue (and shard) apart on a cluster, where each
-        # lives in a slot of its own (within MAX_WAIT_S).
+        # lives in a slot of its own (within MAX_WAIT_S, and a marker it takes after the stop is written back).
         groups = [[keys] for keys in queues] if broker.cluster else [list(queues)]
         self._waiting_threads = [
             threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
@@ -151,6 +151,8 @@ class Maintenance:
                     self._stop.wait(wait)  # the last of a wait, on this clock
                 elif (scheduled := self._broker.wait_due(queues, wait - EARLY_S)) is not None:
                     look_at[scheduled] = 0.0
+                    if self._stop.is_set():  # the worker stopped while this waited: another one must look
+                        self._broker.wake_time(scheduled)
             except RedisUnavailable:
                 self._stop.wait(MAX_PAUSE_S)  # the main loop reports outages
             except Exception:

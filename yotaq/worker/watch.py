@@ -21,7 +21,7 @@ from .timelimit import leave_signals_to_the_main_thread
 
 logger = logging.getLogger(__name__)
 
-WATCH_WAIT_S = 8.0  # each blocking wait ends this often (within the socket timeout), and the threads see a stop
+WATCH_WAIT_S = 30.0  # each blocking wait ends this often, and the threads see a stop
 _AFTER_ERROR_S = 0.5
 
 
