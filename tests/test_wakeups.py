@@ -142,30 +142,57 @@ def test_an_idle_worker_of_three_queues_costs_redis_under_a_command_a_second(spa
     time.sleep(8.5)  # the window measured
     after, seconds = dict(client.info("commandstats")), time.monotonic() - started
     sent = {name: stats["calls"] - before.get(name, {"calls": 0})["calls"] for name, stats in after.items()}
-    sent = {name: calls for name, calls in sent.items() if calls and not name.startswith(("cmdstat_info", "cmdstat_client"))}
+    harness = ("cmdstat_info", "cmdstat_client")  # this test's own commands
+    sent = {name: calls for name, calls in sent.items() if calls and not name.startswith(harness)}
     assert not {"cmdstat_blmove", "cmdstat_bzpopmin"} & set(sent), sent
     assert sum(sent.values()) / seconds < 1.0, " ".join(f"{name[8:]}={calls}" for name, calls in sorted(sent.items()))
     client.close()
 
 
-def test_a_wake_up_taken_by_a_worker_that_just_stopped_is_left_for_the_others(own_redis, queue_name):
+def test_a_stopped_worker_leaves_no_wait_in_redis_behind(own_redis, queue_name):
     import threading
 
-    # Given a worker stopped in-process while its time thread waits in Redis on the queue's marker (that
-    # wait is not ended by the stop: it lasts until something is scheduled, or MAX_WAIT_S)
+    # Given an idle worker in-process, its main thread and its time thread waiting in Redis
     client = yotaq.connect(own_redis.url)
-    queue = yotaq.Queue(client, queue_name)
     worker = yotaq.Worker(client, [queue_name])
     runner = threading.Thread(target=worker.run)
     runner.start()
-    wait_for(lambda: "bzpopmin" in _blocked_clients(client), what="the time thread's wait")
+    wait_for(lambda: sorted(_blocked_clients(client)) == ["blmove", "bzpopmin"], what="the worker's waits")
+    # When it is stopped
     worker.stop()
     runner.join(timeout=30)
-    assert not runner.is_alive() and "bzpopmin" in _blocked_clients(client)
-    # When a job is scheduled, which writes the marker, and the stopped worker's wait takes it
-    queue.options(delay=60).enqueue(divmod, 7, 2)
-    time_thread = f"yotaq-time-{worker.name}"
-    wait_for(lambda: all(t.name != time_thread for t in threading.enumerate()), what="the time thread's end")
-    # Then the marker is written back, for a worker still running to see
-    assert client.zcard(queue.keys.marker) == 1
+    # Then no wait of its own is left in Redis (one on the marker would take a wake-up meant for the
+    # workers still running, for no one: up to MAX_WAIT_S), and its time thread is done
+    assert not runner.is_alive()
+    assert _blocked_clients(client) == []
+    assert f"yotaq-time-{worker.name}" not in [thread.name for thread in threading.enumerate()]
+    client.close()
+
+
+def test_a_job_due_that_only_a_stopping_worker_knew_of_starts_on_time_on_another(own_redis, queue_name, tmp_path):
+    import threading
+
+    # Given two idle workers, the first waiting on the queue's marker before the second (Redis serves the
+    # longest waiting first)
+    client = yotaq.connect(own_redis.url)
+    queue = yotaq.Queue(client, queue_name)
+    first, second = yotaq.Worker(client, [queue_name]), yotaq.Worker(client, [queue_name])
+    runners = [threading.Thread(target=worker.run) for worker in (first, second)]
+    for count, runner in enumerate(runners, 1):
+        runner.start()
+        wait_for(lambda: _blocked_clients(client).count("bzpopmin") == count, what="the time threads' waits")  # noqa: B023
+    # When a job is scheduled, whose marker the first one takes (it alone knows the job is due soon),
+    # and the first worker stops
+    journal = tmp_path / "journal.txt"
+    scheduled_at = time.time()
+    queue.options(delay=1.5).enqueue(tasks.started_at, str(journal))
+    wait_for(lambda: client.zcard(queue.keys.marker) == 0, what="the first worker to take the marker")
+    first.stop()
+    runners[0].join(timeout=30)
+    # Then the second one starts it on time: the first handed over what it knew as it stopped (else the
+    # second would have looked only at its next look anyway, LOOK_ANYWAY_S)
+    late_s = _started_at(journal) - (scheduled_at + 1.5)
+    assert late_s < 0.5 < LOOK_ANYWAY_S, late_s
+    second.stop()
+    runners[1].join(timeout=30)
     client.close()

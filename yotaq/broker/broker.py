@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
-from ..exceptions import BrokerError
+from ..exceptions import BrokerError, RedisUnavailable
 from ..info import Buried, QueueInfo
 from . import commands
 from .commands import Record, block_s
@@ -41,6 +41,8 @@ MAX_BLOCK_S = 5.0  # the longest a producer's call waits in Redis (a result wait
 # A worker's blocking wait has its reply awaited this much longer than it lasts: later, the connection
 # is taken for lost (one that died without a word from the other end is noticed no later)
 REPLY_MARGIN_S = 2.0
+END_TRIES_S = 1.0  # how long ``end_wait`` tries to end a wait that is about to begin
+END_RETRY_S = 0.001
 DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
 
 
@@ -325,6 +327,19 @@ class Broker(Control, Reads, Upkeep):
         """End the blocking wait of connection ``connection_id`` now, as if it had timed out; whether it
         was waiting."""
         return bool(self._call(lambda c: c.client_unblock(connection_id)))
+
+    def end_wait(self, blocked_on: Callable[[], int | None]) -> None:
+        """End the wait in Redis of the connection ``blocked_on()`` names (a wait's ``blocked`` callback
+        keeps it), if any. That connection may be between being named and sending its wait: an unblock
+        that finds it not yet waiting is tried again, until the wait is over or ``END_TRIES_S`` passed."""
+        deadline = time.monotonic() + END_TRIES_S
+        while (connection_id := blocked_on()) is not None and time.monotonic() < deadline:
+            try:
+                if self.unblock(connection_id):
+                    return
+            except RedisUnavailable:
+                return  # the wait ends with the outage
+            time.sleep(END_RETRY_S)
 
     def wait_for_pending(self, keys: QueueKeys, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there.

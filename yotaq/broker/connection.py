@@ -142,8 +142,12 @@ class OwnClient(redis.Redis):
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         connection: Any = self.connection
         connection.send_command(*args)
-        reply_by(connection, self.deadline)
-        return self.parse_response(connection, args[0], **options)  # type: ignore[no-untyped-call]
+        try:
+            reply_by(connection, self.deadline)
+            return self.parse_response(connection, args[0], **options)  # type: ignore[no-untyped-call]
+        except BaseException:  # a signal's exception, say: the reply not read would be taken for the next one's
+            connection.disconnect()
+            raise
 
 
 def reply_by(connection: Any, deadline: float | None) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 from ..serializer import message_id
 from . import commands
 from .commands import ScheduleRecord
-from .connection import Client, transaction
+from .connection import Client, OwnClient, transaction
 from .keys import KINDS, FleetKeys, QueueKeys
 from .scripts import Scripts
 
@@ -151,12 +151,25 @@ class Upkeep:
 
     # -- time --------------------------------------------------------------------------------------
 
-    def wait_due(self, queues: Sequence[QueueKeys], timeout_s: float) -> QueueKeys | None:
+    def wait_due(
+        self, queues: Sequence[QueueKeys], timeout_s: float, blocked: Callable[[int | None], None] | None = None
+    ) -> QueueKeys | None:
         """Wait in Redis up to ``timeout_s`` until a job is scheduled on one of ``queues`` (its marker is
-        written); which queue, or None. On a Redis Cluster the queues must share a slot."""
+        written); which queue, or None. On a Redis Cluster the queues must share a slot. ``blocked`` is
+        told the waiting connection's id (for ``end_wait``), then None, as by ``lease_blocking``."""
         by_marker = {keys.marker: keys for keys in queues}
         wait_s = self.longest_wait_s(timeout_s)
-        reply = cast(tuple[bytes, bytes, float] | None, self._wait(lambda c: c.bzpopmin(list(by_marker), wait_s), wait_s))
+
+        def wait(client: Client) -> tuple[bytes, bytes, float] | None:
+            if blocked is not None and isinstance(client, OwnClient):
+                blocked(client.id())
+            try:
+                return cast(tuple[bytes, bytes, float] | None, client.bzpopmin(list(by_marker), wait_s))
+            finally:
+                if blocked is not None:
+                    blocked(None)
+
+        reply = self._wait(wait, wait_s)
         return None if reply is None else by_marker[reply[0].decode()]
 
     def wake_time(self, keys: QueueKeys) -> None:

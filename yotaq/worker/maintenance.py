@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 MAX_WAIT_S = 30.0  # the longest a time thread's wait in Redis lasts
 # A time thread looks at a queue when something there comes due, when its marker says so, and at least
-# this often: a marker taken by a worker that then died is written again when that worker is found dead
-LOOK_ANYWAY_S = 60.0
+# this often, in case a wake-up was lost all the same: a marker taken by a worker that then died is
+# written again when that worker is found dead, and one that stops hands over what it knew
+LOOK_ANYWAY_S = 300.0
 # Redis ends a blocking wait up to 1/hz late (100 ms at its default hz of 10): a time thread waits
 # in Redis until this long before the next job is due, and the rest here, to start it on time
 EARLY_S = 0.15
@@ -44,7 +45,11 @@ TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread a
 LONG_TASK_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
 LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
 LONG_TASK_S = 0.2  # a task running this long sets the rest of its batch free
-TRIM_INTERVAL_S = 60.0  # how often expired failure records and spent rates are looked for (by one worker)
+TRIM_INTERVAL_S = 300.0  # how often expired failure records and spent rates are looked for (by one worker)
+
+
+class _Stopped(Exception):
+    """A wait in Redis about to begin after the stop: it does not."""
 
 
 class Maintenance:
@@ -87,16 +92,25 @@ class Maintenance:
               for group in groups),
         ]  # fmt: skip
         self._trimmed_at = 0.0
+        self._knows: set[QueueKeys] = set()  # the queues where this worker knows of something due
+        self._time_waits_on: int | None = None  # the connection of the time thread's wait (one Redis)
 
     def start(self) -> None:
         for thread in [*self._threads, *self._waiting_threads]:
             thread.start()
 
     def stop(self) -> None:
+        """Stop the threads: those that wait in Redis see it when their wait ends, but the time thread on
+        one Redis, whose wait is ended now, after this worker handed over what it knew (``_hand_over``)."""
         self._stop.set()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join()
+        self._hand_over()
+        if not self._broker.cluster:
+            self._broker.end_wait(lambda: self._time_waits_on)
+            for thread in self._waiting_threads[1:]:
+                thread.join(MAX_WAIT_S)
 
     def beat(self) -> None:
         """Register this worker, or push its liveness deadline forward (``Heart.beat``)."""
@@ -144,15 +158,21 @@ class Maintenance:
         look_at = dict.fromkeys(queues, 0.0)  # when to look at each queue next (monotonic)
         while not self._stop.is_set():
             for keys in [keys for keys, at in look_at.items() if at <= time.monotonic()]:
-                look_at[keys] = time.monotonic() + self._promote(keys)
+                due = self._promote(keys)
+                look_at[keys] = time.monotonic() + (LOOK_ANYWAY_S if due is None else due)
+                if due is None:
+                    self._knows.discard(keys)
+                else:
+                    self._knows.add(keys)
             wait = min(max(min(look_at.values()) - time.monotonic(), 0.0), MAX_WAIT_S)
             try:
                 if wait <= EARLY_S:
                     self._stop.wait(wait)  # the last of a wait, on this clock
-                elif (scheduled := self._broker.wait_due(queues, wait - EARLY_S)) is not None:
+                elif (scheduled := self._broker.wait_due(queues, wait - EARLY_S, self._time_waits)) is not None:
                     look_at[scheduled] = 0.0
-                    if self._stop.is_set():  # the worker stopped while this waited: another one must look
+                    if self._stop.is_set():  # taken after the hand-over: another worker must look
                         self._broker.wake_time(scheduled)
+                    self._knows.add(scheduled)
             except RedisUnavailable:
                 self._stop.wait(MAX_PAUSE_S)  # the main loop reports outages
             except Exception:
@@ -160,9 +180,24 @@ class Maintenance:
                     logger.exception("waiting for scheduled jobs failed")
                     self._stop.wait(MAX_PAUSE_S)
 
-    def _promote(self, keys: QueueKeys) -> float:
+    def _time_waits(self, connection_id: int | None) -> None:
+        self._time_waits_on = connection_id
+        if connection_id is not None and self._stop.is_set():
+            raise _Stopped  # the stop came after the look at it, and before its end_wait could see this wait
+
+    def _hand_over(self) -> None:
+        """Write the marker of each queue where this stopping worker knows of something due: a wait of
+        another worker on it ends, and that one looks at the queue (else it would at its next look anyway,
+        up to ``LOOK_ANYWAY_S`` late)."""
+        for keys in list(self._knows):
+            try:
+                self._broker.wake_time(keys)
+            except RedisUnavailable:
+                return  # the workers that wait out the outage look at every queue once Redis is back
+
+    def _promote(self, keys: QueueKeys) -> float | None:
         """Move the queue's due scheduled jobs onto it, and enqueue a periodic tick due; the seconds until
-        it needs a look again (``LOOK_ANYWAY_S`` at most)."""
+        it needs a look again, as the next job or tick there is due (None: nothing is)."""
         try:
             next_due, next_tick = self._broker.promote(keys)
             if next_tick == 0:
@@ -173,7 +208,7 @@ class Maintenance:
         except Exception:
             logger.exception("moving the scheduled jobs of %r failed", keys.queue)
             return MAX_PAUSE_S
-        return min([LOOK_ANYWAY_S, *(due for due in (next_due, next_tick) if due is not None)])
+        return min((due for due in (next_due, next_tick) if due is not None), default=None)
 
     def _listen(self) -> None:
         """Wait on the queues' control channels for cancels of jobs this worker holds, and stop them

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
@@ -26,9 +25,6 @@ from .watch import QueueWatcher
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-WAKE_TRIES_S = 1.0  # how long stop() tries to end a wait that is about to begin
-WAKE_RETRY_S = 0.001
 
 
 class Stopping:
@@ -97,16 +93,7 @@ class Stopping:
         self._wake_the_wait()
 
     def _wake_the_wait(self) -> None:
-        # The worker may be between naming its connection and sending BLMOVE: an unblock that finds it
-        # not yet waiting is tried again, until the wait is over or a WAKE_TRIES_S have passed.
-        deadline = time.monotonic() + WAKE_TRIES_S
-        while (connection_id := self._blocked_on) is not None and time.monotonic() < deadline:
-            try:
-                if self.broker.unblock(connection_id):
-                    return
-            except RedisUnavailable:
-                return  # the wait ends with the outage, and the loop sees the stop
-            time.sleep(WAKE_RETRY_S)
+        self.broker.end_wait(lambda: self._blocked_on)  # (an outage ends it too, and the loop sees the stop)
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
