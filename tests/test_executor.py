@@ -153,8 +153,12 @@ def _commands(client: redis.Redis) -> int:
     return sum(entry["calls"] for name, entry in stats.items() if name != "cmdstat_info")
 
 
-def test_futures_waiting_cost_redis_a_bounded_number_of_commands(queue, r, spawn, queue_name):
-    # Given 100 futures of jobs that no worker runs yet
+def test_futures_waiting_cost_redis_a_bounded_number_of_commands(redis_url, r, spawn, queue_name):
+    # Given 100 futures of jobs that no worker runs yet, on a client whose socket timeout of 1 s makes
+    # any wait in Redis (Job.result's) last half a second at most
+    client = redis.Redis.from_url(redis_url, socket_timeout=1)
+    queue = yotaq.Queue(client, queue_name)
+    assert queue.broker.max_block_s <= 0.5
     executor = yotaq.Executor(queue)
     before_submit = _commands(r)
     futures = [executor.submit(work.square, x) for x in range(100)]
@@ -164,12 +168,14 @@ def test_futures_waiting_cost_redis_a_bounded_number_of_commands(queue, r, spawn
     assert not waited.done
     while_waiting = _commands(r) - submitted
     assert while_waiting <= 5, f"{while_waiting} commands while 100 futures waited a second"
+    print(f"{while_waiting} commands in the second 100 futures waited")
     # (each submit is an enqueue, a MULTI of 4, and one read to watch its result; then a few once)
     assert submitted - before_submit <= 100 * 5 + 30
     # And once a worker runs them, every future gets its result
     spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST)
     assert [f.result(timeout=30) for f in futures] == [x * x for x in range(100)]
     executor.shutdown()
+    client.close()
 
 
 def test_a_watch_whose_connection_dropped_finds_the_results_stored_meanwhile(queue, r, burst_worker):
