@@ -74,15 +74,14 @@ def test_a_task_raising_value_error_raises_value_error_with_its_remote_traceback
     # The remote traceback is attached, as the cause (yotaq.JobFailed) and as a note
     cause = raised.value.__cause__
     assert isinstance(cause, yotaq.JobFailed) and cause.job_id == future.job.id
-    assert 'raise ValueError(message)' in cause.traceback and "in fails" in cause.traceback
+    assert "raise ValueError(message)" in cause.traceback and "in fails" in cause.traceback
     printed = "".join(traceback.format_exception(raised.value))
     assert "remote traceback of job" in printed and "raise ValueError(message)" in printed
 
 
 def test_a_task_raising_an_exception_of_its_own_class_raises_that_class(queue, worker):
-    with yotaq.Executor(queue) as executor:
-        with pytest.raises(work.NotAPage, match="page 3"):
-            executor.submit(work.fails_with_own_error, "page 3").result(timeout=30)
+    with yotaq.Executor(queue) as executor, pytest.raises(work.NotAPage, match="page 3"):
+        executor.submit(work.fails_with_own_error, "page 3").result(timeout=30)
 
 
 def test_a_time_limit_raises_the_builtin_timeout_error(queue, worker):
@@ -211,4 +210,3 @@ def test_the_executor_works_on_a_redis_cluster_with_a_sharded_queue(cluster, spa
                 executor.submit(work.fails, "on a cluster").result(timeout=30)
     finally:
         client.close()
-
