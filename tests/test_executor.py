@@ -210,3 +210,10 @@ def test_the_executor_works_on_a_redis_cluster_with_a_sharded_queue(cluster, spa
                 executor.submit(work.fails, "on a cluster").result(timeout=30)
     finally:
         client.close()
+
+
+def test_a_signed_queue_s_futures_get_their_results_checked(r, queue_name, spawn):
+    secret = "executor-secret"
+    spawn("-m", "yotaq", "worker", "--queue", queue_name, *FAST, YOTAQ_SECRET=secret)
+    with yotaq.Executor(yotaq.Queue(r, queue_name, secret=secret)) as executor:
+        assert executor.submit(work.square, 7).result(timeout=30) == 49
