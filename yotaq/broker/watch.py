@@ -122,8 +122,8 @@ class _Node:
         self._closed = closed
         self._watched: set[str] = set()
         self._lock = threading.Lock()  # the reader and _watched: watch() runs in any thread
-        self._reader: Any = pool.get_connection()
-        self._listener: Any = pool.get_connection()
+        self._reader: Any = None  # both taken from the pool by the listening thread, as it connects
+        self._listener: Any = None
         self._tracking = False  # whether the reader's reads are tracked now (both connections up)
         self._listener_id: Any = None  # the listener's connection id, where the reader's changes are told
         self._thread = threading.Thread(target=self._listen, name="yotaq-result-watch", daemon=True)
@@ -150,8 +150,9 @@ class _Node:
             with self._lock:
                 self._tracking = False
                 for connection in (self._reader, self._listener):
-                    connection.disconnect()
-                    self._pool.release(connection)
+                    if connection is not None:
+                        connection.disconnect()
+                        self._pool.release(connection)
 
     def _listen_until_closed(self) -> None:
         pause = FIRST_PAUSE_S
@@ -160,6 +161,8 @@ class _Node:
                 if not self._tracking:
                     self._connect()
                     pause = FIRST_PAUSE_S
+                    if self._closed.is_set():  # closed before the subscription: its wake-up went unheard
+                        break
                 if not self._listener.can_read(timeout=KEEPALIVE_S):
                     self._listener.send_command("PING", check_health=False)
                     continue
@@ -167,8 +170,9 @@ class _Node:
             except _FAILURES as exc:
                 with self._lock:
                     self._tracking = False
-                self._reader.disconnect()
-                self._listener.disconnect()
+                    for connection in (self._reader, self._listener):
+                        if connection is not None:
+                            connection.disconnect()
                 if not self._closed.is_set():
                     logger.warning("watching results: %s; connecting again in %.2f s", exc, pause)
                 self._closed.wait(pause)
@@ -177,6 +181,11 @@ class _Node:
     def _connect(self) -> None:
         """Subscribe the listener, turn tracking on for the reader with the listener as its target, and
         read every list watched here (a result stored while neither was up is found now)."""
+        if self._listener is None:
+            self._listener = self._pool.get_connection()
+        with self._lock:
+            if self._reader is None:
+                self._reader = self._pool.get_connection()
         listener = self._listener
         # RESP2 on the listener, whatever the client speaks: news of a change then comes as a plain
         # pub/sub message (in RESP3 it would be a push that redis-py hands to no one but a cache of its own).
