@@ -3,7 +3,7 @@ import functools
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.broker.keys import KINDS, FleetKeys, QueueKeys, check_name
+from yotaq.broker.keys import INVALIDATIONS, KINDS, FleetKeys, QueueKeys, check_name, watch_channel
 from yotaq.serializer import MAX_ID_LENGTH
 
 
@@ -97,3 +97,10 @@ def test_a_worker_name_is_checked_too():
 def test_a_job_id_is_checked_too(job_id):
     with pytest.raises(ConfigurationError, match="invalid job id"):
         QueueKeys("tasks").result(job_id)
+
+
+def test_an_executors_result_watch_listens_on_redis_s_invalidations_and_a_wake_channel_of_its_own():
+    assert INVALIDATIONS == "__redis__:invalidate"
+    assert watch_channel("ab12") == "yotaq:watch:ab12"
+    with pytest.raises(ConfigurationError):
+        watch_channel("a b")

@@ -8,7 +8,7 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exceptions
 from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
@@ -34,6 +34,9 @@ from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
 
+if TYPE_CHECKING:
+    from .executor import Executor, JobFuture
+
 __all__ = [
     "AsyncJob",
     "AsyncQueue",
@@ -43,11 +46,13 @@ __all__ = [
     "BuriedJob",
     "ConfigurationError",
     "CurrentJob",
+    "Executor",
     "Hook",
     "InvalidMessage",
     "Job",
     "JobCancelled",
     "JobFailed",
+    "JobFuture",
     "JobIdInUse",
     "Options",
     "Queue",
@@ -70,6 +75,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("Executor", "JobFuture"):  # imported when used: a worker has no need of it
+        from . import executor
+
+        return getattr(executor, name)
     if name in exceptions.DEPRECATED_NAMES:
         return exceptions.deprecated(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

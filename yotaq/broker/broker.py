@@ -29,6 +29,7 @@ from .keys import QueueKeys
 from .reads import Reads
 from .scripts import Scripts
 from .upkeep import Upkeep
+from .watch import ResultWatch
 
 T = TypeVar("T")
 
@@ -212,6 +213,12 @@ class Broker(Control, Reads, Upkeep):
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
         wait = commands.wait_result_command(keys, job_id, timeout_s)
         return cast(bytes | None, self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))  # type: ignore[no-untyped-call]
+
+    def watch_results(self, on_result: Callable[[str, bytes], None]) -> ResultWatch:
+        """Wait for the results of many jobs at once, in one blocking read per Redis node: their result
+        lists (``QueueKeys.result``) given to the watch's ``watch``, each told to ``on_result`` (see
+        ``watch.ResultWatch``)."""
+        return ResultWatch(self.client, on_result)
 
     def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
         """Where a job is, in O(1) (see ``commands.read_status``)."""

@@ -28,6 +28,14 @@ def check_name(kind: str, name: str) -> str:
 
 
 MAX_SHARDS = 1024
+INVALIDATIONS = "__redis__:invalidate"  # Redis's channel for CLIENT TRACKING's news of keys changed
+
+
+def watch_channel(watch: str) -> str:
+    """Pub/sub channel (not a key) that wakes the listeners of one ``ResultWatch`` when it closes."""
+    return f"yotaq:watch:{check_name('watch id', watch)}"
+
+
 KINDS: tuple[Buried, ...] = ("failed", "dead")
 
 
