@@ -16,6 +16,7 @@ from . import serializer
 from .broker import Broker, QueueKeys, Record, check_name
 from .broker.keys import KINDS, shard_of
 from .exceptions import InvalidMessage, RedisUnavailable
+from .functions import name_of
 from .info import Buried
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
@@ -178,8 +179,7 @@ def describe_call(message: bytes, secret: bytes | None, queue: str) -> Call:
         task = serializer.decode(message, secret, queue)
     except InvalidMessage as exc:
         return Call(error=str(exc))
-    fn = task.fn
-    name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    name = name_of(task.fn)
     parts = [safe_repr(arg) for arg in task.args] + [f"{key}={safe_repr(v)}" for key, v in task.kwargs.items()]
     retries = task.options.get("retries", 0)
     tries = retries + 1 if isinstance(retries, int) else None

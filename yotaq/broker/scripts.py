@@ -70,6 +70,7 @@ class Scripts:
         self.clock: Script = _Script(client, SOURCES["clock"])
         self.info: Script = _Script(client, SOURCES["info"])
         self.lapsed: Script = _Script(client, SOURCES["lapsed"])
+        self.page: Script = _Script(client, SOURCES["page"])
         self.promote: Script = _Script(client, SOURCES["promote"])
         self.push: Script = _Script(client, SOURCES["push"])
         self.reap: Script = _Script(client, SOURCES["reap"])
