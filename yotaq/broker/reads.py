@@ -159,6 +159,14 @@ class Reads:
 
         return [int(length) for length in self._call(read)] if keys else []
 
+    def find_message(self, key: str, job_id: str, limit: int) -> bytes | None:
+        """A job's message in a list, among its newest ``limit`` (``find-1.lua``), or None."""
+        return cast(bytes | None, self._call(lambda c: self._scripts.find([key], [job_id, limit], client=c)))
+
+    def hash_values(self, key: str, fields: Sequence[str | bytes]) -> list[bytes | None]:
+        """The values of ``fields`` in a hash (None where absent): one ``HMGET``."""
+        return cast(list[bytes | None], self._call(lambda c: c.hmget(key, list(fields)))) if fields else []
+
     def registered_workers(self, keys: QueueKeys) -> list[str]:
         """The workers registered on the queue (shard), alive or not yet reaped, by name."""
         members = cast(list[bytes], self._call(lambda c: c.zrange(keys.workers, 0, -1)))

@@ -66,6 +66,7 @@ class Scripts:
         self.disable: Script = _Script(client, SOURCES["disable"])
         self.due: Script = _Script(client, SOURCES["due"])
         self.enqueue: Script = _Script(client, SOURCES["enqueue"])
+        self.find: Script = _Script(client, SOURCES["find"])
         self.forget: Script = _Script(client, SOURCES["forget"])
         self.clock: Script = _Script(client, SOURCES["clock"])
         self.info: Script = _Script(client, SOURCES["info"])
