@@ -10,8 +10,8 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, cast
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import pytest
@@ -329,6 +329,14 @@ def test_unbounded_records_twenty_1_mb_failures_keep_the_overview_small_and_thei
     assert status == 200 and 64_000 < len(html) < 100_000, len(html)
     assert "Traceback (most recent call last)" in html and "ValueError: " + "x" * 60_000 in html
     assert re.search(r"… \(1,0\d\d,\d\d\d characters\)", html)
+
+    # And so do the listings of failed jobs and of workers
+    for path in ("/api/jobs", "/jobs"):
+        status, body, _ = request(f"{dashboard}{path}?{urlencode({'queue': queue.name, 'state': 'failed'})}")
+        assert status == 200 and len(body) < 100_000 and body.count(jobs[0].id) >= 1, len(body)
+    for path in ("/api/workers", "/workers"):
+        status, body, _ = request(dashboard + path)
+        assert status == 200 and len(body) < 100_000, len(body)
     for name in workers:  # (not to be found dead later)
         queue.broker.leave(fleet, name)
 
@@ -467,7 +475,7 @@ def test_the_job_page_shows_what_is_known_of_a_job_in_every_state(
     pending = queue.enqueue(tasks.add, 40, b=2)
 
     _, html, _ = request(job_url(dashboard, queue, done.id))
-    for shown in ("tests.dashboard_tasks.add", "started", "finished", "ran", "worker", "<pre class=\"outcome result\""):
+    for shown in ("tests.dashboard_tasks.add", "started", "finished", "ran", "worker", '<pre class="outcome result"'):
         assert shown in html, shown
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', html)
     _, html, _ = request(job_url(dashboard, queue, pending.id))
@@ -520,3 +528,75 @@ def test_a_favicon_is_served(dashboard: str) -> None:
     status, body, headers = request(dashboard + "/favicon.ico")
     assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith("<svg")
     assert '<link rel="icon" href="/static/favicon.svg"' in request(dashboard + "/")[1]
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the page where $YOTAQ_SCREENSHOTS says (to look at), else nowhere."""
+    if where := os.environ.get("YOTAQ_SCREENSHOTS"):
+        page.screenshot(path=str(Path(where) / f"dash-{name}.png"), full_page=True)
+
+
+def test_a_person_browses_failures_by_exception_requeues_them_and_reads_times_in_utc(
+    page: Page, dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    # Given jobs done, and failures of two types
+    queue.enqueue_many(tasks.add, [(n, n) for n in range(4)])
+    failing = queue.options(retries=0)
+    failing.enqueue_many(tasks.raise_named, [("ValueError",)] * 3)
+    failing.enqueue_many(tasks.raise_named, [("KeyError",)] * 2)
+    burst_worker()
+    queue.enqueue(tasks.add, 1, b=2)
+
+    # The index sums the queue up in a row; its failed count leads to the failed jobs
+    page.goto(dashboard)
+    row = page.locator(f'tr[data-summary="{queue.name}"]')
+    expect(row.locator('[data-sum="failed"]')).to_have_text("5")
+    expect(row.locator('[data-sum="pending"]')).to_have_text("1")
+    shot(page, "index")
+    row.locator('[data-sum="failed"]').click()
+    expect(page.locator("table.listing tbody tr")).to_have_count(5)
+    expect(page.locator("#total")).to_have_text("5")
+
+    # Filtered by exception type, then the filtered set requeued
+    page.fill("#exception", "KeyError")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.listing tbody tr")).to_have_count(2)
+    expect(page.locator("td.why").first).to_have_text("KeyError: 'raised KeyError'")
+    shot(page, "jobs-failed-filtered")
+    page.get_by_role("button", name="Requeue the 2 failed that raised KeyError").click()
+    expect(page.locator(".notice")).to_have_text("requeued 2 job(s)")
+    expect(page.locator("#total")).to_have_text("0 that raised KeyError")
+    assert len(queue.failed_jobs()) == 3
+
+    # A job's page shows its times in UTC, each with the local time as its tooltip
+    page.goto(f"{dashboard}/jobs?{urlencode({'queue': queue.name, 'state': 'done'})}")
+    page.locator("table.listing tbody a").first.click()
+    expect(page.locator("#status")).to_have_text("done")
+    times = page.locator(".facts time")
+    expect(times.first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+    expect(times.first).to_have_attribute("title", re.compile(r"^local time: "))
+    expect(page.locator(".facts")).to_contain_text("tests.dashboard_tasks.add")
+    shot(page, "job")
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("/static/favicon.svg")
+
+
+def test_a_person_sees_the_workers_and_what_they_run(
+    page: Page, dashboard: str, queue: yotaq.Queue, spawn: Callable[..., Any]
+) -> None:
+    queue.enqueue_many(tasks.add, [(n,) for n in range(3)])
+    long = queue.enqueue(tasks.nap, 30)
+    spawn("-m", "yotaq", "worker", "--queue", queue.name, "--heartbeat-interval", "0.2")
+
+    def busy() -> list[Any]:
+        shown = api(dashboard, "/api/workers")["workers"]
+        return shown if shown and shown[0]["done"] == 3 and len(shown[0]["jobs"]) == 1 else []
+
+    wait_for(busy, timeout=20, what="the worker running the long task")
+    page.goto(dashboard + "/workers")
+    row = page.locator("table.workers-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(3)).to_have_text(queue.name)
+    expect(row.locator("td").nth(5)).to_have_text("3")
+    expect(row.locator("td").nth(8).locator("a")).to_have_text(long.id)
+    shot(page, "workers")
+    assert long.cancel()  # (not to be waited for as the worker stops)

@@ -25,15 +25,16 @@ class Window:
     tick_s: int
     by_minute: bool
     title: str
+    label: str
 
 
 WINDOWS = {
     window.name: window
     for window in (
-        Window("15m", 900, 5, 300, False, "last 15 min"),
-        Window("1h", 3_600, 10, 900, False, "last hour"),
-        Window("6h", 21_600, 60, 7_200, True, "last 6 h"),
-        Window("24h", 86_400, 240, 21_600, True, "last 24 h"),
+        Window("15m", 900, 5, 300, False, "last 15 min", "15 min"),
+        Window("1h", 3_600, 10, 900, False, "last hour", "1 h"),
+        Window("6h", 21_600, 60, 7_200, True, "last 6 h", "6 h"),
+        Window("24h", 86_400, 240, 21_600, True, "last 24 h", "24 h"),
     )
 }
 DEFAULT_WINDOW = WINDOWS["1h"]
