@@ -217,7 +217,8 @@ class QueueKeys:
 
     def finished(self, state: Finished) -> str:
         """Sorted set of the ids of jobs ``done`` or ``cancelled``, scored by when their result expires
-        (ms): they are listed for as long as their results are kept, and at most ``MAX_LISTED``."""
+        (ms): they are listed for as long as their results are kept, and at most ``MAX_LISTED``; the set
+        expires with the last of those results (``include/finished.lua``)."""
         return f"{self._prefix}:{state}"
 
     @property

@@ -1,6 +1,7 @@
 -- Jobs done or cancelled are listed (for dashboards) for as long as their results are kept, and at most
 -- MAX_LISTED per queue and state: past it the soonest to expire go first. A call forgets at most
--- TRIM_BATCH more than it lists, so the lists stay bounded with no loop of their own.
+-- LISTED_TRIM_BATCH more than it lists, so the lists stay bounded with no loop of their own; and the
+-- keys expire with the last result they list, so nothing is left once no job has finished for that long.
 local MAX_LISTED = 100000
 local LISTED_TRIM_BATCH = 500
 
@@ -23,6 +24,15 @@ local function list_finished(f, state, ids, expiries, shown, now)
   redis.call('ZADD', f[state], unpack(scored))
   redis.call('ZREM', other, unpack(ids)) -- a running job cancelled may have finished first, or the reverse
   redis.call('HSET', f.jobs, unpack(described))
+  local last = 0
+  for _, expiry in ipairs(expiries) do
+    last = math.max(last, tonumber(expiry))
+  end
+  for _, key in ipairs({f[state], f.jobs}) do
+    if redis.call('PTTL', key) < last - now then -- (-1: no expiry yet)
+      redis.call('PEXPIREAT', key, last)
+    end
+  end
   for _, listed in ipairs({f.done, f.cancelled}) do
     local expired = redis.call('ZCOUNT', listed, '-inf', now)
     local excess = redis.call('ZCARD', listed) - MAX_LISTED
