@@ -22,7 +22,9 @@ local function list_finished(f, state, ids, expiries, shown, now)
     described[#described + 1] = state .. ' ' .. now .. ' ' .. shown[i]
   end
   redis.call('ZADD', f[state], unpack(scored))
-  redis.call('ZREM', other, unpack(ids)) -- a running job cancelled may have finished first, or the reverse
+  if redis.call('EXISTS', other) == 1 then -- a running job cancelled may have finished first, or the reverse
+    redis.call('ZREM', other, unpack(ids))
+  end
   redis.call('HSET', f.jobs, unpack(described))
   local last = 0
   for _, expiry in ipairs(expiries) do
