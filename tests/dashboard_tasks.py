@@ -26,3 +26,12 @@ def fail(text: str) -> None:
 
 def fail_at_length(size: int) -> None:
     raise ValueError("x" * size)
+
+
+def raise_named(name: str) -> None:
+    """Raise the built-in exception of that name (ValueError, KeyError, ...)."""
+    raise {"ValueError": ValueError, "KeyError": KeyError, "TypeError": TypeError}[name](f"raised {name}")
+
+
+def add(a: int, b: int = 0) -> int:
+    return a + b

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import pytest
@@ -328,5 +329,274 @@ def test_unbounded_records_twenty_1_mb_failures_keep_the_overview_small_and_thei
     assert status == 200 and 64_000 < len(html) < 100_000, len(html)
     assert "Traceback (most recent call last)" in html and "ValueError: " + "x" * 60_000 in html
     assert re.search(r"… \(1,0\d\d,\d\d\d characters\)", html)
+
+    # And so do the listings of failed jobs and of workers
+    for path in ("/api/jobs", "/jobs"):
+        status, body, _ = request(f"{dashboard}{path}?{urlencode({'queue': queue.name, 'state': 'failed'})}")
+        assert status == 200 and len(body) < 100_000 and body.count(jobs[0].id) >= 1, len(body)
+    for path in ("/api/workers", "/workers"):
+        status, body, _ = request(dashboard + path)
+        assert status == 200 and len(body) < 100_000, len(body)
     for name in workers:  # (not to be found dead later)
         queue.broker.leave(fleet, name)
+
+
+# -- browsing jobs by state, the workers, the index (issue 31) -------------------------------------
+
+
+def api(base: str, path: str, **params: object) -> dict[str, Any]:
+    status, body, _ = request(f"{base}{path}?{urlencode(params)}")
+    assert status == 200, body
+    return cast(dict[str, Any], json.loads(body))
+
+
+def csrf_of(base: str) -> tuple[str, str]:
+    """The dashboard's CSRF token and the cookie that carries it, as a page gives them."""
+    _, html, headers = request(base + "/")
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match is not None
+    return match[1], headers["set-cookie"].split(";")[0]
+
+
+def post(base: str, action: str, **fields: str) -> tuple[int, str, dict[str, str]]:
+    token, cookie = csrf_of(base)
+    data = urlencode(fields | {"csrf": token}).encode()
+    return request(f"{base}/actions/{action}", data=data, headers=FORM | {"cookie": cookie, "origin": base})
+
+
+def test_jobs_are_listed_by_state_newest_first_a_hundred_a_page(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker], r: redis.Redis
+) -> None:
+    # Given jobs done, failed and cancelled, then 150 pending, 2 scheduled and one leased by a worker
+    done = queue.enqueue_many(tasks.add, [(n, 1) for n in range(3)])
+    failed = queue.options(retries=0).enqueue(tasks.raise_named, "KeyError")
+    burst_worker()
+    cancelled = queue.options(delay=3600).enqueue(tasks.nap, 0)
+    assert cancelled.cancel()
+    pending = [queue.enqueue(tasks.add, n) for n in range(151)]
+    scheduled = [queue.options(delay=600 + n).enqueue(tasks.add, n) for n in range(2)]
+    fleet = queue.broker.fleet(queue.keys)
+    queue.broker.register(fleet, "worker-a", [queue.keys], 60_000)
+    queue.broker.heartbeat(fleet, "worker-a", queue.broker.clock(fleet) + 60_000, lapsed_before_ms=None)
+    (leased,) = queue.broker.ack_and_lease(queue.keys, "worker-a", [], 1).messages  # the oldest pending
+    try:
+        # Then each state lists its jobs, newest first, a hundred a page, with the total
+        first = api(dashboard, "/api/jobs", queue=queue.name, state="pending")
+        assert (first["total"], len(first["jobs"]), first["pages"]) == (150, 100, 2)
+        assert [job["id"] for job in first["jobs"]] == [job.id for job in reversed(pending[1:])][:100]
+        assert first["jobs"][0]["function"] == "tests.dashboard_tasks.add"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["jobs"][0]["enqueued_at"])
+        second = api(dashboard, "/api/jobs", queue=queue.name, state="pending", page=2)
+        assert [job["id"] for job in second["jobs"]] == [job.id for job in reversed(pending[1:])][100:]
+        active = api(dashboard, "/api/jobs", queue=queue.name, state="active")
+        assert [(job["id"], job["worker"]) for job in active["jobs"]] == [(pending[0].id, "worker-a")]
+        assert leased.split(b" ")[2].decode() == pending[0].id
+        listed = api(dashboard, "/api/jobs", queue=queue.name, state="scheduled")
+        assert [job["id"] for job in listed["jobs"]] == [scheduled[1].id, scheduled[0].id]
+        listed = api(dashboard, "/api/jobs", queue=queue.name, state="done")
+        assert listed["total"] == 3 and {job["id"] for job in listed["jobs"]} == {job.id for job in done}
+        assert {job["function"] for job in listed["jobs"]} == {"tests.dashboard_tasks.add"}
+        assert all(job["worker"] and job["runtime_ms"] >= 0 and job["finished_at"] for job in listed["jobs"])
+        listed = api(dashboard, "/api/jobs", queue=queue.name, state="failed")
+        assert [(job["id"], job["exception"]) for job in listed["jobs"]] == [(failed.id, "KeyError")]
+        assert listed["jobs"][0]["reason"] == "KeyError: 'raised KeyError'"
+        assert api(dashboard, "/api/jobs", queue=queue.name, state="dead")["total"] == 0
+        listed = api(dashboard, "/api/jobs", queue=queue.name, state="cancelled")
+        assert [job["id"] for job in listed["jobs"]] == [cancelled.id]
+
+        # And the page shows the same; a state, page or filter that is not one is refused
+        status, html, _ = request(f"{dashboard}/jobs?{urlencode({'queue': queue.name, 'state': 'pending'})}")
+        assert status == 200 and html.count('href="/job?') == 100 and "page 1 of 2" in html
+        for bad in ({"state": "lost"}, {"page": "0"}, {"page": "x"}, {"state": "done", "exception": "KeyError"}):
+            assert request(f"{dashboard}/api/jobs?{urlencode({'queue': queue.name} | bad)}")[0] == 400, bad
+        assert request(f"{dashboard}/api/jobs?{urlencode({'queue': 'elsewhere'})}")[0] == 404
+    finally:
+        queue.broker.leave(fleet, "worker-a")
+
+
+def test_done_jobs_are_listed_as_long_as_their_results_are_kept_no_longer(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker], r: redis.Redis
+) -> None:
+    # Given a job whose result is kept 50 ms, and one kept an hour
+    brief = queue.options(result_ttl=0.05).enqueue(tasks.add, 1)
+    burst_worker()
+    assert api(dashboard, "/api/jobs", queue=queue.name, state="done")["total"] == 1
+    wait_for(lambda: brief.status is Status.NOT_FOUND, timeout=5, what="the result to expire")
+
+    # Then it is listed no longer, and the next acknowledgement forgets it in Redis too
+    assert api(dashboard, "/api/jobs", queue=queue.name, state="done")["total"] == 0
+    kept = queue.enqueue(tasks.add, 2)
+    burst_worker()
+    assert r.zrange(queue.keys.finished("done"), 0, -1) == [kept.id.encode()]
+    assert r.hkeys(queue.keys.finished_jobs) == [kept.id.encode()]
+
+
+def test_failures_are_filtered_by_exception_type_and_the_filtered_set_requeued_or_purged(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    failing = queue.options(retries=0)
+    values = failing.enqueue_many(tasks.raise_named, [("ValueError",)] * 3)
+    keys = failing.enqueue_many(tasks.raise_named, [("KeyError",)] * 2)
+    burst_worker()
+
+    listed = api(dashboard, "/api/jobs", queue=queue.name, state="failed", exception="KeyError")
+    assert listed["total"] == 2 and {job["id"] for job in listed["jobs"]} == {job.id for job in keys}
+    assert api(dashboard, "/api/jobs", queue=queue.name, state="failed", exception="OSError")["total"] == 0
+
+    # Purging the KeyErrors leaves the ValueErrors; requeuing the ValueErrors runs them again
+    back = f"/jobs?{urlencode({'queue': queue.name, 'state': 'failed', 'exception': 'KeyError'})}"
+    status, _, headers = post(dashboard, "purge", queue=queue.name, kind="failed", exception="KeyError", next=back)
+    assert status == 303 and headers["location"] == back + "&notice=purged&count=2"
+    assert {job.id for job in queue.failed_jobs()} == {job.id for job in values}
+    status, _, headers = post(dashboard, "requeue", queue=queue.name, kind="failed", exception="ValueError", next=back)
+    assert status == 303 and headers["location"].endswith("notice=requeued&count=3")
+    assert queue.failed_jobs() == [] and queue.info().pending == 3
+    _, html, _ = request(dashboard + headers["location"])
+    assert "requeued 3 job(s)" in html
+
+
+def test_the_requeue_notice_on_a_job_page_says_how_many(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    failed = queue.options(retries=0).enqueue(tasks.fail, "x")
+    burst_worker()
+    here = f"/job?{urlencode({'queue': queue.name, 'id': failed.id})}"
+    status, _, headers = post(dashboard, "requeue", queue=queue.name, kind="failed", id=failed.id, next=here)
+    assert status == 303
+    _, html, _ = request(dashboard + headers["location"])
+    assert "requeued 1 job(s)" in html and "?" not in html.split('class="notice"')[1].split("</p>")[0]
+
+
+def test_the_job_page_shows_what_is_known_of_a_job_in_every_state(
+    dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    done = queue.enqueue(tasks.add, 2, b=3)
+    burst_worker()
+    pending = queue.enqueue(tasks.add, 40, b=2)
+
+    _, html, _ = request(job_url(dashboard, queue, done.id))
+    for shown in ("tests.dashboard_tasks.add", "started", "finished", "ran", "worker", '<pre class="outcome result"'):
+        assert shown in html, shown
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', html)
+    _, html, _ = request(job_url(dashboard, queue, pending.id))
+    assert "tests.dashboard_tasks.add" in html and "(40, b=2)" in html and "enqueued" in html
+
+
+def test_the_workers_page_shows_each_worker_with_its_host_pid_queues_and_counts(
+    dashboard: str, queue: yotaq.Queue, spawn: Callable[..., Any]
+) -> None:
+    queue.enqueue_many(tasks.add, [(n,) for n in range(5)])
+    queue.options(retries=0).enqueue(tasks.fail, "x")
+    child = spawn("-m", "yotaq", "worker", "--queue", queue.name, "--heartbeat-interval", "0.2")
+
+    def counted() -> dict[str, Any] | None:
+        shown = api(dashboard, "/api/workers")["workers"]
+        return shown[0] if shown and shown[0]["done"] == 5 and shown[0]["failed"] == 1 else None
+
+    worker = wait_for(counted, timeout=20, what="the worker's counts")
+    assert worker["pid"] == child.pid and worker["host"] and worker["queues"] == [queue.name]
+    assert worker["started"] and worker["last_heartbeat"] and worker["jobs"] == []
+    status, html, _ = request(dashboard + "/workers")
+    assert status == 200 and worker["id"] in html and str(child.pid) in html
+
+
+def test_the_index_sums_up_each_queue_in_a_row_folds_empty_ones_and_charts_any_window(
+    r: redis.Redis, queue: yotaq.Queue, queue_name: str
+) -> None:
+    empty = f"{queue_name}-empty"
+    queue.enqueue(tasks.nap, 0)
+    now_s = int(r.time()[0])
+    # Five hours ago, a minute of 600 tasks done as the acknowledgement script writes the day's minutes
+    minute = now_s // 60 - 300
+    r.hset(queue.keys.series, f"m{minute % 1440}", f"m{minute} 600 6000")
+    with served(create_app(r, queues=[queue.name, empty])) as url:
+        status, html, _ = request(url + "/")
+        assert status == 200
+        rows = re.findall(r'<tr data-summary="([^"]+)"', html)
+        assert rows == [queue.name, empty]
+        assert re.search(rf'data-queue="{re.escape(queue.name)}">\s*<details open>', html)
+        assert re.search(rf'data-queue="{re.escape(empty)}">\s*<details>', html)
+        _, svg, _ = request(f"{url}/charts/throughput.svg?{urlencode({'queue': queue.name, 'window': '24h'})}")
+        assert "last 24 h" in svg and "\u221224 h" in svg and ">5/s</text>" in svg  # 600 in 240 s: 2.5 a second
+        _, svg, _ = request(f"{url}/charts/throughput.svg?{urlencode({'queue': queue.name, 'window': '1h'})}")
+        assert ">1/s</text>" in svg and ">5/s</text>" not in svg  # five hours ago is not in the last hour
+        assert request(f"{url}/charts/throughput.svg?{urlencode({'queue': queue.name, 'window': '2d'})}")[0] == 400
+        assert 'href="/?window=15m"' in request(url + "/?window=6h")[1]
+
+
+def test_a_favicon_is_served(dashboard: str) -> None:
+    status, body, headers = request(dashboard + "/favicon.ico")
+    assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith("<svg")
+    assert '<link rel="icon" href="/static/favicon.svg"' in request(dashboard + "/")[1]
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the page where $YOTAQ_SCREENSHOTS says (to look at), else nowhere."""
+    if where := os.environ.get("YOTAQ_SCREENSHOTS"):
+        page.screenshot(path=str(Path(where) / f"dash-{name}.png"), full_page=True)
+
+
+def test_a_person_browses_failures_by_exception_requeues_them_and_reads_times_in_utc(
+    page: Page, dashboard: str, queue: yotaq.Queue, burst_worker: Callable[..., yotaq.Worker]
+) -> None:
+    # Given jobs done, and failures of two types
+    queue.enqueue_many(tasks.add, [(n, n) for n in range(4)])
+    failing = queue.options(retries=0)
+    failing.enqueue_many(tasks.raise_named, [("ValueError",)] * 3)
+    failing.enqueue_many(tasks.raise_named, [("KeyError",)] * 2)
+    burst_worker()
+    queue.enqueue(tasks.add, 1, b=2)
+
+    # The index sums the queue up in a row; its failed count leads to the failed jobs
+    page.goto(dashboard)
+    row = page.locator(f'tr[data-summary="{queue.name}"]')
+    expect(row.locator('[data-sum="failed"]')).to_have_text("5")
+    expect(row.locator('[data-sum="pending"]')).to_have_text("1")
+    shot(page, "index")
+    row.locator('[data-sum="failed"]').click()
+    expect(page.locator("table.listing tbody tr")).to_have_count(5)
+    expect(page.locator("#total")).to_have_text("5")
+
+    # Filtered by exception type, then the filtered set requeued
+    page.fill("#exception", "KeyError")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.listing tbody tr")).to_have_count(2)
+    expect(page.locator("td.why").first).to_have_text("KeyError: 'raised KeyError'")
+    shot(page, "jobs-failed-filtered")
+    page.get_by_role("button", name="Requeue the 2 failed that raised KeyError").click()
+    expect(page.locator(".notice")).to_have_text("requeued 2 job(s)")
+    expect(page.locator("#total")).to_have_text("0 that raised KeyError")
+    assert len(queue.failed_jobs()) == 3
+
+    # A job's page shows its times in UTC, each with the local time as its tooltip
+    page.goto(f"{dashboard}/jobs?{urlencode({'queue': queue.name, 'state': 'done'})}")
+    page.locator("table.listing tbody a").first.click()
+    expect(page.locator("#status")).to_have_text("done")
+    times = page.locator(".facts time")
+    expect(times.first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+    expect(times.first).to_have_attribute("title", re.compile(r"^local time: "))
+    expect(page.locator(".facts")).to_contain_text("tests.dashboard_tasks.add")
+    shot(page, "job")
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("/static/favicon.svg")
+
+
+def test_a_person_sees_the_workers_and_what_they_run(
+    page: Page, dashboard: str, queue: yotaq.Queue, spawn: Callable[..., Any]
+) -> None:
+    queue.enqueue_many(tasks.add, [(n,) for n in range(3)])
+    long = queue.enqueue(tasks.nap, 30)
+    spawn("-m", "yotaq", "worker", "--queue", queue.name, "--heartbeat-interval", "0.2")
+
+    def busy() -> list[Any]:
+        shown = api(dashboard, "/api/workers")["workers"]
+        return shown if shown and shown[0]["done"] == 3 and len(shown[0]["jobs"]) == 1 else []
+
+    wait_for(busy, timeout=20, what="the worker running the long task")
+    page.goto(dashboard + "/workers")
+    row = page.locator("table.workers-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(3)).to_have_text(queue.name)
+    expect(row.locator("td").nth(5)).to_have_text("3")
+    expect(row.locator("td").nth(8).locator("a")).to_have_text(long.id)
+    shot(page, "workers")
+    assert long.cancel()  # (not to be waited for as the worker stops)

@@ -11,6 +11,7 @@ def test_workers_say_they_are_alive_once_on_one_redis_and_in_each_queue_s_slot_o
     one_redis = FleetKeys.of(QueueKeys("tasks"), cluster=False)
     assert (one_redis.alive, one_redis.serves) == ("yotaq:alive", "yotaq:serves")
     assert FleetKeys.of(QueueKeys("mail"), cluster=False) == one_redis
+    assert one_redis.worker("host.12.ab") == "yotaq:worker:host.12.ab"
     shard = FleetKeys.of(QueueKeys("tasks", 3), cluster=True)
     assert (shard.alive, shard.serves) == ("{yotaq:tasks#3}:alive", "{yotaq:tasks#3}:serves")
     assert [QueueKeys.parse(keys.token) for keys in QueueKeys.of("tasks", 2)] == QueueKeys.of("tasks", 2)
@@ -35,6 +36,7 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
     assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
+    assert keys.finished_keys == ["{yotaq:tasks}:done", "{yotaq:tasks}:cancelled", "{yotaq:tasks}:finished:jobs"]
     assert keys.marker == "{yotaq:tasks}:marker"
     assert keys.control == "{yotaq:tasks}:control"
     assert keys.schedule_keys == [
@@ -59,7 +61,7 @@ def test_the_traces_of_a_queue_are_every_key_of_it_as_a_whole_but_its_shard_coun
     }
     whole |= {key for kind in KINDS for key in keys.buried_keys(kind)}
     assert set(keys.traces) == whole - {keys.shards, keys.control, keys.token}  # (a token names it: no key)
-    assert len(keys.traces) == len(set(keys.traces)) == 26
+    assert len(keys.traces) == len(set(keys.traces)) == 29
     assert all(key.startswith("{yotaq:tasks}:") for key in keys.traces)
     assert {key.startswith("{yotaq:tasks#2}:") for key in QueueKeys("tasks", 2).traces} == {True}
 

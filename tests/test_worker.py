@@ -312,7 +312,9 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
         script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
         script_keys += [keys.result(job_id) for job_id in ids]
+        script_keys += keys.finished_keys
         args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, *(b"result-" + i.encode() for i in ids)]
+        args += [f"w1 3 fn.of.{job_id}" for job_id in ids]
         return scripts.ack(keys=script_keys, args=args)
 
     def state():
@@ -325,8 +327,16 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     assert r.lrange(keys.result("id2"), 0, -1) == [b"result-id2"] and not r.exists(keys.result("id9"))
     assert r.lrange(keys.result("id1"), 0, -1) == [b"result-id1"] and 0 < r.pttl(keys.result("id1")) <= 60000
     assert r.hget(keys.stats, "done") == b"2"
-    [(second, row)] = r.hgetall(keys.series).items()  # this second: 2 tasks done, which ran 7 ms in all
+    # this second, and this minute: 2 tasks done, which ran 7 ms in all
+    [(second, row), (minute, by_minute)] = sorted(r.hgetall(keys.series).items())
     assert row.split()[1:] == [b"2", b"7"] and int(row.split()[0]) % 3600 == int(second)
+    assert by_minute.split()[1:] == [b"2", b"7"] and by_minute.split()[0] == b"m%d" % (int(row.split()[0]) // 60)
+    assert minute == b"m%d" % (int(row.split()[0]) // 60 % 1440)
+    # and the two are listed as done, for as long as their results are kept, with what is shown of them
+    listed = r.zrange(keys.finished("done"), 0, -1, withscores=True)
+    assert sorted(job_id for job_id, _ in listed) == [b"id1", b"id2"]
+    assert all(0 < expires - int(row.split()[0]) * 1000 <= 61_000 for _, expires in listed)
+    assert r.hget(keys.finished_jobs, "id2").split(b" ", 2)[2] == b"w1 3 fn.of.id2"
     assert state() == {"id3": "active", "id4": "active", "id5": "active", "id6": "pending"}
     # id3 at the head, then id5 behind id4: the first is dropped with the head, the second found
     r.hset(keys.deliveries, mapping={"id3": 1, "id5": 1, "id4": 1})

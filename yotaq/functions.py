@@ -240,3 +240,8 @@ class FunctionCache:
                     self._functions.pop(next(iter(self._functions)))
                 self._functions[data] = fn
         return fn
+
+
+def name_of(fn: Any) -> str:
+    """A function's module and qualified name, as logs and the dashboard show it."""
+    return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', type(fn).__name__)}"

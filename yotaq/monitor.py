@@ -16,9 +16,11 @@ from . import serializer
 from .broker import Broker, QueueKeys, Record, check_name
 from .broker.keys import KINDS, shard_of
 from .exceptions import InvalidMessage, RedisUnavailable
+from .functions import name_of
 from .info import Buried
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
+DAY_WINDOW_S = 86_400  # and one per minute of the last day
 MAX_REPR = 2_000  # characters of an argument's or result's repr shown at most
 
 
@@ -60,17 +62,36 @@ def series(broker: Broker, shards: Sequence[QueueKeys], now_ms: int) -> list[Sec
     """The seconds of the last hour (up to ``now_ms``, Redis's time) in which tasks were done, oldest
     first, summed over the shards. A field is ``second % 3600 -> b"<second> <done> <sum of ms>"``; one
     older than an hour is a leftover its second's next turn has not overwritten yet, and is skipped."""
-    now_s = now_ms // 1000
-    seconds: dict[int, tuple[int, int]] = {}
-    for value in broker.series_values(shards):
+    return seconds_of(broker.series_values(shards), now_ms)
+
+
+def seconds_of(values: Iterable[bytes], now_ms: int) -> list[Second]:
+    """``series`` from the values of the series hashes, as ``Broker.series_values`` reads them."""
+    return _summed(values, b"", now_ms // 1000, SERIES_WINDOW_S, 1)
+
+
+def minutes_of(values: Iterable[bytes], now_ms: int) -> list[Second]:
+    """The minutes of the last day in which tasks were done, oldest first, summed over the shards, each
+    as the ``Second`` it starts at: the fields ``m<minute % 1440> -> b"m<minute> <done> <sum of ms>"``."""
+    return _summed(values, b"m", now_ms // 60_000, DAY_WINDOW_S // 60, 60)
+
+
+def _summed(values: Iterable[bytes], mark: bytes, now: int, count: int, unit_s: int) -> list[Second]:
+    """The buckets (of ``unit_s`` seconds) among ``values`` marked ``mark`` of the last ``count`` up to
+    ``now`` (in that unit): one older is a leftover its bucket's next turn has not overwritten yet."""
+    buckets: dict[int, tuple[int, int]] = {}
+    for value in values:
         parts = value.split()
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        if len(parts) != 3 or not parts[0].startswith(mark):
             continue
-        at_s, done, duration_ms = (int(part) for part in parts)
-        if now_s - SERIES_WINDOW_S < at_s <= now_s:
-            before = seconds.get(at_s, (0, 0))
-            seconds[at_s] = (before[0] + done, before[1] + duration_ms)
-    return [Second(at_s, done, ms) for at_s, (done, ms) in sorted(seconds.items())]
+        parts[0] = parts[0][len(mark) :]
+        if not all(part.isdigit() for part in parts):
+            continue
+        at, done, duration_ms = (int(part) for part in parts)
+        if now - count < at <= now:
+            before = buckets.get(at, (0, 0))
+            buckets[at] = (before[0] + done, before[1] + duration_ms)
+    return [Second(at * unit_s, done, ms) for at, (done, ms) in sorted(buckets.items())]
 
 
 # -- workers and counters ----------------------------------------------------------------------
@@ -178,8 +199,7 @@ def describe_call(message: bytes, secret: bytes | None, queue: str) -> Call:
         task = serializer.decode(message, secret, queue)
     except InvalidMessage as exc:
         return Call(error=str(exc))
-    fn = task.fn
-    name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    name = name_of(task.fn)
     parts = [safe_repr(arg) for arg in task.args] + [f"{key}={safe_repr(v)}" for key, v in task.kwargs.items()]
     retries = task.options.get("retries", 0)
     tries = retries + 1 if isinstance(retries, int) else None

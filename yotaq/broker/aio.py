@@ -282,7 +282,7 @@ class AsyncBroker:
     # -- reaching into a job -------------------------------------------------------------------
 
     async def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-8.lua``); its state before, or None when it was not there."""
+        """Cancel a job (see ``cancel-11.lua``); its state before, or None when it was not there."""
         script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
         return commands.read_cancel(await self._patient(lambda c: self._cancel(script_keys, args, client=c)))
 

@@ -47,6 +47,9 @@ END_RETRY_S = 0.001
 DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
 
 
+MAX_SHOWN_FUNCTION = 200  # characters of a function's name kept with a finished job
+
+
 class Ack(NamedTuple):
     """A finished task's acknowledgement: its result envelope, and how long to keep it."""
 
@@ -54,6 +57,13 @@ class Ack(NamedTuple):
     envelope: bytes
     result_ttl_ms: int
     ran_ms: int  # how long the task ran
+    shown: str = "- - -"  # what the list of done jobs shows of it: '<worker> <ran ms> <function>' (``shown``)
+
+
+def shown(worker: str, ran_ms: int, function: str) -> str:
+    """What the lists of finished jobs keep of one (``QueueKeys.finished_jobs``): its worker, how long it
+    ran and its function, one word each but the function, last, cut to ``MAX_SHOWN_FUNCTION``."""
+    return f"{worker} {ran_ms} {function[:MAX_SHOWN_FUNCTION] or '-'}"
 
 
 class Leases(NamedTuple):
@@ -255,6 +265,15 @@ class Broker(Control, Reads, Upkeep):
         count, _ = self._patient(lambda c: transaction(c, *purge))
         return int(count)
 
+    def forget_buried(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+        """Forget these jobs set aside as ``kind`` (a purge of some): one ``MULTI``; how many there were."""
+
+        if not job_ids:
+            return 0
+        commands_ = zip(("ZREM", "HDEL", "HDEL"), keys.buried_keys(kind), strict=True)
+        forget = [(command, key, *job_ids) for command, key in commands_]
+        return int(self._patient(lambda c: transaction(c, *forget))[0])
+
     # -- a worker's leases ---------------------------------------------------------------------
 
     def ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
@@ -274,8 +293,10 @@ class Broker(Control, Reads, Upkeep):
         script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
         script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
         script_keys += [keys.result(ack.job_id) for ack in acks]
+        script_keys += keys.finished_keys
         ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
         args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
+        args += [ack.shown for ack in acks]
         lost, messages, unknown, _ = self._call(
             lambda c: self._scripts.ack(script_keys, args, client=c), own=True, write=bool(acks)
         )

@@ -273,9 +273,9 @@ def read_schedules(replies: Sequence[Any]) -> list[ScheduleRecord]:
 
 
 def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> Script:
-    """``cancel-8.lua``: cancel a job, ``envelope`` its result from now on; its reply goes to ``read_cancel``."""
+    """``cancel-11.lua``: cancel a job, ``envelope`` its result from now on; its reply goes to ``read_cancel``."""
     script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id), keys.deliveries]
-    script_keys += [keys.waiting, keys.waiting_messages, keys.pending]
+    script_keys += [keys.waiting, keys.waiting_messages, keys.pending, *keys.finished_keys]
     return script_keys, [job_id, envelope, result_ttl_ms, keys.control]
 
 

@@ -28,7 +28,7 @@ class Control:
         def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
 
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-8.lua``); its state before, or None when it was not there."""
+        """Cancel a job (see ``cancel-11.lua``); its state before, or None when it was not there."""
         script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
         return commands.read_cancel(self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c)))
 
@@ -42,12 +42,20 @@ class Control:
         return None if state is None else state.decode()  # type: ignore[union-attr]
 
     def record_cancelled(
-        self, keys: QueueKeys, worker: str, message: bytes, job_id: str, envelope: bytes, result_ttl_ms: int
+        self,
+        keys: QueueKeys,
+        worker: str,
+        message: bytes,
+        job_id: str,
+        envelope: bytes,
+        result_ttl_ms: int,
+        shown: str = "- - -",
     ) -> bool:
-        """Take a running job this worker interrupted because it was cancelled off its active list."""
+        """Take a running job this worker interrupted because it was cancelled off its active list; ``shown``
+        is what the lists of finished jobs show of it (``Ack.shown``)."""
         script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
-        script_keys += [*keys.slots, keys.pending]
-        args: list[Any] = [message, job_id, envelope, result_ttl_ms]
+        script_keys += [*keys.slots, keys.pending, *keys.finished_keys]
+        args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown]
         return bool(self._call(lambda c: self._scripts.cancelled(script_keys, args, client=c), write=True))
 
     def set_progress(self, keys: QueueKeys, job_id: str, progress: bytes, ttl_ms: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import zlib
 from dataclasses import dataclass
+from typing import Literal
 
 from ..exceptions import ConfigurationError
 from ..info import Buried
@@ -37,6 +38,7 @@ def watch_channel(watch: str) -> str:
 
 
 KINDS: tuple[Buried, ...] = ("failed", "dead")
+Finished = Literal["done", "cancelled"]
 
 
 def shard_of(job_id: str, shards: int) -> int:
@@ -216,8 +218,27 @@ class QueueKeys:
     @property
     def series(self) -> str:
         """Hash of the last hour, second by second: field ``second % 3600``, value
-        ``b"<second> <tasks done> <sum of their durations in ms>"`` (a field is reused an hour later)."""
+        ``b"<second> <tasks done> <sum of their durations in ms>"`` (a field is reused an hour later);
+        and of the last day, minute by minute: field ``m<minute % 1440>``, value
+        ``b"m<minute> <tasks done> <sum of ms>"``. At most 5,040 fields, whatever the traffic."""
         return f"{self._prefix}:series"
+
+    def finished(self, state: Finished) -> str:
+        """Sorted set of the ids of jobs ``done`` or ``cancelled``, scored by when their result expires
+        (ms): they are listed for as long as their results are kept, and at most ``MAX_LISTED``; the set
+        expires with the last of those results (``include/finished.lua``)."""
+        return f"{self._prefix}:{state}"
+
+    @property
+    def finished_jobs(self) -> str:
+        """Hash of the id of a job listed in ``finished`` to what is shown of it:
+        ``b"<state> <finished ms> <worker> <ran ms> <function>"`` (``-`` for what is unknown)."""
+        return f"{self._prefix}:finished:jobs"
+
+    @property
+    def finished_keys(self) -> list[str]:
+        """The keys that list finished jobs: done, cancelled, and what is shown of each."""
+        return [self.finished("done"), self.finished("cancelled"), self.finished_jobs]
 
     def progress(self, job_id: str) -> str:
         """String holding the progress a running job last reported (JSON), until it expires."""
@@ -247,7 +268,8 @@ class QueueKeys:
         its shards, so that key alone is no sign that anything ever ran or waited there."""
         whole = [self.pending, self.state, self.scheduled, self.scheduled_messages, self.workers, self.trim]
         whole += [self.deliveries, *self.buried_keys("failed"), *self.buried_keys("dead")]
-        return [*whole, *self.schedule_keys, *self.slots, self.rates, self.series, self.marker, self.stats]
+        whole += [*self.schedule_keys, *self.slots, self.rates, self.series, *self.finished_keys]
+        return [*whole, self.marker, self.stats]
 
 
 @dataclass(frozen=True)
@@ -266,6 +288,11 @@ class FleetKeys:
     def alive(self) -> str:
         """Sorted set of worker ids, scored by their liveness deadline (ms, Redis server time)."""
         return f"{self.prefix}:alive"
+
+    def worker(self, worker: str) -> str:
+        """String holding what a worker says of itself at each heartbeat (JSON: host, pid, queues, since
+        when, tasks done and failed), expiring when its heartbeats stop."""
+        return f"{self.prefix}:worker:{check_name('worker name', worker)}"
 
     @property
     def serves(self) -> str:

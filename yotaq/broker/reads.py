@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ..exceptions import ConfigurationError
 from ..info import Buried
 from .connection import Client, translated
-from .keys import KINDS, QueueKeys
+from .keys import KINDS, FleetKeys, QueueKeys
+
+if TYPE_CHECKING:
+    from .scripts import Scripts
 
 T = TypeVar("T")
 
@@ -35,6 +38,7 @@ class Reads:
     client: Client
 
     if TYPE_CHECKING:
+        _scripts: Scripts
 
         def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
 
@@ -114,6 +118,81 @@ class Reads:
                     pipe.hget(keys.buried_messages(kind), job_id)
                     pipe.zscore(keys.buried(kind), job_id)
                     pipe.hget(keys.buried_reasons(kind), job_id)
+                return cast(list[Any], pipe.execute())
+
+        return self._call(read)
+
+    # -- listings of jobs by state (the dashboard's /jobs) ------------------------------------------
+
+    def scored_page(
+        self, zset: str, hashes: Sequence[str], low: str, start: int, count: int
+    ) -> tuple[int, list[tuple[bytes, float, list[bytes | None]]]]:
+        """A page of a sorted set of job ids (one of one queue shard's), highest score first, from ``low``
+        up (as ``ZRANGEBYSCORE`` takes it), each with its value in each of ``hashes``: how many there are,
+        and the page (``page-1+n.lua``, one call)."""
+        total, flat = self._call(lambda c: self._scripts.page([zset, *hashes], [low, start, count], client=c))
+        width = 2 + len(hashes)
+        rows = [flat[n : n + width] for n in range(0, len(flat), width)]
+        return int(total), [(row[0], float(row[1]), list(row[2:])) for row in rows]
+
+    def list_page(self, key: str, start: int, count: int) -> tuple[int, list[bytes]]:
+        """The list's length, and ``count`` of its items from ``start`` counted from its tail, tail first
+        (the newest first, for lists pushed at their tail): one ``MULTI``."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.llen(key)
+                pipe.lrange(key, -(start + count), -(start + 1))
+                return cast(list[Any], pipe.execute())
+
+        length, items = self._call(read) if count > 0 else (self._call(lambda c: c.llen(key)), [])
+        return int(length), list(reversed(items))
+
+    def lengths(self, keys: Sequence[str]) -> list[int]:
+        """The length of each list, pipelined."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.llen(key)
+                return cast(list[Any], pipe.execute())
+
+        return [int(length) for length in self._call(read)] if keys else []
+
+    def find_message(self, key: str, job_id: str, limit: int) -> bytes | None:
+        """A job's message in a list, among its newest ``limit`` (``find-1.lua``), or None."""
+        return cast(bytes | None, self._call(lambda c: self._scripts.find([key], [job_id, limit], client=c)))
+
+    def hash_values(self, key: str, fields: Sequence[str | bytes]) -> list[bytes | None]:
+        """The values of ``fields`` in a hash (None where absent): one ``HMGET``."""
+        return cast(list[bytes | None], self._call(lambda c: c.hmget(key, list(fields)))) if fields else []
+
+    def registered_workers(self, keys: QueueKeys) -> list[str]:
+        """The workers registered on the queue (shard), alive or not yet reaped, by name."""
+        members = cast(list[bytes], self._call(lambda c: c.zrange(keys.workers, 0, -1)))
+        return [member.decode(errors="replace") for member in members]
+
+    def worker_records(self, fleet: FleetKeys, workers: Sequence[str]) -> list[bytes | None]:
+        """What each worker last said of itself at a heartbeat (``FleetKeys.worker``), None where nothing."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                for worker in workers:
+                    pipe.get(fleet.worker(worker))
+                return cast(list[Any], pipe.execute())
+
+        return self._call(read) if workers else []
+
+    def about_job(self, keys: QueueKeys, job_id: str) -> list[bytes | None]:
+        """In one round trip: how many times a worker died holding the job, what the lists of finished jobs
+        keep of it, and until when it is listed as done, and as cancelled (ms)."""
+
+        def read(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.hget(keys.deliveries, job_id)
+                pipe.hget(keys.finished_jobs, job_id)
+                pipe.zscore(keys.finished("done"), job_id)
+                pipe.zscore(keys.finished("cancelled"), job_id)
                 return cast(list[Any], pipe.execute())
 
         return self._call(read)

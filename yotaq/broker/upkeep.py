@@ -61,19 +61,30 @@ class Upkeep:
         """The Redis server's clock (ms) on the fleet's node."""
         return int(self._call(lambda c: self._scripts.clock([fleet.alive], [], client=c)))
 
-    def heartbeat(self, fleet: FleetKeys, worker: str, deadline_ms: int, *, lapsed_before_ms: int | None) -> Beat:
+    def heartbeat(
+        self,
+        fleet: FleetKeys,
+        worker: str,
+        deadline_ms: int,
+        *,
+        lapsed_before_ms: int | None,
+        about: tuple[bytes, int] | None = None,
+    ) -> Beat:
         """Move ``worker``'s liveness deadline to ``deadline_ms`` (the caller knows Redis's clock), and with
-        ``lapsed_before_ms`` look for workers whose deadline came before: two commands, one round trip."""
+        ``lapsed_before_ms`` look for workers whose deadline came before; with ``about`` (a record, how long
+        it is kept in ms) say what the worker is (``FleetKeys.worker``): up to three commands, one round trip."""
 
         def beat(client: Client) -> list[Any]:
             with client.pipeline(transaction=False) as pipe:
                 pipe.zadd(fleet.alive, {worker: deadline_ms})
                 if lapsed_before_ms is not None:
                     pipe.zrangebyscore(fleet.alive, "-inf", lapsed_before_ms, start=0, num=LAPSED_BATCH)
+                if about is not None:
+                    pipe.set(fleet.worker(worker), about[0], px=about[1])
                 return cast(list[Any], pipe.execute())
 
         replies = self._call(beat)
-        lapsed = [member.decode(errors="replace") for member in replies[1]] if len(replies) > 1 else []
+        lapsed = [member.decode(errors="replace") for member in replies[1]] if lapsed_before_ms is not None else []
         return Beat(bool(replies[0]), lapsed)
 
     def register(self, fleet: FleetKeys, worker: str, queues: Sequence[QueueKeys], liveness_ms: int) -> None:
@@ -112,6 +123,7 @@ class Upkeep:
             with client.pipeline(transaction=True) as pipe:
                 pipe.zrem(fleet.alive, worker)
                 pipe.hdel(fleet.serves, worker)
+                pipe.delete(fleet.worker(worker))
                 pipe.execute()
 
         self._call(leave)

@@ -22,6 +22,7 @@ from ..broker.connection import Client
 from ..exceptions import ConfigurationError, YotaqError
 from ..queue import Queue
 from . import charts, security
+from .listings import FILTER_SCAN, STATES, BadListing, Listings
 from .views import COUNTS, Board
 
 HERE = Path(__file__).parent
@@ -46,12 +47,19 @@ def create_app(
         token: when given, every request needs it (the login form's cookie, or ``Authorization: Bearer``).
     """
     board = Board(client, secret, queues)
+    listings = Listings(board)
     csrf = security.new_csrf_token()
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    environment.globals.update(version=__version__, counts=COUNTS, csrf=csrf, notice="")
+    environment.globals.update(
+        version=__version__, counts=COUNTS, states=STATES, windows=charts.WINDOWS, csrf=csrf, notice="", window="1h"
+    )
     environment.filters["query"] = lambda values: urlencode(values)
+    environment.filters["combine"] = lambda values, **more: {
+        name: value for name, value in {**values, **more}.items() if value not in (None, "")
+    }
+    environment.globals["filter_scan"] = FILTER_SCAN
 
     def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         response = HTMLResponse(environment.get_template(template).render(**values), status_code=status_code)
@@ -64,24 +72,66 @@ def create_app(
             raise HTTPException(404, "no such queue here")
         return queue
 
-    async def index(request: Request) -> Response:
-        overview = await run_in_threadpool(board.overview)
+    def notice_of(request: Request) -> str:
+        """The notice an action's redirect names, with the count it passes (a number, or nothing shown)."""
         notice = NOTICES.get(request.query_params.get("notice", ""), "")
         count = request.query_params.get("count", "")
-        return page(
-            request, "index.html", queues=overview, notice=notice.format(count=count if count.isdigit() else "?")
-        )
+        return notice.format(count=count) if count.isdigit() or "{count}" not in notice else ""
+
+    def window_of(request: Request) -> charts.Window:
+        name = request.query_params.get("window", charts.DEFAULT_WINDOW.name)
+        if name not in charts.WINDOWS:
+            raise HTTPException(400, f"window must be one of {', '.join(charts.WINDOWS)}")
+        return charts.WINDOWS[name]
+
+    async def index(request: Request) -> Response:
+        window = window_of(request)
+        overview = await run_in_threadpool(board.overview)
+        return page(request, "index.html", queues=overview, notice=notice_of(request), window=window.name)
 
     async def overview(request: Request) -> Response:
         return JSONResponse({"queues": await run_in_threadpool(board.overview)})
 
     async def chart(request: Request) -> Response:
-        drawn = await run_in_threadpool(board.series, request.query_params.get("queue", ""))
+        window = window_of(request)
+        drawn = await run_in_threadpool(board.series, request.query_params.get("queue", ""), window.by_minute)
         if drawn is None or request.path_params["name"] not in ("throughput", "duration"):
             raise HTTPException(404, "no such queue here")
         seconds, now_s = drawn
         draw = charts.throughput_svg if request.path_params["name"] == "throughput" else charts.duration_svg
-        return Response(draw(seconds, now_s), media_type="image/svg+xml")
+        return Response(draw(seconds, now_s, window), media_type="image/svg+xml")
+
+    async def listing(request: Request) -> dict[str, Any]:
+        """The page of jobs the query string asks for (``/jobs`` and ``/api/jobs``)."""
+        params = request.query_params
+        queue = queue_or_404(params.get("queue"))
+        number = params.get("page", "1")
+        if not number.isdigit() or len(number) > 6:
+            raise HTTPException(400, "page must be a whole number")
+        try:
+            return await run_in_threadpool(
+                listings.jobs, queue, params.get("state", "pending"), int(number), params.get("exception") or None
+            )
+        except BadListing as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    async def jobs(request: Request) -> Response:
+        listed = await listing(request)
+        return page(request, "jobs.html", listed=listed, notice=notice_of(request), names=board.names())
+
+    async def api_jobs(request: Request) -> Response:
+        return JSONResponse(await listing(request))
+
+    async def workers(request: Request) -> Response:
+        shown = [queue for queue in map(board.queue, board.names()) if queue is not None]
+        return page(request, "workers.html", workers=await run_in_threadpool(listings.workers, shown))
+
+    async def api_workers(request: Request) -> Response:
+        shown = [queue for queue in map(board.queue, board.names()) if queue is not None]
+        return JSONResponse({"workers": await run_in_threadpool(listings.workers, shown)})
+
+    async def favicon(request: Request) -> Response:
+        return Response((HERE / "static" / "favicon.svg").read_bytes(), media_type="image/svg+xml")
 
     async def job(request: Request) -> Response:
         job_id, name = request.query_params.get("id", "").strip(), request.query_params.get("queue")
@@ -95,8 +145,9 @@ def create_app(
             view = None
         if view is None or (view["status"] == "not_found" and not view["unreadable"]):
             return page(request, "missing.html", status_code=404, job_id=job_id, queue=name)
-        notice = NOTICES.get(request.query_params.get("notice", ""), "").format(count="?")
-        return page(request, "job.html", job=view, notice=notice)
+        queue = queue_or_404(name)
+        view |= await run_in_threadpool(listings.about, queue, job_id, view)
+        return page(request, "job.html", job=view, notice=notice_of(request))
 
     async def job_status(request: Request) -> Response:
         name, job_id = request.query_params.get("queue", ""), request.query_params.get("id", "")
@@ -119,10 +170,18 @@ def create_app(
         return RedirectResponse(f"{security.safe_next(fields.get('next'))}{_joiner(fields.get('next'))}"
                                 f"{urlencode(notice)}", status_code=303)  # fmt: skip
 
+    def filtered(queue: Queue, kind: str, exception: str) -> list[tuple[Any, str]]:
+        if kind != "failed":
+            raise HTTPException(400, "only failed jobs are filtered by exception")
+        now_ms = board.broker.clock(board.broker.fleet(queue.shards[0]))
+        return listings.matching(queue, exception, now_ms)[0]
+
     async def requeue(request: Request) -> Response:
         fields = await checked_form(request)
         queue, kind = queue_or_404(fields.get("queue")), _kind(fields.get("kind"))
         ids = [fields["id"]] if fields.get("id") else None
+        if ids is None and fields.get("exception"):
+            ids = [job_id for _, job_id in await run_in_threadpool(filtered, queue, kind, fields["exception"])]
         try:
             count = await run_in_threadpool(queue.requeue, kind, ids)
         except ConfigurationError as exc:
@@ -132,7 +191,16 @@ def create_app(
     async def purge(request: Request) -> Response:
         fields = await checked_form(request)
         queue, kind = queue_or_404(fields.get("queue")), _kind(fields.get("kind"))
-        count = await run_in_threadpool(queue.purge, kind)
+        if fields.get("exception"):
+            found = await run_in_threadpool(filtered, queue, kind, fields["exception"])
+            by_shard: dict[Any, list[str]] = {}
+            for keys, job_id in found:
+                by_shard.setdefault(keys, []).append(job_id)
+            count = 0
+            for keys, ids in by_shard.items():
+                count += await run_in_threadpool(board.broker.forget_buried, keys, kind, ids)
+        else:
+            count = await run_in_threadpool(queue.purge, kind)
         return back(fields, notice="purged", count=count)
 
     async def cancel(request: Request) -> Response:
@@ -185,6 +253,11 @@ def create_app(
             Route("/api/job", job_status),
             Route("/charts/{name:str}.svg", chart),
             Route("/job", job),
+            Route("/jobs", jobs),
+            Route("/api/jobs", api_jobs),
+            Route("/workers", workers),
+            Route("/api/workers", api_workers),
+            Route("/favicon.ico", favicon),
             Route("/actions/requeue", requeue, methods=["POST"]),
             Route("/actions/purge", purge, methods=["POST"]),
             Route("/actions/cancel", cancel, methods=["POST"]),

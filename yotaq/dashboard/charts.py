@@ -1,5 +1,5 @@
-"""The last hour's throughput and task duration as SVG, drawn here on the server from the time series:
-no JavaScript chart library to vendor, nothing fetched by the browser but the image itself."""
+"""Throughput and task duration over a window (15 min to 24 h) as SVG, drawn here on the server from the
+time series: no JavaScript chart library to vendor, nothing fetched by the browser but the image itself."""
 
 from __future__ import annotations
 
@@ -8,12 +8,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from ..monitor import SERIES_WINDOW_S, Second
+from ..monitor import Second
 
-STEP_S = 10  # one point per 10 s: 360 points over the hour
 WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 26  # margins, px
-MINUTE_TICKS = (60, 45, 30, 15, 0)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a chart spans: ``span_s`` up to now, a point every ``step_s``, labels every ``tick_s``; the
+    seconds of the last hour serve the short windows, the minutes of the day the long ones."""
+
+    name: str
+    span_s: int
+    step_s: int
+    tick_s: int
+    by_minute: bool
+    title: str
+    label: str
+
+
+WINDOWS = {
+    window.name: window
+    for window in (
+        Window("15m", 900, 5, 300, False, "last 15 min", "15 min"),
+        Window("1h", 3_600, 10, 900, False, "last hour", "1 h"),
+        Window("6h", 21_600, 60, 7_200, True, "last 6 h", "6 h"),
+        Window("24h", 86_400, 240, 21_600, True, "last 24 h", "24 h"),
+    )
+}
+DEFAULT_WINDOW = WINDOWS["1h"]
+STEP_S = DEFAULT_WINDOW.step_s
 
 
 @dataclass(frozen=True)
@@ -24,9 +49,9 @@ class Bucket:
     mean_ms: float | None
 
 
-def buckets(seconds: Sequence[Second], now_s: int, step_s: int = STEP_S) -> list[Bucket]:
-    """The last hour of ``seconds`` (up to ``now_s``) in buckets of ``step_s``, oldest first."""
-    count = SERIES_WINDOW_S // step_s
+def buckets(seconds: Sequence[Second], now_s: int, step_s: int = STEP_S, span_s: int = 3_600) -> list[Bucket]:
+    """The last ``span_s`` of ``seconds`` (up to ``now_s``) in buckets of ``step_s``, oldest first."""
+    count = span_s // step_s
     first = now_s - count * step_s + 1
     done, duration = [0] * count, [0] * count
     for second in seconds:
@@ -54,8 +79,20 @@ def _label(value: float, unit: str) -> str:
     return (f"{value / 1000:g}k" if value >= 1000 else f"{value:g}") + unit
 
 
-def chart(title: str, unit: str, values: Sequence[float | None], colour: str, *, area: bool) -> str:
-    """An SVG line chart of ``values`` (one per bucket, None for a gap) over the last hour."""
+def _tick(seconds_ago: int) -> str:
+    if seconds_ago == 0:
+        return "now"
+    return (
+        f"\u2212{seconds_ago // 3600} h"
+        if seconds_ago % 3600 == 0 and seconds_ago > 3600
+        else f"\u2212{seconds_ago // 60} min"
+    )
+
+
+def chart(
+    title: str, unit: str, values: Sequence[float | None], colour: str, *, area: bool, window: Window = DEFAULT_WINDOW
+) -> str:
+    """An SVG line chart of ``values`` (one per bucket, None for a gap) over ``window``."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = nice_ceiling(max((value for value in values if value is not None), default=0))
     step = plot_w / max(len(values) - 1, 1)
@@ -77,10 +114,10 @@ def chart(title: str, unit: str, values: Sequence[float | None], colour: str, *,
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{at:.1f}" y2="{at:.1f}" stroke="#e0e0e0"/>')
         label = escape(_label(top * fraction, unit))
         parts.append(f'<text x="{LEFT - 6}" y="{at + 4:.1f}" text-anchor="end" fill="#555">{label}</text>')
-    for minutes in MINUTE_TICKS:
-        at = LEFT + plot_w * (1 - minutes * 60 / SERIES_WINDOW_S)
-        label = "now" if minutes == 0 else f"\u2212{minutes} min"
-        anchor = "end" if minutes == 0 else "middle" if minutes != 60 else "start"
+    for ago in range(window.span_s, -1, -window.tick_s):
+        at = LEFT + plot_w * (1 - ago / window.span_s)
+        label = _tick(ago)
+        anchor = "end" if ago == 0 else "middle" if ago != window.span_s else "start"
         parts.append(f'<text x="{at:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" fill="#555">{label}</text>')
     runs: list[list[tuple[float, float]]] = [[]]
     for n, value in enumerate(values):
@@ -103,13 +140,14 @@ def chart(title: str, unit: str, values: Sequence[float | None], colour: str, *,
     return "".join(parts)
 
 
-def throughput_svg(seconds: Sequence[Second], now_s: int) -> str:
-    """Tasks done per second (averaged over ``STEP_S``) over the last hour."""
-    values: list[float | None] = [bucket.per_second for bucket in buckets(seconds, now_s)]
-    return chart("Tasks done per second, last hour", "/s", values, "#3f51b5", area=True)
+def throughput_svg(seconds: Sequence[Second], now_s: int, window: Window = DEFAULT_WINDOW) -> str:
+    """Tasks done per second (averaged over each step) over ``window``."""
+    drawn = buckets(seconds, now_s, window.step_s, window.span_s)
+    values: list[float | None] = [bucket.per_second for bucket in drawn]
+    return chart(f"Tasks done per second, {window.title}", "/s", values, "#3f51b5", area=True, window=window)
 
 
-def duration_svg(seconds: Sequence[Second], now_s: int) -> str:
-    """The mean task duration (ms) of each ``STEP_S`` over the last hour; gaps where none was done."""
-    values = [bucket.mean_ms for bucket in buckets(seconds, now_s)]
-    return chart("Mean task duration, last hour", "ms", values, "#e64a19", area=False)
+def duration_svg(seconds: Sequence[Second], now_s: int, window: Window = DEFAULT_WINDOW) -> str:
+    """The mean task duration (ms) of each step over ``window``; gaps where none was done."""
+    values = [bucket.mean_ms for bucket in buckets(seconds, now_s, window.step_s, window.span_s)]
+    return chart(f"Mean task duration, {window.title}", "ms", values, "#e64a19", area=False, window=window)

@@ -28,15 +28,18 @@ REASON_CHARS = 500  # of a record's reason in a list, polled every second: its p
 OUTCOME_CHARS = 64 * 1024  # of a result's repr or a traceback on a job's page
 REASONS_KEPT = 1024  # records' reasons kept read, by record: a record never changes
 COUNTS = ("pending", "scheduled", "active", "done", "failed", "dead", "cancelled")
+EMPTY_COUNTS = ("pending", "scheduled", "active", "failed", "dead")  # none of these, no worker: shown folded
+RATE_WINDOW_S = 60  # the rate in the summary: tasks done per second over the last minute
 FINISHED = {Status.DONE, Status.FAILED, Status.DEAD, Status.CANCELLED}
 CANCELLABLE = {Status.PENDING, Status.SCHEDULED, Status.ACTIVE}
 
 
-def iso(ms: int | None) -> str | None:
-    """A time in ms since the epoch as ISO 8601 UTC, to the second."""
+def iso(ms: float | None) -> str | None:
+    """A time in ms since the epoch as ISO 8601 UTC, to the second (``2025-01-31T12:00:00Z``): every time
+    the dashboard shows is this, with the browser's local time as its tooltip (``<time>``, dashboard.js)."""
     if ms is None:
         return None
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def last_line(text: str) -> str:
@@ -59,7 +62,7 @@ class Board:
     broker: Broker = field(init=False)
     _queues: dict[str, Queue] = field(default_factory=dict, init=False)
     _found: tuple[float, list[str]] = field(default=(0.0, []), init=False)
-    _series: dict[str, tuple[float, list[monitor.Second], int]] = field(default_factory=dict, init=False)
+    _series: dict[str, tuple[float, list[bytes], int]] = field(default_factory=dict, init=False)
     _reasons: collections.OrderedDict[tuple[str, bytes], str] = field(
         default_factory=collections.OrderedDict, init=False
     )
@@ -104,12 +107,17 @@ class Board:
         info = queue.info()
         workers = sorted(info.workers, key=lambda worker: worker.id)[:LISTED_WORKERS]
         running = monitor.running(self.broker, queue.shards, [worker.id for worker in workers])
-        last_hour, _ = self._last_hour(queue, info.server_time_ms)
+        values, now_s = self._series_values(queue, info.server_time_ms)
+        last_hour = monitor.seconds_of(values, now_s * 1000)
         done = sum(second.done for second in last_hour)
+        last_minute = sum(second.done for second in last_hour if second.at_s > now_s - RATE_WINDOW_S)
+        listed = counts(info)
         return {
             "name": name,
             "time_ms": info.server_time_ms,
-            "counts": counts(info),
+            "counts": listed,
+            "rate": round(last_minute / RATE_WINDOW_S, 2),
+            "empty": not info.workers and not done and not any(listed[name] for name in EMPTY_COUNTS),
             "workers": [
                 {
                     "id": worker.id,
@@ -138,7 +146,7 @@ class Board:
         ]
         return [
             {"id": record.job_id, "reason": self._reason(record.job_id, record.envelope, queue.name),
-             "at": iso(record.at_ms)}
+             "at": iso(record.at_ms), "at_ms": record.at_ms}
             for record in sorted(records, key=lambda record: record.at_ms, reverse=True)[:LISTED_RECORDS]
         ]  # fmt: skip
 
@@ -160,26 +168,28 @@ class Board:
                 self._reasons.popitem(last=False)
         return reason
 
-    def series(self, name: str) -> tuple[list[monitor.Second], int] | None:
-        """The queue's time series over the last hour, and Redis's time then (s)."""
+    def series(self, name: str, by_minute: bool = False) -> tuple[list[monitor.Second], int] | None:
+        """The queue's time series, by second over the last hour or by minute over the last day, and
+        Redis's time then (s)."""
         queue = self.queue(name)
         if queue is None:
             return None
         with translated():
             seconds, micros = self.client.time()
-        return self._last_hour(queue, int(seconds) * 1000 + int(micros) // 1000)
+        values, now_s = self._series_values(queue, int(seconds) * 1000 + int(micros) // 1000)
+        return (monitor.minutes_of if by_minute else monitor.seconds_of)(values, now_s * 1000), now_s
 
-    def _last_hour(self, queue: Queue, now_ms: int) -> tuple[list[monitor.Second], int]:
+    def _series_values(self, queue: Queue, now_ms: int) -> tuple[list[bytes], int]:
         """The series read at most every ``SERIES_TTL_S`` whatever the number of pages open: the
-        charts and the hour's sums move little in a few seconds, and a read is up to 3600 fields."""
+        charts and the hour's sums move little in a few seconds, and a read is up to 5,040 fields."""
         with self._lock:
             kept = self._series.get(queue.name)
         if kept is not None and time.monotonic() - kept[0] < SERIES_TTL_S:
             return kept[1], kept[2]
-        seconds = monitor.series(self.broker, queue.shards, now_ms)
+        values = self.broker.series_values(queue.shards)
         with self._lock:
-            self._series[queue.name] = (time.monotonic(), seconds, now_ms // 1000)
-        return seconds, now_ms // 1000
+            self._series[queue.name] = (time.monotonic(), values, now_ms // 1000)
+        return values, now_ms // 1000
 
     # -- a job ---------------------------------------------------------------------------------
 
@@ -221,13 +231,21 @@ class Board:
             "tries": None if call is None else call.tries,
             "due_at": None if call is None else iso(call.due_at_ms),
             "run_at": iso(kept.run_at_ms) if status is Status.SCHEDULED else None,
-            "record": None if record is None else {"kind": record[0], "at": iso(record[1]), "until": iso(record[2])},
+            "record": None
+            if record is None
+            else {"kind": record[0], "at": iso(record[1]), "until": iso(record[2]), "by": recorded_by(record[3])},
             "progress": None if progress is None else monitor.safe_repr(json.dumps(progress))[:2000],
             "outcome": None if outcome is None else {**outcome, "text": shortened(outcome["text"], OUTCOME_CHARS)},
             "finished": status in FINISHED,
             "requeue_kind": record[0] if record is not None and status in (Status.FAILED, Status.DEAD) else None,
             "cancellable": status in CANCELLABLE,
         }
+
+
+def recorded_by(envelope: bytes) -> str | None:
+    """The worker a result envelope (``yr1 <kind> <by> ...``) says recorded it (not checked: a name shown)."""
+    parts = envelope.split(b" ", 3)
+    return parts[2].decode(errors="replace")[:200] if len(parts) == 4 and parts[0] == b"yr1" else None
 
 
 def counts(info: QueueInfo) -> dict[str, int]:

@@ -13,9 +13,12 @@ and then (``CLOCK_SYNC_S``) and carried forward in between by this process's mon
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..broker import Broker, FleetKeys, QueueKeys
@@ -28,6 +31,7 @@ logger = logging.getLogger(__name__)
 CLOCK_SYNC_S = 60.0  # how often a worker reads Redis's clock again (its own clock drifts little in between)
 REAPER = "reaper"  # who records the outcome of a task whose worker died
 _DEFAULTS = Options()
+TALLIED = ("done", "failed", "retried", "cancelled", "invalid")  # the counts a worker's beat says
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,13 @@ class Heart:
     (and its main one, at start and after an outage); its control thread reaps with it."""
 
     def __init__(
-        self, broker: Broker, queues: Sequence[QueueKeys], worker: str, liveness: Liveness, secret: bytes | None
+        self,
+        broker: Broker,
+        queues: Sequence[QueueKeys],
+        worker: str,
+        liveness: Liveness,
+        secret: bytes | None,
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         self._broker = broker
         self._worker = worker
@@ -59,6 +69,8 @@ class Heart:
         # Since when each fleet's node has answered this worker's heartbeats without a break.
         self._connected_at: dict[FleetKeys, float] = {}
         self._look_at_queues = True  # for workers gone while no one could hear of it (at start, after a drop)
+        self._counts = counts  # the worker's tasks done, failed, ... since it started: said at each beat
+        self._about = {"host": socket.gethostname(), "pid": os.getpid(), "started_ms": round(time.time() * 1000)}
 
     def beat(self) -> None:
         """Beat in every fleet whose node answers; a fleet whose node fails is beaten again next time, and
@@ -112,7 +124,11 @@ class Heart:
         since = self._connected_at.get(fleet)
         look = since is not None and time.monotonic() - since >= self._liveness.liveness_timeout
         beat = self._broker.heartbeat(
-            fleet, self._worker, now_ms + self._liveness_ms, lapsed_before_ms=now_ms if look else None
+            fleet,
+            self._worker,
+            now_ms + self._liveness_ms,
+            lapsed_before_ms=now_ms if look else None,
+            about=None if self._counts is None else (self._record(queues), self._liveness_ms),
         )
         self._connected_at.setdefault(fleet, time.monotonic())
         if beat.was_missing:
@@ -134,6 +150,13 @@ class Heart:
                 for lost in self._broker.lapsed_workers(keys):
                     if lost != self._worker:
                         self.reap(keys, lost)
+
+    def _record(self, queues: list[QueueKeys]) -> bytes:
+        """What this worker says of itself at each beat (``FleetKeys.worker``), for dashboards: where it
+        runs, since when, its queues and its counts. Made from what it keeps anyway: no command of its own."""
+        counts = self._counts or {}
+        tally = {name: counts.get(name, 0) for name in TALLIED}
+        return json.dumps({**self._about, "queues": [keys.token for keys in queues], **tally}).encode()
 
     def _now_ms(self, fleet: FleetKeys) -> int:
         """Redis's clock now, as this worker last read it and its own clock carried it on since."""

@@ -168,8 +168,9 @@ class Worker(Stopping):
             self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
         )
         maintenance = Maintenance(
-            self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel
-        )
+            self.broker, self.queues, self.name, self.liveness, self._batch, self._secret, self._tasks.cancel,
+            self.counts,
+        )  # fmt: skip
         self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
         watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None

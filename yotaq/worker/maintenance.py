@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .. import periodic
 from ..broker import Broker, QueueKeys
@@ -64,6 +64,7 @@ class Maintenance:
         batch: Batch,
         secret: bytes | None,
         cancel_running: Callable[[str], None],
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         self._secret = secret
         self._cancel_running = cancel_running
@@ -74,7 +75,7 @@ class Maintenance:
         self._liveness = liveness
         self._batch = batch
         self._stop = threading.Event()
-        self._heart = Heart(broker, queues, worker, liveness, secret)
+        self._heart = Heart(broker, queues, worker, liveness, secret, counts)
         self._threads = [
             threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
                              name=f"yotaq-liveness-{worker}"),

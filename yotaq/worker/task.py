@@ -13,9 +13,10 @@ from typing import Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
+from ..broker.broker import shown
 from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
-from ..functions import FunctionCache
+from ..functions import FunctionCache, name_of
 from ..hooks import Hooks
 from ..info import Buried
 from ..job import Options, seconds_to_ms
@@ -150,7 +151,8 @@ class TaskHandler:
             failure.__traceback__ = raised.__traceback__
         elif isinstance(raised, TaskCancelled):
             self._hooks.after_task(current, "cancelled", None, elapsed)
-            self._cancelled(keys, message, task.id, options)
+            what = shown(self._worker, round(elapsed * 1000), name_of(task.fn))
+            self._cancelled(keys, message, task.id, options, what)
             return
         if failure is None:
             kind, envelope = outcomes.encode_result(
@@ -162,7 +164,9 @@ class TaskHandler:
         if failure is None:
             if kind == "done":
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
-                ack = Ack(task.id, envelope, options.result_ttl_ms, round(elapsed * 1000))
+                ran_ms = round(elapsed * 1000)
+                what = shown(self._worker, ran_ms, name_of(task.fn))
+                ack = Ack(task.id, envelope, options.result_ttl_ms, ran_ms, what)
                 if len(envelope) > LARGE_RESULT_BYTES:
                     self._record("done", task.id, lambda: self._acknowledge_alone(keys, message, ack, options))
                     return
@@ -219,13 +223,15 @@ class TaskHandler:
             "retried", task.id, lambda: self._broker.retry(keys, self._worker, message, retry, task.id, delay_ms)
         )
 
-    def _cancelled(self, keys: QueueKeys, message: bytes, job_id: str, options: Options) -> None:
+    def _cancelled(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, what: str) -> None:
         logger.warning("job %s cancelled while it ran", job_id)
         outcome = ("cancelled", "cancelled while it ran")
         _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
         worker, ttl_ms = self._worker, options.result_ttl_ms
         self._record(
-            "cancelled", job_id, lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms)
+            "cancelled",
+            job_id,
+            lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms, what),
         )
 
     def cancel(self, job_id: str) -> None:

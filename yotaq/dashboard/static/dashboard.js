@@ -19,6 +19,29 @@
     return node;
   }
 
+  // A time as the server sends it (UTC, ISO 8601), with the browser's local time as its tooltip.
+  function when(iso) {
+    if (!iso) return el("span", { class: "quiet" }, ["\u2014"]);
+    const node = el("time", { datetime: iso }, [iso]);
+    node.title = localTime(iso);
+    return node;
+  }
+
+  function localTime(iso) {
+    const at = new Date(iso);
+    return isNaN(at) ? "" : "local time: " + at.toLocaleString(undefined, { timeZoneName: "short" });
+  }
+
+  function titleTimes(root) {
+    for (const node of root.querySelectorAll("time[datetime]")) {
+      if (!node.title) node.title = localTime(node.getAttribute("datetime"));
+    }
+  }
+
+  function utcNow() {
+    return new Date().toISOString().slice(0, 19) + "Z";
+  }
+
   function jobLink(queue, id) {
     return el("a", { href: "/job?" + new URLSearchParams({ queue: queue, id: id }) }, [id]);
   }
@@ -52,7 +75,7 @@
     if (records.length === 0) return [noneRow(4, "none")];
     return records.map((record) => el("tr", {}, [
       el("td", { class: "mono" }, [jobLink(queue, record.id)]),
-      el("td", { class: "when" }, [record.at]),
+      el("td", { class: "when" }, [when(record.at)]),
       el("td", { class: "why" }, [record.reason]),
       el("td", {}, [requeueForm(queue, kind, record.id)]),
     ]));
@@ -71,7 +94,18 @@
     if (node && node.textContent !== text) node.textContent = text;
   }
 
+  function updateSummary(queue) {
+    const row = Array.from(document.querySelectorAll("tr[data-summary]")).find((tr) => tr.dataset.summary === queue.name);
+    if (!row) return;
+    for (const name of ["pending", "scheduled", "active", "failed", "dead"]) {
+      setText(row.querySelector('[data-sum="' + name + '"]'), queue.counts[name].toLocaleString("en-US"));
+    }
+    setText(row.querySelector('[data-sum="rate"]'), String(queue.rate));
+    setText(row.querySelector('[data-sum="workers"]'), String(queue.worker_count));
+  }
+
   function updateQueue(section, queue) {
+    updateSummary(queue);
     for (const [name, value] of Object.entries(queue.counts)) {
       setText(section.querySelector('[data-count="' + name + '"]'), value.toLocaleString("en-US"));
     }
@@ -90,6 +124,7 @@
 
   function stamp(ok, text) {
     live.classList.toggle("down", !ok);
+    live.title = ok ? localTime(new Date().toISOString()) : "";
     setText(live, text);
   }
 
@@ -114,7 +149,7 @@
         return;
       }
       data.queues.forEach((queue, n) => updateQueue(sections[n], queue));
-      stamp(true, "live · " + new Date().toLocaleTimeString());
+      stamp(true, "live · " + utcNow());
     } catch (error) {
       stamp(false, "not updating: " + error.message);
     }
@@ -137,7 +172,7 @@
         window.location.reload();  // its state moved on: show what it is now
         return;
       }
-      stamp(true, "live · " + new Date().toLocaleTimeString());
+      stamp(true, "live · " + utcNow());
     } catch (error) {
       stamp(false, "not updating: " + error.message);
     }
@@ -148,6 +183,7 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  titleTimes(document);
   const overview = document.querySelector('[data-page="overview"]');
   const job = document.querySelector('[data-page="job"]');
   if (overview) {

@@ -12,11 +12,14 @@
   KEYS[12] per-second series hash (field: second % 3600; value: '<second> <tasks done> <their ms>')
   KEYS[13] marker sorted set (a job its rate defers is due at its score)
   KEYS[13 + i] the result list of the i-th job acknowledged
+  KEYS[14 + n] done sorted set   KEYS[15 + n] cancelled sorted set   KEYS[16 + n] finished jobs hash
+  (n: how many jobs are acknowledged; see include/finished.lua)
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[4] how long the acknowledged tasks ran, in all (ms)
   ARGV[4 + i] the result envelope of the i-th job acknowledged
+  ARGV[4 + n + i] what is shown of it once done: '<worker> <ran ms> <function>'
   The broker sends at most 1,000 acknowledgements and asks for at most 1,000 leases per call
   (ACK_CHUNK): unpack() below holds about 8,000 values.
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
@@ -30,6 +33,7 @@
 --@include now_ms
 --@include job_id
 --@include limits
+--@include finished
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
   waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11],
   marker = KEYS[13]}
@@ -108,6 +112,12 @@ if #done > 0 then
     count, ms = 0, 0
   end
   redis.call('HSET', KEYS[12], field, second .. ' ' .. (count + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
+  count_minute(KEYS[12], second, #done_ids, tonumber(ARGV[4]))
+  local now, n, expiries, shown = now_ms(), #ids, {}, {}
+  for k, i in ipairs(done) do
+    expiries[k], shown[k] = now + tonumber(ttls[i]), ARGV[4 + n + i]
+  end
+  list_finished({done = KEYS[14 + n], cancelled = KEYS[15 + n], jobs = KEYS[16 + n]}, 'done', done_ids, expiries, shown, now)
 end
 -- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
 -- not the messages. Their jobs' states are read with one HMGET and those plainly pending marked

@@ -8,6 +8,7 @@
   KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
   KEYS[4] the job's result list   KEYS[5] deliveries hash
   KEYS[6] waiting sorted set   KEYS[7] waiting messages hash   KEYS[8] pending list
+  KEYS[9] done sorted set   KEYS[10] cancelled sorted set   KEYS[11] finished jobs hash
   ARGV[1] the job id   ARGV[2] the cancellation's result envelope   ARGV[3] how long it is kept (ms)
   ARGV[4] the queue's control channel, told the id of a running job cancelled (its worker listens)
   Returns: the job's state before: 'pending', 'scheduled' or 'active' (cancelled now), or
@@ -16,6 +17,7 @@
 --@include now_ms
 --@include job_id
 --@include limits
+--@include finished
 local state = redis.call('HGET', KEYS[1], ARGV[1])
 if state == 'pending' then
   redis.call('HSET', KEYS[1], ARGV[1], 'cancelled')
@@ -38,4 +40,7 @@ end
 redis.call('DEL', KEYS[4])
 redis.call('RPUSH', KEYS[4], ARGV[2])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
+local now = now_ms()
+list_finished({done = KEYS[9], cancelled = KEYS[10], jobs = KEYS[11]}, 'cancelled', {ARGV[1]},
+  {now + tonumber(ARGV[3])}, {'- - -'}, now)
 return state
