@@ -290,8 +290,8 @@ class FleetKeys:
         return f"{self.prefix}:alive"
 
     def worker(self, worker: str) -> str:
-        """String holding what a worker says of itself at each heartbeat (JSON: host, pid, queues, since
-        when, tasks done and failed), expiring when its heartbeats stop."""
+        """String holding what a worker says of itself at a heartbeat when it changed, or a minute passed
+        (JSON: host, pid, queues, since when, tasks done and failed), expiring a minute after its heartbeats stop."""
         return f"{self.prefix}:worker:{check_name('worker name', worker)}"
 
     @property

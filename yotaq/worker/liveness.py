@@ -32,6 +32,9 @@ CLOCK_SYNC_S = 60.0  # how often a worker reads Redis's clock again (its own clo
 REAPER = "reaper"  # who records the outcome of a task whose worker died
 _DEFAULTS = Options()
 TALLIED = ("done", "failed", "retried", "cancelled", "invalid")  # the counts a worker's beat says
+# A beat says what the worker is (for dashboards) when that changed, and at least this often: an idle
+# worker's beat stays two commands (the record is kept this long past it, plus the liveness timeout)
+SAY_AGAIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Heart:
         self._look_at_queues = True  # for workers gone while no one could hear of it (at start, after a drop)
         self._counts = counts  # the worker's tasks done, failed, ... since it started: said at each beat
         self._about = {"host": socket.gethostname(), "pid": os.getpid(), "started_ms": round(time.time() * 1000)}
+        self._said: dict[FleetKeys, tuple[bytes, float]] = {}  # what each fleet was last told, and when
 
     def beat(self) -> None:
         """Beat in every fleet whose node answers; a fleet whose node fails is beaten again next time, and
@@ -123,15 +127,16 @@ class Heart:
         # again.
         since = self._connected_at.get(fleet)
         look = since is not None and time.monotonic() - since >= self._liveness.liveness_timeout
+        about = self._news(fleet, queues)
+        lapsed_before_ms = now_ms if look else None
         beat = self._broker.heartbeat(
-            fleet,
-            self._worker,
-            now_ms + self._liveness_ms,
-            lapsed_before_ms=now_ms if look else None,
-            about=None if self._counts is None else (self._record(queues), self._liveness_ms),
+            fleet, self._worker, now_ms + self._liveness_ms, lapsed_before_ms=lapsed_before_ms, about=about
         )
+        if about is not None:
+            self._said[fleet] = (about[0], time.monotonic())
         self._connected_at.setdefault(fleet, time.monotonic())
         if beat.was_missing:
+            self._said.pop(fleet, None)  # presumed dead, its record may be gone: said again at the next beat
             if fleet in self._registered:
                 logger.warning(
                     "worker %s missed its heartbeat deadline on %s and was presumed dead: any tasks it held "
@@ -150,6 +155,16 @@ class Heart:
                 for lost in self._broker.lapsed_workers(keys):
                     if lost != self._worker:
                         self.reap(keys, lost)
+
+    def _news(self, fleet: FleetKeys, queues: list[QueueKeys]) -> tuple[bytes, int] | None:
+        """What this beat says of the worker, and for how long (ms); None when it says nothing new."""
+        if self._counts is None:
+            return None
+        record = self._record(queues)
+        said, at = self._said.get(fleet, (b"", 0.0))
+        if record == said and time.monotonic() - at < SAY_AGAIN_S:
+            return None
+        return record, round((SAY_AGAIN_S + self._liveness.liveness_timeout) * 1000)
 
     def _record(self, queues: list[QueueKeys]) -> bytes:
         """What this worker says of itself at each beat (``FleetKeys.worker``), for dashboards: where it
