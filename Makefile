@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs docs-serve diagrams charts load bench clean chromium
+.PHONY: demo test lint docs docs-serve docs-sync diagrams charts load bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ docs: $(VENV)/.installed-docs
 ## docs-serve: the site on http://127.0.0.1:8000, rebuilt as you edit
 docs-serve: $(VENV)/.installed-docs
 	$(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+## docs-sync: each page's copy of its examples and sessions (after its <!-- example: ... --> marker) written
+## afresh from docs_src/; the build fails while a copy differs from its file
+docs-sync: $(VENV)/.installed-docs
+	$(BIN)/python docs/hooks.py sync
 
 ## diagrams: docs/img/*.dot drawn as SVG with Graphviz's dot (apt-get install graphviz); the build checks they match
 diagrams: $(VENV)/.installed-docs

@@ -148,9 +148,35 @@ def test_every_lua_script_is_on_the_scripts_page() -> None:
 
 
 def test_pages_write_no_python_of_their_own() -> None:
-    """Python on a page comes from a file that runs (an example) or from yotaq itself (a source quote)."""
+    """Python on a page comes from a file that runs (an example, copied) or from yotaq itself (a source quote)."""
     for page in sorted(DOCS.rglob("*.md")):
-        assert "```python" not in page.read_text(), f"{page.relative_to(ROOT)}: put the code in docs_src/"
+        text = hooks.COPY.sub("", page.read_text())
+        assert "```python" not in text, f"{page.relative_to(ROOT)}: put the code in docs_src/"
+
+
+def test_each_page_holds_the_code_of_its_examples_as_their_files_are() -> None:
+    """A page reads whole on a code host: each example's and session's blocks follow its marker, as the
+    site shows them (``make docs-sync`` writes them)."""
+    for page in sorted(DOCS.rglob("*.md")):
+        where = str(page.relative_to(ROOT))
+        text = page.read_text()
+        assert hooks.uncopied(text) == [], f"{where}: examples without their code on the page (make docs-sync)"
+        assert hooks.stale_copies(text, where) == [], f"{where}: copies that differ from their file (make docs-sync)"
+        assert hooks.synced(text, where) == text
+
+
+def test_a_stale_copy_fails_the_build_and_sync_mends_it() -> None:
+    # Given a page whose copy of an example has drifted from the file
+    example = "docs_src/guide/results.py"
+    fresh = hooks.synced(f"Intro\n\n<!-- example: {example} -->\n\nAfter.\n")
+    stale = fresh.replace("divmod, 7, 2", "divmod, 9, 2")
+    assert fresh.count("<!-- /example -->") == 1 and stale != fresh
+    # Then the build refuses it, and sync writes it back as the file is
+    with pytest.raises(hooks.QuoteError, match="differs from the file"):
+        hooks.expand(stale)
+    assert hooks.synced(stale) == fresh
+    # And the site shows the same either way: the marker alone, or with its copy
+    assert hooks.expand(fresh) == hooks.expand(f"Intro\n\n<!-- example: {example} -->\n\nAfter.\n")
 
 
 def test_readme_code_is_the_tested_examples() -> None:
