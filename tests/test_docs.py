@@ -9,6 +9,7 @@ The examples use a database of their own (1) on the session's Redis, and one wor
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -19,10 +20,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import yotaq
+from yotaq.broker.keys import QueueKeys
 
 from .helpers import ROOT, Process, wait_for
 
@@ -351,3 +354,51 @@ def test_the_fleet_table_shows_each_fleets_idle_cost_and_who_runs_a_worker_per_q
     assert "| 10 | 3 | arq | 30 (10 x 3) | n/a (3 of 30 workers exited) |" in table
     assert "huey: one consumer per queue; arq: one worker per queue." in table
     assert len({line.count("|") for line in table.splitlines() if line.startswith("|")}) == 1  # every row complete
+
+
+# The home page's "What it does not do": each line's bold words, and the check that it is still so.
+def _no_broker_but_redis(r: Any, queue_name: str) -> None:
+    for url in ("amqp://localhost:5672", "sqs://eu-west-1/q", "memory://", "redis+mongo://x"):
+        with pytest.raises(yotaq.ConfigurationError, match="unknown scheme"):
+            yotaq.connect(url)
+
+
+def _not_exactly_once(r: Any, queue_name: str) -> None:
+    # the at-least-once rerun is proved by a test of its own, which the guarantees page must name
+    test = "tests/test_reliability.py::test_a_task_whose_worker_is_killed_mid_run_runs_again_on_another_worker"
+    assert test in (DOCS / "guarantees.md").read_text()
+    assert re.search(rf"^def {test.split('::')[1]}\(", (ROOT / test.split("::")[0]).read_text(), re.M)
+    assert not {"exactly_once", "once", "dedupe"} & {field.name for field in dataclasses.fields(yotaq.Options)}
+
+
+def _no_priority_within_a_queue(r: Any, queue_name: str) -> None:
+    queue = yotaq.Queue(r, queue_name)
+    with pytest.raises(yotaq.ConfigurationError, match="priority"):
+        queue.options(priority=1)
+    with pytest.raises(yotaq.ConfigurationError, match="priority"):
+        yotaq.Queue(r, queue_name, priority=1)
+    worker_options = {o for a in hooks.cli_parsers()["worker"]._actions for o in a.option_strings}
+    assert not any("priorit" in option for option in worker_options)
+
+
+def _no_encryption(r: Any, queue_name: str) -> None:
+    queue = yotaq.Queue(r, queue_name, secret="s3cret")
+    queue.enqueue(print, "a-readable-argument")
+    (message,) = r.lrange(QueueKeys(queue_name).pending, 0, -1)
+    assert b"a-readable-argument" in message  # signed, yet in the clear
+
+
+DOES_NOT = {
+    "Any broker but Redis.": _no_broker_but_redis,
+    "Exactly once.": _not_exactly_once,
+    "Priorities within a queue.": _no_priority_within_a_queue,
+    "Encryption.": _no_encryption,
+}
+
+
+def test_each_thing_the_home_page_says_yotaq_does_not_do_it_still_does_not(r: Any, queue_name: str) -> None:
+    section = (DOCS / "index.md").read_text().split("## What it does not do", 1)[1].split("\n## ", 1)[0]
+    shown = re.findall(r"^- \*\*(.+?)\*\*", section, re.M)
+    assert shown == list(DOES_NOT), "docs/index.md's 'What it does not do': one check here per line"
+    for check in DOES_NOT.values():
+        check(r, queue_name)
