@@ -13,8 +13,9 @@ Markers, each alone on a line of a page (indented as the block it stands for):
 - ``<!-- session: docs_src/guide/cli.console -->``: a terminal session, commands after ``$ `` and what
   each prints (``tests/test_docs.py`` runs them in order and compares); a line ``...`` stands for any lines.
 
-An example's or a session's marker is followed by a copy of its blocks and closed by ``<!-- /example -->``
-(``<!-- /session -->``), so the page reads whole on a code host too; the build fails when a copy differs
+The marker of a file under docs_src/ (an example, a session, a quoted file) is followed by a copy of its
+blocks and closed by ``<!-- /example -->`` (``<!-- /session -->``, ``<!-- /source -->``), so the page
+reads whole on a code host too; the build fails when a copy differs
 from its file, and ``python docs/hooks.py sync`` (``make docs-sync``) writes the copies afresh.
 - ``<!-- cli: worker -->``: ``python -m yotaq worker --help``, from the parser itself (``<!-- cli: -->`` for
   the top level: a page that has it must have every command's, or the build fails);
@@ -49,9 +50,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 KINDS = "source|example|session|cli|loadtest-help|bench-table|fleet-table|wakeups-table"
 MARKER = re.compile(rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{KINDS}):?(?P<arg>[^>]*?) ?-->[ \t]*$", re.M)
-COPIED = "example|session"  # the markers whose blocks the page also holds, up to a closing marker
+# The markers of files under docs_src/ (examples, sessions, quoted files) are followed by a copy of their
+# blocks on the page, up to a closing marker; yotaq's own source is only quoted at build time.
+COPIED = ("example", "session", "source")
 COPY = re.compile(
-    rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{COPIED}): (?P<arg>[^>]*?) ?-->[ \t]*\n"
+    rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{'|'.join(COPIED)}): (?P<arg>docs_src/[^>]*?) ?-->[ \t]*\n"
     rf"(?P<copy>.*?)^(?P=indent)<!-- /(?P=kind) -->[ \t]*$",
     re.M | re.S,
 )
@@ -307,7 +310,11 @@ def stale_copies(markdown: str, where: str = "a page") -> list[str]:
 def uncopied(markdown: str) -> list[str]:
     """The examples and sessions whose marker stands alone, without the copy of its blocks."""
     copied = {match.start() for match in COPY.finditer(markdown)}
-    return [m["arg"].strip() for m in MARKER.finditer(markdown) if m["kind"] in COPIED and m.start() not in copied]
+    return [m["arg"].strip() for m in MARKER.finditer(markdown) if _copied(m) and m.start() not in copied]
+
+
+def _copied(marker: re.Match[str]) -> bool:
+    return marker["kind"] in COPIED and marker["arg"].strip().startswith("docs_src/")
 
 
 def expand(markdown: str, where: str = "a page") -> str:
@@ -329,7 +336,7 @@ def synced(markdown: str, where: str = "a page") -> str:
     markdown = COPY.sub(copy, markdown)
     copied = [(m.start(), m.end()) for m in COPY.finditer(markdown)]
     return MARKER.sub(
-        lambda m: m[0] if m["kind"] not in COPIED or any(a <= m.start() < b for a, b in copied) else copy(m),
+        lambda m: m[0] if not _copied(m) or any(a <= m.start() < b for a, b in copied) else copy(m),
         markdown,
     )
 

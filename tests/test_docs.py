@@ -15,9 +15,11 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,10 @@ def markers(kind: str, pages: list[Path] = PAGES) -> list[str]:
     return found
 
 
+FIRST_APP = DOCS_SRC / "tutorial" / "first_app"
+FIRST_APP_SESSION = "docs_src/tutorial/first_app/try.console"  # needs the app running: its own test runs it
 EXAMPLES = sorted(set(markers("example")))
-SESSIONS = sorted(set(markers("session")))
+SESSIONS = sorted(set(markers("session")) - {FIRST_APP_SESSION})
 
 
 def _docs_db(url: str) -> str:
@@ -136,11 +140,57 @@ def test_session_prints_what_its_page_shows(session: str, worker: Process, docs_
 
 
 def test_every_file_in_docs_src_is_on_a_page() -> None:
-    quoted = set(EXAMPLES) | set(SESSIONS) | {arg.split()[0] for arg in markers("source")}
+    quoted = set(EXAMPLES) | set(markers("session")) | {arg.split()[0] for arg in markers("source")}
     files = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*") if path.suffix in (".py", ".console")}
     assert files - quoted == set(), "files under docs_src/ that no page shows"
     outputs = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*.out")}
     assert {out.removesuffix(".out") + ".py" for out in outputs} <= set(EXAMPLES), "an .out without its example"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_your_first_app_runs_as_its_page_shows(docs_url: str, tmp_path: Path) -> None:
+    # Given the first app's worker and web app, each started in the app's directory as the page says
+    assert FIRST_APP_SESSION in markers("session", [DOCS / "tutorial" / "first-app.md"])
+    port = _free_port()
+    env = _env(docs_url, PORT=str(port))
+    worker = Process([sys.executable, "-m", "yotaq", "worker", "--queue", "invoices"], env, tmp_path / "w", FIRST_APP)
+    app = Process([sys.executable, "app.py"], env, tmp_path / "app", FIRST_APP)
+    dashboard_port = _free_port()
+    dashboard = Process(
+        [sys.executable, "-m", "yotaq", "dashboard", "--port", str(dashboard_port), "--queue", "invoices"],
+        env,
+        tmp_path / "dashboard",
+    )
+    try:
+        wait_for(lambda: yotaq.Queue(yotaq.connect(docs_url), "invoices").info().workers, what="its worker")
+        wait_for(lambda: "invoices app on" in app.output(), what="the app to listen")
+        # When the page's commands run, then each prints what the page shows
+        for line, expected in hooks.session_steps((ROOT / FIRST_APP_SESSION).read_text()):
+            argv, command_env = _command(line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"), docs_url)
+            done = subprocess.run(
+                argv, cwd=FIRST_APP, env=command_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30
+            )
+            assert _matches(expected, done.stdout), f"$ {line}\nprinted:\n{done.stdout}\nthe page shows:\n{expected}"
+        # And the dashboard shows the app's queue and its failed invoice
+        page = wait_for(lambda: _get(f"http://127.0.0.1:{dashboard_port}/"), what="the dashboard")
+        assert "invoices" in page and "invoice-1002" in page
+    finally:
+        for process in (app, worker, dashboard):
+            process.stop()
+    assert "Traceback" not in app.output(), app.output()
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
 
 
 def test_every_lua_script_is_on_the_scripts_page() -> None:
