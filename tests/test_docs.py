@@ -173,7 +173,13 @@ def test_your_first_app_runs_as_its_page_shows(docs_url: str, tmp_path: Path) ->
         for line, expected in hooks.session_steps((ROOT / FIRST_APP_SESSION).read_text()):
             argv, command_env = _command(line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"), docs_url)
             done = subprocess.run(
-                argv, cwd=FIRST_APP, env=command_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30
+                argv,
+                cwd=FIRST_APP,
+                env=command_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=30,
             )
             assert _matches(expected, done.stdout), f"$ {line}\nprinted:\n{done.stdout}\nthe page shows:\n{expected}"
         # And the dashboard shows the app's queue and its failed invoice

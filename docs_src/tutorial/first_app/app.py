@@ -12,8 +12,9 @@ import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import yotaq
 from invoices import render_invoice
+
+import yotaq
 
 queue = yotaq.Queue(yotaq.connect(os.environ.get("YOTAQ_REDIS_URL", "redis://localhost:6379/0")), "invoices")
 ADDRESS = ("127.0.0.1", int(os.environ.get("PORT", "8000")))
