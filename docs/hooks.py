@@ -119,7 +119,9 @@ def render_source(arg: str) -> str:
     path = ROOT / relative
     if not path.is_file():
         raise QuoteError(f"no file {relative}")
-    language = {".py": "python", ".lua": "lua"}.get(path.suffix, "text")
+    language = {".py": "python", ".lua": "lua", ".yml": "yaml", ".yaml": "yaml", ".service": "ini"}.get(
+        path.suffix, "text"
+    )
     if len(parts) == 1:
         return f'```{language} title="{relative}"\n{path.read_text().rstrip()}\n```'
     if parts[1] == "header" and language == "lua":
