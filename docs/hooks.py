@@ -61,6 +61,7 @@ COPY = re.compile(
 PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]")
 DIAGRAM_HASH = re.compile(r"<!-- dot sha256: ([0-9a-f]{64}) -->")
 HELP_COLUMNS = "100"
+LANGUAGES = {".py": "python", ".lua": "lua", ".yml": "yaml", ".yaml": "yaml", ".service": "ini"}
 
 
 class QuoteError(Exception):
