@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -458,3 +459,26 @@ def test_each_thing_the_home_page_says_yotaq_does_not_do_it_still_does_not(r: An
     assert shown == list(DOES_NOT), "docs/index.md's 'What it does not do': one check here per line"
     for check in DOES_NOT.values():
         check(r, queue_name)
+
+
+def test_the_periodic_example_leaves_no_schedule_behind_when_it_fails(docs_url: str, tmp_path: Path) -> None:
+    # Given a Python without croniter (a `make demo` venv before the cron extra, say): its cron= raises
+    (tmp_path / "croniter.py").write_text("raise ImportError('no croniter here')\n")
+    env = _env(docs_url, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", str(ROOT))]))
+    # When the periodic example runs, after registering its every= schedule, and fails
+    done = subprocess.run(
+        [sys.executable, "docs_src/guide/periodic.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "cron" in done.stderr, done.stderr[-2000:]
+    # Then no schedule of it is left in Redis, for a worker to run every hour
+    assert yotaq.Queue(yotaq.connect(docs_url)).periodics() == []
+
+
+def test_make_demo_installs_every_extra_the_pages_ask_for() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    demo_extras = set(re.search(r"^DEMO_EXTRAS := (.+)$", makefile, re.M)[1].split(","))  # type: ignore[index]
+    assert re.search(r"^demo: \$\(VENV\)/\.installed-\$\(DEMO_EXTRAS\)", makefile, re.M)
+    asked = {extra for page in PAGES for extra in re.findall(r"yotaq\[(\w+)\]", page.read_text())}
+    assert asked and asked <= demo_extras, f"extras the pages name that make demo leaves out: {asked - demo_extras}"
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    assert demo_extras <= declared
