@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -482,3 +483,37 @@ def test_make_demo_installs_every_extra_the_pages_ask_for() -> None:
     assert asked and asked <= demo_extras, f"extras the pages name that make demo leaves out: {asked - demo_extras}"
     declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
     assert demo_extras <= declared
+
+
+_MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|tmp|root|home|Users)/[^\s`'\")]*")
+
+
+def test_no_page_names_a_path_of_the_machine_it_was_built_on() -> None:
+    # every page as the site shows it (the tables of recorded runs included), and the READMEs as they are
+    shown = {str(page.relative_to(ROOT)): hooks.expand(page.read_text(), str(page)) for page in DOCS.rglob("*.md")}
+    for readme in ("README.md", "loadtest/README.md", "benchmarks/README.md"):
+        shown[readme] = (ROOT / readme).read_text()
+    found = {where: _MACHINE_PATH.findall(text) for where, text in shown.items()}
+    assert {where: paths for where, paths in found.items() if paths} == {}
+    charts = hooks._charts()
+    assert charts.shown_command("/work/main/.venv/bin/python /work/x/benchmarks/compare.py --runs 1") == (
+        ".venv/bin/python benchmarks/compare.py --runs 1"
+    )
+
+
+def test_every_benchmark_chart_labels_its_figures_with_units_and_latencies_show_p99() -> None:
+    charts = hooks._charts()
+    document = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    for name, (_, panels) in charts.charts(document).items():
+        for panel in panels:
+            assert panel.unit, f"{name}: {panel.title} has no unit"
+            assert charts._with_unit(1234.5, panel.unit) != charts._number(1234.5), f"{name}: a bare figure"
+            if panel.key.endswith("_p50"):
+                assert panel.beside == panel.key.replace("_p50", "_p99"), f"{name}: {panel.title} without its p99"
+        if "cpu" in name:
+            assert all(panel.log for panel in panels), "the CPU chart is logarithmic: rq's bar would hide yotaq's"
+    assert charts._with_unit(241.0, "µs per task (log)") == "241 µs"
+    assert charts._with_unit(5028.7, "tasks/s") == "5,029/s"
+    assert charts._with_unit(2.044, "ms (log)") == "2.04 ms"
+    header = hooks.bench_table_of(document).splitlines()[0]
+    assert "latency p50 ms | latency p99 ms" in header and "result p50 ms | result p99 ms" in header
