@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs docs-serve diagrams charts load bench clean chromium
+.PHONY: demo test lint docs docs-serve docs-sync diagrams charts load bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,10 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	touch $@
 
-## demo: an embedded Redis, 3 workers and client.py; waits for the 100 tasks, prints a summary, stops all
-demo: $(VENV)/.installed-embedded
+## demo: an embedded Redis, 3 workers and client.py; waits for the 100 tasks, prints a summary, stops all.
+## Its .venv has the extras the docs' pages use too (cron=, the dashboard, metrics), so each page runs as it is
+DEMO_EXTRAS := embedded,cron,dashboard,metrics
+demo: $(VENV)/.installed-$(DEMO_EXTRAS)
 	$(BIN)/python scripts/demo.py
 
 ## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py)
@@ -40,6 +42,11 @@ docs: $(VENV)/.installed-docs
 ## docs-serve: the site on http://127.0.0.1:8000, rebuilt as you edit
 docs-serve: $(VENV)/.installed-docs
 	$(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+## docs-sync: each page's copy of its examples and sessions (after its <!-- example: ... --> marker) written
+## afresh from docs_src/; the build fails while a copy differs from its file
+docs-sync: $(VENV)/.installed-docs
+	$(BIN)/python docs/hooks.py sync
 
 ## diagrams: docs/img/*.dot drawn as SVG with Graphviz's dot (apt-get install graphviz); the build checks they match
 diagrams: $(VENV)/.installed-docs

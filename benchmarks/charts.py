@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
@@ -59,47 +59,87 @@ def _subtitle(document: dict[str, Any]) -> str:
     )
 
 
-def _bars(ax: Any, document: dict[str, Any], key: str, title: str, unit: str, log: bool = False) -> bool:
-    rows = _systems(document, key)
+def _number(value: float) -> str:
+    """A figure with as many decimals as its size deserves: 21,384, 52.4, 2.04."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """A bar's label: the figure and its unit (``tasks/s`` as ``/s``), so a chart read alone says what it counts."""
+    shown = unit.removesuffix(" (log)").removeprefix("tasks")
+    return f"{_number(value)}{shown}" if shown.startswith("/") else f"{_number(value)} {shown.replace(' per task', '')}"
+
+
+def _bars(ax: Any, document: dict[str, Any], panel: Panel) -> bool:
+    rows = _systems(document, panel.key)
     if not rows:
         ax.set_visible(False)
         return False
     names = [name for name, _, _ in rows]
     values = [number for _, number, _ in rows]
-    bars = ax.barh(names, values, color=[_colour(name, kind) for name, _, kind in rows])
+    colours = [_colour(name, kind) for name, _, kind in rows]
+    height = 0.8 if panel.beside is None else 0.4
+    positions = list(range(len(rows)))
+    bars = ax.barh([y - (0 if panel.beside is None else height / 2) for y in positions], values, height, color=colours)
+    labelled = [(bar, value) for bar, value in zip(bars, values, strict=True)]
+    if panel.beside is not None:  # the second figure (p99) under the first, lighter, for the same systems
+        second = dict((name, number) for name, number, _ in _systems(document, panel.beside))
+        extra = [
+            (y, second[name], colour)
+            for y, name, colour in zip(positions, names, colours, strict=True)
+            if name in second
+        ]
+        more = ax.barh(
+            [y + height / 2 for y, _, _ in extra],
+            [v for _, v, _ in extra],
+            height,
+            color=[c for _, _, c in extra],
+            alpha=0.45,
+            hatch="//",
+            edgecolor="white",
+        )
+        labelled += [(bar, value) for bar, (_, value, _) in zip(more, extra, strict=True)]
+        ax.legend(
+            [bars[0], more[0]] if len(more) else [bars[0]],
+            list(panel.legend),
+            fontsize=8,
+            frameon=False,
+            loc="upper right",
+        )
+    ax.set_yticks(positions, names)
     ax.invert_yaxis()  # the document's order, top down
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.set_xlabel(unit)
-    if log:
+    ax.set_title(panel.title, fontsize=11, loc="left")
+    ax.set_xlabel(panel.unit)
+    if panel.log:
         ax.set_xscale("log")
-    fmt = "{:,.0f}" if max(values) >= 100 else "{:,.2f}"
-    for bar, number in zip(bars, values, strict=True):
+    for bar, number in labelled:
         ax.annotate(
-            fmt.format(number),
+            _with_unit(number, panel.unit),
             (bar.get_width(), bar.get_y() + bar.get_height() / 2),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
             fontsize=8,
         )
-    ax.margins(x=0.18)
+    ax.margins(x=0.22)
     ax.spines[["top", "right"]].set_visible(False)
     return True
 
 
-def _figure(document: dict[str, Any], panels: list[tuple[str, str, str, bool]], path: Path, heading: str) -> bool:
+def _figure(document: dict[str, Any], panels: list[Panel], path: Path, heading: str) -> bool:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    present = [panel for panel in panels if _systems(document, panel[0])]
+    present = [panel for panel in panels if _systems(document, panel.key)]
     if not present:
         return False
-    rows = max(len(_systems(document, key)) for key, *_ in present)
-    fig, axes = plt.subplots(1, len(present), figsize=(5.2 * len(present), 0.45 * rows + 1.8), squeeze=False)
-    for ax, (key, title, unit, log) in zip(axes[0], present, strict=True):
-        _bars(ax, document, key, title, unit, log)
+    rows = max(len(_systems(document, panel.key)) for panel in present)
+    tall = 1.6 if any(panel.beside for panel in present) else 1.0
+    fig, axes = plt.subplots(1, len(present), figsize=(5.6 * len(present), 0.45 * rows * tall + 1.8), squeeze=False)
+    for ax, panel in zip(axes[0], present, strict=True):
+        _bars(ax, document, panel)
     fig.suptitle(f"{heading}\n{_subtitle(document)}", fontsize=11, x=0.01, ha="left")
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: a redraw of the same run is equal
@@ -107,39 +147,71 @@ def _figure(document: dict[str, Any], panels: list[tuple[str, str, str, bool]], 
     return True
 
 
-def draw(document: dict[str, Any], out: Path) -> list[Path]:
-    """Draw every chart there are numbers for; the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
+class Panel(NamedTuple):
+    """One panel of a chart: a figure of every system (``key`` in its medians), and maybe a second beside it."""
+
+    key: str
+    title: str
+    unit: str  # on the axis, and after every bar's figure
+    log: bool = False
+    beside: str | None = None  # a second figure, drawn under the first for each system (a p99 beside a p50)
+    legend: tuple[str, ...] = ()
+
+
+def charts(document: dict[str, Any]) -> dict[str, tuple[str, list[Panel]]]:
+    """Each chart's file name, heading and panels."""
     procs = document.get("settings", {}).get("procs", [2])
-    charts = {
+    first = procs[0]
+    latency = ("p50", "p99 (hatched)")
+    return {
         "bench-drain.png": (
             "Drain: tasks run per second, queued first (higher is better)",
-            [(f"drain{n}", f"{n} worker processes", "tasks/s", False) for n in procs],
+            [Panel(f"drain{n}", f"{n} worker processes", "tasks/s") for n in procs],
         ),
-        "bench-cpu.png": (
-            "CPU per task during the drain (lower is better)",
+        "bench-cpu.png": (  # logarithmic: rq's 21,000 µs would flatten yotaq's 240 into a hairline
+            "CPU per task during the drain (lower is better; log scale)",
             [
-                (f"drain{procs[0]}_wcpu", f"worker CPU ({procs[0]} procs)", "µs per task", False),
-                (f"drain{procs[0]}_rcpu", f"Redis CPU ({procs[0]} procs)", "µs per task", False),
+                Panel(f"drain{first}_wcpu", f"worker CPU ({first} procs)", "µs per task (log)", log=True),
+                Panel(f"drain{first}_rcpu", f"Redis CPU ({first} procs)", "µs per task (log)", log=True),
             ],
         ),
         "bench-enqueue.png": (
             "Enqueue rate (higher is better)",
-            [("single", "one call per task", "tasks/s", False), ("bulk", "bulk API", "tasks/s (log)", True)],
+            [Panel("single", "one call per task", "tasks/s"), Panel("bulk", "bulk API", "tasks/s (log)", log=True)],
         ),
         "bench-latency.png": (
-            "Latency, one idle worker (lower is better)",
+            "Latency, one idle worker: p50 and p99 (lower is better; log scale)",
             [
-                ("latency_p50", "enqueue to task start, p50", "ms (log)", True),
-                ("result_p50", "enqueue to result in hand, p50", "ms (log)", True),
+                Panel("latency_p50", "enqueue to task start", "ms (log)", True, "latency_p99", latency),
+                Panel("result_p50", "enqueue to result in hand", "ms (log)", True, "result_p99", latency),
             ],
         ),
     }
+
+
+def draw(document: dict[str, Any], out: Path) -> list[Path]:
+    """Draw every chart there are numbers for; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, (heading, panels) in charts.items():
+    for name, (heading, panels) in charts(document).items():
         if _figure(document, panels, out / name, heading):
             written.append(out / name)
     return written
+
+
+def shown_command(command: str) -> str:
+    """A recorded command line as a reader runs it from a clone: no path of the machine it ran on."""
+    words = []
+    for word in command.split():
+        if word.startswith("/"):
+            for anchor in ("/.venv", "/benchmarks/", "/loadtest/"):
+                if anchor in word:
+                    word = word[word.index(anchor) + 1 :]
+                    break
+            else:
+                word = word.replace(f"{ROOT}/", "") if word.startswith(f"{ROOT}/") else Path(word).name
+        words.append(word)
+    return " ".join(words)
 
 
 def table(document: dict[str, Any]) -> str:
@@ -157,7 +229,12 @@ def table(document: dict[str, Any]) -> str:
         (f"drain{first}_rcmd", f"Redis cmds/task ({first})", "{:.2f}"),
     ]
     columns += [(f"drain{n}", f"drain/s ({n} procs)", "{:,.0f}") for n in procs[1:]]
-    columns += [("latency_p50", "latency p50 ms", "{:.2f}"), ("result_p50", "result p50 ms", "{:.2f}")]
+    columns += [
+        ("latency_p50", "latency p50 ms", "{:.2f}"),
+        ("latency_p99", "latency p99 ms", "{:.2f}"),
+        ("result_p50", "result p50 ms", "{:.2f}"),
+        ("result_p99", "result p99 ms", "{:.2f}"),
+    ]
     lines = [
         "| system | version | " + " | ".join(heading for _, heading, _ in columns) + " |",
         "|---|---|" + "---:|" * len(columns),
@@ -168,7 +245,7 @@ def table(document: dict[str, Any]) -> str:
             number = system.get("median", {}).get(key)
             cells.append(fmt.format(number) if number is not None else "—")
         lines.append(f"| {system['name']} | {system.get('version', '')} | " + " | ".join(cells) + " |")
-    command = document.get("command", "?").replace(f"{ROOT}/", "")  # the clone's path means nothing to a reader
+    command = shown_command(document.get("command", "?"))  # the machine's paths mean nothing to a reader
     return "\n".join([*lines, "", *_ratios(document, first), f"{_subtitle(document)}; command: `{command}`"])
 
 
@@ -239,7 +316,7 @@ def draw_fleet(document: dict[str, Any], path: Path) -> None:
                 label=_fleet_name(system, count),
             )
             ax.annotate(
-                f"{ys[-1]:,.{0 if ys[-1] >= 10 else 1}f}",
+                f"{ys[-1]:,.{0 if ys[-1] >= 10 else 1}f}/s",
                 (xs[-1], ys[-1]),
                 xytext=(4, 0),
                 textcoords="offset points",
@@ -356,7 +433,7 @@ def fleet_table(document: dict[str, Any]) -> str:
             "queue: " + "; ".join(f"{system['name']}: {system['how']}" for system in per_queue) + "."
         )
     versions = ", ".join(f"{system['name']} {system.get('version') or 'n/a'}" for system in document["systems"])
-    command = document.get("command", "?").replace(f"{ROOT}/", "")
+    command = shown_command(document.get("command", "?"))
     venvs = document.get("venvs", {})
     notes += [
         "",
@@ -419,7 +496,7 @@ def wakeups_table(document: dict[str, Any]) -> str:
     machine, settings = document["machine"], document["settings"]
     drawn = retried["drawn_delay_ms"]
     drawn_text = f"{drawn['min']:.0f} to {drawn['max']:.0f} ms" if drawn.get("samples") else "n/a"
-    command = document.get("command", "?").replace(f"{ROOT}/", "")
+    command = shown_command(document.get("command", "?"))
     timed = {"delayed": delayed["lateness_ms"], "retries": retried["lateness_ms"], "ticks": periodic["lateness_ms"]}
     late = [
         f"{name} {sum(value > LATE_MS for value in figures['values'])} of {figures['samples']}"

@@ -12,6 +12,11 @@ Markers, each alone on a line of a page (indented as the block it stands for):
   ``[[2.4]]`` shows as ``2.4`` but matches anything (a duration, say).
 - ``<!-- session: docs_src/guide/cli.console -->``: a terminal session, commands after ``$ `` and what
   each prints (``tests/test_docs.py`` runs them in order and compares); a line ``...`` stands for any lines.
+
+The marker of a file under docs_src/ (an example, a session, a quoted file) is followed by a copy of its
+blocks and closed by ``<!-- /example -->`` (``<!-- /session -->``, ``<!-- /source -->``), so the page
+reads whole on a code host too; the build fails when a copy differs
+from its file, and ``python docs/hooks.py sync`` (``make docs-sync``) writes the copies afresh.
 - ``<!-- cli: worker -->``: ``python -m yotaq worker --help``, from the parser itself (``<!-- cli: -->`` for
   the top level: a page that has it must have every command's, or the build fails);
   ``<!-- loadtest-help -->``: ``python -m loadtest --help``.
@@ -45,9 +50,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 KINDS = "source|example|session|cli|loadtest-help|bench-table|fleet-table|wakeups-table"
 MARKER = re.compile(rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{KINDS}):?(?P<arg>[^>]*?) ?-->[ \t]*$", re.M)
+# The markers of files under docs_src/ (examples, sessions, quoted files) are followed by a copy of their
+# blocks on the page, up to a closing marker; yotaq's own source is only quoted at build time.
+COPIED = ("example", "session", "source")
+COPY = re.compile(
+    rf"^(?P<indent>[ \t]*)<!-- (?P<kind>{'|'.join(COPIED)}): (?P<arg>docs_src/[^>]*?) ?-->[ \t]*\n"
+    rf"(?P<copy>.*?)^(?P=indent)<!-- /(?P=kind) -->[ \t]*$",
+    re.M | re.S,
+)
 PLACEHOLDER = re.compile(r"\[\[(.*?)\]\]")
 DIAGRAM_HASH = re.compile(r"<!-- dot sha256: ([0-9a-f]{64}) -->")
 HELP_COLUMNS = "100"
+LANGUAGES = {".py": "python", ".lua": "lua", ".yml": "yaml", ".yaml": "yaml", ".service": "ini"}
 
 
 class QuoteError(Exception):
@@ -106,7 +120,9 @@ def render_source(arg: str) -> str:
     path = ROOT / relative
     if not path.is_file():
         raise QuoteError(f"no file {relative}")
-    language = {".py": "python", ".lua": "lua"}.get(path.suffix, "text")
+    language = {".py": "python", ".lua": "lua", ".yml": "yaml", ".yaml": "yaml", ".service": "ini"}.get(
+        path.suffix, "text"
+    )
     if len(parts) == 1:
         return f'```{language} title="{relative}"\n{path.read_text().rstrip()}\n```'
     if parts[1] == "header" and language == "lua":
@@ -280,17 +296,62 @@ def render(kind: str, arg: str) -> str:
     return f'```text title="python -m loadtest --help"\n{loadtest_help()}\n```'
 
 
+def rendered(match: re.Match[str], where: str) -> str:
+    """What the marker ``match`` stands for, indented as the marker is."""
+    try:
+        block = render(match["kind"], match["arg"])
+    except QuoteError as exc:
+        raise QuoteError(f"{where}: {match[0].splitlines()[0].strip()}: {exc}") from None
+    return textwrap.indent(block, match["indent"], lambda line: True)
+
+
+def stale_copies(markdown: str, where: str = "a page") -> list[str]:
+    """The examples and sessions whose copy on the page is not what their file renders as."""
+    return [match["arg"].strip() for match in COPY.finditer(markdown) if match["copy"] != rendered(match, where) + "\n"]
+
+
+def uncopied(markdown: str) -> list[str]:
+    """The examples and sessions whose marker stands alone, without the copy of its blocks."""
+    copied = {match.start() for match in COPY.finditer(markdown)}
+    return [m["arg"].strip() for m in MARKER.finditer(markdown) if _copied(m) and m.start() not in copied]
+
+
+def _copied(marker: re.Match[str]) -> bool:
+    return marker["kind"] in COPIED and marker["arg"].strip().startswith("docs_src/")
+
+
 def expand(markdown: str, where: str = "a page") -> str:
-    """``markdown`` with every marker replaced by what it stands for."""
+    """``markdown`` with every marker (and a copy with its closing marker) replaced by what it stands for."""
+    if stale := stale_copies(markdown, where):
+        raise QuoteError(f"{where}: the copy of {', '.join(stale)} differs from the file (run: make docs-sync)")
+    markdown = COPY.sub(lambda match: rendered(match, where), markdown)
+    return MARKER.sub(lambda match: rendered(match, where), markdown)
 
-    def replace(match: re.Match[str]) -> str:
-        try:
-            block = render(match["kind"], match["arg"])
-        except QuoteError as exc:
-            raise QuoteError(f"{where}: {match[0].strip()}: {exc}") from None
-        return textwrap.indent(block, match["indent"], lambda line: True)
 
-    return MARKER.sub(replace, markdown)
+def synced(markdown: str, where: str = "a page") -> str:
+    """``markdown`` with each example's and session's copy written afresh from its file."""
+
+    def copy(match: re.Match[str]) -> str:
+        marker = match[0].splitlines()[0] if "copy" in match.groupdict() else match[0]
+        closing = f"{match['indent']}<!-- /{match['kind']} -->"
+        return f"{marker}\n{rendered(match, where)}\n{closing}"
+
+    markdown = COPY.sub(copy, markdown)
+    copied = [(m.start(), m.end()) for m in COPY.finditer(markdown)]
+    return MARKER.sub(
+        lambda m: m[0] if not _copied(m) or any(a <= m.start() < b for a, b in copied) else copy(m),
+        markdown,
+    )
+
+
+def sync_pages() -> None:
+    """Write every page's copies of its examples and sessions afresh (``make docs-sync``)."""
+    for page in sorted(DOCS.rglob("*.md")):
+        where = str(page.relative_to(DOCS))
+        text = page.read_text()
+        if (new := synced(text, where)) != text:
+            page.write_text(new)
+            print(f"synced docs/{where}")
 
 
 # -- diagrams ------------------------------------------------------------------------------------
@@ -346,5 +407,7 @@ def on_page_markdown(markdown: str, page: object, config: object, files: object)
 if __name__ == "__main__":
     if sys.argv[1:] == ["diagrams"]:
         draw_diagrams()
+    elif sys.argv[1:] == ["sync"]:
+        sync_pages()
     else:
-        sys.exit("usage: python docs/hooks.py diagrams")
+        sys.exit("usage: python docs/hooks.py diagrams|sync")

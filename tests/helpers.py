@@ -21,10 +21,10 @@ PROCESS_STOP_TIMEOUT_S = 10
 class Process:
     """A child process whose output goes to a file the test can read."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> None:
         self.log = log
         with log.open("wb") as out:
-            self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.pid = self.popen.pid
 
     def output(self) -> str:

@@ -9,20 +9,27 @@ The examples use a database of their own (1) on the session's Redis, and one wor
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
+import tomllib
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import yotaq
+from yotaq.broker.keys import QueueKeys
 
 from .helpers import ROOT, Process, wait_for
 
@@ -46,8 +53,10 @@ def markers(kind: str, pages: list[Path] = PAGES) -> list[str]:
     return found
 
 
+FIRST_APP = DOCS_SRC / "tutorial" / "first_app"
+FIRST_APP_SESSION = "docs_src/tutorial/first_app/try.console"  # needs the app running: its own test runs it
 EXAMPLES = sorted(set(markers("example")))
-SESSIONS = sorted(set(markers("session")))
+SESSIONS = sorted(set(markers("session")) - {FIRST_APP_SESSION})
 
 
 def _docs_db(url: str) -> str:
@@ -133,11 +142,63 @@ def test_session_prints_what_its_page_shows(session: str, worker: Process, docs_
 
 
 def test_every_file_in_docs_src_is_on_a_page() -> None:
-    quoted = set(EXAMPLES) | set(SESSIONS) | {arg.split()[0] for arg in markers("source")}
+    quoted = set(EXAMPLES) | set(markers("session")) | {arg.split()[0] for arg in markers("source")}
     files = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*") if path.suffix in (".py", ".console")}
     assert files - quoted == set(), "files under docs_src/ that no page shows"
     outputs = {str(path.relative_to(ROOT)) for path in DOCS_SRC.rglob("*.out")}
     assert {out.removesuffix(".out") + ".py" for out in outputs} <= set(EXAMPLES), "an .out without its example"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_your_first_app_runs_as_its_page_shows(docs_url: str, tmp_path: Path) -> None:
+    # Given the first app's worker and web app, each started in the app's directory as the page says
+    assert FIRST_APP_SESSION in markers("session", [DOCS / "tutorial" / "first-app.md"])
+    port = _free_port()
+    env = _env(docs_url, PORT=str(port))
+    worker = Process([sys.executable, "-m", "yotaq", "worker", "--queue", "invoices"], env, tmp_path / "w", FIRST_APP)
+    app = Process([sys.executable, "app.py"], env, tmp_path / "app", FIRST_APP)
+    dashboard_port = _free_port()
+    dashboard = Process(
+        [sys.executable, "-m", "yotaq", "dashboard", "--port", str(dashboard_port), "--queue", "invoices"],
+        env,
+        tmp_path / "dashboard",
+    )
+    try:
+        wait_for(lambda: yotaq.Queue(yotaq.connect(docs_url), "invoices").info().workers, what="its worker")
+        wait_for(lambda: "invoices app on" in app.output(), what="the app to listen")
+        # When the page's commands run, then each prints what the page shows
+        for line, expected in hooks.session_steps((ROOT / FIRST_APP_SESSION).read_text()):
+            argv, command_env = _command(line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"), docs_url)
+            done = subprocess.run(
+                argv,
+                cwd=FIRST_APP,
+                env=command_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=30,
+            )
+            assert _matches(expected, done.stdout), f"$ {line}\nprinted:\n{done.stdout}\nthe page shows:\n{expected}"
+        # And the dashboard shows the app's queue and its failed invoice
+        page = wait_for(lambda: _get(f"http://127.0.0.1:{dashboard_port}/"), what="the dashboard")
+        assert "invoices" in page and "invoice-1002" in page
+    finally:
+        for process in (app, worker, dashboard):
+            process.stop()
+    assert "Traceback" not in app.output(), app.output()
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
 
 
 def test_every_lua_script_is_on_the_scripts_page() -> None:
@@ -148,9 +209,35 @@ def test_every_lua_script_is_on_the_scripts_page() -> None:
 
 
 def test_pages_write_no_python_of_their_own() -> None:
-    """Python on a page comes from a file that runs (an example) or from yotaq itself (a source quote)."""
+    """Python on a page comes from a file that runs (an example, copied) or from yotaq itself (a source quote)."""
     for page in sorted(DOCS.rglob("*.md")):
-        assert "```python" not in page.read_text(), f"{page.relative_to(ROOT)}: put the code in docs_src/"
+        text = hooks.COPY.sub("", page.read_text())
+        assert "```python" not in text, f"{page.relative_to(ROOT)}: put the code in docs_src/"
+
+
+def test_each_page_holds_the_code_of_its_examples_as_their_files_are() -> None:
+    """A page reads whole on a code host: each example's and session's blocks follow its marker, as the
+    site shows them (``make docs-sync`` writes them)."""
+    for page in sorted(DOCS.rglob("*.md")):
+        where = str(page.relative_to(ROOT))
+        text = page.read_text()
+        assert hooks.uncopied(text) == [], f"{where}: examples without their code on the page (make docs-sync)"
+        assert hooks.stale_copies(text, where) == [], f"{where}: copies that differ from their file (make docs-sync)"
+        assert hooks.synced(text, where) == text
+
+
+def test_a_stale_copy_fails_the_build_and_sync_mends_it() -> None:
+    # Given a page whose copy of an example has drifted from the file
+    example = "docs_src/guide/results.py"
+    fresh = hooks.synced(f"Intro\n\n<!-- example: {example} -->\n\nAfter.\n")
+    stale = fresh.replace("divmod, 7, 2", "divmod, 9, 2")
+    assert fresh.count("<!-- /example -->") == 1 and stale != fresh
+    # Then the build refuses it, and sync writes it back as the file is
+    with pytest.raises(hooks.QuoteError, match="differs from the file"):
+        hooks.expand(stale)
+    assert hooks.synced(stale) == fresh
+    # And the site shows the same either way: the marker alone, or with its copy
+    assert hooks.expand(fresh) == hooks.expand(f"Intro\n\n<!-- example: {example} -->\n\nAfter.\n")
 
 
 def test_readme_code_is_the_tested_examples() -> None:
@@ -325,3 +412,108 @@ def test_the_fleet_table_shows_each_fleets_idle_cost_and_who_runs_a_worker_per_q
     assert "| 10 | 3 | arq | 30 (10 x 3) | n/a (3 of 30 workers exited) |" in table
     assert "huey: one consumer per queue; arq: one worker per queue." in table
     assert len({line.count("|") for line in table.splitlines() if line.startswith("|")}) == 1  # every row complete
+
+
+# The home page's "What it does not do": each line's bold words, and the check that it is still so.
+def _no_broker_but_redis(r: Any, queue_name: str) -> None:
+    for url in ("amqp://localhost:5672", "sqs://eu-west-1/q", "memory://", "redis+mongo://x"):
+        with pytest.raises(yotaq.ConfigurationError, match="unknown scheme"):
+            yotaq.connect(url)
+
+
+def _not_exactly_once(r: Any, queue_name: str) -> None:
+    # the at-least-once rerun is proved by a test of its own, which the guarantees page must name
+    test = "tests/test_reliability.py::test_a_task_whose_worker_is_killed_mid_run_runs_again_on_another_worker"
+    assert test in (DOCS / "guarantees.md").read_text()
+    assert re.search(rf"^def {test.split('::')[1]}\(", (ROOT / test.split("::")[0]).read_text(), re.M)
+    assert not {"exactly_once", "once", "dedupe"} & {field.name for field in dataclasses.fields(yotaq.Options)}
+
+
+def _no_priority_within_a_queue(r: Any, queue_name: str) -> None:
+    queue = yotaq.Queue(r, queue_name)
+    with pytest.raises(yotaq.ConfigurationError, match="priority"):
+        queue.options(priority=1)
+    with pytest.raises(yotaq.ConfigurationError, match="priority"):
+        yotaq.Queue(r, queue_name, priority=1)
+    worker_options = {o for a in hooks.cli_parsers()["worker"]._actions for o in a.option_strings}
+    assert not any("priorit" in option for option in worker_options)
+
+
+def _no_encryption(r: Any, queue_name: str) -> None:
+    queue = yotaq.Queue(r, queue_name, secret="s3cret")
+    queue.enqueue(print, "a-readable-argument")
+    (message,) = r.lrange(QueueKeys(queue_name).pending, 0, -1)
+    assert b"a-readable-argument" in message  # signed, yet in the clear
+
+
+DOES_NOT = {
+    "Any broker but Redis.": _no_broker_but_redis,
+    "Exactly once.": _not_exactly_once,
+    "Priorities within a queue.": _no_priority_within_a_queue,
+    "Encryption.": _no_encryption,
+}
+
+
+def test_each_thing_the_home_page_says_yotaq_does_not_do_it_still_does_not(r: Any, queue_name: str) -> None:
+    section = (DOCS / "index.md").read_text().split("## What it does not do", 1)[1].split("\n## ", 1)[0]
+    shown = re.findall(r"^- \*\*(.+?)\*\*", section, re.M)
+    assert shown == list(DOES_NOT), "docs/index.md's 'What it does not do': one check here per line"
+    for check in DOES_NOT.values():
+        check(r, queue_name)
+
+
+def test_the_periodic_example_leaves_no_schedule_behind_when_it_fails(docs_url: str, tmp_path: Path) -> None:
+    # Given a Python without croniter (a `make demo` venv before the cron extra, say): its cron= raises
+    (tmp_path / "croniter.py").write_text("raise ImportError('no croniter here')\n")
+    env = _env(docs_url, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", str(ROOT))]))
+    # When the periodic example runs, after registering its every= schedule, and fails
+    done = subprocess.run(
+        [sys.executable, "docs_src/guide/periodic.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "cron" in done.stderr, done.stderr[-2000:]
+    # Then no schedule of it is left in Redis, for a worker to run every hour
+    assert yotaq.Queue(yotaq.connect(docs_url)).periodics() == []
+
+
+def test_make_demo_installs_every_extra_the_pages_ask_for() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    demo_extras = set(re.search(r"^DEMO_EXTRAS := (.+)$", makefile, re.M)[1].split(","))  # type: ignore[index]
+    assert re.search(r"^demo: \$\(VENV\)/\.installed-\$\(DEMO_EXTRAS\)", makefile, re.M)
+    asked = {extra for page in PAGES for extra in re.findall(r"yotaq\[(\w+)\]", page.read_text())}
+    assert asked and asked <= demo_extras, f"extras the pages name that make demo leaves out: {asked - demo_extras}"
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    assert demo_extras <= declared
+
+
+_MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|tmp|root|home|Users)/[^\s`'\")]*")
+
+
+def test_no_page_names_a_path_of_the_machine_it_was_built_on() -> None:
+    # every page as the site shows it (the tables of recorded runs included), and the READMEs as they are
+    shown = {str(page.relative_to(ROOT)): hooks.expand(page.read_text(), str(page)) for page in DOCS.rglob("*.md")}
+    for readme in ("README.md", "loadtest/README.md", "benchmarks/README.md"):
+        shown[readme] = (ROOT / readme).read_text()
+    found = {where: _MACHINE_PATH.findall(text) for where, text in shown.items()}
+    assert {where: paths for where, paths in found.items() if paths} == {}
+    charts = hooks._charts()
+    assert charts.shown_command("/work/main/.venv/bin/python /work/x/benchmarks/compare.py --runs 1") == (
+        ".venv/bin/python benchmarks/compare.py --runs 1"
+    )
+
+
+def test_every_benchmark_chart_labels_its_figures_with_units_and_latencies_show_p99() -> None:
+    charts = hooks._charts()
+    document = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    for name, (_, panels) in charts.charts(document).items():
+        for panel in panels:
+            assert panel.unit, f"{name}: {panel.title} has no unit"
+            assert charts._with_unit(1234.5, panel.unit) != charts._number(1234.5), f"{name}: a bare figure"
+            if panel.key.endswith("_p50"):
+                assert panel.beside == panel.key.replace("_p50", "_p99"), f"{name}: {panel.title} without its p99"
+        if "cpu" in name:
+            assert all(panel.log for panel in panels), "the CPU chart is logarithmic: rq's bar would hide yotaq's"
+    assert charts._with_unit(241.0, "µs per task (log)") == "241 µs"
+    assert charts._with_unit(5028.7, "tasks/s") == "5,029/s"
+    assert charts._with_unit(2.044, "ms (log)") == "2.04 ms"
+    header = hooks.bench_table_of(document).splitlines()[0]
+    assert "latency p50 ms | latency p99 ms" in header and "result p50 ms | result p99 ms" in header
