@@ -33,16 +33,20 @@ from .info import BuriedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
+from .workflows import AsyncGroup, Call, Group
 
 __all__ = [
+    "AsyncGroup",
     "AsyncJob",
     "AsyncQueue",
     "AsyncTaskFunction",
     "AsyncWithOptions",
     "BrokerError",
     "BuriedJob",
+    "Call",
     "ConfigurationError",
     "CurrentJob",
+    "Group",
     "Hook",
     "InvalidMessage",
     "Job",
