@@ -37,9 +37,7 @@ NOT_AWAITED = {"from_url", "options", "job", "task", "periodic", "call"}
 AWAITED_RESULTS = {"periodic": ("Callable[[F], F]", "Callable[[F], Awaitable[F]]")}
 
 # In annotations, what the blocking side names and the async side names instead.
-_ASYNC_NAMES = {
-    name: f"Async{name}" for name in ("Queue", "Job", "WithOptions", "TaskFunction", "Client", "Group")
-}
+_ASYNC_NAMES = {name: f"Async{name}" for name in ("Queue", "Job", "WithOptions", "TaskFunction", "Client", "Group")}
 _NAME = re.compile(r"\b(" + "|".join(_ASYNC_NAMES) + r")\b")
 
 

@@ -74,7 +74,7 @@ def test_depends_on_runs_once_every_parent_is_done_and_a_failed_parent_cancels_i
     gate.touch()
     after_both.result(timeout=10)
     # A failed parent cancels its dependent, whose record names it; allow_failure runs it anyway
-    with pytest.raises(yotaq.JobCancelled, match=f"parent job {failing.id} failed .ZeroDivisionError"):
+    with pytest.raises(yotaq.JobCancelled, match=rf"parent job {failing.id} failed .ZeroDivisionError"):
         doomed.result(timeout=10)
     allowed.result(timeout=10)
     assert sorted(value for value, _ in tasks.events(journal, "after")) == ["both", "ok"]
@@ -133,7 +133,7 @@ def test_a_member_failing_for_good_cancels_the_callback_unless_it_allows_failure
     cancelled = queue.chord(failing, queue.call(sum))
     allowed = queue.chord(failing, queue.options(allow_failure=True).call(repr))
     worker()
-    with pytest.raises(yotaq.JobCancelled, match="failed .ZeroDivisionError"):
+    with pytest.raises(yotaq.JobCancelled, match=r"failed .ZeroDivisionError"):
         cancelled.result(timeout=10)
     assert allowed.result(timeout=10).startswith("[2, JobFailed(")
 
@@ -148,7 +148,7 @@ def test_cancel_cancels_everything_downstream_each_with_the_reason(queue, worker
     worker()
     # Then every job downstream of it ends cancelled, naming where it began, and none ran
     for job in (last, side):
-        with pytest.raises(yotaq.JobCancelled, match="parent job .* was cancelled"):
+        with pytest.raises(yotaq.JobCancelled, match=r"parent job .* was cancelled"):
             job.result(timeout=10)
         assert job.status is Status.CANCELLED
     with pytest.raises(yotaq.JobCancelled, match="first: cancelled by Job.cancel"):
@@ -236,7 +236,7 @@ def test_workflows_on_an_eager_queue_run_at_once(r, queue_name):
     assert queue.chord([queue.call(abs, -n) for n in range(4)], queue.call(sum)).result() == 6
     assert queue.group([queue.call(abs, -1), queue.call(abs, -2)]).results() == [1, 2]
     failed = queue.enqueue(operator.truediv, 1, 0)
-    with pytest.raises(yotaq.JobCancelled, match="failed .ZeroDivisionError"):
+    with pytest.raises(yotaq.JobCancelled, match=r"failed .ZeroDivisionError"):
         queue.options(depends_on=[failed]).enqueue(abs, -1).result()
     assert queue.options(depends_on=[failed], allow_failure=True).enqueue(abs, -1).result() == 1
     assert not list(r.scan_iter(match=f"{{yotaq:{queue_name}}}:*"))
