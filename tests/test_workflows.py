@@ -151,7 +151,7 @@ def test_cancel_cancels_everything_downstream_each_with_the_reason(queue, worker
         with pytest.raises(yotaq.JobCancelled, match=r"parent job .* was cancelled"):
             job.result(timeout=10)
         assert job.status is Status.CANCELLED
-    with pytest.raises(yotaq.JobCancelled, match="first: cancelled by Job.cancel"):
+    with pytest.raises(yotaq.JobCancelled, match=r"first: cancelled by Job\.cancel"):
         last.result(timeout=0)
     assert not tasks.events(journal, "ran")
 
@@ -186,7 +186,7 @@ def test_everything_a_workflow_stores_expires_with_its_result_ttl_once_over(queu
 
 
 def test_bad_input_is_refused_at_enqueue_and_nothing_is_enqueued(queue, r):
-    with pytest.raises(yotaq.ConfigurationError, match="calls made by queue.call"):
+    with pytest.raises(yotaq.ConfigurationError, match=r"calls made by queue\.call"):
         queue.chain(queue.call(divmod, 1, 1), divmod)
     with pytest.raises(yotaq.ConfigurationError, match="never enqueued"):
         queue.options(depends_on=["no-such-job"]).enqueue(divmod, 1, 1)
