@@ -258,3 +258,40 @@ def test_the_async_twins_enqueue_the_same_workflows(redis_url, queue_name, worke
 
     worker()
     assert asyncio.run(main()) == (30, 10, [1, 2], 7)
+
+
+def test_yotaq_job_and_the_dashboard_job_page_show_parents_and_dependents(
+    queue, queue_name, r, burst_worker, monkeypatch, redis_url, capsys
+):
+    import httpx
+
+    from yotaq import cli
+    from yotaq.dashboard.app import create_app
+
+    # Given a chord of two members, not run yet
+    members = [queue.options(job_id=f"m{n}").call(abs, -n) for n in (1, 2)]
+    queue.chord(members, queue.options(job_id="cb").call(sum))
+    monkeypatch.setenv("YOTAQ_REDIS_URL", redis_url)
+
+    def shown(job_id: str) -> str:
+        assert cli.main(["job", job_id, "--queue", queue_name]) == 0
+        return capsys.readouterr().out
+
+    # Then the callback lists its members, none over, and a member its callback
+    assert (
+        shown("cb") == f"job cb on {queue_name}: waiting\nparents: m1 ({queue_name}) m2 ({queue_name}) (0 of 2 over)\n"
+    )
+    assert shown("m1") == f"job m1 on {queue_name}: pending\ndependents: cb ({queue_name})\n"
+    # And once it has run, every member is over, and the member still names its callback
+    burst_worker()
+    assert shown("cb").splitlines()[1:] == [f"parents: m1 ({queue_name}) m2 ({queue_name}) (2 of 2 over)", "result: 3"]
+    assert shown("m2").splitlines()[1] == f"dependents: cb ({queue_name})"
+    # The dashboard's job page links them, with the members done of total
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(r, queues=[queue_name]))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.get("/job", params={"queue": queue_name, "id": "cb"})
+
+    page = asyncio.run(get())
+    assert page.status_code == 200
+    assert f'href="/job?queue={queue_name}&amp;id=m1"' in page.text and "(2 of 2 over)" in page.text

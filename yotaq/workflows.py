@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from .broker import QueueKeys
-from .broker.flows import Step
+from .broker.flows import Links, Step
 from .exceptions import ConfigurationError, JobCancelled, JobFailed, JobIdInUse
 from .job import Job, JobHandle, Options, new_job_id
 from .producing import NOW, Placement, Producer
@@ -295,6 +295,15 @@ async def enqueue_nodes_async(queue: AsyncQueue, nodes: list[Node]) -> list[Asyn
         AsyncJob(queue.broker, step.keys, step.job_id, node.call.producer._secret, result_ttl_ms=step.result_ttl_ms)
         for step, node in zip(planned.steps, nodes, strict=True)
     ]
+
+
+def links_of(queue: Queue, job_id: str) -> Links:
+    """What is kept of a job's parents and dependents (its page, ``yotaq job ID``), as queue and id pairs."""
+    links = queue.broker.links(queue._shard(job_id), job_id)
+    return links._replace(
+        parents=[(QueueKeys.parse(token).queue, parent) for token, parent in links.parents],
+        dependents=[(QueueKeys.parse(token).queue, dependent) for token, dependent in links.dependents],
+    )
 
 
 # -- groups --------------------------------------------------------------------------------------
