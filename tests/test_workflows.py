@@ -286,6 +286,7 @@ def test_yotaq_job_and_the_dashboard_job_page_show_parents_and_dependents(
     burst_worker()
     assert shown("cb").splitlines()[1:] == [f"parents: m1 ({queue_name}) m2 ({queue_name}) (2 of 2 over)", "result: 3"]
     assert shown("m2").splitlines()[1] == f"dependents: cb ({queue_name})"
+
     # The dashboard's job page links them, with the members done of total
     async def get() -> httpx.Response:
         transport = httpx.ASGITransport(app=create_app(r, queues=[queue_name]))
