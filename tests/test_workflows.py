@@ -296,3 +296,20 @@ def test_yotaq_job_and_the_dashboard_job_page_show_parents_and_dependents(
     page = asyncio.run(get())
     assert page.status_code == 200
     assert f'href="/job?queue={queue_name}&amp;id=m1"' in page.text and "(2 of 2 over)" in page.text
+
+
+def test_on_a_cluster_a_workflow_lives_in_one_slot_or_is_refused(r, queue_name):
+    from yotaq.broker.flows import check_one_slot
+    from yotaq.workflows import chain_nodes, plan
+
+    # Given a sharded queue: the steps of a chain are given ids in one shard
+    sharded = yotaq.Queue(r, queue_name, shards=4)
+    steps = plan(sharded, chain_nodes([sharded.call(abs, -n) for n in range(8)])).steps
+    assert len({step.keys for step in steps}) == 1
+    check_one_slot(steps, cluster=True)
+    # A workflow across two queues (or a parent in another shard) is refused on a cluster, not on one Redis
+    other = yotaq.Queue(r, queue_name + "-other")
+    across = plan(sharded, chain_nodes([sharded.call(abs, -1), other.call(abs, -2)])).steps
+    check_one_slot(across, cluster=False)
+    with pytest.raises(yotaq.ConfigurationError, match="must live in one queue"):
+        check_one_slot(across, cluster=True)

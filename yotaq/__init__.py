@@ -28,12 +28,13 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
+from .groups import AsyncGroup, Group
 from .hooks import Hook
 from .info import BuriedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
-from .workflows import AsyncGroup, Call, Group
+from .workflows import Call
 
 __all__ = [
     "AsyncGroup",

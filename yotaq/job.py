@@ -331,10 +331,11 @@ class Job(JobHandle[R]):
         return self._status(state, envelope)
 
     def cancel(self) -> bool:
-        """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
-        worker at once (raised inside it, as a time limit is). Its result raises
-        ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``. Returns whether
-        it was still to finish (never, for a job an eager queue ran at once)."""
+        """Cancel the job: one pending, scheduled or waiting (a dependent) never runs; one running is
+        interrupted in its worker at once (raised inside it, as a time limit is). Its result raises
+        ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``; everything
+        downstream of it (docs/guide/workflows.md) ends cancelled too. Returns whether it was still to
+        finish (never, for a job an eager queue ran at once)."""
         if self._eager_result is not None:
             return False
         return self._was_cancellable(self._broker.cancel(self._keys, self.id, *self._cancel_args()))

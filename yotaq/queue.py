@@ -13,6 +13,7 @@ from . import periodic as schedules
 from .broker import Broker, QueueKeys, check_name, connect
 from .broker.connection import Client
 from .exceptions import ConfigurationError
+from .groups import Group
 from .info import Buried, BuriedJob, QueueInfo
 from .job import Job, Options
 from .producing import (
@@ -25,7 +26,7 @@ from .producing import (
     periodic_timing,
     placement_of,
 )
-from .workflows import Call, Group, Node, chain_nodes, chord_nodes, enqueue_nodes, group_nodes
+from .workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes, group_nodes
 
 P = ParamSpec("P")
 R = TypeVar("R")

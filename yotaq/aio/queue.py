@@ -14,6 +14,7 @@ from ..broker import QueueKeys, check_name
 from ..broker.aio import AsyncBroker, AsyncClient
 from ..broker.urls import connect_async
 from ..exceptions import ConfigurationError
+from ..groups import AsyncGroup
 from ..info import Buried, BuriedJob, QueueInfo
 from ..job import Options
 from ..producing import (
@@ -26,7 +27,7 @@ from ..producing import (
     periodic_timing,
     placement_of,
 )
-from ..workflows import AsyncGroup, Call, Node, chain_nodes, chord_nodes, enqueue_nodes_async, group_nodes
+from ..workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes_async, group_nodes
 from .job import AsyncJob
 
 P = ParamSpec("P")

@@ -8,7 +8,7 @@
   KEYS[11...] the job's part in a workflow, as the caller believes it (include/flows.lua: flow_part)
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] the result envelope   ARGV[4] how long it is kept (ms)
   ARGV[5] what the caller believes of the job's part in a workflow ('' for none)
-  A job cancelled by request told its dependents then (cancel-8+n.lua); one a worker records cancelled
+  A job cancelled by request told its dependents then (cancel-11+n.lua); one a worker records cancelled
   unrun, because a parent of it failed, tells them here.
   Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes), or
   {its flows field} when its dependents are not as the caller believes (nothing changes).
