@@ -99,7 +99,7 @@ def plan(producer: Producer, nodes: list[Node]) -> Planned:
         SerializationError: a function or an argument cannot travel.
     """
     for node in nodes:
-        if getattr(node.call.producer, "broker", None) is not getattr(producer, "broker", None):
+        if getattr(node.call.producer, "redis", None) is not getattr(producer, "redis", None):
             raise ConfigurationError("every call of a workflow must come from a queue on the same client")
     ids = _ids(nodes)
     parents, order = _checked(nodes, ids)
@@ -172,8 +172,9 @@ def _checked(nodes: list[Node], ids: list[str]) -> tuple[list[list[Parent]], lis
 
 def _ids(nodes: list[Node]) -> list[str]:
     """Each node's job id: its own choice, else a new one; on a sharded queue, new ones go in the shard
-    of the workflow's first chosen id or parent, so that on a Redis Cluster the workflow shares a slot."""
-    anchor: tuple[Producer, str] | None = None
+    of the workflow's first chosen id or parent (else of its first job), so that on a Redis Cluster the
+    workflow shares a slot."""
+    anchor: tuple[Producer, str] = (nodes[0].call.producer, new_job_id())
     for node in nodes:
         named = [p if isinstance(p, str) else p.id for p in node.parents if not isinstance(p, int)]
         chosen = node.call.placement.job_id or next(iter(named), None)
@@ -183,7 +184,7 @@ def _ids(nodes: list[Node]) -> list[str]:
     ids = []
     for node in nodes:
         job_id = node.call.placement.job_id or new_job_id()
-        if node.call.placement.job_id is None and anchor is not None and anchor[0] is node.call.producer:
+        if node.call.placement.job_id is None and anchor[0] is node.call.producer:
             while len(anchor[0].shards) > 1 and anchor[0]._shard(job_id) != anchor[0]._shard(anchor[1]):
                 job_id = new_job_id()
         ids.append(job_id)
