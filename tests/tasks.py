@@ -158,3 +158,19 @@ def forks_a_waiting_child(path: str) -> int | None:
 
 def raises_long(size: int) -> None:
     raise RuntimeError("x" * size)
+
+
+def square(path: str, n: int, gate: str = "") -> int:
+    """Note the start; wait (a minute at most) until the file ``gate`` exists, if given; note the end; n²."""
+    note(path, "start", n)
+    deadline = time.monotonic() + 60
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    note(path, "done", n)
+    return n * n
+
+
+def collect(results: object, path: str) -> object:
+    """A callback: note what it was given (without spaces), at the time; return it."""
+    note(path, "callback", repr(results).replace(" ", ""))
+    return results

@@ -61,7 +61,7 @@ def test_the_traces_of_a_queue_are_every_key_of_it_as_a_whole_but_its_shard_coun
     }
     whole |= {key for kind in KINDS for key in keys.buried_keys(kind)}
     assert set(keys.traces) == whole - {keys.shards, keys.control, keys.token}  # (a token names it: no key)
-    assert len(keys.traces) == len(set(keys.traces)) == 29
+    assert len(keys.traces) == len(set(keys.traces)) == 30
     assert all(key.startswith("{yotaq:tasks}:") for key in keys.traces)
     assert {key.startswith("{yotaq:tasks#2}:") for key in QueueKeys("tasks", 2).traces} == {True}
 

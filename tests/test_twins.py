@@ -22,6 +22,7 @@ TWINS = [
     (yotaq.Job, yotaq.AsyncJob),
     (yotaq.WithOptions, yotaq.AsyncWithOptions),
     (yotaq.TaskFunction, yotaq.AsyncTaskFunction),
+    (yotaq.Group, yotaq.AsyncGroup),
 ]
 
 # The one name that differs: asyncio's convention (redis.asyncio's, contextlib's) for a close that is awaited.
@@ -29,14 +30,14 @@ RENAMED = {"close": "aclose"}
 
 # The async side's methods that return at once, sending Redis nothing, as their blocking twins do:
 # every other public method of an async twin is a coroutine function.
-NOT_AWAITED = {"from_url", "options", "job", "task", "periodic"}
+NOT_AWAITED = {"from_url", "options", "job", "task", "periodic", "call"}
 
 # Registering a periodic schedule writes to Redis, so the async side's register is awaited: it is
 # ``await aq.periodic(...)(fn)``, not an ``@`` decorator. Nothing else returns otherwise than its twin.
 AWAITED_RESULTS = {"periodic": ("Callable[[F], F]", "Callable[[F], Awaitable[F]]")}
 
 # In annotations, what the blocking side names and the async side names instead.
-_ASYNC_NAMES = {name: f"Async{name}" for name in ("Queue", "Job", "WithOptions", "TaskFunction", "Client")}
+_ASYNC_NAMES = {name: f"Async{name}" for name in ("Queue", "Job", "WithOptions", "TaskFunction", "Client", "Group")}
 _NAME = re.compile(r"\b(" + "|".join(_ASYNC_NAMES) + r")\b")
 
 
@@ -60,6 +61,7 @@ def instances() -> list[tuple[Any, Any]]:
         (queue.job("some-job"), aq.job("some-job")),
         (queue.options(retries=1), aq.options(retries=1)),
         (queue.task(retries=1)(divmod), aq.task(retries=1)(divmod)),
+        (yotaq.Group([queue.job("some-job")]), yotaq.AsyncGroup([aq.job("some-job")])),
     ]
 
 

@@ -28,25 +28,30 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
+from .groups import AsyncGroup, Group
 from .hooks import Hook
 from .info import BuriedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
+from .workflows import Call
 
 if TYPE_CHECKING:
     from .executor import Executor, JobFuture
 
 __all__ = [
+    "AsyncGroup",
     "AsyncJob",
     "AsyncQueue",
     "AsyncTaskFunction",
     "AsyncWithOptions",
     "BrokerError",
     "BuriedJob",
+    "Call",
     "ConfigurationError",
     "CurrentJob",
     "Executor",
+    "Group",
     "Hook",
     "InvalidMessage",
     "Job",

@@ -36,7 +36,7 @@ MAX_BACKOFF = 1_000.0
 _RATE = re.compile(r"(\d{1,7})/([smh])")
 _PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000}
 CANCELLER = "cancel"  # who a cancellation's result envelope says recorded it
-_CANCELLABLE = {"pending", "scheduled", "active"}  # the states a cancel still stops
+_CANCELLABLE = {"pending", "scheduled", "active", "waiting"}  # the states a cancel still stops
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,7 @@ class Status(enum.StrEnum):
 
     PENDING = "pending"  # waiting on the queue
     SCHEDULED = "scheduled"  # waiting for its time: delayed, or between retries
+    WAITING = "waiting"  # a dependent waiting for its parents (a chain's step, a chord's callback)
     ACTIVE = "active"  # leased by a worker
     DONE = "done"
     FAILED = "failed"  # raised on its last try
@@ -330,10 +331,11 @@ class Job(JobHandle[R]):
         return self._status(state, envelope)
 
     def cancel(self) -> bool:
-        """Cancel the job: one pending or scheduled never runs; one running is interrupted in its
-        worker at once (raised inside it, as a time limit is). Its result raises
-        ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``. Returns whether
-        it was still to finish (never, for a job an eager queue ran at once)."""
+        """Cancel the job: one pending, scheduled or waiting (a dependent) never runs; one running is
+        interrupted in its worker at once (raised inside it, as a time limit is). Its result raises
+        ``JobCancelled`` (unless it finished first), kept as long as its ``result_ttl``; everything
+        downstream of it (docs/guide/workflows.md) ends cancelled too. Returns whether it was still to
+        finish (never, for a job an eager queue ran at once)."""
         if self._eager_result is not None:
             return False
         return self._was_cancellable(self._broker.cancel(self._keys, self.id, *self._cancel_args()))

@@ -16,11 +16,12 @@ from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 from . import outcomes, serializer
 from . import periodic as schedules
 from .broker import QueueKeys, Record, check_name
+from .broker.flows import MESSAGE_OPTION
 from .broker.keys import shard_of
 from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
 from .info import Buried, BuriedJob
-from .job import Options, new_job_id, seconds_to_ms
+from .job import JobHandle, Options, new_job_id, seconds_to_ms
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,22 +31,30 @@ B = TypeVar("B")  # what a decorated function enqueues through: WithOptions or A
 class Placement(NamedTuple):
     """When and under which id a job goes on the queue: options that stay with the producer."""
 
-    delay_ms: int | None = None  # from now, on Redis's clock
+    delay_ms: int | None = None  # from now (from its release, for a dependent), on Redis's clock
     at_ms: int | None = None  # since the epoch
     job_id: str | None = None  # of the caller's choosing, unique while the job is not finished
+    depends_on: tuple[JobHandle[Any] | str, ...] = ()  # its parents: jobs, or ids of jobs on its queue
+    allow_failure: bool = False  # it runs even after a parent failed
 
 
 NOW = Placement()
-PLACEMENT_NAMES = frozenset(("delay", "at", "job_id"))
+PLACEMENT_NAMES = frozenset(("delay", "at", "job_id", "depends_on", "allow_failure"))
 
 
 def placement_of(base: Placement, options: dict[str, Any]) -> Placement:
-    """``base`` with the ``delay``, ``at`` and ``job_id`` of ``options``.
+    """``base`` with the ``delay``, ``at``, ``job_id``, ``depends_on`` and ``allow_failure`` of ``options``.
 
     Raises:
-        ConfigurationError: both ``delay`` and ``at``, or one of them or the id invalid.
+        ConfigurationError: both ``delay`` and ``at``, or one of them, the id or a parent invalid.
     """
     delay, at, job_id = options.get("delay"), options.get("at"), options.get("job_id")
+    if "depends_on" in options:
+        base = base._replace(depends_on=parents_of(options["depends_on"]))
+    if "allow_failure" in options:
+        if not isinstance(options["allow_failure"], bool):
+            raise ConfigurationError(f"allow_failure must be True or False, got {options['allow_failure']!r}")
+        base = base._replace(allow_failure=options["allow_failure"])
     if delay is not None and at is not None:
         raise ConfigurationError("give delay or at, not both")
     if delay is not None:
@@ -59,6 +68,27 @@ def placement_of(base: Placement, options: dict[str, Any]) -> Placement:
     return base
 
 
+def parents_of(depends_on: object) -> tuple[JobHandle[Any] | str, ...]:
+    """The parents a ``depends_on`` names: jobs (``Job``, ``AsyncJob``) or ids of jobs on the same queue.
+
+    Raises:
+        ConfigurationError: not a list of those.
+    """
+    if isinstance(depends_on, (str, JobHandle)):
+        depends_on = [depends_on]
+    if not isinstance(depends_on, (list, tuple)):
+        raise ConfigurationError(f"depends_on must be a list of jobs or job ids, got {depends_on!r}")
+    parents: list[JobHandle[Any] | str] = []
+    for parent in depends_on:
+        if isinstance(parent, JobHandle):
+            parents.append(parent)
+        elif isinstance(parent, str):
+            parents.append(check_name("job id", parent))
+        else:
+            raise ConfigurationError(f"depends_on takes jobs or job ids, not {parent!r}")
+    return tuple(parents)
+
+
 def periodic_timing(placement: Placement, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
     """The timing of ``queue.options(...).periodic(...)``, checked.
 
@@ -66,7 +96,7 @@ def periodic_timing(placement: Placement, every: float | None, cron: str | None,
         ConfigurationError: the timing is invalid, or the options place the job (its ticks do that).
     """
     if placement != NOW:
-        raise ConfigurationError("a periodic task takes no delay, at or job_id: its ticks set their own")
+        raise ConfigurationError("a periodic task takes no delay, at, job_id or depends_on: its ticks set their own")
     return schedules.timing(every, cron, tz)
 
 
@@ -97,13 +127,21 @@ class Producer:
         return self.shards[shard_of(job_id, len(self.shards))]
 
     def _message(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: Options,
+        at: Placement,
+        flow: tuple[bool, str] | None = None,
     ) -> tuple[str, bytes]:
-        """The job id and signed message of the call ``fn(*args, **kwargs)``."""
+        """The job id and signed message of the call ``fn(*args, **kwargs)``; ``flow``: its part in a
+        workflow (whether it is a dependent, and its dependents)."""
         job_id = new_job_id() if at.job_id is None else at.job_id
         run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
         expires = serializer.expires_at(run_at_s)
-        task = serializer.Task(job_id, fn, args, kwargs, options.changes, expires=expires, limit=options.limit(fn))
+        changes = options.changes if flow is None else {**options.changes, MESSAGE_OPTION: flow}
+        task = serializer.Task(job_id, fn, args, kwargs, changes, expires=expires, limit=options.limit(fn))
         return job_id, serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
 
     def _messages(

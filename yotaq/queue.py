@@ -13,6 +13,7 @@ from . import periodic as schedules
 from .broker import Broker, QueueKeys, check_name, connect
 from .broker.connection import Client
 from .exceptions import ConfigurationError
+from .groups import Group
 from .info import Buried, BuriedJob, QueueInfo
 from .job import Job, Options
 from .producing import (
@@ -25,6 +26,7 @@ from .producing import (
     periodic_timing,
     placement_of,
 )
+from .workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes, group_nodes
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -136,6 +138,30 @@ class Queue(Producer):
         """
         return self._enqueue_many(fn, calls, self.defaults)
 
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
+        """The call ``fn(*args, **kwargs)`` described, not enqueued: a step of ``chain``, a member of
+        ``group`` or ``chord``. Options: ``queue.options(...).call(...)``."""
+        return Call(self, fn, args, kwargs, self.defaults)
+
+    def chain(self, *calls: Call) -> Job[Any]:
+        """Enqueue the calls as a chain: each runs once the one before is done, its result as its first
+        argument (before its own); returns the last step's job. A step that fails for good cancels the rest."""
+        return self._workflow(chain_nodes(calls))[-1]
+
+    def group(self, calls: Iterable[Call]) -> Group:
+        """Enqueue the calls at once (one script call), to run in parallel; ``Group.results()`` waits for all."""
+        return Group(self._workflow(group_nodes(calls)))
+
+    def chord(self, calls: Iterable[Call], callback: Call) -> Job[Any]:
+        """Enqueue the calls, and ``callback`` to run once, after every one of them is over (retries
+        included), as ``callback.fn(results in member order, *callback.args)``; returns the callback's job.
+        A member that fails for good cancels it, unless the callback allows failures
+        (``queue.options(allow_failure=True).call(...)``): then it gets the member's ``JobFailed``."""
+        return self._workflow(chord_nodes(calls, callback))[-1]
+
+    def _workflow(self, nodes: list[Node]) -> list[Job[Any]]:
+        return enqueue_nodes(self, nodes)
+
     def options(self, **options: Any) -> WithOptions:
         """The same ``enqueue`` and ``enqueue_many``, with these options.
 
@@ -180,6 +206,8 @@ class Queue(Producer):
     def _enqueue(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
     ) -> Job[Any]:
+        if at.depends_on:
+            return self._workflow([Node(Call(self, fn, args, kwargs, options, at), list(at.depends_on), "")])[0]
         job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
             return self._run_eagerly(job_id, message)
@@ -274,6 +302,10 @@ class WithOptions:
         """``Queue.enqueue`` with these options."""
         return self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
 
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
+        """``Queue.call`` with these options (``job_id``, ``delay``, ``depends_on``... too)."""
+        return Call(self.queue, fn, args, kwargs, self._options, self._placement)
+
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
@@ -292,7 +324,7 @@ class WithOptions:
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""
         if self._placement != NOW:
-            raise ConfigurationError("enqueue_many takes no delay, at or job_id: use enqueue for each")
+            raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return self.queue._enqueue_many(fn, calls, self._options)
 
 

@@ -14,6 +14,7 @@ from ..broker import QueueKeys, check_name
 from ..broker.aio import AsyncBroker, AsyncClient
 from ..broker.urls import connect_async
 from ..exceptions import ConfigurationError
+from ..groups import AsyncGroup
 from ..info import Buried, BuriedJob, QueueInfo
 from ..job import Options
 from ..producing import (
@@ -26,6 +27,7 @@ from ..producing import (
     periodic_timing,
     placement_of,
 )
+from ..workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes_async, group_nodes
 from .job import AsyncJob
 
 P = ParamSpec("P")
@@ -122,6 +124,22 @@ class AsyncQueue(Producer):
         """
         return await self._enqueue(fn, args, kwargs, self.defaults, NOW)
 
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
+        """``Queue.call``: the call described, not enqueued (nothing is sent)."""
+        return Call(self, fn, args, kwargs, self.defaults)
+
+    async def chain(self, *calls: Call) -> AsyncJob[Any]:
+        """``Queue.chain``, awaited."""
+        return (await enqueue_nodes_async(self, chain_nodes(calls)))[-1]
+
+    async def group(self, calls: Iterable[Call]) -> AsyncGroup:
+        """``Queue.group``, awaited."""
+        return AsyncGroup(await enqueue_nodes_async(self, group_nodes(calls)))
+
+    async def chord(self, calls: Iterable[Call], callback: Call) -> AsyncJob[Any]:
+        """``Queue.chord``, awaited."""
+        return (await enqueue_nodes_async(self, chord_nodes(calls, callback)))[-1]
+
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction per shard).
 
@@ -171,6 +189,9 @@ class AsyncQueue(Producer):
     async def _enqueue(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
     ) -> AsyncJob[Any]:
+        if at.depends_on:
+            call = Call(self, fn, args, kwargs, options, at)
+            return (await enqueue_nodes_async(self, [Node(call, list(at.depends_on), "")]))[0]
         job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
             return await self._run_eagerly(job_id, message)
@@ -286,10 +307,14 @@ class AsyncWithOptions:
         """``AsyncQueue.enqueue`` with these options."""
         return await self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
 
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
+        """``AsyncQueue.call`` with these options."""
+        return Call(self.queue, fn, args, kwargs, self._options, self._placement)
+
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """``AsyncQueue.enqueue_many`` with these options; each job gets its own id, at once."""
         if self._placement != NOW:
-            raise ConfigurationError("enqueue_many takes no delay, at or job_id: use enqueue for each")
+            raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return await self.queue._enqueue_many(fn, calls, self._options)
 
 

@@ -11,6 +11,7 @@ out a short outage within the producer's deadline (``Patience``), as the blockin
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import time
@@ -24,10 +25,11 @@ from redis.commands.core import AsyncScript
 
 from ..exceptions import ConfigurationError, RedisUnavailable
 from ..info import Buried, QueueInfo
-from . import commands
+from . import commands, flows
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
 from .commands import Record, ScheduleRecord
 from .connection import Patience, exec_replies, packed, translated
+from .flows import Flow
 from .keys import FleetKeys, QueueKeys
 from .scripts import SOURCES
 
@@ -115,6 +117,7 @@ class AsyncBroker:
         self._records: AsyncScript = client.register_script(SOURCES["records"])
         self._requeue: AsyncScript = client.register_script(SOURCES["requeue"])
         self._schedule: AsyncScript = client.register_script(SOURCES["schedule"])
+        self._workflow: AsyncScript = client.register_script(SOURCES["workflow"])
 
     async def _patient(
         self,
@@ -282,9 +285,28 @@ class AsyncBroker:
     # -- reaching into a job -------------------------------------------------------------------
 
     async def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-11.lua``); its state before, or None when it was not there."""
-        script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
-        return commands.read_cancel(await self._patient(lambda c: self._cancel(script_keys, args, client=c)))
+        """Cancel a job and tell its dependents (see ``cancel-14+n.lua``); its state before, or None when
+        it was not there."""
+        dependents = Flow(after=True)
+        while True:
+            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents)
+            reply = commands.read_cancel(
+                await self._patient(functools.partial(self._cancel, script_keys, args)), dependents
+            )
+            if not isinstance(reply, Flow):
+                return reply
+            dependents = reply
+
+    async def enqueue_workflow(self, steps: Sequence[flows.Step]) -> None:
+        """Enqueue the jobs of a workflow at once (see ``Flows.enqueue_workflow``)."""
+        flows.check_one_slot(steps, self._cluster)
+        script_keys, args = flows.workflow_script(steps, os.urandom(8).hex(), commands.ENQUEUE_TOKEN_TTL_MS)
+        flows.read_workflow(await self._patient(lambda c: self._workflow(script_keys, args, client=c), write=True))
+
+    async def links(self, keys: QueueKeys, job_id: str) -> flows.Links:
+        """What is kept of a job's parents and dependents."""
+        reads = flows.links_commands(keys, job_id)
+        return flows.read_links(await self._patient(lambda c: transaction(c, *reads, cluster=self._cluster)))
 
     async def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
         """What the job last reported with ``current_job().set_progress`` (JSON), or None."""

@@ -11,6 +11,7 @@ producer calls wait out a short outage (``Patience``); a worker calls the others
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from . import commands
 from .commands import Record, block_s
 from .connection import Client, OwnClient, Patience, ThreadClients, check_client, transaction, translated
 from .control import Control
+from .flows import NO_FLOW, Flow, Workflows, belief, part_keys, with_actual
 from .keys import QueueKeys
 from .reads import Reads
 from .scripts import Scripts
@@ -58,6 +60,7 @@ class Ack(NamedTuple):
     result_ttl_ms: int
     ran_ms: int  # how long the task ran
     shown: str = "- - -"  # what the list of done jobs shows of it: '<worker> <ran ms> <function>' (``shown``)
+    flow: Flow = NO_FLOW  # its part in a workflow, as its message says
 
 
 def shown(worker: str, ran_ms: int, function: str) -> str:
@@ -74,7 +77,7 @@ class Leases(NamedTuple):
     unknown: list[int]  # indexes in messages of those whose job is not pending here: set them aside unrun
 
 
-class Broker(Control, Reads, Upkeep):
+class Broker(Control, Reads, Upkeep, Workflows):
     """Speaks Redis for every queue on one client.
 
     Args:
@@ -289,18 +292,26 @@ class Broker(Control, Reads, Upkeep):
         return leases._replace(lost=lost + leases.lost) if lost else leases
 
     def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
-        script_keys = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
-        script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
-        script_keys += [keys.result(ack.job_id) for ack in acks]
-        script_keys += keys.finished_keys
+        fixed = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
+        fixed += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
+        fixed += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
+        fixed += [keys.result(ack.job_id) for ack in acks]
+        fixed += keys.finished_keys
         ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
-        args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
-        args += [ack.shown for ack in acks]
-        lost, messages, unknown, _ = self._call(
-            lambda c: self._scripts.ack(script_keys, args, client=c), own=True, write=bool(acks)
-        )
-        return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
+        fixed_args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
+        fixed_args += [ack.shown for ack in acks]
+        while True:
+            script_keys = [*fixed, keys.flows, *(key for ack in acks for key in part_keys(keys, ack.job_id, ack.flow))]
+            args = [*fixed_args, *(belief(ack.flow) for ack in acks)]
+            send = functools.partial(self._scripts.ack, script_keys, args)
+            lost, messages, unknown, _, wrong = self._call(send, own=True, write=bool(acks))
+            if not wrong:
+                return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
+            # Dependents were added to a job since its message was made: nothing changed, call again.
+            acks = list(acks)
+            for n in range(0, len(wrong), 2):
+                ack = acks[wrong[n] - 1]
+                acks[wrong[n] - 1] = ack._replace(flow=with_actual(ack.flow, wrong[n + 1]))
 
     def held(self, keys: QueueKeys, worker: str) -> list[bytes]:
         """The messages ``worker`` has leased and not acknowledged, oldest first."""
@@ -420,16 +431,24 @@ class Broker(Control, Reads, Upkeep):
         record_ttl_ms: int,
         result_ttl_ms: int,
         claimed_id: str = "",
+        flow: Flow = NO_FLOW,
     ) -> bool:
         """Set a leased message aside for good as ``kind``, under ``record_id``, with its outcome
-        ``envelope`` (which says why). For a message that cannot be trusted, ``claimed_id`` is the job
-        id in its header: that job's state goes back to what it was before this lease. False if it
-        was no longer leased by ``worker``."""
-        script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-        script_keys += [*keys.buried_keys(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
+        ``envelope`` (which says why), and tell its dependents (as believed: ``flow``). For a message
+        that cannot be trusted, ``claimed_id`` is the job id in its header: that job's state goes back
+        to what it was before this lease. False if it was no longer leased by ``worker``."""
         counter = "failed" if kind == "failed" else "invalid"
-        args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
-        return bool(self._call(lambda c: self._scripts.bury(script_keys, args, client=c), write=True))
+        flow = flow._replace(after=True)  # its own record, if it has one, expires with it
+        while True:
+            script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
+            script_keys += [*keys.buried_keys(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
+            script_keys += [keys.flows, *part_keys(keys, record_id, flow)]
+            args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
+            args.append(belief(flow))
+            reply = self._call(functools.partial(self._scripts.bury, script_keys, args), write=True)
+            if not isinstance(reply, list):
+                return bool(reply)
+            flow = with_actual(flow, reply[0] if reply else None)
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""

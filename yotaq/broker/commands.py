@@ -13,7 +13,9 @@ from typing import Any, NamedTuple
 
 from ..exceptions import ConfigurationError, JobIdInUse, RedisUnavailable
 from ..info import Buried, QueueInfo, WorkerInfo
+from . import flows
 from .connection import pairs
+from .flows import Flow
 from .keys import KINDS, FleetKeys, QueueKeys
 
 Command = tuple[Any, ...]
@@ -272,15 +274,20 @@ def read_schedules(replies: Sequence[Any]) -> list[ScheduleRecord]:
 # -- reaching into a job -----------------------------------------------------------------------
 
 
-def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> Script:
-    """``cancel-11.lua``: cancel a job, ``envelope`` its result from now on; its reply goes to ``read_cancel``."""
+def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int, dependents: Flow) -> Script:
+    """``cancel-14+n.lua``: cancel a job, ``envelope`` its result from now on, and tell its ``dependents``
+    (as believed); its reply goes to ``read_cancel``."""
     script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id), keys.deliveries]
-    script_keys += [keys.waiting, keys.waiting_messages, keys.pending, *keys.finished_keys]
-    return script_keys, [job_id, envelope, result_ttl_ms, keys.control]
+    script_keys += [keys.waiting, keys.waiting_messages, keys.pending, *keys.finished_keys, keys.flows]
+    script_keys += [keys.flow(job_id), keys.parents(job_id), *flows.part_keys(keys, job_id, dependents, own=False)]
+    return script_keys, [job_id, envelope, result_ttl_ms, keys.control, flows.belief(dependents)]
 
 
-def read_cancel(reply: bytes | None) -> str | None:
-    """The job's state before the cancel, or None when it was not there."""
+def read_cancel(reply: bytes | list[bytes | None] | None, dependents: Flow) -> str | Flow | None:
+    """The job's state before the cancel, or None when it was not there; or, when its dependents were not
+    as believed, what they are (to call again with)."""
+    if isinstance(reply, list):
+        return flows.with_actual(dependents, reply[0] if reply else None)
     return None if reply is None else reply.decode()
 
 

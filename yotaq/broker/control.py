@@ -4,11 +4,13 @@ Mixed into ``Broker``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from . import commands
+from . import commands, flows
 from .connection import Client, translated
+from .flows import NO_FLOW, Flow
 from .keys import QueueKeys
 from .scripts import Scripts
 
@@ -28,9 +30,17 @@ class Control:
         def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
 
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
-        """Cancel a job (see ``cancel-11.lua``); its state before, or None when it was not there."""
-        script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms)
-        return commands.read_cancel(self._patient(lambda c: self._scripts.cancel(script_keys, args, client=c)))
+        """Cancel a job and tell its dependents (see ``cancel-14+n.lua``); its state before, or None when
+        it was not there."""
+        dependents = Flow(after=True)
+        while True:
+            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents)
+            reply = commands.read_cancel(
+                self._patient(functools.partial(self._scripts.cancel, script_keys, args)), dependents
+            )
+            if not isinstance(reply, Flow):
+                return reply
+            dependents = reply
 
     def subscribe(self, queues: Sequence[QueueKeys]) -> Subscription:
         """Listen on the control channels of ``queues`` (see ``Subscription``)."""
@@ -50,13 +60,20 @@ class Control:
         envelope: bytes,
         result_ttl_ms: int,
         shown: str = "- - -",
+        flow: Flow = NO_FLOW,
     ) -> bool:
-        """Take a running job this worker interrupted because it was cancelled off its active list; ``shown``
-        is what the lists of finished jobs show of it (``Ack.shown``)."""
-        script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
-        script_keys += [*keys.slots, keys.pending, *keys.finished_keys]
-        args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown]
-        return bool(self._call(lambda c: self._scripts.cancelled(script_keys, args, client=c), write=True))
+        """Take a job this worker interrupted because it was cancelled (or did not run, a parent of it having
+        failed) off its active list, and tell its dependents (as believed: ``flow``); ``shown`` is what the
+        lists of finished jobs show of it (``Ack.shown``)."""
+        while True:
+            script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
+            script_keys += [*keys.slots, keys.pending, *keys.finished_keys, keys.flows]
+            script_keys += flows.part_keys(keys, job_id, flow)
+            args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown, flows.belief(flow)]
+            reply = self._call(functools.partial(self._scripts.cancelled, script_keys, args), write=True)
+            if not isinstance(reply, list):
+                return bool(reply)
+            flow = flows.with_actual(flow, reply[0] if reply else None)
 
     def set_progress(self, keys: QueueKeys, job_id: str, progress: bytes, ttl_ms: int) -> None:
         self._call(lambda c: c.set(keys.progress(job_id), progress, px=ttl_ms), own=True)

@@ -195,6 +195,27 @@ class QueueKeys:
         return f"{self._prefix}:enqueued:{check_name('job id', job_id)}"
 
     @property
+    def flows(self) -> str:
+        """Hash of the id of a job not finished yet to its dependents (``<queue token> <job id>`` pairs,
+        space separated): the jobs waiting for its outcome. Its field goes when that outcome is told them."""
+        return f"{self._prefix}:flows"
+
+    def flow(self, job_id: str) -> str:
+        """Hash of a dependent's record: its parked message until it is released, how many parents it still
+        waits for, its parents, how their results feed it; kept until its result expires."""
+        return f"{self._prefix}:flow:{check_name('job id', job_id)}"
+
+    def parents(self, job_id: str) -> str:
+        """Hash of a dependent's parent ids to their outcomes (result envelopes), each written once, when
+        that parent's outcome is final (a duplicate delivery adds nothing)."""
+        return f"{self._prefix}:parents:{check_name('job id', job_id)}"
+
+    def dependents(self, job_id: str) -> str:
+        """String holding the dependents (as in ``flows``) of a job whose outcome was told them, until its
+        result expires: for its page, and to cancel downstream of it."""
+        return f"{self._prefix}:next:{check_name('job id', job_id)}"
+
+    @property
     def holders(self) -> str:
         """Sorted set of the slots of concurrency limits taken: ``<limit key>\\0<job id>``, all score 0."""
         return f"{self._prefix}:limits:holders"
@@ -267,7 +288,7 @@ class QueueKeys:
         what using the queue leaves, for as long as any of it lasts. A mere look at a queue records
         its shards, so that key alone is no sign that anything ever ran or waited there."""
         whole = [self.pending, self.state, self.scheduled, self.scheduled_messages, self.workers, self.trim]
-        whole += [self.deliveries, *self.buried_keys("failed"), *self.buried_keys("dead")]
+        whole += [self.deliveries, *self.buried_keys("failed"), *self.buried_keys("dead"), self.flows]
         whole += [*self.schedule_keys, *self.slots, self.rates, self.series, *self.finished_keys]
         return [*whole, self.marker, self.stats]
 

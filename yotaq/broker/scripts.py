@@ -84,3 +84,4 @@ class Scripts:
         self.tick: Script = _Script(client, SOURCES["tick"])
         self.trim: Script = _Script(client, SOURCES["trim"])
         self.unlease: Script = _Script(client, SOURCES["unlease"])
+        self.workflow: Script = _Script(client, SOURCES["workflow"])

@@ -12,6 +12,7 @@ from ..serializer import message_id
 from . import commands
 from .commands import ScheduleRecord
 from .connection import Client, OwnClient, transaction
+from .flows import Flow, belief, part_keys, with_actual
 from .keys import KINDS, FleetKeys, QueueKeys
 from .scripts import Scripts
 
@@ -153,10 +154,18 @@ class Upkeep:
         """
         held = cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
         ids = [message_id(message) for message in held]
+        # What each job's dependents are, for one that is set aside to tell them (the script checks)
+        dependents = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.flows, ids))) if ids else []
+        parts = [with_actual(Flow(after=True), actual) for actual in dependents]
         script_keys = [keys.workers, self.fleet(keys).alive, keys.active(worker), keys.pending, keys.state]
         script_keys += [keys.deliveries, keys.stats, *keys.buried_keys("dead"), *keys.slots]
         script_keys += [keys.result(job_id) for job_id in ids]
+        script_keys += [
+            keys.flows,
+            *(key for job_id, part in zip(ids, parts, strict=True) for key in part_keys(keys, job_id, part)),
+        ]
         args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
+        args.append("\n".join(belief(part) for part in parts))
         args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None

@@ -25,6 +25,7 @@ from ..queue import Queue
 from ..server import serve
 from ..supervisor import Supervisor
 from ..worker import Worker
+from ..workflows import links_of
 from .hooks import load_hooks
 from .parser import DEFAULT_QUEUE, DEFAULT_REDIS_URL, parser
 
@@ -198,6 +199,12 @@ def _job(queue: Queue, job_id: str) -> None:
     if status is Status.NOT_FOUND:
         raise ConfigurationError(f"no job {job_id} on queue {queue.name!r} (never enqueued, or expired)")
     print(f"job {job_id} on {queue.name}: {status}")
+    links = links_of(queue, job_id)
+    if links.parents:
+        over = f" ({links.parents_over} of {len(links.parents)} over)"
+        print("parents: " + " ".join(f"{parent} ({name})" for name, parent in links.parents) + over)
+    if links.dependents:
+        print("dependents: " + " ".join(f"{dependent} ({name})" for name, dependent in links.dependents))
     if status is Status.DONE:
         print(f"result: {job.result(timeout=0)!r}")
     elif status in (Status.FAILED, Status.DEAD):

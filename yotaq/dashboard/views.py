@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from .. import monitor, outcomes
 from ..broker import Broker
@@ -19,6 +20,7 @@ from ..exceptions import InvalidMessage, JobCancelled, JobFailed, ResultTimeout,
 from ..info import Buried, QueueInfo
 from ..job import Status
 from ..queue import Queue
+from ..workflows import links_of
 
 DISCOVERY_TTL_S = 5.0  # how long a SCAN for queues is reused
 SERIES_TTL_S = 4.0  # how long a read of a queue's series (up to 3600 fields) is reused, by every page open
@@ -239,6 +241,7 @@ class Board:
             "finished": status in FINISHED,
             "requeue_kind": record[0] if record is not None and status in (Status.FAILED, Status.DEAD) else None,
             "cancellable": status in CANCELLABLE,
+            "links": _links(queue, job_id),
         }
 
 
@@ -246,6 +249,17 @@ def recorded_by(envelope: bytes) -> str | None:
     """The worker a result envelope (``yr1 <kind> <by> ...``) says recorded it (not checked: a name shown)."""
     parts = envelope.split(b" ", 3)
     return parts[2].decode(errors="replace")[:200] if len(parts) == 4 and parts[0] == b"yr1" else None
+def _links(queue: Queue, job_id: str) -> dict[str, Any]:
+    """Its parents and dependents, each with its page, and how many of its parents are over."""
+    links = links_of(queue, job_id)
+
+    def listed(jobs: list[tuple[str, str]]) -> list[dict[str, str]]:
+        return [
+            {"queue": name, "id": other, "href": "/job?" + urlencode({"queue": name, "id": other})}
+            for name, other in jobs
+        ]
+
+    return {"parents": listed(links.parents), "dependents": listed(links.dependents), "over": links.parents_over}
 
 
 def counts(info: QueueInfo) -> dict[str, int]:

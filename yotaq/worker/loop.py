@@ -217,7 +217,7 @@ class Worker(Stopping):
             self._loop_concurrently(watcher, maintenance)
             return
         while not self._stopping:
-            if self.burst and self._until_done(lambda: self.broker.waiting(self.queues)) == 0:
+            if self.burst and self._burst_over():
                 return
             try:
                 self._lease(watcher)
@@ -242,7 +242,7 @@ class Worker(Stopping):
         watcher.on_work = pool.work_came
         while not self._stopping or pool.busy():
             if not self._stopping and pool.free():
-                if self.burst and not pool.busy() and self._until_done(lambda: self.broker.waiting(self.queues)) == 0:
+                if self.burst and not pool.busy() and self._burst_over():
                     return
                 try:
                     self._lease(watcher, size=pool.free(), wait=not pool.busy())
@@ -302,6 +302,11 @@ class Worker(Stopping):
         self._turn += 1
         in_turn = [group[(self._turn + i) % len(group)] for group in self._groups for i in range(len(group))]
         return [keys for keys in in_turn if self._shards.ready(keys)]
+
+    def _burst_over(self) -> bool:
+        """Whether a burst run has nothing left: recording outcomes first, as that may release dependents."""
+        self._until_done(self._send_acks)
+        return self._until_done(lambda: self.broker.waiting(self.queues)) == 0
 
     def _send_acks(self, *, every_queue: bool = False) -> None:
         """Acknowledge the finished tasks now, one script call per queue. Those of a queue whose node

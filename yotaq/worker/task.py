@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, TypeVar
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..broker.broker import shown
+from ..broker.flows import NO_FLOW, Flow
 from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache, name_of
@@ -21,6 +22,7 @@ from ..hooks import Hooks
 from ..info import Buried
 from ..job import Options, seconds_to_ms
 from .batch import Batch
+from .depends import ParentFailed, fed, flow_of
 from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class Begun(NamedTuple):
     options: Options
     current: CurrentJob
     started: float  # time.perf_counter()
+    flow: Flow = NO_FLOW  # its part in a workflow
 
 
 class StopNow(Interrupted):
@@ -129,7 +132,13 @@ class TaskHandler:
         """Read a leased message and get its task ready to run; None when it was set aside unrun."""
         try:
             task = serializer.decode(message, self._secret, keys.queue, self._functions)
-            options = _DEFAULTS.replace(**task.options)
+            flow, task_options = flow_of(task.options)
+            options = _DEFAULTS.replace(**task_options)
+            if flow.after:
+                task = fed(self._broker, keys, task, self._secret)
+        except ParentFailed as failed:
+            self._cancelled(keys, message, task.id, options, str(failed), flow)
+            return None
         except (InvalidMessage, ConfigurationError) as exc:
             record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
             self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc), leased=True)
@@ -138,11 +147,11 @@ class TaskHandler:
         report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)
         current = CurrentJob(task.id, keys.queue, task.attempt, report)
         self._hooks.before_task(current)
-        return Begun(keys, message, task, options, current, time.perf_counter())
+        return Begun(keys, message, task, options, current, time.perf_counter(), flow)
 
     def end(self, begun: Begun, value: Any, raised: BaseException | None) -> None:
         """Record how a task ended: it returned ``value``, or raised ``raised``."""
-        keys, message, task, options, current, started = begun
+        keys, message, task, options, current, started, flow = begun
         elapsed = time.perf_counter() - started
         self._batch.finish(task.id, elapsed)
         failure = raised
@@ -152,7 +161,7 @@ class TaskHandler:
         elif isinstance(raised, TaskCancelled):
             self._hooks.after_task(current, "cancelled", None, elapsed)
             what = shown(self._worker, round(elapsed * 1000), name_of(task.fn))
-            self._cancelled(keys, message, task.id, options, what)
+            self._cancelled(keys, message, task.id, options, "cancelled while it ran", flow, what)
             return
         if failure is None:
             kind, envelope = outcomes.encode_result(
@@ -166,7 +175,7 @@ class TaskHandler:
                 logger.debug("job %s done in %.6f s", task.id, elapsed)
                 ran_ms = round(elapsed * 1000)
                 what = shown(self._worker, ran_ms, name_of(task.fn))
-                ack = Ack(task.id, envelope, options.result_ttl_ms, ran_ms, what)
+                ack = Ack(task.id, envelope, options.result_ttl_ms, ran_ms, what, flow)
                 if len(envelope) > LARGE_RESULT_BYTES:
                     self._record("done", task.id, lambda: self._acknowledge_alone(keys, message, ack, options))
                     return
@@ -223,15 +232,23 @@ class TaskHandler:
             "retried", task.id, lambda: self._broker.retry(keys, self._worker, message, retry, task.id, delay_ms)
         )
 
-    def _cancelled(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, what: str) -> None:
-        logger.warning("job %s cancelled while it ran", job_id)
-        outcome = ("cancelled", "cancelled while it ran")
-        _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker)
+    def _cancelled(
+        self,
+        keys: QueueKeys,
+        message: bytes,
+        job_id: str,
+        options: Options,
+        reason: str,
+        flow: Flow,
+        what: str = "- - -",
+    ) -> None:
+        logger.warning("job %s cancelled: %s", job_id, reason)
+        _, envelope = outcomes.encode_result(job_id, ("cancelled", reason), self._secret, keys.queue, self._worker)
         worker, ttl_ms = self._worker, options.result_ttl_ms
         self._record(
             "cancelled",
             job_id,
-            lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms, what),
+            lambda: self._broker.record_cancelled(keys, worker, message, job_id, envelope, ttl_ms, what, flow),
         )
 
     def cancel(self, job_id: str) -> None:

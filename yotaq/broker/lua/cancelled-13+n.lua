@@ -5,15 +5,26 @@
   KEYS[4] stats hash   KEYS[5] the job's result list
   KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
   KEYS[9] pending list
-  KEYS[10] done sorted set   KEYS[11] cancelled sorted set   KEYS[12] finished jobs hash
+  KEYS[10] done sorted set   KEYS[11] cancelled sorted set   KEYS[12] finished jobs hash   KEYS[13] flows hash
+  KEYS[14...] the job's part in a workflow, as the caller believes it (include/flows.lua: flow_part)
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] the result envelope   ARGV[4] how long it is kept (ms)
   ARGV[5] what is shown of it once cancelled: '<worker> <ran ms> <function>'
-  Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes).
+  ARGV[6] what the caller believes of the job's part in a workflow ('' for none)
+  A job cancelled by request told its dependents then (cancel-14+n.lua); one a worker records cancelled
+  unrun, because a parent of it failed, tells them here.
+  Returns: 1, or 0 when the message was no longer leased by this worker (nothing changes), or
+  {its flows field} when its dependents are not as the caller believes (nothing changes).
 ]]
 --@include now_ms
 --@include job_id
 --@include limits
+--@include flows
 --@include finished
+local part = flow_part(ARGV[6], 14)
+local actual = redis.call('HGET', KEYS[13], ARGV[2])
+if not belief_holds(part, actual) then
+  return {actual}
+end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
@@ -27,4 +38,8 @@ redis.call('PEXPIRE', KEYS[5], ARGV[4])
 local now = now_ms()
 list_finished({done = KEYS[10], cancelled = KEYS[11], jobs = KEYS[12]}, 'cancelled', {ARGV[2]},
   {now + tonumber(ARGV[4])}, {ARGV[5]}, now)
+fan_in(part, actual, ARGV[2], ARGV[3], 'cancelled', ARGV[4], now)
+if actual then
+  redis.call('HDEL', KEYS[13], ARGV[2])
+end
 return 1

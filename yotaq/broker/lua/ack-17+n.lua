@@ -14,12 +14,15 @@
   KEYS[13 + i] the result list of the i-th job acknowledged
   KEYS[14 + n] done sorted set   KEYS[15 + n] cancelled sorted set   KEYS[16 + n] finished jobs hash
   (n: how many jobs are acknowledged; see include/finished.lua)
+  KEYS[17 + n] flows hash, then the keys of each job's part in a workflow, in order, as the caller
+  believes it (include/flows.lua: flow_part)
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[4] how long the acknowledged tasks ran, in all (ms)
   ARGV[4 + i] the result envelope of the i-th job acknowledged
   ARGV[4 + n + i] what is shown of it once done: '<worker> <ran ms> <function>'
+  ARGV[4 + 2n + i] what the caller believes of the i-th job's part in a workflow ('' for none)
   The broker sends at most 1,000 acknowledgements and asks for at most 1,000 leases per call
   (ACK_CHUNK): unpack() below holds about 8,000 values.
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
@@ -28,12 +31,15 @@
   Returns: {the positions (1-based) of the jobs no longer leased by this worker (reaped and given
   to another worker: nothing changes for those), the messages leased, oldest first, the positions
   among them of those whose job is not pending, the positions of the jobs acknowledged before
-  with this very outcome (an earlier call went through but its reply was lost: nothing changes)}
+  with this very outcome (an earlier call went through but its reply was lost: nothing changes),
+  the jobs whose dependents are not as the caller believes: {position, their flows field, ...} (when
+  there are any, nothing at all changes, nothing is leased: the caller calls again)}
 ]]
 --@include now_ms
 --@include job_id
 --@include limits
 --@include finished
+--@include flows
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
   waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11],
   marker = KEYS[13]}
@@ -43,6 +49,23 @@ for id in string.gmatch(ARGV[1], '%S+') do
 end
 for ttl in string.gmatch(ARGV[2], '%S+') do
   ttls[#ttls + 1] = ttl
+end
+-- Workflows first, before anything changes: one HMGET for the whole batch tells which jobs have
+-- dependents waiting, and whether the caller passed their keys.
+local flows_key, parts, actuals, wrong = KEYS[17 + #ids], {}, {}, {}
+if #ids > 0 then
+  actuals = redis.call('HMGET', flows_key, unpack(ids))
+  local at = 18 + #ids
+  for i = 1, #ids do
+    parts[i], at = flow_part(ARGV[4 + 2 * #ids + i], at)
+    if not belief_holds(parts[i], actuals[i]) then
+      wrong[#wrong + 1] = i
+      wrong[#wrong + 1] = actuals[i]
+    end
+  end
+  if #wrong > 0 then
+    return {{}, {}, {}, {}, wrong}
+  end
 end
 -- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
 -- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
@@ -103,6 +126,18 @@ if #done > 0 then
   redis.call('HDEL', KEYS[3], unpack(done_ids))
   redis.call('HDEL', KEYS[4], unpack(done_ids))
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
+  local told, now = {}, now_ms()
+  for _, i in ipairs(done) do
+    if parts[i].own or actuals[i] then
+      fan_in(parts[i], actuals[i], ids[i], ARGV[4 + i], 'done', ttls[i], now)
+      if actuals[i] then
+        told[#told + 1] = ids[i]
+      end
+    end
+  end
+  if #told > 0 then
+    redis.call('HDEL', flows_key, unpack(told))
+  end
   -- The last hour, second by second, for dashboards: one field per second of the hour, overwritten
   -- an hour later, so the hash never holds more than 3600 fields.
   local second = tonumber(redis.call('TIME')[1])
@@ -113,7 +148,7 @@ if #done > 0 then
   end
   redis.call('HSET', KEYS[12], field, second .. ' ' .. (count + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
   count_minute(KEYS[12], second, #done_ids, tonumber(ARGV[4]))
-  local now, n, expiries, shown = now_ms(), #ids, {}, {}
+  local n, expiries, shown = #ids, {}, {}
   for k, i in ipairs(done) do
     expiries[k], shown[k] = now + tonumber(ttls[i]), ARGV[4 + n + i]
   end
@@ -158,4 +193,4 @@ end
 if #activated > 0 then
   redis.call('HSET', KEYS[3], unpack(activated))
 end
-return {lost, messages, unknown, already}
+return {lost, messages, unknown, already, {}}

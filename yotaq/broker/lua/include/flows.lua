@@ -1,0 +1,86 @@
+-- Workflows. A dependent waits in Redis, parked: its record (a hash: its message, how many parents it
+-- still waits for, ...) and its parents' outcomes (a hash: parent id -> result envelope, each written
+-- once). A job that dependents wait for has a field in its queue's flows hash: its dependents, as
+-- '<queue token> <job id>' pairs. The script that records a job's final outcome tells its dependents
+-- (fan_in), in the same atomic step: the last parent's releases a dependent onto its queue, and so
+-- does the first parent that failed (unless the dependent allows failures): its worker then records
+-- it cancelled, naming that parent, without running it.
+-- The caller passes what it believes a job's dependents are, with their keys; a script first checks
+-- that belief against the flows hash (check_flows), and changes nothing when it is wrong, returning
+-- what the hash holds so that the caller can call again with the right keys.
+
+-- A job's part of a script's KEYS, from `at` on, by what the caller believes ('<after> <dependents>':
+-- after is '1' when the job is itself a dependent, whose own record and parents' outcomes are kept as
+-- long as its result from now on). Returns the part and the index of the first key after it.
+-- part: {after = bool, dependents = the pairs string, own = {record, parents} or nil, next = key or nil,
+--        deps = {{id, record, parents, pending, state, scheduled, scheduled_messages, marker}, ...}}
+local function flow_part(belief, at)
+  local after, dependents = string.match(belief or '', '^(%d) ?(.*)$')
+  local part = {after = after == '1', dependents = dependents or '', deps = {}}
+  if part.after then
+    part.own = {record = KEYS[at], parents = KEYS[at + 1]}
+    at = at + 2
+  end
+  if part.dependents ~= '' then
+    part.next = KEYS[at]
+    at = at + 1
+    for id in string.gmatch(part.dependents, '%S+ (%S+)') do
+      part.deps[#part.deps + 1] = {id = id, record = KEYS[at], parents = KEYS[at + 1], pending = KEYS[at + 2],
+        state = KEYS[at + 3], scheduled = KEYS[at + 4], scheduled_messages = KEYS[at + 5], marker = KEYS[at + 6]}
+      at = at + 7
+    end
+  end
+  return part, at
+end
+
+-- Whether the caller's belief about a job's dependents holds: `actual` is its field in the flows hash
+-- (false when none: nobody waits for it, or they were told already, when nothing is to be done).
+local function belief_holds(part, actual)
+  return not actual or actual == part.dependents
+end
+
+-- Put a parked dependent on its queue: pending, or scheduled when it has a time or a delay of its own
+-- (from its release on) and `now_too` is false. Nothing when it was released or cancelled before.
+local function release(d, now_too, now)
+  local message, at, delay = unpack(redis.call('HMGET', d.record, 'message', 'at', 'delay'))
+  if not message then
+    return
+  end
+  redis.call('HDEL', d.record, 'message')
+  local run_at = tonumber(at) or (tonumber(delay) and now + tonumber(delay))
+  if run_at and run_at > now and not now_too then
+    redis.call('ZADD', d.scheduled, run_at, d.id)
+    redis.call('ZADD', d.marker, 'LT', run_at, 's')
+    redis.call('HSET', d.scheduled_messages, d.id, message)
+    redis.call('HSET', d.state, d.id, 'scheduled')
+  else
+    redis.call('RPUSH', d.pending, message)
+    redis.call('HSET', d.state, d.id, 'pending')
+  end
+end
+
+-- Tell a job's dependents its final outcome: `envelope`, of `kind` (done, failed, dead, cancelled), once
+-- per dependent whatever the deliveries; `actual` is its field in the flows hash (false: nothing to tell).
+-- The caller drops that field. Its dependents are kept as long as its result (`ttl` ms), for its page.
+local function fan_in(part, actual, id, envelope, kind, ttl, now)
+  if part.own then
+    redis.call('PEXPIRE', part.own.record, ttl)
+    redis.call('PEXPIRE', part.own.parents, ttl)
+  end
+  if not actual then
+    return
+  end
+  for _, d in ipairs(part.deps) do
+    if redis.call('HSETNX', d.parents, id, envelope) == 1 then
+      local left = redis.call('HINCRBY', d.record, 'waiting', -1)
+      if left < 0 then -- the dependent is long over and its record gone: leave nothing behind
+        redis.call('DEL', d.record, d.parents)
+      elseif left == 0 then
+        release(d, false, now)
+      elseif kind ~= 'done' and redis.call('HGET', d.record, 'allow') ~= '1' then
+        release(d, true, now)
+      end
+    end
+  end
+  redis.call('SET', part.next, part.dependents, 'PX', ttl)
+end
