@@ -249,6 +249,8 @@ def recorded_by(envelope: bytes) -> str | None:
     """The worker a result envelope (``yr1 <kind> <by> ...``) says recorded it (not checked: a name shown)."""
     parts = envelope.split(b" ", 3)
     return parts[2].decode(errors="replace")[:200] if len(parts) == 4 and parts[0] == b"yr1" else None
+
+
 def _links(queue: Queue, job_id: str) -> dict[str, Any]:
     """Its parents and dependents, each with its page, and how many of its parents are over."""
     links = links_of(queue, job_id)
