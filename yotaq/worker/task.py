@@ -13,8 +13,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
-from ..broker.broker import shown
 from ..broker.flows import NO_FLOW, Flow
+from ..broker.leases import shown
 from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache, name_of

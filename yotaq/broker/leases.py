@@ -1,0 +1,251 @@
+"""A worker's calls: lease (batched with the acknowledgements of what it finished, or one blocking
+wait), retry, set aside, give back; ``Leasing`` is mixed into ``Broker``."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+
+from ..exceptions import BrokerError, RedisUnavailable
+from ..info import Buried
+from .connection import Client, OwnClient
+from .flows import NO_FLOW, Flow, belief, part_keys, with_actual
+from .keys import QueueKeys
+
+if TYPE_CHECKING:
+    from .scripts import Scripts
+
+T = TypeVar("T")
+
+# The most jobs one ack script call acknowledges, and the most it leases: Lua's unpack() holds about
+# 8,000 values, and the script unpacks two per leased job; a worker with more in flight takes several calls.
+ACK_CHUNK = 1_000
+END_TRIES_S = 1.0  # how long ``end_wait`` tries to end a wait that is about to begin
+END_RETRY_S = 0.001
+DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024  # Redis's default proto-max-bulk-len
+
+MAX_SHOWN_FUNCTION = 200  # characters of a function's name kept with a finished job
+
+
+class Ack(NamedTuple):
+    """A finished task's acknowledgement: its result envelope, and how long to keep it."""
+
+    job_id: str
+    envelope: bytes
+    result_ttl_ms: int
+    ran_ms: int  # how long the task ran
+    shown: str = "- - -"  # what the list of done jobs shows of it: '<worker> <ran ms> <function>' (``shown``)
+    flow: Flow = NO_FLOW  # its part in a workflow, as its message says
+
+
+def shown(worker: str, ran_ms: int, function: str) -> str:
+    """What the lists of finished jobs keep of one (``QueueKeys.finished_jobs``): its worker, how long it
+    ran and its function, one word each but the function, last, cut to ``MAX_SHOWN_FUNCTION``."""
+    return f"{worker} {ran_ms} {function[:MAX_SHOWN_FUNCTION] or '-'}"
+
+
+class Leases(NamedTuple):
+    """What ``ack_and_lease`` did: the jobs it could not acknowledge, and what it leased."""
+
+    lost: list[str]  # ids of jobs acknowledged but no longer leased by this worker: nothing recorded
+    messages: list[bytes]  # leased, oldest first
+    unknown: list[int]  # indexes in messages of those whose job is not pending here: set them aside unrun
+
+
+class Leasing:
+    """The calls a worker makes for its leases, for ``Broker``."""
+
+    _scripts: Scripts
+    client: Client
+    cluster: bool
+
+    if TYPE_CHECKING:
+
+        def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
+
+        def _wait(self, command: Callable[[Client], T], timeout_s: float) -> T: ...
+
+        def longest_wait_s(self, timeout_s: float) -> float: ...
+
+    def ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
+        """Acknowledge finished jobs and lease up to ``size`` more (``ACK_CHUNK`` at most), in one script
+        call for up to ``ACK_CHUNK`` acknowledgements, one more for each ``ACK_CHUNK`` beyond. Should a
+        call fail part way, sending all of them again is safe: those already acknowledged are left as
+        they are."""
+        lost: list[str] = []
+        while len(acks) > ACK_CHUNK:
+            lost += self._ack_and_lease(keys, worker, acks[:ACK_CHUNK], 0).lost
+            acks = acks[ACK_CHUNK:]
+        leases = self._ack_and_lease(keys, worker, acks, min(size, ACK_CHUNK))
+        return leases._replace(lost=lost + leases.lost) if lost else leases
+
+    def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
+        fixed = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
+        fixed += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
+        fixed += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
+        fixed += [keys.result(ack.job_id) for ack in acks]
+        fixed += keys.finished_keys
+        ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
+        fixed_args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
+        fixed_args += [ack.shown for ack in acks]
+        while True:
+            script_keys = [*fixed, keys.flows, *(key for ack in acks for key in part_keys(keys, ack.job_id, ack.flow))]
+            args = [*fixed_args, *(belief(ack.flow) for ack in acks)]
+            send = functools.partial(self._scripts.ack, script_keys, args)
+            lost, messages, unknown, _, wrong = self._call(send, own=True, write=bool(acks))
+            if not wrong:
+                return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
+            # Dependents were added to a job since its message was made: nothing changed, call again.
+            acks = list(acks)
+            for n in range(0, len(wrong), 2):
+                ack = acks[wrong[n] - 1]
+                acks[wrong[n] - 1] = ack._replace(flow=with_actual(ack.flow, wrong[n + 1]))
+
+    def held(self, keys: QueueKeys, worker: str) -> list[bytes]:
+        """The messages ``worker`` has leased and not acknowledged, oldest first."""
+        return cast(list[bytes], self._call(lambda c: c.lrange(keys.active(worker), 0, -1)))
+
+    def max_argument_bytes(self) -> int:
+        """The largest argument Redis takes (its ``proto-max-bulk-len``): it refuses a larger one by
+        closing the connection, which looks like an outage. Redis's default where ``CONFIG GET`` is
+        refused (as managed services do)."""
+        try:
+            reply = self._call(lambda c: c.config_get("proto-max-bulk-len"))
+        except BrokerError:
+            return DEFAULT_MAX_BULK_BYTES
+        value = next(iter(reply.values()), None) if isinstance(reply, dict) else None
+        return int(value) if value is not None and str(value).isdigit() else DEFAULT_MAX_BULK_BYTES
+
+    def ping(self) -> None:
+        """Whether Redis answers: returns if it does, raises ``RedisUnavailable`` if not."""
+        self._call(lambda c: c.ping(), own=True)
+
+    def lease_blocking(
+        self, keys: QueueKeys, worker: str, timeout_s: float, blocked: Callable[[int | None], None] | None = None
+    ) -> Leases:
+        """Wait in Redis up to ``timeout_s`` for a message and lease it (none leased when none came).
+
+        ``blocked`` is told the id of the connection that waits before the wait, and None after: another
+        thread may end the wait early with ``unblock`` (not on a Redis Cluster, whose pooled client has
+        no one connection to name).
+        """
+        active = keys.active(worker)
+        wait_s = self.longest_wait_s(timeout_s)
+
+        def lease(client: Client) -> Leases:
+            if blocked is not None and isinstance(client, OwnClient):
+                blocked(client.id())
+            try:
+                message = cast(bytes | None, client.blmove(keys.pending, active, wait_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
+            finally:
+                if blocked is not None:
+                    blocked(None)
+            if message is None:
+                return Leases([], [], [])
+            # BLMOVE can only move: the job's state follows, in a second call
+            script_keys = [keys.state, active, keys.pending, keys.holders, keys.waiting, keys.waiting_messages]
+            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages, keys.deliveries, keys.marker]
+            known = self._scripts.activate(script_keys, [message], client=client)
+            return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
+
+        return self._wait(lease, wait_s)
+
+    def unblock(self, connection_id: int) -> bool:
+        """End the blocking wait of connection ``connection_id`` now, as if it had timed out; whether it
+        was waiting."""
+        return bool(self._call(lambda c: c.client_unblock(connection_id)))
+
+    def end_wait(self, blocked_on: Callable[[], int | None]) -> None:
+        """End the wait in Redis of the connection ``blocked_on()`` names (a wait's ``blocked`` callback
+        keeps it), if any. That connection may be between being named and sending its wait: an unblock
+        that finds it not yet waiting is tried again, until the wait is over or ``END_TRIES_S`` passed."""
+        deadline = time.monotonic() + END_TRIES_S
+        while (connection_id := blocked_on()) is not None and time.monotonic() < deadline:
+            try:
+                if self.unblock(connection_id):
+                    return
+            except RedisUnavailable:
+                return  # the wait ends with the outage
+            time.sleep(END_RETRY_S)
+
+    def wait_for_pending(self, keys: QueueKeys, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there.
+
+        ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
+        it was, and workers blocked on the same list with a real lease are still served.
+        """
+        wait_s = self.longest_wait_s(timeout_s)
+        found = self._wait(lambda c: c.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT"), wait_s)  # type: ignore[arg-type]
+        return found is not None
+
+    def any_pending(self, queues: Sequence[QueueKeys]) -> bool:
+        def count(client: Client) -> int:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.llen(keys.pending)
+                return sum(pipe.execute())
+
+        return self._call(count) > 0
+
+    def waiting(self, queues: Sequence[QueueKeys]) -> int:
+        """How many jobs are pending, scheduled or waiting for a slot of their limit on these queues."""
+
+        def count(client: Client) -> int:
+            with client.pipeline(transaction=False) as pipe:
+                for keys in queues:
+                    pipe.llen(keys.pending)
+                    pipe.zcard(keys.scheduled)
+                    pipe.zcard(keys.waiting)
+                return sum(pipe.execute())
+
+        return self._call(count)
+
+    def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
+        """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
+        script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
+        script_keys += [*keys.slots, keys.pending, keys.marker]
+        args: list[Any] = [message, retry, job_id, delay_ms]
+        return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
+
+    def bury(
+        self,
+        keys: QueueKeys,
+        worker: str,
+        message: bytes,
+        record_id: str,
+        *,
+        kind: Buried,
+        envelope: bytes,
+        record_ttl_ms: int,
+        result_ttl_ms: int,
+        claimed_id: str = "",
+        flow: Flow = NO_FLOW,
+    ) -> bool:
+        """Set a leased message aside for good as ``kind``, under ``record_id``, with its outcome
+        ``envelope`` (which says why), and tell its dependents (as believed: ``flow``). For a message
+        that cannot be trusted, ``claimed_id`` is the job id in its header: that job's state goes back
+        to what it was before this lease. False if it was no longer leased by ``worker``."""
+        counter = "failed" if kind == "failed" else "invalid"
+        flow = flow._replace(after=True)  # its own record, if it has one, expires with it
+        while True:
+            script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
+            script_keys += [*keys.buried_keys(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
+            script_keys += [keys.flows, *part_keys(keys, record_id, flow)]
+            args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
+            args.append(belief(flow))
+            reply = self._call(functools.partial(self._scripts.bury, script_keys, args), write=True)
+            if not isinstance(reply, list):
+                return bool(reply)
+            flow = with_actual(flow, reply[0] if reply else None)
+
+    def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
+        """Give back leased messages not started, to the head of the queue; how many were still leased."""
+        script_keys = [keys.active(worker), keys.pending, keys.state, *keys.slots]
+        return int(self._call(lambda c: self._scripts.unlease(script_keys, list(messages), client=c)))
+
+    def release(self, keys: QueueKeys, worker: str) -> int:
+        """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
+        script_keys = [keys.workers, keys.active(worker), keys.pending, keys.state, *keys.slots]
+        return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))
