@@ -8,10 +8,10 @@ job.result(timeout=10)                 # (3, 1)
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
-from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
 from .broker import connect
 from .current import CurrentJob, current_job
 from .exceptions import (
@@ -37,7 +37,13 @@ from .worker import Worker
 from .workflows import Call
 
 if TYPE_CHECKING:
+    from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
     from .executor import Executor, JobFuture
+
+_LAZY = {  # imported when used: a worker, or a producer that does not use them, has no need of them
+    **dict.fromkeys(("Executor", "JobFuture"), "executor"),
+    **dict.fromkeys(("AsyncJob", "AsyncQueue", "AsyncTaskFunction", "AsyncWithOptions"), "aio"),
+}
 
 __all__ = [
     "AsyncGroup",
@@ -80,10 +86,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Executor", "JobFuture"):  # imported when used: a worker has no need of it
-        from . import executor
-
-        return getattr(executor, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in exceptions.DEPRECATED_NAMES:
         return exceptions.deprecated(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

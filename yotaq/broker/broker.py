@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
@@ -30,7 +30,9 @@ from .leases import Leasing
 from .reads import Reads
 from .scripts import Scripts
 from .upkeep import Upkeep
-from .watch import ResultWatch
+
+if TYPE_CHECKING:
+    from .watch import ResultWatch
 
 T = TypeVar("T")
 
@@ -202,6 +204,8 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         """Wait for the results of many jobs at once, in one blocking read per Redis node: their result
         lists (``QueueKeys.result``) given to the watch's ``watch``, each told to ``on_result`` (see
         ``watch.ResultWatch``)."""
+        from .watch import ResultWatch  # (imported when used: no worker needs it)
+
         return ResultWatch(self.client, on_result)
 
     def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:

@@ -1,0 +1,28 @@
+"""Features hang off one task's path and are imported only when used (issue 28): a process that enqueues a
+task and runs it in a burst worker loads none of them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+UNUSED = ("yotaq.aio", "yotaq.broker.aio", "yotaq.executor", "yotaq.broker.watch", "yotaq.dashboard", "yotaq.metrics")
+
+_SCRIPT = """
+import sys, yotaq
+queue = yotaq.Queue(yotaq.connect(sys.argv[1]), sys.argv[2])
+job = queue.enqueue(divmod, 7, 2)
+yotaq.Worker(queue.redis, [queue.name], burst=True).run()
+assert job.result(timeout=5) == (3, 1)
+print(" ".join(sorted(name for name in sys.modules if name.startswith("yotaq"))))
+"""
+
+
+def test_one_task_enqueued_and_run_in_a_burst_worker_imports_no_feature_it_does_not_use(redis_url, queue_name):
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, redis_url, queue_name], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = done.stdout.split()
+    assert "yotaq.worker.loop" in loaded  # (the check sees what was imported)
+    assert [name for name in loaded if name.startswith(UNUSED)] == []
