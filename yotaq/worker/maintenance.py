@@ -111,7 +111,8 @@ class Maintenance:
         if not self._broker.cluster:
             self._broker.end_wait(lambda: self._time_waits_on)
             for thread in self._waiting_threads[1:]:
-                thread.join(MAX_WAIT_S)
+                if thread.is_alive():  # (a worker that never reached Redis never started it)
+                    thread.join(MAX_WAIT_S)
 
     def beat(self) -> None:
         """Register this worker, or push its liveness deadline forward (``Heart.beat``)."""
