@@ -90,6 +90,10 @@ class Batch:
                 self._first_ack_at = time.monotonic()
             self._acks.setdefault(keys, []).append(ack)
 
+    def unsent(self) -> bool:
+        """Whether any acknowledgement waits to be sent."""
+        return bool(self._acks)
+
     def acks_due(self) -> bool:
         """Whether the oldest unsent acknowledgement has waited ``ACK_DELAY_S``."""
         return bool(self._acks) and time.monotonic() - self._first_ack_at >= ACK_DELAY_S
