@@ -55,6 +55,43 @@ def raise_in(ident: int, exc: type[BaseException] | None) -> None:
 
 
 Outcome = tuple[Begun, Any, BaseException | None]
+_CHECKS = 100  # turns of a loop, each a point where a thread takes an exception raised in it
+
+
+RESIGNAL_S = 0.01  # an interruption not yet taken by its thread is raised again this often
+_REACHED: set[int] = set()  # the threads that the interruption raised last in them has reached
+
+
+class _Settled(BaseException):
+    """Raised by a thread in itself once its task has ended, to let through an interruption on its way."""
+
+
+class _Reaching(BaseException):
+    """Notes, as it is raised in its thread, that it got there: until then it is raised again, as another
+    thread taking its own resets the interpreter's flag that tells threads to look for theirs."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        _REACHED.add(threading.get_ident())
+
+
+class _TimeLimit(_Reaching, TimeLimitExceeded):
+    """``TimeLimitExceeded``, raised in a thread."""
+
+
+class _Cancel(_Reaching, TaskCancelled):
+    """``TaskCancelled``, raised in a thread."""
+
+
+class _Stop(_Reaching, StopNow):
+    """``StopNow``, raised in a thread (the worker stops at once)."""
+
+
+_RAISED: dict[type[BaseException], type[BaseException]] = {
+    TimeLimitExceeded: _TimeLimit,
+    TaskCancelled: _Cancel,
+    StopNow: _Stop,
+}
 
 
 @dataclass
@@ -67,6 +104,8 @@ class _Call:
     interruption: type[BaseException] | None = None
     since: float = 0.0
     next_at: float | None = None  # when the time-limit thread looks at it next
+    outstanding: bool = False  # raised in its thread, not taken there yet
+    again_at: float = 0.0  # when to raise it anew
 
     def __post_init__(self) -> None:
         self.next_at = self.deadline
@@ -126,12 +165,17 @@ class ThreadPool:
         """Whether ``take`` has something (an outcome, or a stuck task), without waiting."""
         return bool(self._outcomes or self._stuck)
 
-    def wait(self, timeout: float, *, for_work: bool) -> None:
-        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came."""
+    def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0) -> None:
+        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while others
+        run, up to ``gather_s`` more for more of them to end, to lease for several threads at once."""
         with self._lock:
             self._outcome_ready.wait_for(
                 lambda: self._outcomes or self._stuck or (for_work and self._work_came) or self._closed, timeout
             )
+            if gather_s > 0 and self._outcomes and not self._stuck:
+                self._outcome_ready.wait_for(
+                    lambda: len(self._outcomes) >= self._handed or self._stuck or self._closed, gather_s
+                )
 
     def take(self) -> list[Outcome]:
         """The outcomes of the tasks that ended since the last look, in the order they ended."""
@@ -164,7 +208,8 @@ class ThreadPool:
         with self._lock:
             self._closed = True
             for call in self._calls.values():
-                raise_in(call.ident, StopNow)
+                call.interruption = StopNow
+                raise_in(call.ident, _Stop)
             self._limits_changed.notify_all()
             self._outcome_ready.notify_all()
         for _ in range(self._size):
@@ -207,24 +252,36 @@ class ThreadPool:
             except BaseException as exc:  # whatever a task raises is its outcome
                 value, raised = None, exc
         finally:
-            self._settle(call)
+            # Until it has gone through: an interruption can reach the thread at any call until then (even
+            # on entering _settle), and the thread must not serve another task with one on its way
+            while True:
+                try:
+                    self._settle(call)
+                    break
+                except BaseException:  # an interruption that reached it just as it ended: noted already
+                    continue
             reset_current(token)
         if call.interruption is not None and (raised is None or isinstance(raised, Exception)):
             return None, call.interruption()  # it swallowed its time limit (or cancel)
         return value, raised
 
     def _settle(self, call: _Call) -> None:
-        """The call is over: from here no interruption reaches its thread (one on its way is dropped)."""
-        while True:
+        """The call is over: from here no interruption is raised in its thread, and one on its way is let
+        through here (``_Settled`` takes its place: clearing it instead would leave the interpreter's flag
+        for it set, which sends every thread down a slower path for good, and a traced one into a loop)."""
+        with self._lock:
+            self._calls.pop(call.ident, None)
+            if call in self._stuck:
+                self._stuck.remove(call)
+            self._deadlines_changed(call)
+        while call.interruption is not None:
             try:
-                with self._lock:
-                    self._calls.pop(call.ident, None)
-                    raise_in(call.ident, None)
-                    if call in self._stuck:
-                        self._stuck.remove(call)
-                    self._deadlines_changed(call)
+                raise_in(call.ident, _Settled)  # in place of one on its way
+                for _ in range(_CHECKS):  # each turn of a loop looks for one
+                    pass
+            except _Settled:
                 return
-            except BaseException:  # an interruption that reached it just as it ended: noted already
+            except BaseException:  # the one on its way, just before: _Settled follows
                 continue
 
     # -- time limits ---------------------------------------------------------------------------
@@ -253,8 +310,15 @@ class ThreadPool:
                 self._on_outcome()
             call.next_at = None
             return
-        raise_in(call.ident, call.interruption)
-        call.next_at = min(now + REALARM_S, call.since + STUCK_THREAD_GRACE_S)
+        if call.outstanding and call.ident in _REACHED:
+            call.outstanding = False
+        if not call.outstanding and now >= call.again_at:  # the first, or REALARM_S after the last one taken
+            _REACHED.discard(call.ident)
+            call.outstanding, call.again_at = True, now + REALARM_S
+        if call.outstanding:
+            raise_in(call.ident, _RAISED[call.interruption])
+        wake = now + RESIGNAL_S if call.outstanding else call.again_at
+        call.next_at = min(wake, call.since + STUCK_THREAD_GRACE_S)
 
     def _deadlines_changed(self, changed: _Call) -> None:
         """``changed`` started or ended: tell the time-limit thread, and the watchdog, the earliest deadline
