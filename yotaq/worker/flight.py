@@ -12,6 +12,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from ..broker import QueueKeys
@@ -22,7 +24,7 @@ from .pool import AsyncPool
 from .shards import Shards
 from .stopping import Stopping
 from .task import Begun, StopNow, TaskHandler
-from .threads import STUCK_THREAD_GRACE_S, SharedWatchdog, ThreadPool
+from .threads import STUCK_THREAD_GRACE_S, ThreadPool
 from .timelimit import EXIT_STUCK, TaskCancelled, TaskRunner, Watchdog
 from .watch import QueueWatcher
 
@@ -231,6 +233,57 @@ class InFlight(Stopping):
                 if given := self._shards.give_back_strays(keys):
                     logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
         self._shards.reset()
+
+
+class SharedWatchdog:
+    """One watchdog armed by several (the main thread's runner, the time-limit thread): it is told the
+    earliest deadline of theirs, and the job of that deadline if it can be told one (``name_job``)."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self._watchdog = watchdog
+        self._name_job = getattr(watchdog, "name_job", None)
+        self._lock = threading.Lock()
+        self._armed: dict[int, tuple[float, str]] = {}  # by armer: (deadline, job id)
+        self._armers = 0
+
+    def armer(self) -> _Armer:
+        self._armers += 1
+        return _Armer(self, self._armers)
+
+    def arm(self, armer: int, seconds: float, job_id: str) -> None:
+        with self._lock:
+            self._armed[armer] = (time.monotonic() + seconds, job_id)
+            self._tell()
+
+    def disarm(self, armer: int) -> None:
+        with self._lock:
+            self._armed.pop(armer, None)
+            self._tell()
+
+    def _tell(self) -> None:
+        if not self._armed:
+            self._watchdog.disarm()
+            return
+        deadline, job_id = min(self._armed.values())
+        if self._name_job is not None:
+            self._name_job(job_id)
+        self._watchdog.arm(max(0.0, deadline - time.monotonic()))
+
+
+class _Armer:
+    """One armer's ``Watchdog`` of a ``SharedWatchdog``."""
+
+    def __init__(self, shared: SharedWatchdog, key: int) -> None:
+        self._shared, self._key, self._job = shared, key, ""
+
+    def name_job(self, job_id: str) -> None:
+        self._job = job_id
+
+    def arm(self, seconds: float) -> None:
+        self._shared.arm(self._key, seconds, self._job)
+
+    def disarm(self) -> None:
+        self._shared.disarm(self._key)
 
 
 def exit_replaced() -> None:

@@ -19,7 +19,6 @@ only a process that cannot replace itself (a thread that holds the GIL in C).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import inspect
 import logging
 import queue
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..current import reset_current, set_current
+from .interrupts import RAISED, REACHED, RESIGNAL_S, let_through, raise_in
 from .task import Begun, StopNow
 from .timelimit import (
     REALARM_S,
@@ -46,52 +46,7 @@ MAX_THREADS = 1_000
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
 
-_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
-
-
-def raise_in(ident: int, exc: type[BaseException] | None) -> None:
-    """Have the thread ``ident`` raise ``exc`` at its next bytecode (None: drop one on its way)."""
-    _set_async_exc(ctypes.c_ulong(ident), None if exc is None else ctypes.py_object(exc))
-
-
 Outcome = tuple[Begun, Any, BaseException | None]
-_CHECKS = 100  # turns of a loop, each a point where a thread takes an exception raised in it
-
-
-RESIGNAL_S = 0.01  # an interruption not yet taken by its thread is raised again this often
-_REACHED: set[int] = set()  # the threads that the interruption raised last in them has reached
-
-
-class _Settled(BaseException):
-    """Raised by a thread in itself once its task has ended, to let through an interruption on its way."""
-
-
-class _Reaching(BaseException):
-    """Notes, as it is raised in its thread, that it got there: until then it is raised again, as another
-    thread taking its own resets the interpreter's flag that tells threads to look for theirs."""
-
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
-        _REACHED.add(threading.get_ident())
-
-
-class _TimeLimit(_Reaching, TimeLimitExceeded):
-    """``TimeLimitExceeded``, raised in a thread."""
-
-
-class _Cancel(_Reaching, TaskCancelled):
-    """``TaskCancelled``, raised in a thread."""
-
-
-class _Stop(_Reaching, StopNow):
-    """``StopNow``, raised in a thread (the worker stops at once)."""
-
-
-_RAISED: dict[type[BaseException], type[BaseException]] = {
-    TimeLimitExceeded: _TimeLimit,
-    TaskCancelled: _Cancel,
-    StopNow: _Stop,
-}
 
 
 @dataclass
@@ -209,7 +164,7 @@ class ThreadPool:
             self._closed = True
             for call in self._calls.values():
                 call.interruption = StopNow
-                raise_in(call.ident, _Stop)
+                raise_in(call.ident, RAISED[StopNow])
             self._limits_changed.notify_all()
             self._outcome_ready.notify_all()
         for _ in range(self._size):
@@ -267,22 +222,14 @@ class ThreadPool:
 
     def _settle(self, call: _Call) -> None:
         """The call is over: from here no interruption is raised in its thread, and one on its way is let
-        through here (``_Settled`` takes its place: clearing it instead would leave the interpreter's flag
-        for it set, which sends every thread down a slower path for good, and a traced one into a loop)."""
+        through (``let_through``)."""
         with self._lock:
             self._calls.pop(call.ident, None)
             if call in self._stuck:
                 self._stuck.remove(call)
             self._deadlines_changed(call)
-        while call.interruption is not None:
-            try:
-                raise_in(call.ident, _Settled)  # in place of one on its way
-                for _ in range(_CHECKS):  # each turn of a loop looks for one
-                    pass
-            except _Settled:
-                return
-            except BaseException:  # the one on its way, just before: _Settled follows
-                continue
+        if call.interruption is not None:
+            let_through(call.ident)
 
     # -- time limits ---------------------------------------------------------------------------
 
@@ -310,13 +257,13 @@ class ThreadPool:
                 self._on_outcome()
             call.next_at = None
             return
-        if call.outstanding and call.ident in _REACHED:
+        if call.outstanding and call.ident in REACHED:
             call.outstanding = False
         if not call.outstanding and now >= call.again_at:  # the first, or REALARM_S after the last one taken
-            _REACHED.discard(call.ident)
+            REACHED.discard(call.ident)
             call.outstanding, call.again_at = True, now + REALARM_S
         if call.outstanding:
-            raise_in(call.ident, _RAISED[call.interruption])
+            raise_in(call.ident, RAISED[call.interruption])
         wake = now + RESIGNAL_S if call.outstanding else call.again_at
         call.next_at = min(wake, call.since + STUCK_THREAD_GRACE_S)
 
@@ -337,57 +284,6 @@ class ThreadPool:
             self._name_job(first.begun.task.id)
         assert first.deadline is not None
         self._watchdog.arm(max(0.0, first.deadline - time.monotonic()) + STUCK_THREAD_GRACE_S + REPLACE_MARGIN_S)
-
-
-class SharedWatchdog:
-    """One watchdog armed by several (the main thread's runner, the time-limit thread): it is told the
-    earliest deadline of theirs, and the job of that deadline if it can be told one (``name_job``)."""
-
-    def __init__(self, watchdog: Watchdog) -> None:
-        self._watchdog = watchdog
-        self._name_job = getattr(watchdog, "name_job", None)
-        self._lock = threading.Lock()
-        self._armed: dict[int, tuple[float, str]] = {}  # by armer: (deadline, job id)
-        self._armers = 0
-
-    def armer(self) -> _Armer:
-        self._armers += 1
-        return _Armer(self, self._armers)
-
-    def arm(self, armer: int, seconds: float, job_id: str) -> None:
-        with self._lock:
-            self._armed[armer] = (time.monotonic() + seconds, job_id)
-            self._tell()
-
-    def disarm(self, armer: int) -> None:
-        with self._lock:
-            self._armed.pop(armer, None)
-            self._tell()
-
-    def _tell(self) -> None:
-        if not self._armed:
-            self._watchdog.disarm()
-            return
-        deadline, job_id = min(self._armed.values())
-        if self._name_job is not None:
-            self._name_job(job_id)
-        self._watchdog.arm(max(0.0, deadline - time.monotonic()))
-
-
-class _Armer:
-    """One armer's ``Watchdog`` of a ``SharedWatchdog``."""
-
-    def __init__(self, shared: SharedWatchdog, key: int) -> None:
-        self._shared, self._key, self._job = shared, key, ""
-
-    def name_job(self, job_id: str) -> None:
-        self._job = job_id
-
-    def arm(self, seconds: float) -> None:
-        self._shared.arm(self._key, seconds, self._job)
-
-    def disarm(self) -> None:
-        self._shared.disarm(self._key)
 
 
 async def _awaited(awaitable: Any) -> Any:
