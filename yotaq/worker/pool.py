@@ -66,7 +66,8 @@ class AsyncPool:
             value = self._runner.start(begun.task, begun.options.timeout)
             if inspect.isawaitable(value):
                 # The coroutine keeps the context it was made in: its current_job() is its own.
-                task = self._coroutines.start(value, begun.options.timeout, contextvars.copy_context())
+                context = contextvars.copy_context()
+                task = self._coroutines.start(value, begun.options.timeout, context, begun.task.id)
                 self._flight[task] = begun
                 return
         except StopNow:

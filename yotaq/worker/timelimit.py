@@ -208,7 +208,7 @@ class TaskRunner:
 
     def _await(self, awaitable: Any, timeout: float | None) -> Any:
         # The watchdog is armed already, by call(), for the whole of this task
-        self._awaiting = task = self.coroutines.start(awaitable, timeout)
+        self._awaiting = task = self.coroutines.start(awaitable, timeout, job_id=self._job)
         try:
             with self.this_process_only():
                 self.coroutines.run([task], None, watched=False)
@@ -282,6 +282,7 @@ class _Limit:
     """A coroutine's deadline (loop time) and, once it has been interrupted, why and since when."""
 
     deadline: float | None
+    job_id: str = ""
     interruption: type[BaseException] | None = None
     since: float = 0.0
     timer: asyncio.TimerHandle | None = None
@@ -293,6 +294,7 @@ class Coroutines:
 
     def __init__(self, watchdog: Watchdog | None) -> None:
         self._watchdog = watchdog
+        self._name_job = getattr(watchdog, "name_job", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limits: dict[Flight, _Limit] = {}
 
@@ -302,11 +304,14 @@ class Coroutines:
             self._loop = asyncio.new_event_loop()
         return self._loop
 
-    def start(self, awaitable: Any, timeout: float | None, context: contextvars.Context | None = None) -> Flight:
-        """Put ``awaitable`` on the loop, to run (when the loop runs) until it ends or ``timeout`` passes."""
+    def start(
+        self, awaitable: Any, timeout: float | None, context: contextvars.Context | None = None, job_id: str = ""
+    ) -> Flight:
+        """Put ``awaitable`` (of ``job_id``) on the loop, to run (when the loop runs) until it ends or
+        ``timeout`` passes."""
         loop = self.loop
         task = loop.create_task(_awaited(awaitable), context=context)
-        limit = self._limits[task] = _Limit(None if timeout is None else loop.time() + timeout)
+        limit = self._limits[task] = _Limit(None if timeout is None else loop.time() + timeout, job_id)
         if timeout is not None:
             limit.timer = loop.call_later(timeout, self._interrupt, task, TimeLimitExceeded)
         return task
@@ -317,10 +322,13 @@ class Coroutines:
         """Run the loop until one of ``tasks`` ends or ``timeout`` passes; returns those that ended.
         ``watched``: the watchdog is told the earliest deadline in flight (or now, for one overdue
         that the loop has yet to interrupt) for as long as the loop runs."""
-        deadlines = [limit.deadline for limit in self._limits.values() if limit.deadline is not None]
+        deadlines = [(limit.deadline, limit.job_id) for limit in self._limits.values() if limit.deadline is not None]
         watchdog = self._watchdog if watched and deadlines else None
         if watchdog is not None:
-            watchdog.arm(max(0.0, min(deadlines) - self.loop.time()))
+            first, job_id = min(deadlines)
+            if self._name_job is not None:
+                self._name_job(job_id)
+            watchdog.arm(max(0.0, first - self.loop.time()))
         try:
             waited = asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             done, _ = self.loop.run_until_complete(waited)
