@@ -38,6 +38,9 @@ IDLE_WAIT_S = 8.0  # longest a blocking wait for work lasts: within the 10 s soc
 # to end, so that one lease serves them all: a few percent of each thread's time for fewer round trips
 GATHER_SHARE = 0.05
 GATHER_MAX_S = 0.002
+# Outcomes recorded before the next lease, at most: when many threads end at once, the first of them get
+# new work after a few outcomes are recorded, not after all of them
+RECORD_AT_ONCE = 16
 
 
 class ProcessReplaced(Interrupted):
@@ -113,12 +116,12 @@ class Flight:
             else:
                 gather_s = min(GATHER_MAX_S, GATHER_SHARE * average_task_s)
                 threads.wait(timeout, for_work=for_work, gather_s=gather_s)
-        self.record_ended()
+        self.record_ended(RECORD_AT_ONCE)
 
-    def record_ended(self) -> None:
-        """Record the outcomes of the functions that ended in threads."""
+    def record_ended(self, most: int | None = None) -> None:
+        """Record the outcomes of the functions that ended in threads (``most`` of them at most)."""
         if self.threads is not None:
-            for begun, value, raised in self.threads.take():
+            for begun, value, raised in self.threads.take(most):
                 self._tasks.end(begun, value, raised)
 
     def stuck(self) -> list[tuple[Begun, type[BaseException]]]:

@@ -132,10 +132,12 @@ class ThreadPool:
                     lambda: len(self._outcomes) >= self._handed or self._stuck or self._closed, gather_s
                 )
 
-    def take(self) -> list[Outcome]:
-        """The outcomes of the tasks that ended since the last look, in the order they ended."""
+    def take(self, most: int | None = None) -> list[Outcome]:
+        """The outcomes of the tasks that ended since the last look (``most`` of them at most), in the
+        order they ended."""
         with self._lock:
-            taken, self._outcomes = self._outcomes, []
+            taken = self._outcomes[:most]
+            self._outcomes = self._outcomes[len(taken) :]
         self._handed -= len(taken)
         return taken
 
