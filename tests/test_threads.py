@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 
@@ -288,3 +289,32 @@ def test_a_task_that_raises_system_exit_in_a_thread_fails_alone(queue, spawn, qu
         exits.result(timeout=10)
     assert failed.value.type == "SystemExit"
     assert [job.result(timeout=10) for job in after] == [runner.pid] * 4
+
+
+PROFILED_WORKER = """
+import cProfile, sys, yotaq
+def spin():
+    while True:
+        x = 1
+def nap():
+    import time
+    time.sleep(0.01)
+redis = yotaq.connect(sys.argv[1])
+queue = yotaq.Queue(redis, sys.argv[2])
+queue.options(timeout=0.05).enqueue_many(spin, [()] * 20)
+queue.enqueue_many(nap, [()] * 200)
+profile = cProfile.Profile()
+profile.enable()
+yotaq.Worker(redis, [sys.argv[2]], threads=8, burst=True).run()
+profile.disable()
+print(queue.info().failed, queue.info().done)
+"""
+
+
+def test_a_worker_with_threads_runs_time_limited_tasks_under_a_profiler(redis_url, queue_name):
+    # An interruption cleared with PyThreadState_SetAsyncExc(NULL) left CPython's flag for it set, and a
+    # profiled thread of CPython 3.11 then looped for ever at its next call: the worker hung
+    done = subprocess.run(
+        [sys.executable, "-c", PROFILED_WORKER, redis_url, queue_name], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["20", "200"], done.stderr[-2000:]
