@@ -312,6 +312,20 @@ class Workers:
             pids.update(_descendants(process.pid, table))
         return sum(table[pid][2] for pid in pids if pid in table) / CLOCK_TICKS
 
+    def rss_kb(self) -> int:
+        """The resident memory (VmRSS, kB) of these processes and all their live descendants, summed."""
+        pids = {process.pid for process in self.processes}
+        for process in self.processes:
+            pids.update(_descendants(process.pid))
+        total = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        return total
+
     def stop(self) -> None:
         """SIGTERM each one (each stops its own children), then SIGKILL whatever is left after a while."""
         tree: dict[int, str] = {}
@@ -463,14 +477,16 @@ class Bench:
         cpu, calls = self.redis_usage()
         return Snapshot(at, done, workers.cpu_s() if workers else 0.0, cpu, calls, polls)
 
-    def drain(self, system: System, processes: int, n: int) -> dict[str, float]:
-        """Start the workers on ``n`` tasks enqueued first and time them until all have run.
+    def drain(self, system: System, processes: int, n: int, fill: str = "fill") -> dict[str, float]:
+        """Start the workers on ``n`` tasks enqueued first (by the driver's ``fill``) and time them until all
+        have run.
 
         Answers ``rate`` (from the workers' start), ``steady`` (from the first finished task: what the
         workers do once started), ``startup`` (s to the first finished task), and per task from the first
-        finished task on (``wcpu``, ``rcpu``: µs; ``rcmd``: commands) and from the start (``*_all``)."""
+        finished task on (``wcpu``, ``rcpu``: µs; ``rcmd``: commands) and from the start (``*_all``); and
+        ``rss_mb``, the workers' resident memory when the last task is done (all their processes)."""
         self.flush()
-        self.drive(system, "fill", n)
+        self.drive(system, fill, n)
         if self.redis.get(DONE_KEY) is not None:
             raise Failed("something ran tasks before the workers started")
         timeout = 60 + n / 50
@@ -498,6 +514,7 @@ class Bench:
                     raise Failed(f"workers exited: {workers.tail()}")
                 time.sleep(self.poll_s)
             last = self.snapshot(workers, now, done, polls)
+            rss_mb = workers.rss_kb() / 1024
         finally:
             workers.stop()
         done = int(self.redis.get(DONE_KEY) or 0)
@@ -505,7 +522,7 @@ class Bench:
             print(f"  note: {system.name} ran {done} tasks for {n} enqueued", file=sys.stderr)
         if first is None:  # all of them between two polls
             first = first_for_costs = before
-        answer = {"rate": n / (last.at - start), "startup": first.at - start}
+        answer = {"rate": n / (last.at - start), "startup": first.at - start, "rss_mb": rss_mb}
         answer["steady"] = (n - first.done) / (last.at - first.at) if last.at > first.at else answer["rate"]
         answer.update(per_task(first_for_costs, last))
         answer.update({f"{key}_all": number for key, number in per_task(before, last).items()})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -174,3 +175,23 @@ def collect(results: object, path: str) -> object:
     """A callback: note what it was given (without spaces), at the time; return it."""
     note(path, "callback", repr(results).replace(" ", ""))
     return results
+
+
+_THREAD_GATES: dict[str, tuple[list[int], threading.Lock, threading.Event]] = {}
+
+
+def gathered_in_threads(path: str, value: object, gate: str, count: int, then: float = 0.0) -> str:
+    """Note the start; wait (10 s at most) until ``count`` calls of ``gate`` have started in this worker
+    process, and ``then`` seconds more; note the end; return the job's id as ``current_job()`` says."""
+    import yotaq
+
+    started, lock, full = _THREAD_GATES.setdefault(gate, ([0], threading.Lock(), threading.Event()))
+    note(path, "start", value)
+    with lock:
+        started[0] += 1
+        if started[0] >= count:
+            full.set()
+    full.wait(10)
+    time.sleep(then)
+    note(path, "done", value)
+    return yotaq.current_job().id

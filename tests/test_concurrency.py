@@ -183,14 +183,31 @@ def test_under_the_supervisor_a_coroutine_that_blocks_the_loop_past_its_time_lim
     supervisor = spawn(
         "-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1", "--concurrency", "4"
     )  # fmt: skip
-    # Then the supervisor kills its worker 2 s past the limit, and gives the task back with a delivery counted
-    wait_for(lambda: "stuck past its task's time limit" in supervisor.output(), timeout=10, what="the kill")
-    wait_for(lambda: "gave back the tasks of" in supervisor.output(), timeout=5, what="the task given back")
-    assert r.hget(queue.keys.deliveries, job.id) == b"1"
-    # (two signals: the next worker is blocked in the same task, and only a second one stops it)
+    # Then the supervisor kills its worker 2 s past the limit, and the task fails there and then by its limit,
+    # not given back to block the next worker's loop in turn
+    with pytest.raises(yotaq.JobFailed, match=r"time limit of 1 s"):
+        job.result(timeout=10)
+    assert supervisor.output().count("stuck past its task's time limit") == 1
+    assert r.hget(queue.keys.deliveries, job.id) is None
     supervisor.signal(signal.SIGTERM)
-    supervisor.signal(signal.SIGINT)
-    supervisor.wait(timeout=10)
+    assert supervisor.wait(timeout=10) == 0
+
+
+async def naps(seconds):
+    await asyncio.sleep(seconds)
+    return "napped"
+
+
+def test_under_the_supervisor_the_coroutine_past_its_limit_fails_not_the_one_started_last(queue, spawn, queue_name, r):
+    # Given a coroutine that blocks the loop past its 1 s limit, and one started after it, with a long limit
+    blocking = queue.options(timeout=1).enqueue(blocks_its_loop, 30)
+    beside = queue.options(timeout=30).enqueue(naps, 0.1)
+    supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1", "--concurrency", "4")
+    # Then the one past its limit fails by it, and the other is given back and runs in the next process
+    with pytest.raises(yotaq.JobFailed, match=r"time limit of 1 s"):
+        blocking.result(timeout=10)
+    assert beside.result(timeout=10) == "napped"
+    assert supervisor.output().count("stuck past") == 1
 
 
 async def raises_cancelled_error():

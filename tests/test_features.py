@@ -290,18 +290,23 @@ def test_a_task_stuck_in_sleep_is_stopped_by_its_timeout_and_the_worker_goes_on(
     assert "retrying" in worker.output()  # the busy loop had a retry left
 
 
-def test_a_task_that_signals_cannot_stop_is_killed_by_the_supervisor(queue, spawn, queue_name):
+def test_a_task_that_signals_cannot_stop_is_killed_by_the_supervisor_and_fails_at_the_first_kill(
+    queue, spawn, queue_name, r
+):
+    # Given a task no signal stops (like C code holding the GIL) with a 0.5 s limit, under the supervisor
     stuck = queue.options(timeout=0.5).enqueue(tasks.ignores_alarm, 3600)
     after = queue.enqueue(tasks.pid)
+    started = time.monotonic()
     supervisor = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--processes", "1")
-    assert after.result(timeout=20) != supervisor.pid
-    with pytest.raises(JobFailed, match="worker died while running it 3 times"):
-        stuck.result(timeout=30)
-    assert stuck.status is Status.DEAD
-    [dead] = queue.dead_jobs()
-    assert (dead.id, dead.kind, dead.reason) == (stuck.id, "dead", "its worker died while running it 3 times")
-    assert queue.failed_jobs() == []
-    assert supervisor.output().count("stuck past its task's time limit") == 3
+    # Then it is killed 2 s past its limit and fails there and then: not given back to run into its limit
+    # again (three times over, 3 x 2.5 s, before it was set aside as dead)
+    with pytest.raises(JobFailed, match=r"time limit of 0\.5 s") as failed:
+        stuck.result(timeout=20)
+    assert failed.value.type == "TimeoutError" and time.monotonic() - started < 5
+    assert after.result(timeout=10) != supervisor.pid
+    assert stuck.status is Status.FAILED and queue.dead_jobs() == []
+    assert r.hget(queue.keys.deliveries, stuck.id) is None
+    assert supervisor.output().count("stuck past its task's time limit") == 1
 
 
 async def async_add(a, b):

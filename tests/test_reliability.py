@@ -293,10 +293,11 @@ def test_the_supervisor_enforces_time_limits_while_it_stops(spawn, queue, queue_
     wait_for(lambda: queue.info().active == 1, timeout=10, what="the task to start")
     # When the supervisor is told to stop (its worker would finish the task first)
     supervisor.signal(signal.SIGTERM)
-    # Then it kills the worker 2 s past the limit, not 30 s after the signal, and gives the task back
+    # Then it kills the worker 2 s past the limit, not 30 s after the signal, and the task fails by its limit
     assert supervisor.wait(timeout=10) == 0
     assert "stuck past its task's time limit" in supervisor.output()
-    assert r.hget(queue.keys.deliveries, job.id) == b"1" and queue.info().pending == 1
+    assert job.status is yotaq.Status.FAILED and r.hget(queue.keys.deliveries, job.id) is None
+    assert queue.info().pending == 0
 
 
 def test_sigterm_stops_a_worker_that_is_waiting_for_redis_to_come_back(spawn, own_redis, queue_name):

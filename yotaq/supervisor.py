@@ -4,9 +4,12 @@ The supervisor restarts a worker process that dies and gives its tasks back at o
 delivery, as the heartbeat reaper would, only without waiting for the heartbeat to lapse). It
 also enforces time limits where a worker cannot: a worker stops a task past its ``timeout`` with
 SIGALRM, but code that holds the GIL in C never sees the signal. Each worker tells the
-supervisor, through shared memory, how long its task may still run (with concurrency, while its
-event loop runs: the earliest deadline among its coroutines, so a loop that one of them blocks is
-caught too); one still running ``HARD_KILL_GRACE_S`` later is killed and replaced.
+supervisor, through shared memory, how long its task may still run, and which job it is (with
+concurrency, while its event loop runs: the earliest deadline among its coroutines, so a loop that
+one of them blocks is caught too; with threads, the earliest among them, later by their grace, for
+a worker that cannot replace itself); one still running ``HARD_KILL_GRACE_S`` later is killed and
+replaced. The task it was killed in is recorded as having run past its time limit (failed, or
+retried if it has retries left), not given back to run into its limit again; the rest are given back.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from . import serializer
 from .broker import Broker, QueueKeys, connect
 from .exceptions import ConfigurationError, RedisUnavailable
 from .worker import MAX_DELIVERIES, Worker, reap
+from .worker.task import record_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,14 @@ class SharedDeadline:
 
     def __init__(self) -> None:
         self.value = _context.Value("d", 0.0, lock=False)
+        self._job = _context.Array("c", serializer.MAX_ID_LENGTH + 1, lock=False)
+
+    def name_job(self, job_id: str) -> None:
+        """The job whose deadline the next ``arm`` gives."""
+        self._job.value = job_id.encode()
+
+    def job(self) -> str:
+        return bytes(self._job.value).decode(errors="replace")
 
     def arm(self, seconds: float) -> None:
         self.value.value = time.monotonic() + seconds + HARD_KILL_GRACE_S
@@ -63,6 +75,7 @@ class _Child:
     process: Any  # multiprocessing.Process from the fork context
     deadline: SharedDeadline
     name: str
+    overdue: str = ""  # the job it was killed in, past its time limit
 
 
 def _run_child(url: str, queues: list[str], suffix: str, deadline: SharedDeadline, options: dict[str, Any]) -> None:
@@ -120,8 +133,7 @@ class Supervisor:
                         self._give_back(broker, child)
                         self._children[slot] = self._start(slot)
                     elif child.deadline.passed():
-                        logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
-                        child.process.kill()
+                        self._kill_stuck(child)
                 time.sleep(CHECK_INTERVAL_S)
             self._stop(broker)
         finally:
@@ -145,12 +157,25 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         return _Child(process, deadline, f"{socket.gethostname()}.{process.pid}.{suffix}")
 
+    def _kill_stuck(self, child: _Child) -> None:
+        logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
+        child.overdue = child.deadline.job()
+        child.process.kill()
+
     def _give_back(self, broker: Broker, child: _Child) -> None:
-        """Requeue at once what a dead child held (each counts one delivery)."""
+        """Requeue at once what a dead child held (each counts one delivery), but for the task it was
+        killed in, if so, which is recorded as having run past its time limit."""
         max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
+        secret = serializer.as_secret(self.worker_options.get("secret"))
+        if child.overdue:
+            try:
+                record_overdue(broker, self._keys, child.name, child.overdue, secret)
+            except RedisUnavailable as exc:
+                logger.warning(
+                    "could not record job %s as past its time limit (%s): it is given back", child.overdue, exc
+                )
         for keys in self._keys:
             try:
-                secret = serializer.as_secret(self.worker_options.get("secret"))
                 reaped = reap(broker, keys, child.name, max_deliveries, secret, force=True)
             except RedisUnavailable as exc:
                 logger.warning(
@@ -176,8 +201,7 @@ class Supervisor:
         while time.monotonic() < give_up_at and (running := [c for c in children if c.process.is_alive()]):
             for child in running:
                 if child.deadline.passed():
-                    logger.error("worker %s is stuck past its task's time limit: killing it", child.name)
-                    child.process.kill()
+                    self._kill_stuck(child)
             time.sleep(CHECK_INTERVAL_S)
         for child in children:
             if child.process.is_alive():

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import celery
 from _common import fleet_queues, main, rate, signal_samples, timed_fill, turns
-from celery_tasks import client, noop, ping
+from celery_tasks import client, fetch, noop, ping, sleepy
 
 
 def bulk(n: int) -> dict:
     return rate(n, lambda: celery.group(noop.s() for _ in range(n)).apply_async())
 
 
-def fill(n: int) -> dict:
-    celery.group(noop.s() for _ in range(n)).apply_async()
+def fill(n: int, task=noop) -> dict:
+    celery.group(task.s() for _ in range(n)).apply_async()
     return {"n": n}
 
 
@@ -32,6 +32,8 @@ main(
         "enqueue": lambda n: rate(n, lambda: [noop.delay() for _ in range(n)]),
         "bulk": bulk,
         "fill": fill,
+        "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
+        "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping.delay, client),
         "result": lambda n: {"na": "no result backend by default"},

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dramatiq
 from _common import fleet_queues, main, rate, signal_samples, timed_fill, turns
-from dramatiq_tasks import client, noop, ping
+from dramatiq_tasks import client, fetch, noop, ping, sleepy
 
 
 def bulk(n: int) -> dict:
     return rate(n, lambda: dramatiq.group(noop.message() for _ in range(n)).run())
 
 
-def fill(n: int) -> dict:
-    dramatiq.group(noop.message() for _ in range(n)).run()
+def fill(n: int, actor=noop) -> dict:
+    dramatiq.group(actor.message() for _ in range(n)).run()
     return {"n": n}
 
 
@@ -34,6 +34,8 @@ main(
         "enqueue": lambda n: rate(n, lambda: [noop.send() for _ in range(n)]),
         "bulk": bulk,
         "fill": fill,
+        "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
+        "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping.send, client),
         "result": lambda n: {"na": "no result backend by default"},

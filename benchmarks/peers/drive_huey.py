@@ -5,12 +5,12 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from _common import fleet_queues, main, rate, result_samples, signal_samples, timed_fill, turns
-from huey_tasks import client, noop, ping
+from huey_tasks import client, fetch, noop, ping, sleepy
 
 
-def fill(n: int) -> dict:
+def fill(n: int, task=noop) -> dict:
     for _ in range(n):
-        noop()
+        task()
     return {"n": n}
 
 
@@ -37,6 +37,8 @@ main(
         "enqueue": lambda n: rate(n, lambda: [noop() for _ in range(n)]),
         "bulk": lambda n: {"na": "no bulk API"},
         "fill": fill,
+        "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
+        "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, ping, client),
         "result": result,

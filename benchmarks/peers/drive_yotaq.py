@@ -39,13 +39,31 @@ def ping() -> None:
     _redis().rpush("bench:signal", 1)
 
 
+def sleepy() -> int:
+    """benchmarks/threads.py: a task that waits 50 ms (time.sleep), then counts itself."""
+    import time
+
+    time.sleep(0.05)
+    return _redis().incr("bench:done")
+
+
+def fetch() -> int:
+    """benchmarks/threads.py: one HTTP GET of the harness's local server (it answers after 20 ms), then counts."""
+    import os
+    import urllib.request
+
+    with urllib.request.urlopen(os.environ["BENCH_HTTP_URL"], timeout=30) as reply:
+        reply.read()
+    return _redis().incr("bench:done")
+
+
 connection = yotaq.connect(redis_url())
 # "tasks", as `python -m yotaq worker` with no queue named; signed with the secret the workers get
 queue = yotaq.Queue(connection, secret=os.environ["YOTAQ_SECRET"])
 
 
-def fill(n: int) -> dict:
-    queue.enqueue_many(noop, [() for _ in range(n)])
+def fill(n: int, task=noop) -> dict:
+    queue.enqueue_many(task, [() for _ in range(n)])
     return {"n": n}
 
 
@@ -123,6 +141,8 @@ main(
         "enqueue": lambda n: rate(n, lambda: [queue.enqueue(noop) for _ in range(n)]),
         "bulk": lambda n: rate(n, lambda: queue.enqueue_many(noop, [() for _ in range(n)])),
         "fill": fill,
+        "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
+        "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
         "latency": lambda n: signal_samples(n, lambda: queue.enqueue(ping), connection),
         "result": lambda n: result_samples(n, lambda timeout: queue.enqueue(noop).result(timeout=timeout)),

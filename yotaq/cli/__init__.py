@@ -147,6 +147,7 @@ def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
         "shards": args.shards,
         "replicas": args.replicas,
         "concurrency": args.concurrency,
+        "threads": args.threads,
         "hooks": load_hooks(args.hooks or []),
     }
 

@@ -80,6 +80,10 @@ def parser(prog: str = "python -m yotaq") -> argparse.ArgumentParser:
         help="run up to N async tasks at once on the worker's event loop (default 1)",
     )  # fmt: skip
     worker.add_argument(
+        "--threads", type=int, default=1, metavar="N",
+        help="run up to N plain functions at once, each in a thread of the worker process (default 1)",
+    )  # fmt: skip
+    worker.add_argument(
         "--replicas", type=int, default=0, metavar="N",
         help="count an outcome recorded only once N replicas have it (Redis WAIT; default 0)",
     )  # fmt: skip

@@ -53,6 +53,11 @@ class Batch:
         self._starting: Leased | None = None  # taken out to run, not running yet (being read)
         self._running: dict[str, Running] = {}  # by job id: one task, or several coroutines at once
 
+    @property
+    def average_task_s(self) -> float:
+        """The running average of the tasks' durations (1 s until measured)."""
+        return self._average_task_s
+
     def size(self) -> int:
         """How many tasks to lease at once: one, or about ``BATCH_WORK_S`` worth when tasks have been short."""
         return max(1, min(MAX_BATCH, int(BATCH_WORK_S / self._average_task_s)))
@@ -89,6 +94,10 @@ class Batch:
             if not self._acks:
                 self._first_ack_at = time.monotonic()
             self._acks.setdefault(keys, []).append(ack)
+
+    def unsent(self) -> bool:
+        """Whether any acknowledgement waits to be sent."""
+        return bool(self._acks)
 
     def acks_due(self) -> bool:
         """Whether the oldest unsent acknowledgement has waited ``ACK_DELAY_S``."""

@@ -26,12 +26,12 @@ from ..broker.connection import Client
 from ..exceptions import ConfigurationError, RedisUnavailable
 from ..hooks import Hook, Hooks
 from .batch import Batch
+from .flight import IDLE_WAIT_S, InFlight, ProcessReplaced, exit_replaced
 from .liveness import Liveness, reap
 from .maintenance import Maintenance
-from .pool import AsyncPool
 from .shards import Shards
-from .stopping import Stopping
 from .task import StopNow, TaskHandler
+from .threads import MAX_THREADS
 from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
 from .watch import QueueWatcher
 
@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_WAIT_S = 30.0  # longest a blocking wait for work lasts (work, a stop and an outage end it sooner): what an
-# idle worker costs Redis, besides its heartbeat, is one command this often
 LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its tasks requeued
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
@@ -55,8 +53,9 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-class Worker(Stopping):
-    """Runs the tasks of one or more queues, one at a time, always from the first non-empty queue.
+class Worker(InFlight):
+    """Runs the tasks of one or more queues, one at a time (or more: ``threads``, ``concurrency``), always
+    from the first non-empty queue.
 
     Args:
         redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one.
@@ -77,7 +76,9 @@ class Worker(Stopping):
         replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
         hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
         concurrency: how many ``async def`` tasks may run at once on the worker's event loop (see
-            ``pool``); functions run one at a time whatever it is.
+            ``pool``); without ``threads`` functions run one at a time whatever it is.
+        threads: how many plain functions may run at once, each in a thread of this process (see
+            ``threads``); 1 runs them in the main thread, one at a time.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Worker(Stopping):
         replicas: int = 0,
         hooks: Sequence[Hook] = (),
         concurrency: int = 1,
+        threads: int = 1,
     ) -> None:
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
@@ -127,6 +129,9 @@ class Worker(Stopping):
                 f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
             )
         self.concurrency = concurrency
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
+            raise ConfigurationError(f"threads must be a whole number from 1 to {MAX_THREADS:,}, got {threads!r}")
+        self.threads = threads
         self._patience = Patience(None, sleep=self._sleep)
         # Made by run(), in the thread that runs the tasks (signals), afresh for each run
         self._batch: Batch
@@ -163,7 +168,8 @@ class Worker(Stopping):
         self._stop_requested.clear()
         self._batch = Batch()
         self._shards = Shards(self.broker, self.name, self._batch, self.queues)
-        self._runner = TaskRunner(self._watchdog)
+        runner_watchdog, threads_watchdog = self._watchdogs()
+        self._runner = TaskRunner(runner_watchdog)
         self._tasks = TaskHandler(
             self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
         )
@@ -173,9 +179,10 @@ class Worker(Stopping):
         )  # fmt: skip
         self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
-        watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or self.concurrency > 1 else None
+        several = self.concurrency > 1 or self.threads > 1
+        watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or several else None
         self._watcher = watcher
-        crashed = False
+        crashed = replaced = False
         try:
             self._until_done(self._agree_shards)
             self._until_done(self._tasks.learn_limits)
@@ -183,10 +190,12 @@ class Worker(Stopping):
             maintenance.start()
             logger.info("%r started", self)
             self._hooks.on_worker_start(self.name, [group[0].queue for group in self._groups])
-            self._loop(watcher, maintenance)
+            self._loop(watcher, maintenance, threads_watchdog)
         except StopNow:
             if self._batch.running is not None:
                 logger.warning("stopped during job %s: it goes back to its queue", self._batch.running.job_id)
+        except ProcessReplaced:
+            replaced = True
         except BaseException:
             crashed = True
             raise
@@ -211,10 +220,12 @@ class Worker(Stopping):
                 restore_in_a_forked_child({})
             logger.info("%r stopped: %s", self, dict(self.counts) or "no tasks")
             self._hooks.on_worker_stop(self.name)
+        if replaced:
+            exit_replaced()
 
-    def _loop(self, watcher: QueueWatcher | None, maintenance: Maintenance) -> None:
-        if self.concurrency > 1:
-            self._loop_concurrently(watcher, maintenance)
+    def _loop(self, watcher: QueueWatcher | None, maintenance: Maintenance, watchdog: Watchdog | None) -> None:
+        if self.concurrency > 1 or self.threads > 1:
+            self._loop_in_flight(watcher, maintenance, watchdog)
             return
         while not self._stopping:
             if self.burst and self._burst_over():
@@ -232,35 +243,6 @@ class Worker(Stopping):
                 if self._batch.acks_due():
                     self._until_done(self._send_acks)
             # The batch's acknowledgements go out with the next lease, in one round trip.
-
-    def _loop_concurrently(self, watcher: QueueWatcher | None, maintenance: Maintenance) -> None:
-        """Keep up to ``concurrency`` coroutines in flight: lease as many as there are free slots, run the
-        event loop until one finishes, record it; on a stop, let those in flight finish."""
-        pool = AsyncPool(self._tasks, self._runner, self.concurrency)
-        self._tasks.cancel_coroutine = pool.cancel
-        assert watcher is not None  # made for every worker with concurrency
-        watcher.on_work = pool.work_came
-        while not self._stopping or pool.busy():
-            if not self._stopping and pool.free():
-                if self.burst and not pool.busy() and self._burst_over():
-                    return
-                try:
-                    self._lease(watcher, size=pool.free(), wait=not pool.busy())
-                except RedisUnavailable as exc:
-                    logger.warning("Redis unreachable (%s); retrying until it is back", exc)
-                    if pool.busy():
-                        self._until_done(self._give_back_strays, failing=True)
-                    else:  # nothing running: give everything back, as the plain loop does
-                        self._until_done(lambda: self._rejoin(maintenance), failing=True)
-                    continue
-                while (leased := self._batch.next()) is not None:
-                    pool.start(*leased)
-                if pool.busy() and pool.free():  # to be woken as soon as work comes for the free slots
-                    pool.expect_work()
-                    watcher.arm()
-            pool.wait(IDLE_WAIT_S, for_work=pool.free() > 0 and not self._stopping)
-            if self._batch.acks_due():
-                self._until_done(self._send_acks)
 
     def _lease(self, watcher: QueueWatcher | None, *, size: int | None = None, wait: bool = True) -> None:
         """Lease the next task(s) into the batch (``size`` at most, or as the batch sees fit), waiting up
@@ -330,16 +312,6 @@ class Worker(Stopping):
         self._send_acks(every_queue=True)  # finished work is recorded before the rest is given back
         self._release_all(maintenance)
         maintenance.beat()
-        self._shards.reset()
-
-    def _give_back_strays(self) -> None:
-        """After a lease whose reply was lost while tasks run, give back what it may have leased: every
-        message held but not running, once the finished ones are acknowledged, for a lease to take again."""
-        with self._batch.handover:
-            self._send_acks(every_queue=True)
-            for keys in self.queues:
-                if given := self._shards.give_back_strays(keys):
-                    logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
         self._shards.reset()
 
     def _give_back_counted(self, keys: QueueKeys) -> None:

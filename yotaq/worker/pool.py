@@ -39,6 +39,7 @@ class AsyncPool:
         # Set, from any thread, when work came for the free slots: it ends the loop's wait (``wait``)
         self._work_came = threading.Event()
         self._woken: asyncio.Future[None] | None = None
+        self._waited: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def free(self) -> int:
@@ -54,14 +55,19 @@ class AsyncPool:
             self._tasks.process(keys, message, known)
             return
         begun = self._tasks.begin(keys, message)
-        if begun is None:
-            return
+        if begun is not None:
+            self.start_begun(begun)
+
+    def start_begun(self, begun: Begun) -> None:
+        """Start a task read already (``TaskHandler.begin``)."""
+        self._loop = self._coroutines.loop  # from here a wake (end_wait, work_came) reaches the loop
         token = set_current(begun.current)
         try:
             value = self._runner.start(begun.task, begun.options.timeout)
             if inspect.isawaitable(value):
                 # The coroutine keeps the context it was made in: its current_job() is its own.
-                task = self._coroutines.start(value, begun.options.timeout, contextvars.copy_context())
+                context = contextvars.copy_context()
+                task = self._coroutines.start(value, begun.options.timeout, context, begun.task.id)
                 self._flight[task] = begun
                 return
         except StopNow:
@@ -88,20 +94,30 @@ class AsyncPool:
         if self._woken is not None and not self._woken.done():
             self._woken.set_result(None)
 
+    def end_wait(self) -> None:
+        """End ``wait`` (any thread), work or not: the main thread is needed (a thread's task ended)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the worker has stopped
+                self._loop.call_soon_threadsafe(self._end_wait)
+
+    def _end_wait(self) -> None:
+        if self._waited is not None and not self._waited.done():
+            self._waited.set_result(None)
+
     def wait(self, timeout: float, *, for_work: bool) -> None:
         """Run the coroutines until one finishes or ``timeout`` passes (or, ``for_work``, until
         ``work_came``), and record those that finished."""
         if not self._flight or (for_work and self._work_came.is_set()):
             return
         self._loop = self._coroutines.loop
-        woken = self._loop.create_future()
+        woken = self._waited = self._loop.create_future()  # an end_wait from here on resolves it
         if for_work:
             self._woken = woken  # a work_came from here on resolves it
         try:
             with self._runner.this_process_only():
                 done = self._coroutines.run([*self._flight, woken], timeout, watched=True)
         finally:
-            self._woken = None
+            self._woken = self._waited = None
             woken.cancel()
         # In the order they started, which is the order of the active list: the acknowledgement
         # script drops those at its head at once

@@ -58,7 +58,8 @@ EXIT_FORKED_RETURNED, EXIT_FORKED_RAISED = 0, 1  # a forked child's exit status 
 
 
 class Watchdog(Protocol):
-    """Told the latest moment the running task may still be running; see ``supervisor``."""
+    """Told the latest moment the running task may still be running; see ``supervisor``. One that also
+    has ``name_job(job_id)`` is told, before each ``arm``, the job whose deadline it is."""
 
     def arm(self, seconds: float) -> None: ...
 
@@ -112,6 +113,7 @@ class TaskRunner:
 
     def __init__(self, watchdog: Watchdog | None) -> None:
         self._watchdog = watchdog
+        self._name_job = getattr(watchdog, "name_job", None)
         self._pid = os.getpid()  # the worker's: any other process leaving a task is a task's forked child
         self._signals = threading.current_thread() is threading.main_thread()
         self.coroutines = Coroutines(watchdog)
@@ -136,7 +138,7 @@ class TaskRunner:
             TimeLimitExceeded: it ran past ``timeout``.
             TaskCancelled: it was cancelled meanwhile (``cancel``).
         """
-        with self._watched(timeout):
+        with self._watched(timeout, task.id):
             value = self._call(task, timeout)
             if inspect.isawaitable(value):
                 self._running, self._job = True, task.id
@@ -149,14 +151,16 @@ class TaskRunner:
     def start(self, task: Task, timeout: float | None) -> Any:
         """``task.fn(*args, **kwargs)``, within ``timeout``: a function's value, or an ``async def``'s
         coroutine, not awaited yet (``Coroutines.start`` gives it its own time limit)."""
-        with self._watched(timeout):
+        with self._watched(timeout, task.id):
             return self._call(task, timeout)
 
     @contextlib.contextmanager
-    def _watched(self, timeout: float | None) -> Iterator[None]:
+    def _watched(self, timeout: float | None, job_id: str) -> Iterator[None]:
         """The watchdog told the time limit for as long as the block runs (it kills what blocks even
         signals and the event loop)."""
         if timeout is not None and self._watchdog is not None:
+            if self._name_job is not None:
+                self._name_job(job_id)
             self._watchdog.arm(timeout)
         try:
             yield
@@ -168,7 +172,7 @@ class TaskRunner:
         self._running, self._overdue, self._job = True, 0, task.id
         try:
             # After marking it running: a cancel from now on interrupts it, one from before is seen here
-            if self._cancel_asked(task.id):
+            if self.cancel_asked(task.id):
                 self._cancel = task.id
                 raise TaskCancelled()
             if timeout is not None and self._signals:
@@ -204,7 +208,7 @@ class TaskRunner:
 
     def _await(self, awaitable: Any, timeout: float | None) -> Any:
         # The watchdog is armed already, by call(), for the whole of this task
-        self._awaiting = task = self.coroutines.start(awaitable, timeout)
+        self._awaiting = task = self.coroutines.start(awaitable, timeout, job_id=self._job)
         try:
             with self.this_process_only():
                 self.coroutines.run([task], None, watched=False)
@@ -237,7 +241,7 @@ class TaskRunner:
         elif self._signals and threading.main_thread().ident is not None:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)  # type: ignore[arg-type]
 
-    def _cancel_asked(self, job_id: str) -> bool:
+    def cancel_asked(self, job_id: str) -> bool:
         with self._cancels_lock:
             asked_at = self._cancels.pop(job_id, None)
         return asked_at is not None and time.monotonic() - asked_at < CANCEL_MEMORY_S
@@ -278,6 +282,7 @@ class _Limit:
     """A coroutine's deadline (loop time) and, once it has been interrupted, why and since when."""
 
     deadline: float | None
+    job_id: str = ""
     interruption: type[BaseException] | None = None
     since: float = 0.0
     timer: asyncio.TimerHandle | None = None
@@ -289,6 +294,7 @@ class Coroutines:
 
     def __init__(self, watchdog: Watchdog | None) -> None:
         self._watchdog = watchdog
+        self._name_job = getattr(watchdog, "name_job", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limits: dict[Flight, _Limit] = {}
 
@@ -298,11 +304,14 @@ class Coroutines:
             self._loop = asyncio.new_event_loop()
         return self._loop
 
-    def start(self, awaitable: Any, timeout: float | None, context: contextvars.Context | None = None) -> Flight:
-        """Put ``awaitable`` on the loop, to run (when the loop runs) until it ends or ``timeout`` passes."""
+    def start(
+        self, awaitable: Any, timeout: float | None, context: contextvars.Context | None = None, job_id: str = ""
+    ) -> Flight:
+        """Put ``awaitable`` (of ``job_id``) on the loop, to run (when the loop runs) until it ends or
+        ``timeout`` passes."""
         loop = self.loop
         task = loop.create_task(_awaited(awaitable), context=context)
-        limit = self._limits[task] = _Limit(None if timeout is None else loop.time() + timeout)
+        limit = self._limits[task] = _Limit(None if timeout is None else loop.time() + timeout, job_id)
         if timeout is not None:
             limit.timer = loop.call_later(timeout, self._interrupt, task, TimeLimitExceeded)
         return task
@@ -313,10 +322,13 @@ class Coroutines:
         """Run the loop until one of ``tasks`` ends or ``timeout`` passes; returns those that ended.
         ``watched``: the watchdog is told the earliest deadline in flight (or now, for one overdue
         that the loop has yet to interrupt) for as long as the loop runs."""
-        deadlines = [limit.deadline for limit in self._limits.values() if limit.deadline is not None]
+        deadlines = [(limit.deadline, limit.job_id) for limit in self._limits.values() if limit.deadline is not None]
         watchdog = self._watchdog if watched and deadlines else None
         if watchdog is not None:
-            watchdog.arm(max(0.0, min(deadlines) - self.loop.time()))
+            first, job_id = min(deadlines)
+            if self._name_job is not None:
+                self._name_job(job_id)
+            watchdog.arm(max(0.0, first - self.loop.time()))
         try:
             waited = asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             done, _ = self.loop.run_until_complete(waited)
