@@ -151,3 +151,9 @@ def spawn(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Process]]:
     yield start
     for child in children:
         child.stop()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    """A file the test's tasks note what they do in (``tests.tasks.note``)."""
+    return tmp_path / "journal.txt"

@@ -112,3 +112,16 @@ def pending_signals(pid: int) -> set[int]:
         if line.startswith(("SigPnd:", "ShdPnd:")):
             mask |= int(line.split()[1], 16)
     return {signum for signum in range(1, 65) if mask & (1 << (signum - 1))}
+
+
+# Worker options for tests that wait for a dead worker to be found: its tasks back in about a second
+FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
+
+
+def in_flight_at_most(journal: Any) -> int:
+    """The most calls that had started and not yet finished at any one moment, by the journal's order."""
+    most = running = 0
+    for line in journal.read_text().splitlines():
+        running += 1 if line.startswith("start ") else -1
+        most = max(most, running)
+    return most

@@ -16,9 +16,7 @@ from yotaq.serializer import Task
 from yotaq.worker.timelimit import TaskCancelled, TaskRunner
 
 from . import tasks
-from .helpers import wait_for
-
-FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
+from .helpers import FAST, wait_for
 
 
 def test_a_cancelled_unique_job_id_enqueued_again_raises_job_id_in_use(queue, burst_worker):

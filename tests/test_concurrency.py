@@ -14,7 +14,7 @@ from yotaq import Status
 from yotaq.worker.timelimit import EXIT_STUCK
 
 from . import tasks
-from .helpers import wait_for
+from .helpers import in_flight_at_most, wait_for
 
 
 async def nap(path, value, seconds):
@@ -82,15 +82,6 @@ def test_sigterm_lets_the_running_coroutines_finish_and_gives_back_the_rest(queu
     assert len(finished) == len(started)  # every one started ran to its end
     info = queue.info()
     assert info.pending == 30 - len(finished) and info.active == 0 and info.workers == []
-
-
-def in_flight_at_most(journal) -> int:
-    """The most coroutines that had started and not yet finished at any one moment, by the journal's order."""
-    most = running = 0
-    for line in journal.read_text().splitlines():
-        running += 1 if line.startswith("start ") else -1
-        most = max(most, running)
-    return most
 
 
 def test_10_000_coroutines_at_once_run_10_200_tasks_leased_in_chunks(queue, spawn, queue_name, tmp_path):

@@ -14,9 +14,7 @@ import yotaq
 from yotaq import Status
 
 from . import executor_tasks as work
-from .helpers import wait_for
-
-FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
+from .helpers import FAST, wait_for
 
 
 @pytest.fixture

@@ -13,14 +13,7 @@ import pytest
 import yotaq
 
 from . import tasks
-from .helpers import freeze_first_child, pending_signals, wait_for
-
-FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
-
-
-@pytest.fixture
-def journal(tmp_path):
-    return tmp_path / "journal.txt"
+from .helpers import FAST, freeze_first_child, pending_signals, wait_for
 
 
 @pytest.fixture

@@ -13,16 +13,7 @@ import yotaq
 from yotaq import ConfigurationError, JobFailed, Status
 
 from . import tasks
-from .helpers import wait_for
-
-
-def in_flight_at_most(journal) -> int:
-    """The most calls that had started and not yet finished at any one moment, by the journal's order."""
-    most = running = 0
-    for line in journal.read_text().splitlines():
-        running += 1 if line.startswith("start ") else -1
-        most = max(most, running)
-    return most
+from .helpers import in_flight_at_most, wait_for
 
 
 def worker(*options: str) -> tuple[str, ...]:

@@ -14,14 +14,7 @@ import yotaq
 from yotaq import Status
 
 from . import tasks
-from .helpers import wait_for
-
-FAST = ("--liveness-timeout", "1", "--heartbeat-interval", "0.2")
-
-
-@pytest.fixture
-def journal(tmp_path):
-    return tmp_path / "journal.txt"
+from .helpers import FAST, wait_for
 
 
 @pytest.fixture
