@@ -66,7 +66,7 @@ def main() -> None:
         snapshot(client, "after the run")
         time.sleep(args.ttl + 0.5)
         broker, keys = yotaq.Queue(client, QUEUE).broker, yotaq.Queue(client, QUEUE).keys
-        while yotaq.Queue(client, QUEUE).info().failed or client.zcard(keys.buried("failed")):
+        while yotaq.Queue(client, QUEUE).info().failed or client.zcard(keys.jobs_of("failed")):
             broker.trim(keys)  # at most a batch per call, as a worker does now and then
         snapshot(client, f"after expiry ({args.ttl:g} s) and trimming")
 

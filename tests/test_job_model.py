@@ -12,7 +12,7 @@ import redis
 
 import yotaq
 from yotaq import Status
-from yotaq.broker import Patience
+from yotaq.broker import OutageRetry
 from yotaq.server import free_port
 
 from .helpers import ROOT, redis_ms, wait_for
@@ -213,7 +213,7 @@ def test_after_failures_expire_the_keys_left_return_to_a_small_fixed_set(queue, 
     burst_worker()
     assert int(r.hget(queue.keys.stats, "failed")) == 100  # (their records may be expiring already)
     # When their time has passed and the records are trimmed (as a worker does now and then)
-    kept_until_ms = r.zrange(queue.keys.buried("failed"), -1, -1, withscores=True)[0][1]
+    kept_until_ms = r.zrange(queue.keys.jobs_of("failed"), -1, -1, withscores=True)[0][1]
     wait_for(lambda: redis_ms(r) > kept_until_ms, what="the records' time to pass")
     wait_for(lambda: not any(r.scan_iter(match=f"{{yotaq:{queue_name}}}:result:*")), what="the results to expire")
     queue.broker.trim(queue.keys)
@@ -227,12 +227,12 @@ def test_after_failures_expire_the_keys_left_return_to_a_small_fixed_set(queue, 
 def test_setting_a_job_aside_trims_the_expired_records_on_its_way(queue, burst_worker, r):
     old = queue.options(failure_ttl=0.1).enqueue(boom)
     burst_worker()
-    kept_until_ms = r.zscore(queue.keys.buried("failed"), old.id)
+    kept_until_ms = r.zscore(queue.keys.jobs_of("failed"), old.id)
     wait_for(lambda: redis_ms(r) > kept_until_ms, what="the record's time to pass")
     queue.enqueue(boom)
     burst_worker()
-    assert r.zscore(queue.keys.buried("failed"), old.id) is None
-    assert not r.hexists(queue.keys.buried_messages("failed"), old.id)
+    assert r.zscore(queue.keys.jobs_of("failed"), old.id) is None
+    assert not r.hexists(queue.keys.messages_of("failed"), old.id)
 
 
 def test_info_counts_scheduled_jobs(queue):
@@ -246,7 +246,7 @@ def test_info_counts_scheduled_jobs(queue):
 
 def test_every_public_call_raises_yotaq_errors_when_redis_is_down():
     queue = yotaq.Queue(yotaq.connect(f"redis://127.0.0.1:{free_port()}/0"), "nowhere")
-    queue.broker.patience = Patience(0.1)  # each call waits out the outage this long, then raises
+    queue.broker.outage_retry = OutageRetry(0.1)  # each call waits out the outage this long, then raises
     job = queue.job("some-id")
     calls = [
         lambda: queue.enqueue(echo),

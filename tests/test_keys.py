@@ -27,12 +27,12 @@ def test_every_key_of_a_queue_shares_one_hash_tag():
     assert keys.workers == "{yotaq:tasks}:workers"
     assert keys.trim == "{yotaq:tasks}:trim"
     assert keys.deliveries == "{yotaq:tasks}:deliveries"
-    assert keys.buried("failed") == "{yotaq:tasks}:failed"
-    assert keys.buried_messages("failed") == "{yotaq:tasks}:failed:messages"
-    assert keys.buried_reasons("failed") == "{yotaq:tasks}:failed:reasons"
-    assert keys.buried("dead") == "{yotaq:tasks}:dead"
-    assert keys.buried_messages("dead") == "{yotaq:tasks}:dead:messages"
-    assert keys.buried_reasons("dead") == "{yotaq:tasks}:dead:reasons"
+    assert keys.jobs_of("failed") == "{yotaq:tasks}:failed"
+    assert keys.messages_of("failed") == "{yotaq:tasks}:failed:messages"
+    assert keys.reasons_of("failed") == "{yotaq:tasks}:failed:reasons"
+    assert keys.jobs_of("dead") == "{yotaq:tasks}:dead"
+    assert keys.messages_of("dead") == "{yotaq:tasks}:dead:messages"
+    assert keys.reasons_of("dead") == "{yotaq:tasks}:dead:reasons"
     assert keys.result("job-1") == "{yotaq:tasks}:result:job-1"
     assert keys.enqueued("job-1") == "{yotaq:tasks}:enqueued:job-1"
     assert keys.stats == "{yotaq:tasks}:stats"
@@ -59,7 +59,7 @@ def test_the_traces_of_a_queue_are_every_key_of_it_as_a_whole_but_its_shard_coun
         and name != "traces"
         for value in (getattr(keys, name) if isinstance(getattr(keys, name), list) else [getattr(keys, name)])
     }
-    whole |= {key for kind in KINDS for key in keys.buried_keys(kind)}
+    whole |= {key for kind in KINDS for key in keys.keys_of(kind)}
     assert set(keys.traces) == whole - {keys.shards, keys.control, keys.token}  # (a token names it: no key)
     assert len(keys.traces) == len(set(keys.traces)) == 30
     assert all(key.startswith("{yotaq:tasks}:") for key in keys.traces)

@@ -111,7 +111,7 @@ def test_the_exporter_and_the_dashboard_report_what_redis_holds(
 def test_a_scrape_when_redis_does_not_answer_says_so() -> None:
     client = yotaq.connect("redis://127.0.0.1:1/0")
     try:
-        body, _ = exposition(Broker(client, patience=0.1), ["somewhere"])
+        body, _ = exposition(Broker(client, give_up_after=0.1), ["somewhere"])
     finally:
         client.close()
     assert samples(body.decode(), "somewhere") == {"yotaq_up": 0}

@@ -22,7 +22,7 @@ def test_results_are_kept_a_day_and_failures_seven_days_by_default(queue, r, bur
     burst_worker()
     now = _server_ms(r)
     assert DAY_MS - 60_000 < r.pttl(queue.keys.result(done.id)) <= DAY_MS
-    assert abs(r.zscore(queue.keys.buried("failed"), failed.id) - (now + 7 * DAY_MS)) < 60_000
+    assert abs(r.zscore(queue.keys.jobs_of("failed"), failed.id) - (now + 7 * DAY_MS)) < 60_000
     assert DAY_MS - 60_000 < r.pttl(queue.keys.result(failed.id)) <= DAY_MS  # the shorter of the two
 
 

@@ -9,7 +9,7 @@ import redis
 
 import yotaq
 from yotaq import ConfigurationError, SerializationError
-from yotaq.broker.broker import PRODUCER_PATIENCE_S
+from yotaq.broker.broker import PRODUCER_GIVE_UP_S
 from yotaq.serializer import decode
 from yotaq.server import free_port
 
@@ -180,7 +180,7 @@ def test_enqueue_fails_fast_with_redis_unavailable_when_redis_is_down():
         queue.enqueue(print, 1)
     elapsed = time.monotonic() - started
     assert isinstance(raised.value, ConnectionError) and isinstance(raised.value, yotaq.YotaqError)
-    assert PRODUCER_PATIENCE_S / 2 < elapsed < PRODUCER_PATIENCE_S + 1
+    assert PRODUCER_GIVE_UP_S / 2 < elapsed < PRODUCER_GIVE_UP_S + 1
     client.close()
 
 
@@ -194,3 +194,9 @@ def test_the_old_name_connection_error_is_the_same_class_and_warns_that_it_is_de
     assert from_package is from_module is attribute is yotaq.RedisUnavailable
     with pytest.raises(AttributeError, match="no attribute 'NoSuchError'"):
         yotaq.NoSuchError  # noqa: B018
+
+
+def test_the_old_name_buried_job_is_failed_job_and_warns_that_it_is_deprecated():
+    with pytest.warns(DeprecationWarning, match=r"yotaq\.BuriedJob is deprecated, use yotaq\.FailedJob"):
+        from yotaq import BuriedJob
+    assert BuriedJob is yotaq.FailedJob

@@ -108,8 +108,8 @@ def _check_set_aside(queue, r, message, reason, record_id):
     [dead] = queue.dead_jobs()
     assert dead.id == record_id
     assert dead.kind == "dead" and reason in dead.reason
-    assert r.hget(queue.keys.buried_messages("dead"), dead.id) == message
-    at_ms, envelope = r.hget(queue.keys.buried_reasons("dead"), dead.id).split(b" ", 1)
+    assert r.hget(queue.keys.messages_of("dead"), dead.id) == message
+    at_ms, envelope = r.hget(queue.keys.reasons_of("dead"), dead.id).split(b" ", 1)
     assert int(at_ms) == dead.at_ms
     assert outcomes.result_kind(dead.id, envelope, None, queue.name) == "dead"
     assert outcomes.failure_text(dead.id, envelope, None, queue.name) == dead.reason

@@ -9,6 +9,7 @@ job.result(timeout=10)                 # (3, 1)
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
@@ -30,7 +31,7 @@ from .exceptions import (
 )
 from .groups import AsyncGroup, Group
 from .hooks import Hook
-from .info import BuriedJob, QueueInfo, WorkerInfo
+from .info import FailedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
@@ -44,6 +45,7 @@ _LAZY = {  # imported when used: a worker, or a producer that does not use them,
     **dict.fromkeys(("Executor", "JobFuture"), "executor"),
     **dict.fromkeys(("AsyncJob", "AsyncQueue", "AsyncTaskFunction", "AsyncWithOptions"), "aio"),
 }
+_RENAMED = {"BuriedJob": "FailedJob"}
 
 __all__ = [
     "AsyncGroup",
@@ -52,11 +54,11 @@ __all__ = [
     "AsyncTaskFunction",
     "AsyncWithOptions",
     "BrokerError",
-    "BuriedJob",
     "Call",
     "ConfigurationError",
     "CurrentJob",
     "Executor",
+    "FailedJob",
     "Group",
     "Hook",
     "InvalidMessage",
@@ -90,4 +92,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in exceptions.DEPRECATED_NAMES:
         return exceptions.deprecated(name)
+    if name in _RENAMED:  # kept for one release, with a warning
+        warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{_RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        return globals()[_RENAMED[name]]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

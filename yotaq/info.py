@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-Buried = Literal["failed", "dead"]
+FailedOrDead = Literal["failed", "dead"]
 """Where a job set aside for good is kept: ``failed`` (it raised on its last try) or ``dead``
 (it could not run: invalid, unsigned, or it kept killing its workers)."""
 
@@ -70,11 +70,11 @@ class QueueInfo:
 
 
 @dataclass(frozen=True)
-class BuriedJob:
+class FailedJob:
     """A job set aside for good, with the reason: it failed on its last try, or is dead."""
 
     id: str
-    kind: Buried
+    kind: FailedOrDead
     reason: str
     at_ms: int
     expires_at_ms: int

@@ -17,7 +17,7 @@ from .broker import Broker, QueueKeys, Record, check_name
 from .broker.keys import KINDS, shard_of
 from .exceptions import InvalidMessage, RedisUnavailable
 from .functions import name_of
-from .info import Buried
+from .info import FailedOrDead
 
 SERIES_WINDOW_S = 3_600  # the time series keeps one field per second of the last hour
 DAY_WINDOW_S = 86_400  # and one per minute of the last day
@@ -120,11 +120,11 @@ def counters(broker: Broker, shards: Sequence[QueueKeys]) -> dict[str, int]:
     return totals
 
 
-def newest_records(broker: Broker, keys: QueueKeys, kind: Buried, count: int, now_ms: int) -> list[Record]:
+def newest_records(broker: Broker, keys: QueueKeys, kind: FailedOrDead, count: int, now_ms: int) -> list[Record]:
     """At most ``count`` failed or dead records not expired, those kept longest first: the newest, when
-    they were kept for the same ``failure_ttl`` (``Broker.buried`` reads them all)."""
+    they were kept for the same ``failure_ttl`` (``Broker.jobs_of`` reads them all)."""
     records = []
-    for job_id, expires, reason in broker.newest_buried(keys, kind, count, now_ms):
+    for job_id, expires, reason in broker.newest_of(keys, kind, count, now_ms):
         at_ms, _, envelope = (reason or b"").partition(b" ")
         if at_ms.isdigit():
             records.append(Record(job_id.decode(), int(at_ms), int(expires), envelope))
@@ -146,7 +146,7 @@ class Kept:
     where: str | None
     message: bytes | None
     run_at_ms: int | None
-    record: tuple[Buried, int, int, bytes] | None
+    record: tuple[FailedOrDead, int, int, bytes] | None
 
 
 def kept(broker: Broker, keys: QueueKeys, job_id: str) -> Kept:

@@ -1,5 +1,5 @@
 """What ``Queue`` and ``AsyncQueue`` share: a queue's shards, defaults and secret, when and under which
-id a job goes on it (``Placement``), turning calls into signed messages and functions into periodic
+id a job goes on it (``EnqueueOptions``), turning calls into signed messages and functions into periodic
 schedules, reading failed and dead records, and decorated task functions (``Decorated``). Nothing here
 talks to Redis: sending and reading, blocking or awaited, is each queue's own part.
 """
@@ -20,7 +20,7 @@ from .broker.flows import MESSAGE_OPTION
 from .broker.keys import shard_of
 from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
-from .info import Buried, BuriedJob
+from .info import FailedJob, FailedOrDead
 from .job import JobHandle, Options, new_job_id, seconds_to_ms
 
 P = ParamSpec("P")
@@ -28,7 +28,7 @@ R = TypeVar("R")
 B = TypeVar("B")  # what a decorated function enqueues through: WithOptions or AsyncWithOptions
 
 
-class Placement(NamedTuple):
+class EnqueueOptions(NamedTuple):
     """When and under which id a job goes on the queue: options that stay with the producer."""
 
     delay_ms: int | None = None  # from now (from its release, for a dependent), on Redis's clock
@@ -38,11 +38,11 @@ class Placement(NamedTuple):
     allow_failure: bool = False  # it runs even after a parent failed
 
 
-NOW = Placement()
-PLACEMENT_NAMES = frozenset(("delay", "at", "job_id", "depends_on", "allow_failure"))
+ENQUEUE_DEFAULTS = EnqueueOptions()
+ENQUEUE_OPTION_NAMES = frozenset(("delay", "at", "job_id", "depends_on", "allow_failure"))
 
 
-def placement_of(base: Placement, options: dict[str, Any]) -> Placement:
+def enqueue_options_of(base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
     """``base`` with the ``delay``, ``at``, ``job_id``, ``depends_on`` and ``allow_failure`` of ``options``.
 
     Raises:
@@ -89,18 +89,18 @@ def parents_of(depends_on: object) -> tuple[JobHandle[Any] | str, ...]:
     return tuple(parents)
 
 
-def periodic_timing(placement: Placement, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
+def periodic_timing(placement: EnqueueOptions, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
     """The timing of ``queue.options(...).periodic(...)``, checked.
 
     Raises:
         ConfigurationError: the timing is invalid, or the options place the job (its ticks do that).
     """
-    if placement != NOW:
+    if placement != ENQUEUE_DEFAULTS:
         raise ConfigurationError("a periodic task takes no delay, at, job_id or depends_on: its ticks set their own")
     return schedules.timing(every, cron, tz)
 
 
-def check_kind(kind: str) -> Buried:
+def check_kind(kind: str) -> FailedOrDead:
     """``kind`` if it is where jobs are set aside: ``failed`` or ``dead``, else ``ConfigurationError``."""
     if kind not in ("failed", "dead"):
         raise ConfigurationError(f"kind must be 'failed' or 'dead', got {kind!r}")
@@ -132,7 +132,7 @@ class Producer:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         options: Options,
-        at: Placement,
+        at: EnqueueOptions,
         flow: tuple[bool, str] | None = None,
     ) -> tuple[str, bytes]:
         """The job id and signed message of the call ``fn(*args, **kwargs)``; ``flow``: its part in a
@@ -176,7 +176,7 @@ class Producer:
             grouped.setdefault(self._shard(check_name("job id", job_id)), []).append(job_id)
         return grouped
 
-    def _buried_jobs(self, kind: Buried, records: Iterable[Record]) -> list[BuriedJob]:
+    def _failed_jobs(self, kind: FailedOrDead, records: Iterable[Record]) -> list[FailedJob]:
         """The failed or dead jobs of ``records`` (of every shard), each with the reason its outcome
         gives, oldest first."""
         jobs = []
@@ -185,7 +185,7 @@ class Producer:
                 reason = outcomes.failure_text(record.job_id, record.envelope, self._secret, self.name)
             except YotaqError as exc:
                 reason = f"(its record cannot be read: {exc})"
-            jobs.append(BuriedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
+            jobs.append(FailedJob(record.job_id, kind, reason, record.at_ms, record.expires_at_ms))
         return sorted(jobs, key=lambda job: job.at_ms)
 
     def _schedule(

@@ -14,17 +14,17 @@ from .broker import Broker, QueueKeys, check_name, connect
 from .broker.connection import Client
 from .exceptions import ConfigurationError
 from .groups import Group
-from .info import Buried, BuriedJob, QueueInfo
+from .info import FailedJob, FailedOrDead, QueueInfo
 from .job import Job, Options
 from .producing import (
-    NOW,
-    PLACEMENT_NAMES,
+    ENQUEUE_DEFAULTS,
+    ENQUEUE_OPTION_NAMES,
     Decorated,
-    Placement,
+    EnqueueOptions,
     Producer,
     check_kind,
+    enqueue_options_of,
     periodic_timing,
-    placement_of,
 )
 from .workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes, group_nodes
 
@@ -129,7 +129,7 @@ class Queue(Producer):
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
             RedisUnavailable: Redis could not be reached within a few seconds.
         """
-        return self._enqueue(fn, args, kwargs, self.defaults, NOW)
+        return self._enqueue(fn, args, kwargs, self.defaults, ENQUEUE_DEFAULTS)
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction).
@@ -172,7 +172,7 @@ class Queue(Producer):
         Raises:
             ConfigurationError: an unknown or invalid option.
         """
-        return WithOptions(self, self.defaults, NOW).options(**options)
+        return WithOptions(self, self.defaults, ENQUEUE_DEFAULTS).options(**options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
@@ -184,7 +184,7 @@ class Queue(Producer):
         by default; registering a name again replaces it) and any worker of the queue enqueues each
         tick, once whatever the number of workers. Options: ``queue.options(...).periodic(...)``.
         """
-        return WithOptions(self, self.defaults, NOW).periodic(every=every, cron=cron, tz=tz, name=name)
+        return WithOptions(self, self.defaults, ENQUEUE_DEFAULTS).periodic(every=every, cron=cron, tz=tz, name=name)
 
     def remove_periodic(self, name: str) -> bool:
         """Stop a periodic schedule; whether there was one of that name."""
@@ -204,7 +204,12 @@ class Queue(Producer):
         return lambda fn: TaskFunction(bound, fn)
 
     def _enqueue(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: Options,
+        at: EnqueueOptions,
     ) -> Job[Any]:
         if at.depends_on:
             return self._workflow([Node(Call(self, fn, args, kwargs, options, at), list(at.depends_on), "")])[0]
@@ -212,7 +217,7 @@ class Queue(Producer):
         if self.eager:
             return self._run_eagerly(job_id, message)
         keys = self._keys_of(job_id)
-        if at is NOW:
+        if at is ENQUEUE_DEFAULTS:
             self.broker.push(keys, job_id, message)
         else:
             unique = at.job_id is not None
@@ -257,27 +262,27 @@ class Queue(Producer):
         self._keys_of("")  # Redis agrees on the shards
         return QueueInfo.merged([self.broker.info(keys) for keys in self.shards])
 
-    def failed_jobs(self) -> list[BuriedJob]:
+    def failed_jobs(self) -> list[FailedJob]:
         """The jobs that raised on their last try, oldest first, for as long as their records are kept."""
-        return self._buried("failed")
+        return self._failed_or_dead("failed")
 
-    def dead_jobs(self) -> list[BuriedJob]:
+    def dead_jobs(self) -> list[FailedJob]:
         """The jobs set aside without a result (invalid, unsigned, or killing their workers), oldest first."""
-        return self._buried("dead")
+        return self._failed_or_dead("dead")
 
-    def _buried(self, kind: Buried) -> list[BuriedJob]:
+    def _failed_or_dead(self, kind: FailedOrDead) -> list[FailedJob]:
         self._keys_of("")  # Redis agrees on the shards
-        return self._buried_jobs(kind, (record for keys in self.shards for record in self.broker.buried(keys, kind)))
+        return self._failed_jobs(kind, (record for keys in self.shards for record in self.broker.jobs_of(keys, kind)))
 
-    def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
+    def requeue(self, kind: FailedOrDead, job_ids: Iterable[str] | None = None) -> int:
         """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
         run again from scratch; return how many were found."""
         kind = check_kind(kind)
-        by_shard = self._ids_by_shard([job.id for job in self._buried(kind)] if job_ids is None else job_ids)
+        by_shard = self._ids_by_shard([job.id for job in self._failed_or_dead(kind)] if job_ids is None else job_ids)
         self._keys_of("")  # Redis agrees on the shards
         return sum(self.broker.requeue(keys, kind, shard_ids) for keys, shard_ids in by_shard.items())
 
-    def purge(self, kind: Buried) -> int:
+    def purge(self, kind: FailedOrDead) -> int:
         """Forget every failed or dead job for good; return how many there were."""
         kind = check_kind(kind)
         self._keys_of("")  # Redis agrees on the shards
@@ -288,15 +293,17 @@ class WithOptions:
     """``queue.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the
     function's own arguments."""
 
-    def __init__(self, queue: Queue, options: Options, placement: Placement) -> None:
+    def __init__(self, queue: Queue, options: Options, placement: EnqueueOptions) -> None:
         self.queue = queue
         self._options = options
         self._placement = placement
 
     def options(self, **options: Any) -> WithOptions:
         """These options, with ``options`` on top."""
-        task_options = {name: value for name, value in options.items() if name not in PLACEMENT_NAMES}
-        return WithOptions(self.queue, self._options.replace(**task_options), placement_of(self._placement, options))
+        task_options = {name: value for name, value in options.items() if name not in ENQUEUE_OPTION_NAMES}
+        return WithOptions(
+            self.queue, self._options.replace(**task_options), enqueue_options_of(self._placement, options)
+        )
 
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """``Queue.enqueue`` with these options."""
@@ -323,7 +330,7 @@ class WithOptions:
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != NOW:
+        if self._placement != ENQUEUE_DEFAULTS:
             raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return self.queue._enqueue_many(fn, calls, self._options)
 

@@ -16,7 +16,7 @@ from .broker import QueueKeys
 from .broker.flows import Links, Step
 from .exceptions import ConfigurationError, JobIdInUse
 from .job import Job, JobHandle, Options, new_job_id
-from .producing import NOW, Placement, Producer
+from .producing import ENQUEUE_DEFAULTS, EnqueueOptions, Producer
 from .worker.depends import ParentFailed, fed_args
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     options: Options = field(repr=False)
-    placement: Placement = field(default=NOW, repr=False)
+    placement: EnqueueOptions = field(default=ENQUEUE_DEFAULTS, repr=False)
 
 
 class Node(NamedTuple):
@@ -112,7 +112,7 @@ def plan(producer: Producer, nodes: list[Node]) -> Planned:
     steps = []
     for n, node in enumerate(nodes):
         call, placement = node.call, node.call.placement
-        at = Placement(placement.delay_ms, placement.at_ms, ids[n])
+        at = EnqueueOptions(placement.delay_ms, placement.at_ms, ids[n])
         flow = (bool(parents[n]), " ".join(dependents[n]))
         _, message = call.producer._message(call.fn, call.args, call.kwargs, call.options, at, flow)
         step_parents = [p if isinstance(p, int) else _located(p, keys[n]) for p in parents[n]]
@@ -214,7 +214,7 @@ def eager_message(planned: Planned, n: int, ran: dict[str, tuple[str, bytes]], s
         args = fed_args(call.args, parents, step.allow_failure, step.feed, secret)
     except ParentFailed as failed:
         return str(failed)
-    at = Placement(job_id=step.job_id)
+    at = EnqueueOptions(job_id=step.job_id)
     return call.producer._message(call.fn, args, call.kwargs, call.options, at)[1]
 
 

@@ -12,8 +12,8 @@ job = queue.options(job_id="bad-input").enqueue(int, "x")
 r.rpush(queue.keys.pending, b"not a message at all")  # what a stray writer might leave
 yotaq.Worker(r, queues=["reports"], burst=True).run()
 
-for buried in queue.failed_jobs() + queue.dead_jobs():
-    print(buried.kind, buried.id[:20], buried.reason.strip().splitlines()[-1])
+for kept in queue.failed_jobs() + queue.dead_jobs():
+    print(kept.kind, kept.id[:20], kept.reason.strip().splitlines()[-1])
 
 print(job.status)
 print(queue.requeue("failed", [job.id]))  # back on the queue, to run from scratch

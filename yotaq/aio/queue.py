@@ -15,17 +15,17 @@ from ..broker.aio import AsyncBroker, AsyncClient
 from ..broker.urls import connect_async
 from ..exceptions import ConfigurationError
 from ..groups import AsyncGroup
-from ..info import Buried, BuriedJob, QueueInfo
+from ..info import FailedJob, FailedOrDead, QueueInfo
 from ..job import Options
 from ..producing import (
-    NOW,
-    PLACEMENT_NAMES,
+    ENQUEUE_DEFAULTS,
+    ENQUEUE_OPTION_NAMES,
     Decorated,
-    Placement,
+    EnqueueOptions,
     Producer,
     check_kind,
+    enqueue_options_of,
     periodic_timing,
-    placement_of,
 )
 from ..workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes_async, group_nodes
 from .job import AsyncJob
@@ -122,7 +122,7 @@ class AsyncQueue(Producer):
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
             RedisUnavailable: Redis could not be reached within a few seconds.
         """
-        return await self._enqueue(fn, args, kwargs, self.defaults, NOW)
+        return await self._enqueue(fn, args, kwargs, self.defaults, ENQUEUE_DEFAULTS)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """``Queue.call``: the call described, not enqueued (nothing is sent)."""
@@ -154,7 +154,7 @@ class AsyncQueue(Producer):
         Raises:
             ConfigurationError: an unknown or invalid option.
         """
-        return AsyncWithOptions(self, self.defaults, NOW).options(**options)
+        return AsyncWithOptions(self, self.defaults, ENQUEUE_DEFAULTS).options(**options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
@@ -164,7 +164,9 @@ class AsyncQueue(Producer):
         no ``@`` decorator: it returns ``fn`` once the schedule is kept. Options:
         ``aq.options(...).periodic(...)``.
         """
-        return AsyncWithOptions(self, self.defaults, NOW).periodic(every=every, cron=cron, tz=tz, name=name)
+        return AsyncWithOptions(self, self.defaults, ENQUEUE_DEFAULTS).periodic(
+            every=every, cron=cron, tz=tz, name=name
+        )
 
     async def remove_periodic(self, name: str) -> bool:
         """Stop a periodic schedule; whether there was one of that name."""
@@ -187,7 +189,12 @@ class AsyncQueue(Producer):
         return lambda fn: AsyncTaskFunction(bound, fn)
 
     async def _enqueue(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Options, at: Placement
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: Options,
+        at: EnqueueOptions,
     ) -> AsyncJob[Any]:
         if at.depends_on:
             call = Call(self, fn, args, kwargs, options, at)
@@ -196,7 +203,7 @@ class AsyncQueue(Producer):
         if self.eager:
             return await self._run_eagerly(job_id, message)
         keys = await self._keys_of(job_id)
-        if at == NOW:
+        if at == ENQUEUE_DEFAULTS:
             await self.broker.push(keys, job_id, message)
         else:
             unique = at.job_id is not None
@@ -242,29 +249,31 @@ class AsyncQueue(Producer):
         await self._keys_of("")  # Redis agrees on the shards
         return QueueInfo.merged([await self.broker.info(keys) for keys in self.shards])
 
-    async def failed_jobs(self) -> list[BuriedJob]:
+    async def failed_jobs(self) -> list[FailedJob]:
         """The jobs that raised on their last try, oldest first, for as long as their records are kept."""
-        return await self._buried("failed")
+        return await self._failed_or_dead("failed")
 
-    async def dead_jobs(self) -> list[BuriedJob]:
+    async def dead_jobs(self) -> list[FailedJob]:
         """The jobs set aside without a result (invalid, unsigned, or killing their workers), oldest first."""
-        return await self._buried("dead")
+        return await self._failed_or_dead("dead")
 
-    async def _buried(self, kind: Buried) -> list[BuriedJob]:
+    async def _failed_or_dead(self, kind: FailedOrDead) -> list[FailedJob]:
         await self._keys_of("")  # Redis agrees on the shards
-        return self._buried_jobs(
-            kind, [record for keys in self.shards for record in await self.broker.buried(keys, kind)]
+        return self._failed_jobs(
+            kind, [record for keys in self.shards for record in await self.broker.jobs_of(keys, kind)]
         )
 
-    async def requeue(self, kind: Buried, job_ids: Iterable[str] | None = None) -> int:
+    async def requeue(self, kind: FailedOrDead, job_ids: Iterable[str] | None = None) -> int:
         """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
         run again from scratch; return how many were found."""
         kind = check_kind(kind)
-        by_shard = self._ids_by_shard([job.id for job in await self._buried(kind)] if job_ids is None else job_ids)
+        by_shard = self._ids_by_shard(
+            [job.id for job in await self._failed_or_dead(kind)] if job_ids is None else job_ids
+        )
         await self._keys_of("")  # Redis agrees on the shards
         return sum([await self.broker.requeue(keys, kind, shard_ids) for keys, shard_ids in by_shard.items()])
 
-    async def purge(self, kind: Buried) -> int:
+    async def purge(self, kind: FailedOrDead) -> int:
         """Forget every failed or dead job for good; return how many there were."""
         kind = check_kind(kind)
         await self._keys_of("")  # Redis agrees on the shards
@@ -275,15 +284,15 @@ class AsyncWithOptions:
     """``aq.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the function's
     own arguments."""
 
-    def __init__(self, queue: AsyncQueue, options: Options, placement: Placement) -> None:
+    def __init__(self, queue: AsyncQueue, options: Options, placement: EnqueueOptions) -> None:
         self.queue = queue
         self._options = options
         self._placement = placement
 
     def options(self, **options: Any) -> AsyncWithOptions:
         """These options, with ``options`` on top."""
-        task_options = {name: value for name, value in options.items() if name not in PLACEMENT_NAMES}
-        placement = placement_of(self._placement, options)
+        task_options = {name: value for name, value in options.items() if name not in ENQUEUE_OPTION_NAMES}
+        placement = enqueue_options_of(self._placement, options)
         return AsyncWithOptions(self.queue, self._options.replace(**task_options), placement)
 
     def periodic(
@@ -313,7 +322,7 @@ class AsyncWithOptions:
 
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """``AsyncQueue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != NOW:
+        if self._placement != ENQUEUE_DEFAULTS:
             raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return await self.queue._enqueue_many(fn, calls, self._options)
 

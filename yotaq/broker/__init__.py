@@ -5,9 +5,9 @@ and its asyncio twin ``aio``."""
 
 from .broker import Broker
 from .commands import Record
-from .connection import Patience
+from .connection import OutageRetry
 from .keys import FleetKeys, QueueKeys, check_name
 from .leases import Ack, Leases
 from .urls import connect
 
-__all__ = ["Ack", "Broker", "FleetKeys", "Leases", "Patience", "QueueKeys", "Record", "check_name", "connect"]
+__all__ = ["Ack", "Broker", "FleetKeys", "Leases", "OutageRetry", "QueueKeys", "Record", "check_name", "connect"]

@@ -5,7 +5,7 @@ failed and dead records, periodic schedules, agree on the shards. Each is the bl
 command, the same keys, arguments and Lua scripts (built by ``commands``, read from ``lua/``), sent
 through a ``redis.asyncio`` client: a coroutine that waits on Redis lets the event loop run everything
 else meanwhile. redis-py's errors come out as yotaq's (``connection.translated``), and every call waits
-out a short outage within the producer's deadline (``Patience``), as the blocking producer does.
+out a short outage within the producer's deadline (``OutageRetry``), as the blocking producer does.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.commands.core import AsyncScript
 
 from ..exceptions import ConfigurationError, RedisUnavailable
-from ..info import Buried, QueueInfo
+from ..info import FailedOrDead, QueueInfo
 from . import commands, flows
-from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_PATIENCE_S
+from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_GIVE_UP_S
 from .commands import Record, ScheduleRecord
-from .connection import Patience, exec_replies, packed, translated
+from .connection import OutageRetry, exec_replies, packed, translated
 from .flows import Flow
 from .keys import FleetKeys, QueueKeys
 from .scripts import SOURCES
@@ -97,13 +97,13 @@ class AsyncBroker:
 
     Args:
         client: a ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster`` without ``decode_responses``.
-        patience: how long a call waits out an outage, in seconds.
+        give_up_after: how long a call waits out an outage, in seconds.
         replicas: after each enqueue, wait until this many replicas have it (Redis's ``WAIT``).
     """
 
-    def __init__(self, client: AsyncClient, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
+    def __init__(self, client: AsyncClient, *, give_up_after: float = PRODUCER_GIVE_UP_S, replicas: int = 0) -> None:
         self.client = check_async_client(client)
-        self.patience = Patience(patience)
+        self.outage_retry = OutageRetry(give_up_after)
         self._cluster = isinstance(client, RedisCluster)
         self.replicas = commands.check_replicas(replicas, self._cluster)
         # A wait in Redis must end before the client's socket gives up on the reply.
@@ -127,10 +127,10 @@ class AsyncBroker:
         write: bool = False,
         again: Callable[[AsyncClient], Awaitable[T]] | None = None,
     ) -> T:
-        """``command(client)``, tried again through an outage and given up within the patience (plus
+        """``command(client)``, tried again through an outage and given up within its give-up time (plus
         ``blocks_s``, for a command that waits in Redis). ``write``: replicated as ``replicas`` asks.
         ``again``: what a write sends on its later tries, as ``Broker._patient``."""
-        give_up_at = time.monotonic() + cast(float, self.patience.give_up_after) + blocks_s
+        give_up_at = time.monotonic() + cast(float, self.outage_retry.give_up_after) + blocks_s
         sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
             sends = [self._replicated(send) for send in sends]
@@ -146,7 +146,7 @@ class AsyncBroker:
                     "no reply from Redis in time, so the command may or may not have gone through"
                 ) from exc
 
-        return await self.patience.arun(attempt)
+        return await self.outage_retry.arun(attempt)
 
     def _replicated(self, command: Callable[[AsyncClient], Awaitable[T]]) -> Callable[[AsyncClient], Awaitable[T]]:
         """``command`` on a connection of its own, then ``WAIT`` on it until ``replicas`` replicas have
@@ -244,19 +244,19 @@ class AsyncBroker:
 
         return await self._patient(read)
 
-    async def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
+    async def jobs_of(self, keys: QueueKeys, kind: FailedOrDead) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
         script_keys, args = commands.records_script(keys, kind)
         return commands.read_records(await self._patient(lambda c: self._records(script_keys, args, client=c)))
 
-    async def requeue(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+    async def requeue(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
         script_keys, args = commands.requeue_script(keys, kind, job_ids)
         return int(await self._patient(lambda c: self._requeue(script_keys, args, client=c)))
 
-    async def purge(self, keys: QueueKeys, kind: Buried) -> int:
+    async def purge(self, keys: QueueKeys, kind: FailedOrDead) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
         purge = commands.purge_commands(keys, kind)
         count, _ = await self._patient(lambda client: transaction(client, *purge, cluster=self._cluster))

@@ -2,11 +2,11 @@
 here, with their keys and arguments; a producer's are built by ``commands`` (shared with
 ``AsyncBroker``, in ``aio``); upkeep, control and read-only looks are mixed in from their own modules.
 
-Methods are named for what they do to a queue (push, lease, acknowledge, retry, bury, reap, ...);
+Methods are named for what they do to a queue (push, lease, acknowledge, retry, fail, reap, ...);
 each is one round trip and, where it changes more than one key, one Lua script or ``MULTI``, so
 it is atomic. redis-py's errors come out as yotaq's (``connection.translated``). Methods a
-producer calls wait out a short outage (``Patience``); a worker calls the others through its own
-``Patience``, which waits for ever and knows what a lost reply means for its leases.
+producer calls wait out a short outage (``OutageRetry``); a worker calls the others through its own
+``OutageRetry``, which waits for ever and knows what a lost reply means for its leases.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
-from ..info import Buried, QueueInfo
+from ..info import FailedOrDead, QueueInfo
 from . import commands
 from .commands import Record, block_s
-from .connection import Client, Patience, ThreadClients, check_client, transaction, translated
+from .connection import Client, OutageRetry, ThreadClients, check_client, transaction, translated
 from .control import Control
 from .flows import Workflows
 from .keys import QueueKeys
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PRODUCER_PATIENCE_S = 2.0  # how long a producer's call waits out an outage before it raises
+PRODUCER_GIVE_UP_S = 2.0  # how long a producer's call waits out an outage before it raises
 MIN_ATTEMPT_S = 0.05  # the shortest time an attempt is given, even at the deadline
 # The most jobs one ack script call acknowledges, and the most it leases: Lua's unpack() holds about
 # 8,000 values, and the script unpacks two per leased job; a worker with more in flight takes several calls.
@@ -56,16 +56,16 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
     Args:
         client: a ``redis.Redis`` or ``RedisCluster`` without ``decode_responses`` (``yotaq.connect(url)``
             makes one).
-        patience: how long a producer's call waits out an outage, in seconds.
+        give_up_after: how long a producer's call waits out an outage, in seconds.
         replicas: after each write (an enqueue, an outcome), wait until this many replicas have it
             (Redis's ``WAIT``), so that a failover cannot lose it; 0 to count a write done once the
             master has it.
     """
 
-    def __init__(self, client: Client, *, patience: float = PRODUCER_PATIENCE_S, replicas: int = 0) -> None:
+    def __init__(self, client: Client, *, give_up_after: float = PRODUCER_GIVE_UP_S, replicas: int = 0) -> None:
         self.client = check_client(client)
         self.cluster = isinstance(client, RedisCluster)
-        self.patience = Patience(patience)
+        self.outage_retry = OutageRetry(give_up_after)
         self.replicas = commands.check_replicas(replicas, isinstance(client, RedisCluster))
         # A wait in Redis must end before the client's socket gives up on the reply.
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
@@ -113,12 +113,12 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         again: Callable[[Client], T] | None = None,
     ) -> T:
         """A producer's call: ``command`` on this thread's own client, tried again through an outage,
-        and given up within the patience (plus ``blocks_s``, for a command that waits in Redis).
+        and given up within its give-up time (plus ``blocks_s``, for a command that waits in Redis).
 
         ``again`` is what a write sends on its later tries: a try whose reply was lost may have gone
         through, and must not be applied twice.
         """
-        give_up_at = time.monotonic() + self.patience.give_up_after + blocks_s  # type: ignore[operator]
+        give_up_at = time.monotonic() + self.outage_retry.give_up_after + blocks_s  # type: ignore[operator]
         sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
             sends = [self._replicated(send) for send in sends]
@@ -129,7 +129,7 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
             with translated():
                 return self._own.call(send, remaining)
 
-        return self.patience.run(attempt)
+        return self.outage_retry.run(attempt)
 
     def _replicated(self, command: Callable[[Client], T]) -> Callable[[Client], T]:
         """``command``, then ``WAIT`` on the same connection until ``replicas`` replicas have its writes."""
@@ -225,29 +225,29 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
 
         return self._patient(read)
 
-    def buried(self, keys: QueueKeys, kind: Buried) -> list[Record]:
+    def jobs_of(self, keys: QueueKeys, kind: FailedOrDead) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
         script_keys, args = commands.records_script(keys, kind)
         return commands.read_records(self._patient(lambda c: self._scripts.records(script_keys, args, client=c)))
 
-    def requeue(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+    def requeue(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
         script_keys, args = commands.requeue_script(keys, kind, job_ids)
         return int(self._patient(lambda c: self._scripts.requeue(script_keys, args, client=c)))
 
-    def purge(self, keys: QueueKeys, kind: Buried) -> int:
+    def purge(self, keys: QueueKeys, kind: FailedOrDead) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
         purge = commands.purge_commands(keys, kind)
         count, _ = self._patient(lambda c: transaction(c, *purge))
         return int(count)
 
-    def forget_buried(self, keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> int:
+    def forget_jobs(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
         """Forget these jobs set aside as ``kind`` (a purge of some): one ``MULTI``; how many there were."""
 
         if not job_ids:
             return 0
-        commands_ = zip(("ZREM", "HDEL", "HDEL"), keys.buried_keys(kind), strict=True)
+        commands_ = zip(("ZREM", "HDEL", "HDEL"), keys.keys_of(kind), strict=True)
         forget = [(command, key, *job_ids) for command, key in commands_]
         return int(self._patient(lambda c: transaction(c, *forget))[0])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ..exceptions import ConfigurationError, JobIdInUse, RedisUnavailable
-from ..info import Buried, QueueInfo, WorkerInfo
+from ..info import FailedOrDead, QueueInfo, WorkerInfo
 from . import flows
 from .connection import pairs
 from .flows import Flow
@@ -24,7 +24,7 @@ Script = tuple[list[str], list[Any]]  # its KEYS and ARGV
 BULK_CHUNK = 5_000  # messages per RPUSH in a bulk push
 COUNTERS = ("done", "retried", "invalid", "redelivered", "cancelled")  # the stats hash's fields
 MAX_REPLICAS = 16
-ENQUEUE_TOKEN_TTL_MS = 60_000  # far longer than a producer tries an enqueue again (its patience)
+ENQUEUE_TOKEN_TTL_MS = 60_000  # far longer than a producer tries an enqueue again (its give-up time)
 REPLICA_WAIT_MS = 500  # how long a write waits for its replicas (replicas=) before it counts as failed
 
 
@@ -93,7 +93,7 @@ def enqueue_script(
     time since the epoch, or after a delay on Redis's clock); ``token`` tells its tries apart from any
     other enqueue. Its reply goes to ``read_enqueue``."""
     script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
-    script_keys += [key for kind in KINDS for key in keys.buried_keys(kind)]
+    script_keys += [key for kind in KINDS for key in keys.keys_of(kind)]
     script_keys += [keys.enqueued(job_id), keys.marker]
     at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
     return script_keys, [message, job_id, "1" if unique else "", at, delay, token, ENQUEUE_TOKEN_TTL_MS]
@@ -158,7 +158,7 @@ def wait_result_command(keys: QueueKeys, job_id: str, timeout_s: float) -> Comma
 def status_script(keys: QueueKeys, job_id: str) -> Script:
     """``status-6.lua``: where a job is, in O(1); its reply goes to ``read_status``."""
     script_keys = [keys.state, keys.result(job_id)]
-    script_keys += [key for kind in KINDS for key in (keys.buried(kind), keys.buried_reasons(kind))]
+    script_keys += [key for kind in KINDS for key in (keys.jobs_of(kind), keys.reasons_of(kind))]
     return script_keys, [job_id]
 
 
@@ -173,7 +173,7 @@ def read_status(reply: list[bytes]) -> tuple[str, bytes | None]:
 def info_script(keys: QueueKeys, fleet: FleetKeys) -> Script:
     """``info-7.lua``: the queue's counts and workers; its reply goes to ``active_commands`` and ``read_info``."""
     script_keys = [keys.pending, keys.scheduled, keys.workers, fleet.alive, keys.stats]
-    return script_keys + [keys.buried(kind) for kind in KINDS], []
+    return script_keys + [keys.jobs_of(kind) for kind in KINDS], []
 
 
 def active_commands(keys: QueueKeys, info_reply: list[Any]) -> list[Command]:
@@ -203,9 +203,9 @@ def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> 
     )
 
 
-def records_script(keys: QueueKeys, kind: Buried) -> Script:
+def records_script(keys: QueueKeys, kind: FailedOrDead) -> Script:
     """``records-2.lua``: the records of the jobs set aside as ``kind``; its reply goes to ``read_records``."""
-    return [keys.buried(kind), keys.buried_reasons(kind)], []
+    return [keys.jobs_of(kind), keys.reasons_of(kind)], []
 
 
 def read_records(flat: Sequence[Any]) -> list[Record]:
@@ -217,15 +217,15 @@ def read_records(flat: Sequence[Any]) -> list[Record]:
     return sorted(records, key=lambda record: record.at_ms)
 
 
-def requeue_script(keys: QueueKeys, kind: Buried, job_ids: Sequence[str]) -> Script:
+def requeue_script(keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> Script:
     """``requeue-5+n.lua``: put jobs set aside as ``kind`` back on the queue; the reply is how many were found."""
-    script_keys = [*keys.buried_keys(kind), keys.pending, keys.state]
+    script_keys = [*keys.keys_of(kind), keys.pending, keys.state]
     return script_keys + [keys.result(job_id) for job_id in job_ids], list(job_ids)
 
 
-def purge_commands(keys: QueueKeys, kind: Buried) -> list[Command]:
+def purge_commands(keys: QueueKeys, kind: FailedOrDead) -> list[Command]:
     """One ``MULTI`` that forgets every job set aside as ``kind``; its first reply is how many there were."""
-    return [("ZCARD", keys.buried(kind)), ("DEL", *keys.buried_keys(kind))]
+    return [("ZCARD", keys.jobs_of(kind)), ("DEL", *keys.keys_of(kind))]
 
 
 # -- periodic schedules ------------------------------------------------------------------------

@@ -115,9 +115,9 @@ class OwnClient(redis.Redis):
     """A client holding one connection of a shared pool, for one thread (``ThreadClients``).
 
     While ``deadline`` (a ``time.monotonic()``) is set, each command is sent once (redis-py's
-    retries are left out: ``Patience`` is the one policy) and its reply awaited until the deadline
+    retries are left out: ``OutageRetry`` is the one policy) and its reply awaited until the deadline
     at most, whatever the pool's ``socket_timeout``: a producer gives up on a Redis that has
-    stopped answering within its patience. A reply that has begun to arrive is read to its end,
+    stopped answering within its give-up time. A reply that has begun to arrive is read to its end,
     and a connection made, within the pool's own timeouts.
     """
 
@@ -145,6 +145,8 @@ class OwnClient(redis.Redis):
         try:
             reply_by(connection, self.deadline)
             return self.parse_response(connection, args[0], **options)  # type: ignore[no-untyped-call]
+        except redis.ResponseError:  # an error reply (NOSCRIPT, say), read to its end: the connection is fine
+            raise
         except BaseException:  # a signal's exception, say: the reply not read would be taken for the next one's
             connection.disconnect()
             raise
@@ -298,7 +300,7 @@ def _named_clients(text: str) -> tuple[str, list[tuple[str, str]]]:
     return head, clients
 
 
-class Patience:
+class OutageRetry:
     """The one way yotaq waits out an outage: retry with capped exponential backoff, until a deadline.
 
     A producer gives up after a few seconds (``give_up_after``) so that its caller hears of the

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..exceptions import ConfigurationError
-from ..info import Buried
+from ..info import FailedOrDead
 from ..serializer import MAX_ID_LENGTH, VALID_ID
 
 
@@ -37,7 +37,7 @@ def watch_channel(watch: str) -> str:
     return f"yotaq:watch:{check_name('watch id', watch)}"
 
 
-KINDS: tuple[Buried, ...] = ("failed", "dead")
+KINDS: tuple[FailedOrDead, ...] = ("failed", "dead")
 Finished = Literal["done", "cancelled"]
 
 
@@ -124,15 +124,15 @@ class QueueKeys:
         """Hash of job id to the number of times a worker died while holding it."""
         return f"{self._prefix}:deliveries"
 
-    def buried(self, kind: Buried) -> str:
+    def jobs_of(self, kind: FailedOrDead) -> str:
         """Sorted set of the job ids set aside as ``kind``, scored by when their record expires (ms)."""
         return f"{self._prefix}:{kind}"
 
-    def buried_messages(self, kind: Buried) -> str:
+    def messages_of(self, kind: FailedOrDead) -> str:
         """Hash of job id to the message of a job set aside as ``kind``, to requeue it."""
         return f"{self._prefix}:{kind}:messages"
 
-    def buried_reasons(self, kind: Buried) -> str:
+    def reasons_of(self, kind: FailedOrDead) -> str:
         """Hash of job id to a JSON record of why and when it was set aside."""
         return f"{self._prefix}:{kind}:reasons"
 
@@ -176,9 +176,9 @@ class QueueKeys:
         """What the workers note about a schedule: its last tick, its skipped ticks, why it is disabled."""
         return [self.schedule_last, self.schedule_skipped, self.schedule_disabled]
 
-    def buried_keys(self, kind: Buried) -> list[str]:
+    def keys_of(self, kind: FailedOrDead) -> list[str]:
         """The three keys that keep the jobs set aside as ``kind``."""
-        return [self.buried(kind), self.buried_messages(kind), self.buried_reasons(kind)]
+        return [self.jobs_of(kind), self.messages_of(kind), self.reasons_of(kind)]
 
     @property
     def slots(self) -> list[str]:
@@ -288,7 +288,7 @@ class QueueKeys:
         what using the queue leaves, for as long as any of it lasts. A mere look at a queue records
         its shards, so that key alone is no sign that anything ever ran or waited there."""
         whole = [self.pending, self.state, self.scheduled, self.scheduled_messages, self.workers, self.trim]
-        whole += [self.deliveries, *self.buried_keys("failed"), *self.buried_keys("dead"), self.flows]
+        whole += [self.deliveries, *self.keys_of("failed"), *self.keys_of("dead"), self.flows]
         whole += [*self.schedule_keys, *self.slots, self.rates, self.series, *self.finished_keys]
         return [*whole, self.marker, self.stats]
 

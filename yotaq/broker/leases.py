@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..exceptions import BrokerError, RedisUnavailable
-from ..info import Buried
+from ..info import FailedOrDead
 from .connection import Client, OwnClient
 from .flows import NO_FLOW, Flow, belief, part_keys, with_actual
 from .keys import QueueKeys
@@ -209,14 +209,14 @@ class Leasing:
         args: list[Any] = [message, retry, job_id, delay_ms]
         return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 
-    def bury(
+    def fail(
         self,
         keys: QueueKeys,
         worker: str,
         message: bytes,
         record_id: str,
         *,
-        kind: Buried,
+        kind: FailedOrDead,
         envelope: bytes,
         record_ttl_ms: int,
         result_ttl_ms: int,
@@ -231,11 +231,11 @@ class Leasing:
         flow = flow._replace(after=True)  # its own record, if it has one, expires with it
         while True:
             script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-            script_keys += [*keys.buried_keys(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
+            script_keys += [*keys.keys_of(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
             script_keys += [keys.flows, *part_keys(keys, record_id, flow)]
             args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
             args.append(belief(flow))
-            reply = self._call(functools.partial(self._scripts.bury, script_keys, args), write=True)
+            reply = self._call(functools.partial(self._scripts.fail, script_keys, args), write=True)
             if not isinstance(reply, list):
                 return bool(reply)
             flow = with_actual(flow, reply[0] if reply else None)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..exceptions import ConfigurationError
-from ..info import Buried
+from ..info import FailedOrDead
 from .connection import Client, translated
 from .keys import KINDS, FleetKeys, QueueKeys
 
@@ -27,8 +27,8 @@ _DISCOVERY: tuple[Callable[[QueueKeys], str], ...] = (
     lambda keys: keys.workers,
     lambda keys: keys.pending,
     lambda keys: keys.stats,
-    lambda keys: keys.buried("failed"),
-    lambda keys: keys.buried("dead"),
+    lambda keys: keys.jobs_of("failed"),
+    lambda keys: keys.jobs_of("dead"),
 )
 
 
@@ -87,8 +87,8 @@ class Reads:
         """Each shard's counters hash (``QueueKeys.stats``)."""
         return self._pipelined(shards, lambda pipe, keys: pipe.hgetall(keys.stats))
 
-    def newest_buried(
-        self, keys: QueueKeys, kind: Buried, count: int, now_ms: int
+    def newest_of(
+        self, keys: QueueKeys, kind: FailedOrDead, count: int, now_ms: int
     ) -> list[tuple[bytes, float, bytes | None]]:
         """At most ``count`` records of ``kind`` not expired at ``now_ms``, kept longest first, as
         (job id, kept until ms, reason) in two round trips, however many are kept."""
@@ -96,14 +96,14 @@ class Reads:
             list[tuple[bytes, float]],
             self._call(
                 lambda c: c.zrevrangebyscore(
-                    keys.buried(kind), "+inf", f"({now_ms}", start=0, num=count, withscores=True
+                    keys.jobs_of(kind), "+inf", f"({now_ms}", start=0, num=count, withscores=True
                 )
             ),
         )
         if not ranked:
             return []
         ids = [job_id for job_id, _ in ranked]
-        reasons = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.buried_reasons(kind), ids)))
+        reasons = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.reasons_of(kind), ids)))
         return [(job_id, expires, reason) for (job_id, expires), reason in zip(ranked, reasons, strict=True)]
 
     def kept(self, keys: QueueKeys, job_id: str) -> list[bytes | None]:
@@ -115,9 +115,9 @@ class Reads:
                 pipe.hget(keys.scheduled_messages, job_id)
                 pipe.zscore(keys.scheduled, job_id)
                 for kind in KINDS:
-                    pipe.hget(keys.buried_messages(kind), job_id)
-                    pipe.zscore(keys.buried(kind), job_id)
-                    pipe.hget(keys.buried_reasons(kind), job_id)
+                    pipe.hget(keys.messages_of(kind), job_id)
+                    pipe.zscore(keys.jobs_of(kind), job_id)
+                    pipe.hget(keys.reasons_of(kind), job_id)
                 return cast(list[Any], pipe.execute())
 
         return self._call(read)

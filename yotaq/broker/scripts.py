@@ -60,7 +60,7 @@ class Scripts:
     def __init__(self, client: Any) -> None:
         self.ack: Script = _Script(client, SOURCES["ack"])
         self.activate: Script = _Script(client, SOURCES["activate"])
-        self.bury: Script = _Script(client, SOURCES["bury"])
+        self.fail: Script = _Script(client, SOURCES["fail"])
         self.cancel: Script = _Script(client, SOURCES["cancel"])
         self.cancelled: Script = _Script(client, SOURCES["cancelled"])
         self.disable: Script = _Script(client, SOURCES["disable"])

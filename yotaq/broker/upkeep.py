@@ -158,7 +158,7 @@ class Upkeep:
         dependents = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.flows, ids))) if ids else []
         parts = [with_actual(Flow(after=True), actual) for actual in dependents]
         script_keys = [keys.workers, self.fleet(keys).alive, keys.active(worker), keys.pending, keys.state]
-        script_keys += [keys.deliveries, keys.stats, *keys.buried_keys("dead"), *keys.slots]
+        script_keys += [keys.deliveries, keys.stats, *keys.keys_of("dead"), *keys.slots]
         script_keys += [keys.result(job_id) for job_id in ids]
         script_keys += [
             keys.flows,
@@ -252,7 +252,7 @@ class Upkeep:
 
         One script call per batch of rates, so that a large hash never blocks Redis for long.
         """
-        script_keys = [key for kind in KINDS for key in keys.buried_keys(kind)] + [keys.rates]
+        script_keys = [key for kind in KINDS for key in keys.keys_of(kind)] + [keys.rates]
 
         def batch(cursor: bytes | int) -> bytes:
             return cast(bytes, self._call(lambda c: self._scripts.trim(script_keys, [cursor], client=c)))

@@ -161,7 +161,7 @@ def _sentinel(parts: SplitResult, classes: _Classes) -> Any:
 def connect(url: str) -> redis.Redis | RedisCluster:
     """A client for ``url``: ``redis://`` / ``rediss://``, ``redis+cluster://`` or ``redis+sentinel://``.
 
-    Its commands are not retried by redis-py (yotaq retries, ``Patience``). A cluster is asked for its
+    Its commands are not retried by redis-py (yotaq retries, ``OutageRetry``). A cluster is asked for its
     layout at once; a Sentinel-managed master is found at the first command and again after a failover.
 
     Raises:

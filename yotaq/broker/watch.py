@@ -16,7 +16,7 @@ and a connection each: redis-py's default pool holds 100).
 Why not the others: ``BLMPOP``/``BZMPOP`` over the result lists pop what they return, so the result
 would be gone for ``Job.result``, ``status`` and the dashboard (putting it back is a second step, lost
 if this process dies in between), and they need Redis 7. A reply list that the scripts recording an
-outcome push to (when the job asks) would add a key to each of five scripts (ack, bury, reap, cancel,
+outcome push to (when the job asks) would add a key to each of five scripts (ack, fail, reap, cancel,
 cancelled) and a write per job to the worker's path; tracking costs the workers nothing and stores
 nothing, so nothing has to expire.
 

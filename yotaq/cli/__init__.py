@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         [queue] = _queues(client, [args.queue])
         if args.command in ("failed", "dead"):
-            _buried(queue, args.command, args)
+            _failed_or_dead(queue, args.command, args)
         elif args.command == "job":
             _job(queue, args.job_id)
         elif args.command == "cancel":
@@ -123,7 +123,7 @@ def _fail_if_unreachable() -> None:
     gives up as a producer does, where a long-lived worker waits for Redis to come back."""
     with connect(redis_url()) as client:
         broker = Broker(client)
-        broker.patience.run(broker.ping)
+        broker.outage_retry.run(broker.ping)
 
 
 def _error(exc: Exception, code: int) -> int:
@@ -172,7 +172,7 @@ def _print_info(info: QueueInfo) -> None:
         print(f"  worker {worker.id}: {worker.active} active, last heartbeat {ago_s:.1f} s ago")
 
 
-def _buried(queue: Queue, kind: Literal["failed", "dead"], args: argparse.Namespace) -> None:
+def _failed_or_dead(queue: Queue, kind: Literal["failed", "dead"], args: argparse.Namespace) -> None:
     if args.purge:
         print(f"purged {queue.purge(kind)} {kind} task(s) from {queue.name}")
     elif args.requeue_all or args.requeue:

@@ -99,9 +99,11 @@ def parser(prog: str = "python -m yotaq") -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
     for kind, text in (("failed", "raised on their last try"), ("dead", "set aside without running")):
-        buried = commands.add_parser(kind, help=f"list the {kind} tasks ({text}) with their reasons; requeue or purge")
-        add_queue(buried)
-        action = buried.add_mutually_exclusive_group()
+        kind_parser = commands.add_parser(
+            kind, help=f"list the {kind} tasks ({text}) with their reasons; requeue or purge"
+        )
+        add_queue(kind_parser)
+        action = kind_parser.add_mutually_exclusive_group()
         action.add_argument(
             "--requeue", metavar="JOB_ID", action="append", help=f"put this {kind} task back; repeatable"
         )

@@ -198,7 +198,7 @@ def create_app(
                 by_shard.setdefault(keys, []).append(job_id)
             count = 0
             for keys, ids in by_shard.items():
-                count += await run_in_threadpool(board.broker.forget_buried, keys, kind, ids)
+                count += await run_in_threadpool(board.broker.forget_jobs, keys, kind, ids)
         else:
             count = await run_in_threadpool(queue.purge, kind)
         return back(fields, notice="purged", count=count)

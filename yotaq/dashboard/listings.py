@@ -16,7 +16,7 @@ from .. import monitor, outcomes, serializer
 from ..broker import Broker, QueueKeys
 from ..broker.keys import Finished
 from ..exceptions import JobFailed, YotaqError
-from ..info import Buried
+from ..info import FailedOrDead
 from ..queue import Queue
 from .views import LISTED_WORKERS, REASON_CHARS, Board, iso, last_line, shortened
 
@@ -122,8 +122,8 @@ class Listings:
         if state == "scheduled":
             return keys.scheduled, [keys.scheduled_messages], "-inf"
         if state in ("failed", "dead"):
-            kind = cast(Buried, state)
-            return keys.buried(kind), [keys.buried_messages(kind), keys.buried_reasons(kind)], f"({now_ms}"
+            kind = cast(FailedOrDead, state)
+            return keys.jobs_of(kind), [keys.messages_of(kind), keys.reasons_of(kind)], f"({now_ms}"
         return keys.finished(cast(Finished, state)), [keys.finished_jobs], f"({now_ms}"
 
     def _scored_row(
@@ -148,8 +148,8 @@ class Listings:
         page = matching[0][start : start + PAGE_SIZE]
         jobs = []
         for keys, job_id in page:
-            (message,) = self.broker.hash_values(keys.buried_messages("failed"), [job_id])
-            (record,) = self.broker.hash_values(keys.buried_reasons("failed"), [job_id])
+            (message,) = self.broker.hash_values(keys.messages_of("failed"), [job_id])
+            (record,) = self.broker.hash_values(keys.reasons_of("failed"), [job_id])
             row = self._message_row(keys, message, "failed") | {"id": job_id}
             at_ms, _, envelope = (record or b"").partition(b" ")
             kind, reason = self._failure(keys, job_id, envelope)
@@ -163,7 +163,7 @@ class Listings:
         complete = True
         for keys in queue.shards:
             total, rows = self.broker.scored_page(
-                keys.buried("failed"), [keys.buried_reasons("failed")], f"({now_ms}", 0, FILTER_SCAN
+                keys.jobs_of("failed"), [keys.reasons_of("failed")], f"({now_ms}", 0, FILTER_SCAN
             )
             complete = complete and total <= FILTER_SCAN
             for job_id, _, (record,) in rows:

@@ -17,7 +17,7 @@ from .. import monitor, outcomes
 from ..broker import Broker
 from ..broker.connection import Client, translated
 from ..exceptions import InvalidMessage, JobCancelled, JobFailed, ResultTimeout, YotaqError
-from ..info import Buried, QueueInfo
+from ..info import FailedOrDead, QueueInfo
 from ..job import Status
 from ..queue import Queue
 from ..workflows import links_of
@@ -139,7 +139,7 @@ class Board:
             },
         }
 
-    def records(self, queue: Queue, kind: Buried, now_ms: int) -> list[dict[str, Any]]:
+    def records(self, queue: Queue, kind: FailedOrDead, now_ms: int) -> list[dict[str, Any]]:
         """The newest failed or dead records, each with the last line of its traceback or reason."""
         records = [
             record

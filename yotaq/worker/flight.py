@@ -23,7 +23,7 @@ from .maintenance import Maintenance
 from .pool import AsyncPool
 from .shards import Shards
 from .stopping import Stopping
-from .task import Begun, StopNow, TaskHandler
+from .task import ReadyTask, StopRequested, TaskHandler
 from .threads import STUCK_THREAD_GRACE_S, ThreadPool
 from .timelimit import EXIT_STUCK, TaskCancelled, TaskRunner, Watchdog
 from .watch import QueueWatcher
@@ -83,14 +83,14 @@ class Flight:
         if not known:
             self._tasks.process(keys, message, known)
             return
-        begun = self._tasks.begin(keys, message)
-        if begun is None:
+        ready = self._tasks.begin(keys, message)
+        if ready is None:
             return
         coroutines = self.coroutines
-        if coroutines is not None and coroutines.free() > 0 and inspect.iscoroutinefunction(begun.task.fn):
-            coroutines.start_begun(begun)
+        if coroutines is not None and coroutines.free() > 0 and inspect.iscoroutinefunction(ready.task.fn):
+            coroutines.start_ready(ready)
         else:
-            self.threads.start(begun)
+            self.threads.start(ready)
 
     def expect_work(self) -> None:
         for pool in (self.coroutines, self.threads):
@@ -121,10 +121,10 @@ class Flight:
     def record_ended(self, most: int | None = None) -> None:
         """Record the outcomes of the functions that ended in threads (``most`` of them at most)."""
         if self.threads is not None:
-            for begun, value, raised in self.threads.take(most):
-                self._tasks.end(begun, value, raised)
+            for ready, value, raised in self.threads.take(most):
+                self._tasks.end(ready, value, raised)
 
-    def stuck(self) -> list[tuple[Begun, type[BaseException]]]:
+    def stuck(self) -> list[tuple[ReadyTask, type[BaseException]]]:
         return [] if self.threads is None else self.threads.stuck()
 
     def cancel(self, job_id: str) -> bool:
@@ -203,27 +203,27 @@ class InFlight(Stopping):
                     self._replace_process(flight, stuck)
                 if self._batch.acks_due():
                     self._until_done(self._send_acks)
-        except StopNow:
+        except StopRequested:
             flight.record_ended()  # what finished is recorded before the rest is given back
             raise
         finally:
             flight.close()
 
-    def _replace_process(self, flight: Flight, stuck: list[tuple[Begun, type[BaseException]]]) -> None:
+    def _replace_process(self, flight: Flight, stuck: list[tuple[ReadyTask, type[BaseException]]]) -> None:
         """Record each stuck task as ended by its time limit (or cancel), and those that ended; then raise
         ``ProcessReplaced``, for ``run`` to give back the rest and ``exit_replaced`` to end the process."""
-        for begun, interruption in stuck:
+        for ready, interruption in stuck:
             logger.critical(
                 "job %s is still running %g s after its %s (stuck in a C call?): it is recorded as %s, the "
                 "other tasks of this worker are given back, and its process is replaced",
-                begun.task.id,
+                ready.task.id,
                 STUCK_THREAD_GRACE_S,
                 "cancel" if interruption is TaskCancelled else "time limit",
                 "cancelled" if interruption is TaskCancelled else "having run past its time limit",
             )
         flight.record_ended()
-        for begun, interruption in stuck:
-            self._tasks.end(begun, None, interruption())
+        for ready, interruption in stuck:
+            self._tasks.end(ready, None, interruption())
         raise ProcessReplaced
 
     def _give_back_strays(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 
-from .task import StopNow
+from .task import StopRequested
 from .timelimit import TaskCancelled, TimeLimitExceeded
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -50,14 +50,14 @@ class _Cancel(_Reaching, TaskCancelled):
     """``TaskCancelled``, raised in a thread."""
 
 
-class _Stop(_Reaching, StopNow):
-    """``StopNow``, raised in a thread (the worker stops at once)."""
+class _Stop(_Reaching, StopRequested):
+    """``StopRequested``, raised in a thread (the worker stops at once)."""
 
 
 RAISED: dict[type[BaseException], type[BaseException]] = {
     TimeLimitExceeded: _TimeLimit,
     TaskCancelled: _Cancel,
-    StopNow: _Stop,
+    StopRequested: _Stop,
 }
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from .. import serializer
-from ..broker import Broker, Patience, QueueKeys, check_name
+from ..broker import Broker, OutageRetry, QueueKeys, check_name
 from ..broker.connection import Client
 from ..exceptions import ConfigurationError, RedisUnavailable
 from ..hooks import Hook, Hooks
@@ -30,7 +30,7 @@ from .flight import IDLE_WAIT_S, InFlight, ProcessReplaced, exit_replaced
 from .liveness import Liveness, reap
 from .maintenance import Maintenance
 from .shards import Shards
-from .task import StopNow, TaskHandler
+from .task import StopRequested, TaskHandler
 from .threads import MAX_THREADS
 from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
 from .watch import QueueWatcher
@@ -132,7 +132,7 @@ class Worker(InFlight):
         if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
             raise ConfigurationError(f"threads must be a whole number from 1 to {MAX_THREADS:,}, got {threads!r}")
         self.threads = threads
-        self._patience = Patience(None, sleep=self._sleep)
+        self._outage_retry = OutageRetry(None, sleep=self._sleep)
         # Made by run(), in the thread that runs the tasks (signals), afresh for each run
         self._batch: Batch
         self._shards: Shards
@@ -191,7 +191,7 @@ class Worker(InFlight):
             logger.info("%r started", self)
             self._hooks.on_worker_start(self.name, [group[0].queue for group in self._groups])
             self._loop(watcher, maintenance, threads_watchdog)
-        except StopNow:
+        except StopRequested:
             if self._batch.running is not None:
                 logger.warning("stopped during job %s: it goes back to its queue", self._batch.running.job_id)
         except ProcessReplaced:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..broker import QueueKeys
 from ..current import reset_current, set_current
-from .task import Begun, StopNow, TaskHandler
+from .task import ReadyTask, StopRequested, TaskHandler
 from .timelimit import TaskCancelled, TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class AsyncPool:
         self._runner = runner
         self._coroutines = runner.coroutines
         self._concurrency = concurrency
-        self._flight: dict[asyncio.Task[Any], Begun] = {}
+        self._flight: dict[asyncio.Task[Any], ReadyTask] = {}
         # Set, from any thread, when work came for the free slots: it ends the loop's wait (``wait``)
         self._work_came = threading.Event()
         self._woken: asyncio.Future[None] | None = None
@@ -54,30 +54,30 @@ class AsyncPool:
         if not known:
             self._tasks.process(keys, message, known)
             return
-        begun = self._tasks.begin(keys, message)
-        if begun is not None:
-            self.start_begun(begun)
+        ready = self._tasks.begin(keys, message)
+        if ready is not None:
+            self.start_ready(ready)
 
-    def start_begun(self, begun: Begun) -> None:
+    def start_ready(self, ready: ReadyTask) -> None:
         """Start a task read already (``TaskHandler.begin``)."""
         self._loop = self._coroutines.loop  # from here a wake (end_wait, work_came) reaches the loop
-        token = set_current(begun.current)
+        token = set_current(ready.current)
         try:
-            value = self._runner.start(begun.task, begun.options.timeout)
+            value = self._runner.start(ready.task, ready.options.timeout)
             if inspect.isawaitable(value):
                 # The coroutine keeps the context it was made in: its current_job() is its own.
                 context = contextvars.copy_context()
-                task = self._coroutines.start(value, begun.options.timeout, context, begun.task.id)
-                self._flight[task] = begun
+                task = self._coroutines.start(value, ready.options.timeout, context, ready.task.id)
+                self._flight[task] = ready
                 return
-        except StopNow:
+        except StopRequested:
             raise
         except BaseException as exc:  # what a task raises is its outcome
-            self._tasks.end(begun, None, exc)
+            self._tasks.end(ready, None, exc)
             return
         finally:
             reset_current(token)
-        self._tasks.end(begun, value, None)
+        self._tasks.end(ready, value, None)
 
     def expect_work(self) -> None:
         """From now on, ``work_came`` ends ``wait``: before the worker asks to be told of work."""
@@ -123,16 +123,16 @@ class AsyncPool:
         # script drops those at its head at once
         finished = [task for task in self._flight if task in done]
         for task in sorted(finished, key=lambda task: self._flight[task].started):
-            begun = self._flight.pop(task)
+            ready = self._flight.pop(task)
             value, raised = self._coroutines.outcome(task)
-            if isinstance(raised, StopNow):  # a second stop signal, raised while the coroutine ran
+            if isinstance(raised, StopRequested):  # a second stop signal, raised while the coroutine ran
                 raise raised
-            self._tasks.end(begun, value, raised)
+            self._tasks.end(ready, value, raised)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel the coroutine of ``job_id`` (from another thread); whether it is in flight here."""
-        for task, begun in list(self._flight.items()):
-            if begun.task.id == job_id:
+        for task, ready in list(self._flight.items()):
+            if ready.task.id == job_id:
                 self._coroutines.interrupt_soon(task, TaskCancelled)
                 return True
         return False

@@ -1,7 +1,7 @@
 """How a worker stops, and waits out outages: its signals, ``Worker.stop``, and the waits they end.
 
 The first SIGINT/SIGTERM (or ``stop()``) stops leasing and lets the running task(s) finish; a second
-signal gives the running task back too (``StopNow``, raised in the main thread). A wait for work, or
+signal gives the running task back too (``StopRequested``, raised in the main thread). A wait for work, or
 between tries through an outage, is ended at once: a signal raises out of it, and ``stop()``, which may
 come from any thread, unblocks the connection waiting in Redis or wakes the queue watcher. Mixed into
 ``Worker``.
@@ -16,9 +16,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
-from ..broker import Broker, Patience
+from ..broker import Broker, OutageRetry
 from ..exceptions import RedisUnavailable
-from .task import StopNow, TaskHandler
+from .task import StopRequested, TaskHandler
 from .timelimit import restore_in_a_forked_child
 from .watch import QueueWatcher
 
@@ -31,7 +31,7 @@ class Stopping:
     """Signals, ``stop()`` and outages, for ``Worker``."""
 
     broker: Broker
-    _patience: Patience
+    _outage_retry: OutageRetry
     _tasks: TaskHandler
     _stopping: bool
     _shutting_down: bool
@@ -44,7 +44,7 @@ class Stopping:
     def _blocked(self, connection_id: int | None) -> None:
         self._blocked_on = connection_id
         if connection_id is not None and self._stopping:
-            raise StopNow  # a stop came after the look at _stopping: no wait, nothing taken yet
+            raise StopRequested  # a stop came after the look at _stopping: no wait, nothing taken yet
 
     def _until_done(self, command: Callable[[], T], *, failing: bool = False) -> T:
         """``command()``, waiting out an outage for as long as it lasts (a stop signal ends the wait).
@@ -59,7 +59,7 @@ class Stopping:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                 outage[0] = True
 
-        result = self._patience.run(command, on_outage=note)
+        result = self._outage_retry.run(command, on_outage=note)
         if outage[0]:
             logger.warning("Redis is reachable again")
         return result
@@ -69,7 +69,7 @@ class Stopping:
         self._waiting = True
         try:
             if self._stopping:
-                raise StopNow
+                raise StopRequested
             self._stop_requested.wait(seconds)
         finally:
             self._waiting = False
@@ -113,10 +113,10 @@ class Stopping:
         if self._shutting_down:
             return
         if self._stopping:
-            raise StopNow
+            raise StopRequested
         self._stopping = True
         logger.info(
             "%s: finishing the running task, then stopping (again to stop at once)", signal.Signals(signum).name
         )
         if self._waiting:
-            raise StopNow
+            raise StopRequested

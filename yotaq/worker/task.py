@@ -19,7 +19,7 @@ from ..current import CurrentJob, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache, name_of
 from ..hooks import Hooks
-from ..info import Buried
+from ..info import FailedOrDead
 from ..job import Options, seconds_to_ms
 from .batch import Batch
 from .depends import ParentFailed, fed, flow_of
@@ -41,7 +41,7 @@ NOT_PENDING = (
 )
 
 
-class Begun(NamedTuple):
+class ReadyTask(NamedTuple):
     """A task ready to run (or running): what recording its outcome needs."""
 
     keys: QueueKeys
@@ -53,7 +53,7 @@ class Begun(NamedTuple):
     flow: Flow = NO_FLOW  # its part in a workflow
 
 
-class StopNow(Interrupted):
+class StopRequested(Interrupted):
     """Raised in the main thread by a signal to stop waiting, or by a second one to stop running."""
 
 
@@ -103,7 +103,7 @@ class TaskHandler:
                 self._set_aside(keys, message, serializer.invalid_id(message), NOT_PENDING, leased=False)
             else:
                 self._run(keys, message)
-        except (StopNow, TimeLimitExceeded, TaskCancelled):
+        except (StopRequested, TimeLimitExceeded, TaskCancelled):
             raise
         except Exception as exc:
             logger.exception("recording the outcome of job %s failed", serializer.message_id(message))
@@ -113,22 +113,22 @@ class TaskHandler:
         self.current = None
 
     def _run(self, keys: QueueKeys, message: bytes) -> None:
-        begun = self.begin(keys, message)
-        if begun is None:
+        ready = self.begin(keys, message)
+        if ready is None:
             return
-        token = set_current(begun.current)
+        token = set_current(ready.current)
         try:
-            value = self._runner.call(begun.task, begun.options.timeout)
-        except StopNow:
+            value = self._runner.call(ready.task, ready.options.timeout)
+        except StopRequested:
             raise
         except BaseException as exc:  # whatever a task raises, it must not take the worker down with it
-            self.end(begun, None, exc)
+            self.end(ready, None, exc)
         else:
-            self.end(begun, value, None)
+            self.end(ready, value, None)
         finally:
             reset_current(token)
 
-    def begin(self, keys: QueueKeys, message: bytes) -> Begun | None:
+    def begin(self, keys: QueueKeys, message: bytes) -> ReadyTask | None:
         """Read a leased message and get its task ready to run; None when it was set aside unrun."""
         try:
             task = serializer.decode(message, self._secret, keys.queue, self._functions)
@@ -147,11 +147,11 @@ class TaskHandler:
         report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)
         current = CurrentJob(task.id, keys.queue, task.attempt, report)
         self._hooks.before_task(current)
-        return Begun(keys, message, task, options, current, time.perf_counter(), flow)
+        return ReadyTask(keys, message, task, options, current, time.perf_counter(), flow)
 
-    def end(self, begun: Begun, value: Any, raised: BaseException | None) -> None:
+    def end(self, ready: ReadyTask, value: Any, raised: BaseException | None) -> None:
         """Record how a task ended: it returned ``value``, or raised ``raised``."""
-        keys, message, task, options, current, started, flow = begun
+        keys, message, task, options, current, started, flow = ready
         elapsed = time.perf_counter() - started
         self._batch.finish(task.id, elapsed)
         failure = raised
@@ -183,7 +183,11 @@ class TaskHandler:
                 self._batch.acknowledge(keys, ack)
                 return
             logger.error("job %s returned a value that cannot be stored: it fails", task.id)
-            self._record("failed", task.id, lambda: self._bury(keys, message, task.id, "failed", envelope, options))
+            self._record(
+                "failed",
+                task.id,
+                lambda: self._record_failed_or_dead(keys, message, task.id, "failed", envelope, options),
+            )
         elif task.attempt < options.retries:
             self._retry(keys, message, task, options, failure, elapsed)
         else:
@@ -214,7 +218,7 @@ class TaskHandler:
         failed = outcomes.encode_result(
             ack.job_id, ("failed", "SerializationError", reason, ""), self._secret, keys.queue, self._worker
         )
-        return self._bury(keys, message, ack.job_id, "failed", failed[1], options)
+        return self._record_failed_or_dead(keys, message, ack.job_id, "failed", failed[1], options)
 
     def _retry(
         self, keys: QueueKeys, message: bytes, task: serializer.Task, options: Options, failure: BaseException, s: float
@@ -260,7 +264,9 @@ class TaskHandler:
     def _fail(self, keys: QueueKeys, message: bytes, job_id: str, options: Options, outcome: tuple[str, ...]) -> None:
         """Set a task aside as failed, with ``outcome``: ``("failed", type, message, traceback)``."""
         _, envelope = outcomes.encode_result(job_id, outcome, self._secret, keys.queue, self._worker, self._max_bytes)
-        self._record("failed", job_id, lambda: self._bury(keys, message, job_id, "failed", envelope, options))
+        self._record(
+            "failed", job_id, lambda: self._record_failed_or_dead(keys, message, job_id, "failed", envelope, options)
+        )
 
     def _set_aside(self, keys: QueueKeys, message: bytes, record_id: str, reason: str, *, leased: bool) -> None:
         """Set a message aside as dead, unrun, with the reason, under ``record_id``. One that cannot be
@@ -271,20 +277,22 @@ class TaskHandler:
         logger.error("job %s set aside as dead: %s", record_id, reason)
         _, envelope = outcomes.encode_result(record_id, ("dead", reason), self._secret, keys.queue, self._worker)
         self._record(
-            "invalid", record_id, lambda: self._bury(keys, message, record_id, "dead", envelope, _DEFAULTS, claimed)
+            "invalid",
+            record_id,
+            lambda: self._record_failed_or_dead(keys, message, record_id, "dead", envelope, _DEFAULTS, claimed),
         )
 
-    def _bury(
+    def _record_failed_or_dead(
         self,
         keys: QueueKeys,
         message: bytes,
         record_id: str,
-        kind: Buried,
+        kind: FailedOrDead,
         envelope: bytes,
         options: Options,
         claimed_id: str = "",
     ) -> bool:
-        return self._broker.bury(
+        return self._broker.fail(
             keys,
             self._worker,
             message,
@@ -331,7 +339,7 @@ def record_overdue(broker: Broker, queues: Sequence[QueueKeys], worker: str, job
             handler = TaskHandler(
                 broker, worker, secret, Batch(), TaskRunner(None), lambda step: step(), Counter(), Hooks(())
             )
-            if (begun := handler.begin(keys, message)) is not None:
-                handler.end(begun, None, TimeLimitExceeded())
+            if (ready := handler.begin(keys, message)) is not None:
+                handler.end(ready, None, TimeLimitExceeded())
             return True
     return False

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..current import reset_current, set_current
 from .interrupts import RAISED, REACHED, RESIGNAL_S, let_through, raise_in
-from .task import Begun, StopNow
+from .task import ReadyTask, StopRequested
 from .timelimit import (
     REALARM_S,
     TaskCancelled,
@@ -46,14 +46,14 @@ MAX_THREADS = 1_000
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
 
-Outcome = tuple[Begun, Any, BaseException | None]
+Outcome = tuple[ReadyTask, Any, BaseException | None]
 
 
 @dataclass
 class _Call:
     """A task running in a thread, its deadline and, once interrupted, how and since when (monotonic)."""
 
-    begun: Begun
+    ready: ReadyTask
     ident: int
     deadline: float | None
     interruption: type[BaseException] | None = None
@@ -80,7 +80,7 @@ class ThreadPool:
         self._lock = threading.Lock()
         self._outcome_ready = threading.Condition(self._lock)  # the main thread waits on it
         self._limits_changed = threading.Condition(self._lock)  # the time-limit thread waits on it
-        self._inbox: queue.SimpleQueue[Begun | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[ReadyTask | None] = queue.SimpleQueue()
         self._calls: dict[int, _Call] = {}  # by thread ident
         self._outcomes: list[Outcome] = []
         self._stuck: list[_Call] = []
@@ -102,9 +102,9 @@ class ThreadPool:
     def busy(self) -> bool:
         return self._handed > 0
 
-    def start(self, begun: Begun) -> None:
+    def start(self, ready: ReadyTask) -> None:
         self._handed += 1
-        self._inbox.put(begun)
+        self._inbox.put(ready)
 
     def expect_work(self) -> None:
         with self._lock:
@@ -141,10 +141,10 @@ class ThreadPool:
         self._handed -= len(taken)
         return taken
 
-    def stuck(self) -> list[tuple[Begun, type[BaseException]]]:
+    def stuck(self) -> list[tuple[ReadyTask, type[BaseException]]]:
         """The tasks still running ``STUCK_THREAD_GRACE_S`` past their limit or cancel, and which it was."""
         with self._lock:
-            return [(call.begun, call.interruption or TimeLimitExceeded) for call in self._stuck]
+            return [(call.ready, call.interruption or TimeLimitExceeded) for call in self._stuck]
 
     def cancel(self, job_id: str) -> bool:
         """Interrupt the task of ``job_id`` with ``TaskCancelled`` (any thread); whether it runs here. One
@@ -152,7 +152,7 @@ class ThreadPool:
         self._runner.cancel(job_id)  # first: a thread that starts it from now on sees it
         with self._lock:
             for call in self._calls.values():
-                if call.begun.task.id == job_id:
+                if call.ready.task.id == job_id:
                     self._interrupt(call, TaskCancelled, time.monotonic())
                     self._limits_changed.notify()
                     return True
@@ -165,8 +165,8 @@ class ThreadPool:
         with self._lock:
             self._closed = True
             for call in self._calls.values():
-                call.interruption = StopNow
-                raise_in(call.ident, RAISED[StopNow])
+                call.interruption = StopRequested
+                raise_in(call.ident, RAISED[StopRequested])
             self._limits_changed.notify_all()
             self._outcome_ready.notify_all()
         for _ in range(self._size):
@@ -177,22 +177,22 @@ class ThreadPool:
     def _serve(self) -> None:
         leave_signals_to_the_main_thread()
         ident = threading.get_ident()
-        while (begun := self._inbox.get()) is not None:
+        while (ready := self._inbox.get()) is not None:
             try:
-                value, raised = self._call(begun, ident)
+                value, raised = self._call(ready, ident)
             except BaseException as exc:  # an interruption that came as the task ended: the task's outcome
                 value, raised = None, exc
             with self._lock:
                 if self._closed:
                     return
-                self._outcomes.append((begun, value, raised))
+                self._outcomes.append((ready, value, raised))
                 self._outcome_ready.notify_all()
             self._on_outcome()
 
-    def _call(self, begun: Begun, ident: int) -> tuple[Any, BaseException | None]:
-        task, timeout = begun.task, begun.options.timeout
-        call = _Call(begun, ident, None if timeout is None else time.monotonic() + timeout)
-        token = set_current(begun.current)
+    def _call(self, ready: ReadyTask, ident: int) -> tuple[Any, BaseException | None]:
+        task, timeout = ready.task, ready.options.timeout
+        call = _Call(ready, ident, None if timeout is None else time.monotonic() + timeout)
+        token = set_current(ready.current)
         value: Any = None
         raised: BaseException | None = None
         try:
@@ -283,7 +283,7 @@ class ThreadPool:
             return
         first = min(timed, key=lambda call: call.deadline or 0.0)
         if self._name_job is not None:
-            self._name_job(first.begun.task.id)
+            self._name_job(first.ready.task.id)
         assert first.deadline is not None
         self._watchdog.arm(max(0.0, first.deadline - time.monotonic()) + STUCK_THREAD_GRACE_S + REPLACE_MARGIN_S)
 

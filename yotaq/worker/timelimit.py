@@ -339,7 +339,7 @@ class Coroutines:
 
     def outcome(self, task: Flight) -> tuple[Any, BaseException | None]:
         """How ``task`` ended: its value, or what it raised; an interrupted one, its interruption
-        however it ended, unless a stop signal ended it (``StopNow``: neither an ``Exception`` nor a
+        however it ended, unless a stop signal ended it (``StopRequested``: neither an ``Exception`` nor a
         cancellation)."""
         limit = self._limits.pop(task)
         if limit.timer is not None:

@@ -24,7 +24,7 @@
 --@include now_ms
 --@include job_id
 --@include limits
---@include bury
+--@include fail
 --@include flows
 local now = now_ms()
 if ARGV[3] ~= '1' then
@@ -57,19 +57,19 @@ for belief in string.gmatch(ARGV[7], '[^\n]+') do
 end
 local lim = {holders = KEYS[11], waiting = KEYS[12], waiting_messages = KEYS[13], pending = KEYS[4]}
 local max_deliveries = tonumber(ARGV[2])
-local requeued, buried = 0, 0
+local requeued, failed = 0, 0
 for i = #held, 1, -1 do
   release_slot(lim, held[i])
   local deliveries = redis.call('HINCRBY', KEYS[6], ids[i], 1)
   if deliveries >= max_deliveries then
-    local k = {state = KEYS[5], deliveries = KEYS[6], buried = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
+    local k = {state = KEYS[5], deliveries = KEYS[6], jobs = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
       result = KEYS[13 + i]}
-    bury(k, ids[i], held[i], ARGV[7 + 2 * i], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
+    fail(k, ids[i], held[i], ARGV[7 + 2 * i], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
     fan_in(parts[i], actuals[i], ids[i], ARGV[7 + 2 * i], 'dead', tonumber(ARGV[5]), now)
     if actuals[i] then
       redis.call('HDEL', KEYS[14 + #held], ids[i])
     end
-    buried = buried + 1
+    failed = failed + 1
   else
     redis.call('LPUSH', KEYS[4], held[i])
     given_back(KEYS[5], {held[i]})
@@ -79,4 +79,4 @@ end
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'redelivered', requeued)
-return {requeued, buried}
+return {requeued, failed}

@@ -1,5 +1,5 @@
 --[[
-  Forget the failed and dead records that have expired (or are past the cap): what a burying
+  Forget the failed and dead records that have expired (or are past the cap): what a failing
   script does on its way, for when no job has been set aside for a while. And forget the rates that
   hold no more: a key past its `fresh_at` allows what an unknown key does, so its field says nothing.
   The rates are scanned a batch a call, from a cursor the caller passes back until it is '0'.
@@ -10,7 +10,7 @@
   Returns: where the scan goes on next time, '0' when it has been through them all.
 ]]
 --@include now_ms
---@include bury
+--@include fail
 --@include job_id
 --@include limits
 local now = now_ms()

@@ -20,7 +20,7 @@
 --@include now_ms
 --@include job_id
 --@include limits
---@include bury
+--@include fail
 --@include flows
 local part = flow_part(ARGV[8], 14)
 local actual = redis.call('HGET', KEYS[13], ARGV[2])
@@ -31,10 +31,10 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
 release_slot({holders = KEYS[9], waiting = KEYS[10], waiting_messages = KEYS[11], pending = KEYS[12]}, ARGV[1])
-local k = {state = KEYS[2], deliveries = KEYS[3], buried = KEYS[5], messages = KEYS[6], reasons = KEYS[7],
+local k = {state = KEYS[2], deliveries = KEYS[3], jobs = KEYS[5], messages = KEYS[6], reasons = KEYS[7],
   result = KEYS[8]}
 local now = now_ms()
-bury(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now)
+fail(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now)
 fan_in(part, actual, ARGV[2], ARGV[4], string.match(ARGV[4], '^%S+ (%S+)'), tonumber(ARGV[6]), now)
 if actual then
   redis.call('HDEL', KEYS[13], ARGV[2])
