@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs docs-serve docs-sync diagrams charts load bench clean chromium
+.PHONY: demo test test-lowest lint docs docs-serve docs-sync diagrams charts load bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,19 @@ demo: $(VENV)/.installed-$(DEMO_EXTRAS)
 ## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py)
 test: $(VENV)/.installed-test lint docs chromium
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-lowest
+
+## test-lowest: the tests that use every part of redis-py yotaq does (clients, pipelines, scripts, Cluster,
+## Sentinel, asyncio, client tracking) again, with the lowest redis-py and dill pyproject.toml allows, put
+## ahead of the venv's own on the path: its lower bounds are tested, not hoped for
+LOWEST := $(CURDIR)/.lowest
+LOWEST_TESTS := tests/test_walkthrough.py tests/test_queue.py tests/test_worker.py tests/test_serializer.py \
+	tests/test_lost_replies.py tests/test_executor.py tests/test_no_private.py "tests/test_aio.py::test_on_a_cluster_and_through_sentinel"
+test-lowest: $(VENV)/.installed-test
+	$(BIN)/python scripts/lowest.py > $(LOWEST).txt
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(LOWEST) -r $(LOWEST).txt
+	PYTHONPATH=$(LOWEST) $(BIN)/python scripts/lowest.py --check
+	PYTHONPATH=$(LOWEST) $(BIN)/python -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
 
 ## chromium: Debian's chromium, which the dashboard's browser tests drive through Playwright (Playwright's own
 ## browser download is not used); installed with apt-get when missing, as root, else a clear failure
