@@ -33,6 +33,7 @@ from .groups import AsyncGroup, Group
 from .hooks import Hook
 from .info import FailedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
+from .producing import Settings
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
 from .workflows import Call
@@ -75,6 +76,7 @@ __all__ = [
     "Retry",
     "SerializationError",
     "ServerError",
+    "Settings",
     "Status",
     "TaskFunction",
     "WithOptions",

@@ -11,6 +11,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from . import outcomes, serializer
@@ -105,6 +106,36 @@ def check_kind(kind: str) -> FailedOrDead:
     if kind not in ("failed", "dead"):
         raise ConfigurationError(f"kind must be 'failed' or 'dead', got {kind!r}")
     return kind  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every producer and worker of one deployment must agree on, given once and passed to each:
+    ``Queue(r, "q", settings=s)``, ``AsyncQueue(ar, "q", settings=s)``, ``Worker(r, ["q"], settings=s)``.
+
+    ``secret``: the key messages and results are signed with (None: unsigned). ``shards``: how many
+    shards a queue is spread over (Redis Cluster). ``replicas``: how many replicas must have each write
+    (an enqueue, an outcome) before it counts (Redis ``WAIT``).
+    """
+
+    secret: str | bytes | None = None
+    shards: int = 1
+    replicas: int = 0
+
+    @classmethod
+    def of(cls, settings: Settings | None, secret: str | bytes | None, shards: int, replicas: int) -> Settings:
+        """``settings``, or the one the separate arguments make; both at once is a mistake.
+
+        Raises:
+            ConfigurationError: ``settings`` and any of ``secret``, ``shards``, ``replicas`` given.
+        """
+        if settings is None:
+            return cls(secret, shards, replicas)
+        if not isinstance(settings, Settings):
+            raise ConfigurationError(f"settings must be a yotaq.Settings, got {settings!r}")
+        if (secret, shards, replicas) != (None, 1, 0):
+            raise ConfigurationError("give settings= or secret=, shards= and replicas=, not both")
+        return settings
 
 
 class Producer:

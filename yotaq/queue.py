@@ -22,6 +22,7 @@ from .producing import (
     Decorated,
     EnqueueOptions,
     Producer,
+    Settings,
     check_kind,
     enqueue_options_of,
     periodic_timing,
@@ -48,6 +49,8 @@ class Queue(Producer):
         shards: spread the queue over this many Redis Cluster slots (so over several nodes); its
             producers and workers must all say the same (see ``docs/guide/cluster.md``).
         replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+        settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
+            deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
     """
 
@@ -60,10 +63,12 @@ class Queue(Producer):
         eager: bool = False,
         shards: int = 1,
         replicas: int = 0,
+        settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
-        super().__init__(name, secret=secret, eager=eager, shards=shards, defaults=defaults)
-        self.broker = Broker(redis_client, replicas=replicas)
+        self.settings = Settings.of(settings, secret, shards, replicas)
+        super().__init__(name, secret=self.settings.secret, eager=eager, shards=self.settings.shards, defaults=defaults)
+        self.broker = Broker(redis_client, replicas=self.settings.replicas)
         self.redis = redis_client
         self._owns_client = False
 

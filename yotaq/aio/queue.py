@@ -23,6 +23,7 @@ from ..producing import (
     Decorated,
     EnqueueOptions,
     Producer,
+    Settings,
     check_kind,
     enqueue_options_of,
     periodic_timing,
@@ -47,6 +48,8 @@ class AsyncQueue(Producer):
             is awaited), instead of enqueueing it; it still goes through the serializer. For tests.
         shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s.
         replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+        settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
+            deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
     """
 
@@ -59,10 +62,12 @@ class AsyncQueue(Producer):
         eager: bool = False,
         shards: int = 1,
         replicas: int = 0,
+        settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
-        super().__init__(name, secret=secret, eager=eager, shards=shards, defaults=defaults)
-        self.broker = AsyncBroker(redis_client, replicas=replicas)
+        self.settings = Settings.of(settings, secret, shards, replicas)
+        super().__init__(name, secret=self.settings.secret, eager=eager, shards=self.settings.shards, defaults=defaults)
+        self.broker = AsyncBroker(redis_client, replicas=self.settings.replicas)
         self.redis = redis_client
         self._owns_client = False
 

@@ -25,6 +25,7 @@ from ..broker import Broker, OutageRetry, QueueKeys, check_name
 from ..broker.connection import Client
 from ..exceptions import ConfigurationError, RedisUnavailable
 from ..hooks import Hook, Hooks
+from ..producing import Settings
 from .batch import Batch
 from .flight import IDLE_WAIT_S, InFlight, ProcessReplaced, exit_replaced
 from .liveness import Liveness, reap
@@ -74,6 +75,8 @@ class Worker(InFlight):
         shards: how many shards each of the queues has (as its producers say); the worker takes
             from every shard in turn, starting from a random one, so that none starves.
         replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
+        settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` (the one its
+            producers were given; then give none of the three).
         hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
         concurrency: how many ``async def`` tasks may run at once on the worker's event loop (see
             ``pool``); without ``threads`` functions run one at a time whatever it is.
@@ -98,7 +101,10 @@ class Worker(InFlight):
         hooks: Sequence[Hook] = (),
         concurrency: int = 1,
         threads: int = 1,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = Settings.of(settings, secret, shards, replicas)
+        secret, shards, replicas = self.settings.secret, self.settings.shards, self.settings.replicas
         if isinstance(queues, str) or not queues:
             raise ConfigurationError(f"queues must be a non-empty list of queue names, got {queues!r}")
         self._groups = [QueueKeys.of(queue, shards) for queue in queues]  # in priority order
