@@ -1,5 +1,5 @@
 """Features hang off one task's path and are imported only when used (issue 28): a process that enqueues a
-task and runs it in a burst worker loads none of them."""
+task and runs it in a burst worker loads none of them, and reads only the Lua scripts it runs."""
 
 from __future__ import annotations
 
@@ -10,19 +10,35 @@ UNUSED = ("yotaq.aio", "yotaq.broker.aio", "yotaq.executor", "yotaq.broker.watch
 
 _SCRIPT = """
 import sys, yotaq
+from yotaq.broker import scripts
 queue = yotaq.Queue(yotaq.connect(sys.argv[1]), sys.argv[2])
 job = queue.enqueue(divmod, 7, 2)
 yotaq.Worker(queue.redis, [queue.name], burst=True).run()
 assert job.result(timeout=5) == (3, 1)
 print(" ".join(sorted(name for name in sys.modules if name.startswith("yotaq"))))
+print(" ".join(sorted(scripts.loaded())))
 """
 
 
-def test_one_task_enqueued_and_run_in_a_burst_worker_imports_no_feature_it_does_not_use(redis_url, queue_name):
+def _one_task(redis_url: str, queue_name: str) -> tuple[list[str], list[str]]:
+    """The yotaq modules, and the Lua scripts read, after one task enqueued and run in a burst worker."""
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT, redis_url, queue_name], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    loaded = done.stdout.split()
+    modules, lua = done.stdout.splitlines()
+    return modules.split(), lua.split()
+
+
+def test_one_task_enqueued_and_run_in_a_burst_worker_imports_no_feature_it_does_not_use(redis_url, queue_name):
+    loaded, _ = _one_task(redis_url, queue_name)
     assert "yotaq.worker.loop" in loaded  # (the check sees what was imported)
     assert [name for name in loaded if name.startswith(UNUSED)] == []
+
+
+def test_one_task_reads_only_the_lua_scripts_it_runs(redis_url, queue_name):
+    # Given a process that enqueues one plain task and runs it in a burst worker
+    _, lua = _one_task(redis_url, queue_name)
+    # Then it read the scripts of leasing, acknowledging and giving back, and none of the others'
+    assert "ack" in lua
+    assert set(lua) <= {"ack", "activate", "clock", "promote", "push", "release", "reap", "lapsed", "trim"}
