@@ -6,6 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+# What such a process loads, at most (issue 28 aims at 12): the core of enqueue, lease, run, acknowledge.
+ONE_TASK_PATH = frozenset(
+    """yotaq yotaq.current yotaq.exceptions yotaq.functions yotaq.job yotaq.outcomes yotaq.producing yotaq.queue
+    yotaq.serializer yotaq.broker yotaq.broker.broker yotaq.broker.commands yotaq.broker.connection
+    yotaq.broker.control yotaq.broker.flows yotaq.broker.keys yotaq.broker.leases yotaq.broker.reads
+    yotaq.broker.scripts yotaq.broker.upkeep yotaq.broker.urls yotaq.worker yotaq.worker.batch
+    yotaq.worker.liveness yotaq.worker.loop yotaq.worker.maintenance yotaq.worker.shards yotaq.worker.stopping
+    yotaq.worker.task yotaq.worker.timelimit""".split()
+)
 UNUSED = ("yotaq.aio", "yotaq.broker.aio", "yotaq.executor", "yotaq.broker.watch", "yotaq.dashboard", "yotaq.metrics")
 
 _SCRIPT = """
@@ -34,6 +43,14 @@ def test_one_task_enqueued_and_run_in_a_burst_worker_imports_no_feature_it_does_
     loaded, _ = _one_task(redis_url, queue_name)
     assert "yotaq.worker.loop" in loaded  # (the check sees what was imported)
     assert [name for name in loaded if name.startswith(UNUSED)] == []
+
+
+def test_one_task_enqueued_and_run_in_a_burst_worker_imports_only_the_modules_of_its_path(redis_url, queue_name):
+    # Given a process that enqueues one plain task and runs it in a burst worker
+    loaded, _ = _one_task(redis_url, queue_name)
+    # Then it loaded no yotaq module beyond that path: workflows, groups, periodic, the pools and threads, the
+    # queue watcher, the looks at a queue (info) are imported by what uses them
+    assert sorted(set(loaded) - ONE_TASK_PATH) == []
 
 
 def test_one_task_reads_only_the_lua_scripts_it_runs(redis_url, queue_name):

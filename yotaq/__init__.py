@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import exceptions
 from .broker import connect
-from .current import CurrentJob, current_job
+from .current import CurrentJob, Hook, current_job
 from .exceptions import (
     BrokerError,
     ConfigurationError,
@@ -29,7 +29,6 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
-from .hooks import Hook
 from .job import Job, Options, Status
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker

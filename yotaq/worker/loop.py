@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TypeVar
 from .. import serializer
 from ..broker import Broker, OutageRetry, QueueKeys, check_name
 from ..broker.connection import Client
+from ..current import Hook, Hooks
 from ..exceptions import ConfigurationError, RedisUnavailable
-from ..hooks import Hook, Hooks
 from .batch import Batch
 from .liveness import Liveness, reap
 from .maintenance import Maintenance

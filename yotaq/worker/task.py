@@ -15,10 +15,9 @@ from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
 from ..broker.flows import NO_FLOW, Flow, flow_of
 from ..broker.leases import shown
-from ..current import CurrentJob, reset_current, set_current
+from ..current import CurrentJob, Hooks, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache, name_of
-from ..hooks import Hooks
 from ..job import Options, seconds_to_ms
 from .batch import Batch
 from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
