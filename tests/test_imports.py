@@ -8,12 +8,38 @@ import sys
 
 # What such a process loads, at most (issue 28 aims at 12): the core of enqueue, lease, run, acknowledge.
 ONE_TASK_PATH = frozenset(
-    """yotaq yotaq.current yotaq.exceptions yotaq.functions yotaq.job yotaq.outcomes yotaq.producing yotaq.queue
-    yotaq.serializer yotaq.broker yotaq.broker.broker yotaq.broker.commands yotaq.broker.connection
-    yotaq.broker.control yotaq.broker.flows yotaq.broker.keys yotaq.broker.leases yotaq.broker.reads
-    yotaq.broker.scripts yotaq.broker.upkeep yotaq.broker.urls yotaq.worker yotaq.worker.batch
-    yotaq.worker.liveness yotaq.worker.loop yotaq.worker.maintenance yotaq.worker.shards yotaq.worker.stopping
-    yotaq.worker.task yotaq.worker.timelimit""".split()
+    (
+        "yotaq",
+        "yotaq.current",
+        "yotaq.exceptions",
+        "yotaq.functions",
+        "yotaq.job",
+        "yotaq.outcomes",
+        "yotaq.producing",
+        "yotaq.queue",
+        "yotaq.serializer",
+        "yotaq.broker",
+        "yotaq.broker.broker",
+        "yotaq.broker.commands",
+        "yotaq.broker.connection",
+        "yotaq.broker.control",
+        "yotaq.broker.flows",
+        "yotaq.broker.keys",
+        "yotaq.broker.leases",
+        "yotaq.broker.reads",
+        "yotaq.broker.scripts",
+        "yotaq.broker.upkeep",
+        "yotaq.broker.urls",
+        "yotaq.worker",
+        "yotaq.worker.batch",
+        "yotaq.worker.liveness",
+        "yotaq.worker.loop",
+        "yotaq.worker.maintenance",
+        "yotaq.worker.shards",
+        "yotaq.worker.stopping",
+        "yotaq.worker.task",
+        "yotaq.worker.timelimit",
+    )
 )
 UNUSED = ("yotaq.aio", "yotaq.broker.aio", "yotaq.executor", "yotaq.broker.watch", "yotaq.dashboard", "yotaq.metrics")
 
