@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import exceptions
 from .broker import connect
-from .current import CurrentJob, current_job
+from .current import CurrentJob, Hook, current_job
 from .exceptions import (
     BrokerError,
     ConfigurationError,
@@ -29,22 +29,24 @@ from .exceptions import (
     ServerError,
     YotaqError,
 )
-from .groups import AsyncGroup, Group
-from .hooks import Hook
-from .info import FailedJob, QueueInfo, WorkerInfo
 from .job import Job, Options, Status
 from .producing import Settings
 from .queue import Queue, TaskFunction, WithOptions
 from .worker import Worker
-from .workflows import Call
 
 if TYPE_CHECKING:
     from .aio import AsyncJob, AsyncQueue, AsyncTaskFunction, AsyncWithOptions
     from .executor import Executor, JobFuture
+    from .groups import AsyncGroup, Group
+    from .info import FailedJob, QueueInfo, WorkerInfo
+    from .workflows import Call
 
-_LAZY = {  # imported when used: a worker, or a producer that does not use them, has no need of them
+_LAZY = {  # imported when used: a process that enqueues a task and runs it in a worker needs none of them
     **dict.fromkeys(("Executor", "JobFuture"), "executor"),
     **dict.fromkeys(("AsyncJob", "AsyncQueue", "AsyncTaskFunction", "AsyncWithOptions"), "aio"),
+    **dict.fromkeys(("AsyncGroup", "Group"), "groups"),
+    **dict.fromkeys(("FailedJob", "QueueInfo", "WorkerInfo"), "info"),
+    "Call": "workflows",
 }
 _RENAMED = {"BuriedJob": "FailedJob"}
 
@@ -96,5 +98,5 @@ def __getattr__(name: str) -> Any:
         return exceptions.deprecated(name)
     if name in _RENAMED:  # kept for one release, with a warning
         warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{_RENAMED[name]}", DeprecationWarning, stacklevel=2)
-        return globals()[_RENAMED[name]]
+        return __getattr__(_RENAMED[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

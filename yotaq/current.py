@@ -1,14 +1,24 @@
-"""``current_job()``: inside a task, the job it runs as, to read its id and try and to report progress."""
+"""The job a task runs as, as user code sees it: ``current_job()`` inside a task, to read its id and try and
+to report progress; and the hooks (``Hook``) told of it around each task.
+
+Hooks are points in a worker's life to plug tracing and metrics into (as dramatiq's middleware or celery's
+signals do). Subclass ``Hook``, override what you need, and pass instances as ``Worker(..., hooks=[...])``.
+A hook runs in the worker's main thread, around the task. One that raises is logged and ignored: it never
+takes a task, or the worker, down.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .exceptions import ConfigurationError, YotaqError
+
+logger = logging.getLogger(__name__)
 
 MAX_PROGRESS_BYTES = 4096
 
@@ -75,3 +85,50 @@ def set_current(job: CurrentJob | None) -> contextvars.Token[CurrentJob | None]:
 
 def reset_current(token: contextvars.Token[CurrentJob | None]) -> None:
     _current.reset(token)
+
+
+class Hook:
+    """Does nothing at each point; override the ones you need."""
+
+    def on_worker_start(self, worker: str, queues: Sequence[str]) -> None:
+        """The worker ``worker`` is about to take tasks from ``queues``."""
+
+    def on_worker_stop(self, worker: str) -> None:
+        """The worker has stopped: it gave back what it held."""
+
+    def before_task(self, job: CurrentJob) -> None:
+        """A task is about to run (``job.id``, ``job.queue``, ``job.attempt``)."""
+
+    def after_task(self, job: CurrentJob, outcome: str, error: BaseException | None, seconds: float) -> None:
+        """A task ran ``seconds``: ``outcome`` is ``done``, ``retried``, ``failed`` or ``cancelled``; ``error``
+        what it raised, if anything."""
+
+
+class Hooks:
+    """Several hooks, called in order, each shielded from the others' and the worker's failures."""
+
+    def __init__(self, hooks: Sequence[Hook]) -> None:
+        self._hooks = list(hooks)
+
+    def on_worker_start(self, worker: str, queues: Sequence[str]) -> None:
+        for hook in self._hooks:
+            self._shielded(hook.on_worker_start, worker, queues)
+
+    def on_worker_stop(self, worker: str) -> None:
+        for hook in self._hooks:
+            self._shielded(hook.on_worker_stop, worker)
+
+    def before_task(self, job: CurrentJob) -> None:
+        for hook in self._hooks:
+            self._shielded(hook.before_task, job)
+
+    def after_task(self, job: CurrentJob, outcome: str, error: BaseException | None, seconds: float) -> None:
+        for hook in self._hooks:
+            self._shielded(hook.after_task, job, outcome, error, seconds)
+
+    @staticmethod
+    def _shielded(point: object, *args: object) -> None:
+        try:
+            point(*args)  # type: ignore[operator]
+        except Exception:
+            logger.exception("hook %r failed", point)

@@ -12,17 +12,18 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from . import outcomes, serializer
-from . import periodic as schedules
 from .broker import QueueKeys, Record, check_name
 from .broker.flows import MESSAGE_OPTION
 from .broker.keys import shard_of
 from .exceptions import ConfigurationError, YotaqError
 from .functions import FunctionPickles
-from .info import FailedJob, FailedOrDead
 from .job import JobHandle, Options, new_job_id, seconds_to_ms
+
+if TYPE_CHECKING:  # (imported where they are used: periodic schedules, failed and dead records)
+    from .info import FailedJob, FailedOrDead
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,6 +99,8 @@ def periodic_timing(placement: EnqueueOptions, every: float | None, cron: str | 
     """
     if placement != ENQUEUE_DEFAULTS:
         raise ConfigurationError("a periodic task takes no delay, at, job_id or depends_on: its ticks set their own")
+    from . import periodic as schedules
+
     return schedules.timing(every, cron, tz)
 
 
@@ -210,6 +213,8 @@ class Producer:
     def _failed_jobs(self, kind: FailedOrDead, records: Iterable[Record]) -> list[FailedJob]:
         """The failed or dead jobs of ``records`` (of every shard), each with the reason its outcome
         gives, oldest first."""
+        from .info import FailedJob
+
         jobs = []
         for record in records:
             try:

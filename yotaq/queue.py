@@ -6,15 +6,12 @@ import asyncio
 import inspect
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 from . import outcomes, serializer
-from . import periodic as schedules
 from .broker import Broker, QueueKeys, check_name, connect
 from .broker.connection import Client
 from .exceptions import ConfigurationError
-from .groups import Group
-from .info import FailedJob, FailedOrDead, QueueInfo
 from .job import Job, Options
 from .producing import (
     ENQUEUE_DEFAULTS,
@@ -27,7 +24,14 @@ from .producing import (
     enqueue_options_of,
     periodic_timing,
 )
-from .workflows import Call, Node, chain_nodes, chord_nodes, enqueue_nodes, group_nodes
+
+# Workflows, groups, periodic schedules and the looks at a queue are imported by the methods that use them
+# (a local import at the start of each): a plain enqueue needs none of them.
+if TYPE_CHECKING:
+    from . import periodic as schedules
+    from .groups import Group
+    from .info import FailedJob, FailedOrDead, QueueInfo
+    from .workflows import Call, Node
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -146,15 +150,22 @@ class Queue(Producer):
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """The call ``fn(*args, **kwargs)`` described, not enqueued: a step of ``chain``, a member of
         ``group`` or ``chord``. Options: ``queue.options(...).call(...)``."""
+        from .workflows import Call
+
         return Call(self, fn, args, kwargs, self.defaults)
 
     def chain(self, *calls: Call) -> Job[Any]:
         """Enqueue the calls as a chain: each runs once the one before is done, its result as its first
         argument (before its own); returns the last step's job. A step that fails for good cancels the rest."""
+        from .workflows import chain_nodes
+
         return self._workflow(chain_nodes(calls))[-1]
 
     def group(self, calls: Iterable[Call]) -> Group:
         """Enqueue the calls at once (one script call), to run in parallel; ``Group.results()`` waits for all."""
+        from .groups import Group
+        from .workflows import group_nodes
+
         return Group(self._workflow(group_nodes(calls)))
 
     def chord(self, calls: Iterable[Call], callback: Call) -> Job[Any]:
@@ -162,9 +173,13 @@ class Queue(Producer):
         included), as ``callback.fn(results in member order, *callback.args)``; returns the callback's job.
         A member that fails for good cancels it, unless the callback allows failures
         (``queue.options(allow_failure=True).call(...)``): then it gets the member's ``JobFailed``."""
+        from .workflows import chord_nodes
+
         return self._workflow(chord_nodes(calls, callback))[-1]
 
     def _workflow(self, nodes: list[Node]) -> list[Job[Any]]:
+        from .workflows import enqueue_nodes
+
         return enqueue_nodes(self, nodes)
 
     def options(self, **options: Any) -> WithOptions:
@@ -197,6 +212,8 @@ class Queue(Producer):
 
     def periodics(self) -> list[schedules.Schedule]:
         """Every periodic schedule of the queue, with its next run."""
+        from . import periodic as schedules
+
         self._keys_of("")  # Redis agrees on the shards
         return schedules.listed(self.name, (record for keys in self.shards for record in self.broker.schedules(keys)))
 
@@ -216,7 +233,9 @@ class Queue(Producer):
         options: Options,
         at: EnqueueOptions,
     ) -> Job[Any]:
-        if at.depends_on:
+        if at.depends_on:  # a workflow of one
+            from .workflows import Call, Node
+
             return self._workflow([Node(Call(self, fn, args, kwargs, options, at), list(at.depends_on), "")])[0]
         job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
@@ -264,6 +283,8 @@ class Queue(Producer):
     def info(self) -> QueueInfo:
         """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers
         (summed over the shards of a sharded queue)."""
+        from .info import QueueInfo
+
         self._keys_of("")  # Redis agrees on the shards
         return QueueInfo.merged([self.broker.info(keys) for keys in self.shards])
 
@@ -316,6 +337,8 @@ class WithOptions:
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """``Queue.call`` with these options (``job_id``, ``delay``, ``depends_on``... too)."""
+        from .workflows import Call
+
         return Call(self.queue, fn, args, kwargs, self._options, self._placement)
 
     def periodic(
@@ -326,6 +349,8 @@ class WithOptions:
         queue = self.queue
 
         def register(fn: F) -> F:
+            from . import periodic as schedules
+
             schedule, timing, body = queue._schedule(fn, name, spec, self._options)
             keys = queue._keys_of(schedule)
             queue.broker.schedule(keys, schedule, *schedules.record_of(keys, queue._secret, schedule, timing, body))

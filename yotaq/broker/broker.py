@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
-from ..info import FailedOrDead, QueueInfo
 from . import commands
 from .commands import Record, block_s
 from .connection import Client, OutageRetry, ThreadClients, check_client, transaction, translated
@@ -32,6 +31,7 @@ from .scripts import Scripts
 from .upkeep import Upkeep
 
 if TYPE_CHECKING:
+    from ..info import FailedOrDead, QueueInfo
     from .watch import ResultWatch
 
 T = TypeVar("T")

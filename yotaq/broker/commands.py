@@ -9,14 +9,16 @@ command tuples (``("RPUSH", key, message)``), for ``transaction``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..exceptions import ConfigurationError, JobIdInUse, RedisUnavailable
-from ..info import FailedOrDead, QueueInfo, WorkerInfo
 from . import flows
 from .connection import pairs
 from .flows import Flow
 from .keys import KINDS, FleetKeys, QueueKeys
+
+if TYPE_CHECKING:
+    from ..info import FailedOrDead, QueueInfo, WorkerInfo
 
 Command = tuple[Any, ...]
 Script = tuple[list[str], list[Any]]  # its KEYS and ARGV
@@ -183,6 +185,8 @@ def active_commands(keys: QueueKeys, info_reply: list[Any]) -> list[Command]:
 
 def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> QueueInfo:
     """The ``QueueInfo`` of the replies of ``info_script`` and of ``active_commands``."""
+    from ..info import QueueInfo, WorkerInfo  # (a look at a queue: no worker needs it)
+
     now_ms, pending, scheduled, workers, deadlines, stats, failed, dead = info_reply
     workers, deadlines, stats = pairs(workers), dict(pairs(deadlines)), dict(pairs(stats))
 

@@ -38,6 +38,15 @@ class Flow(NamedTuple):
 NO_FLOW = Flow()
 
 
+def flow_of(options: dict[str, Any]) -> tuple[Flow, dict[str, Any]]:
+    """A message's part in a workflow (``MESSAGE_OPTION``), and its other options."""
+    if MESSAGE_OPTION not in options:
+        return NO_FLOW, options
+    after, dependents = options[MESSAGE_OPTION]
+    rest = {name: value for name, value in options.items() if name != MESSAGE_OPTION}
+    return Flow(bool(after), str(dependents)), rest
+
+
 def dependents_of(pairs: str) -> list[tuple[QueueKeys, str]]:
     """The keys and id of each dependent in a ``<queue token> <job id> ...`` string."""
     words = pairs.split()

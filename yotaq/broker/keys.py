@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import zlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..exceptions import ConfigurationError
-from ..info import FailedOrDead
 from ..serializer import MAX_ID_LENGTH, VALID_ID
+
+if TYPE_CHECKING:
+    from ..info import FailedOrDead
 
 
 def check_name(kind: str, name: str) -> str:

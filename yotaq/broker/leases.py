@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..exceptions import BrokerError, RedisUnavailable
-from ..info import FailedOrDead
 from .connection import Client, OwnClient
 from .flows import NO_FLOW, Flow, belief, part_keys, with_actual
 from .keys import QueueKeys
 
 if TYPE_CHECKING:
+    from ..info import FailedOrDead
     from .scripts import Scripts
 
 T = TypeVar("T")

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..exceptions import ConfigurationError
-from ..info import FailedOrDead
 from .connection import Client, translated
 from .keys import KINDS, FleetKeys, QueueKeys
 
 if TYPE_CHECKING:
+    from ..info import FailedOrDead
     from .scripts import Scripts
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The Lua scripts in ``lua/``, each read once and registered once per Redis client.
+"""The Lua scripts in ``lua/``, each read once, when first used, and registered once per Redis client.
 
 Every state change that touches more than one key is one of these scripts, so it is atomic.
 A file is named ``<command>-<number of keys>.lua`` (``+n``: one more key for each of the n jobs it
@@ -29,7 +29,24 @@ def _source(path: Path) -> str:
     return _INCLUDE.sub(lambda match: (_LUA / "include" / f"{match[1]}.lua").read_text(), path.read_text())
 
 
-SOURCES = {path.stem.rsplit("-", 1)[0]: _source(path) for path in sorted(_LUA.glob("*.lua"))}
+_PATHS = {path.stem.rsplit("-", 1)[0]: path for path in _LUA.glob("*.lua")}
+
+
+class _Sources(dict[str, str]):
+    """Each script's source by name, read (its includes expanded) when first asked for: a process loads
+    only the scripts it runs (one that enqueues a task and runs it reads a handful of some 30)."""
+
+    def __missing__(self, name: str) -> str:
+        source = self[name] = _source(_PATHS[name])
+        return source
+
+
+SOURCES = _Sources()
+
+
+def loaded() -> dict[str, str]:
+    """The sources read so far, by name."""
+    return dict(SOURCES)
 
 
 class _Script(Script):
@@ -54,34 +71,48 @@ class _Script(Script):
             return client.eval(cast(str, self.script), len(keys), *keys, *args)  # the sources are str
 
 
+class _Lazy:
+    """A script of ``Scripts``, registered (its source read) on first use: the attribute's name is the
+    script's. Once made, it is the instance's own attribute, found before this."""
+
+    def __set_name__(self, owner: type[Scripts], name: str) -> None:
+        self._name = name
+
+    def __get__(self, scripts: Scripts, owner: type[Scripts]) -> Script:
+        script = scripts.__dict__[self._name] = _Script(scripts.client, SOURCES[self._name])
+        return script
+
+
 class Scripts:
     """The scripts, bound to one Redis client."""
 
     def __init__(self, client: Any) -> None:
-        self.ack: Script = _Script(client, SOURCES["ack"])
-        self.activate: Script = _Script(client, SOURCES["activate"])
-        self.fail: Script = _Script(client, SOURCES["fail"])
-        self.cancel: Script = _Script(client, SOURCES["cancel"])
-        self.cancelled: Script = _Script(client, SOURCES["cancelled"])
-        self.disable: Script = _Script(client, SOURCES["disable"])
-        self.due: Script = _Script(client, SOURCES["due"])
-        self.enqueue: Script = _Script(client, SOURCES["enqueue"])
-        self.find: Script = _Script(client, SOURCES["find"])
-        self.forget: Script = _Script(client, SOURCES["forget"])
-        self.clock: Script = _Script(client, SOURCES["clock"])
-        self.info: Script = _Script(client, SOURCES["info"])
-        self.lapsed: Script = _Script(client, SOURCES["lapsed"])
-        self.page: Script = _Script(client, SOURCES["page"])
-        self.promote: Script = _Script(client, SOURCES["promote"])
-        self.push: Script = _Script(client, SOURCES["push"])
-        self.reap: Script = _Script(client, SOURCES["reap"])
-        self.records: Script = _Script(client, SOURCES["records"])
-        self.release: Script = _Script(client, SOURCES["release"])
-        self.requeue: Script = _Script(client, SOURCES["requeue"])
-        self.retry: Script = _Script(client, SOURCES["retry"])
-        self.schedule: Script = _Script(client, SOURCES["schedule"])
-        self.status: Script = _Script(client, SOURCES["status"])
-        self.tick: Script = _Script(client, SOURCES["tick"])
-        self.trim: Script = _Script(client, SOURCES["trim"])
-        self.unlease: Script = _Script(client, SOURCES["unlease"])
-        self.workflow: Script = _Script(client, SOURCES["workflow"])
+        self.client = client
+
+    ack = _Lazy()
+    activate = _Lazy()
+    cancel = _Lazy()
+    cancelled = _Lazy()
+    clock = _Lazy()
+    disable = _Lazy()
+    due = _Lazy()
+    enqueue = _Lazy()
+    fail = _Lazy()
+    find = _Lazy()
+    forget = _Lazy()
+    info = _Lazy()
+    lapsed = _Lazy()
+    page = _Lazy()
+    promote = _Lazy()
+    push = _Lazy()
+    reap = _Lazy()
+    records = _Lazy()
+    release = _Lazy()
+    requeue = _Lazy()
+    retry = _Lazy()
+    schedule = _Lazy()
+    status = _Lazy()
+    tick = _Lazy()
+    trim = _Lazy()
+    unlease = _Lazy()
+    workflow = _Lazy()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
+from ..current import Hook
 from ..exceptions import ConfigurationError, describe
-from ..hooks import Hook
 
 
 def load_hooks(specs: Sequence[str]) -> list[Hook]:

@@ -9,17 +9,7 @@ from typing import Any
 
 from .. import outcomes, serializer
 from ..broker import Broker, QueueKeys
-from ..broker.flows import MESSAGE_OPTION, NO_FLOW, Flow
 from ..exceptions import InvalidMessage, JobCancelled, JobFailed
-
-
-def flow_of(options: dict[str, Any]) -> tuple[Flow, dict[str, Any]]:
-    """A message's part in a workflow, and its other options."""
-    if MESSAGE_OPTION not in options:
-        return NO_FLOW, options
-    after, dependents = options[MESSAGE_OPTION]
-    rest = {name: value for name, value in options.items() if name != MESSAGE_OPTION}
-    return Flow(bool(after), str(dependents)), rest
 
 
 class ParentFailed(Exception):

@@ -4,35 +4,33 @@ records each as it ends; acknowledgements stay batched (they go with the next le
 leases no more and lets those in flight finish. A thread stuck past its time limit has the process
 replaced (``ThreadPool``): the stuck task is recorded as ended by its limit, every other task this
 worker holds is given back at once, and the process exits with ``EXIT_STUCK`` for its supervisor (or
-whatever runs it) to start a fresh one. Mixed into ``Worker``.
+whatever runs it) to start a fresh one. Imported by ``Worker`` when it runs many at once: one at a time
+needs none of this.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from ..broker import QueueKeys
-from ..exceptions import Interrupted, RedisUnavailable
-from .batch import ACK_DELAY_S, Batch
-from .maintenance import Maintenance
+from ..exceptions import RedisUnavailable
+from .batch import ACK_DELAY_S
 from .pool import AsyncPool
-from .shards import Shards
-from .stopping import Stopping
+from .stopping import IDLE_WAIT_S, ProcessReplaced
 from .task import ReadyTask, StopRequested, TaskHandler
 from .threads import STUCK_THREAD_GRACE_S, ThreadPool
-from .timelimit import EXIT_STUCK, TaskCancelled, TaskRunner, Watchdog
-from .watch import QueueWatcher
+from .timelimit import TaskCancelled, TaskRunner, Watchdog
+
+if TYPE_CHECKING:
+    from .loop import Worker
+    from .maintenance import Maintenance
+    from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
-
-IDLE_WAIT_S = 30.0  # longest a blocking wait for work lasts (work, a stop and an outage end it sooner): what an
-# idle worker costs Redis, besides its heartbeat, is one command this often
-
 
 # A thread whose task ends waits at most this share of a task's average duration, and GATHER_MAX_S, for others
 # to end, so that one lease serves them all: a few percent of each thread's time for fewer round trips
@@ -41,10 +39,6 @@ GATHER_MAX_S = 0.002
 # Outcomes recorded before the next lease, at most: when many threads end at once, the first of them get
 # new work after a few outcomes are recorded, not after all of them
 RECORD_AT_ONCE = 16
-
-
-class ProcessReplaced(Interrupted):
-    """Raised in the main thread once a stuck thread's task is recorded: the process is to be replaced."""
 
 
 class Flight:
@@ -136,105 +130,85 @@ class Flight:
             self.threads.close()
 
 
-class InFlight(Stopping):
-    """The loop of a worker that runs several tasks at once, for ``Worker``."""
+def watchdogs(watchdog: Watchdog) -> tuple[Watchdog, Watchdog]:
+    """The watchdogs of a worker with threads: its main thread's runner's and its threads', one each of a
+    shared one (``watchdog``)."""
+    shared = SharedWatchdog(watchdog)
+    return shared.armer(), shared.armer()
 
-    burst: bool
-    concurrency: int
-    threads: int
-    queues: list[QueueKeys]
-    _batch: Batch
-    _shards: Shards
-    _runner: TaskRunner
-    _watchdog: Watchdog | None
 
-    if TYPE_CHECKING:
-
-        def _lease(self, watcher: QueueWatcher | None, *, size: int | None = None, wait: bool = True) -> None: ...
-
-        def _rejoin(self, maintenance: Maintenance) -> None: ...
-
-        def _send_acks(self, *, every_queue: bool = False) -> None: ...
-
-        def _burst_over(self) -> bool: ...
-
-    def _watchdogs(self) -> tuple[Watchdog | None, Watchdog | None]:
-        """The watchdogs of the main thread's runner and of the threads: one each of a shared one."""
-        if self._watchdog is None or self.threads == 1:
-            return self._watchdog, None
-        shared = SharedWatchdog(self._watchdog)
-        return shared.armer(), shared.armer()
-
-    def _loop_in_flight(
-        self, watcher: QueueWatcher | None, maintenance: Maintenance, watchdog: Watchdog | None
-    ) -> None:
-        """Keep up to ``concurrency`` coroutines and ``threads`` functions in flight: lease as many as there
-        are free slots, wait until one ends, record it; on a stop, let those in flight finish."""
-        flight = Flight(self._tasks, self._runner, self.concurrency, self.threads, watchdog)
-        self._tasks.cancel_coroutine = flight.cancel
-        assert watcher is not None  # made for every worker that runs several tasks at once
-        watcher.on_work = flight.work_came
-        try:
-            while not self._stopping or flight.busy():
-                if not self._stopping and flight.free():
-                    if self.burst and not flight.busy() and self._burst_over():
-                        return
-                    try:
-                        self._lease(watcher, size=flight.free(), wait=not flight.busy())
-                    except RedisUnavailable as exc:
-                        logger.warning("Redis unreachable (%s); retrying until it is back", exc)
-                        if flight.busy():
-                            self._until_done(self._give_back_strays, failing=True)
-                        else:  # nothing running: give everything back, as the plain loop does
-                            self._until_done(lambda: self._rejoin(maintenance), failing=True)
-                        continue
-                    while (leased := self._batch.next()) is not None:
-                        flight.start(*leased)
-                    if flight.busy() and flight.free():  # to be woken as soon as work comes for the free slots
-                        flight.expect_work()
-                        watcher.arm()
-                timeout = ACK_DELAY_S if self._batch.unsent() else IDLE_WAIT_S
-                flight.wait(
-                    timeout,
-                    for_work=flight.free() > 0 and not self._stopping,
-                    average_task_s=self._batch.average_task_s,
-                )
-                if stuck := flight.stuck():
-                    self._replace_process(flight, stuck)
-                if self._batch.acks_due():
-                    self._until_done(self._send_acks)
-        except StopRequested:
-            flight.record_ended()  # what finished is recorded before the rest is given back
-            raise
-        finally:
-            flight.close()
-
-    def _replace_process(self, flight: Flight, stuck: list[tuple[ReadyTask, type[BaseException]]]) -> None:
-        """Record each stuck task as ended by its time limit (or cancel), and those that ended; then raise
-        ``ProcessReplaced``, for ``run`` to give back the rest and ``exit_replaced`` to end the process."""
-        for ready, interruption in stuck:
-            logger.critical(
-                "job %s is still running %g s after its %s (stuck in a C call?): it is recorded as %s, the "
-                "other tasks of this worker are given back, and its process is replaced",
-                ready.task.id,
-                STUCK_THREAD_GRACE_S,
-                "cancel" if interruption is TaskCancelled else "time limit",
-                "cancelled" if interruption is TaskCancelled else "having run past its time limit",
+def loop_in_flight(
+    worker: Worker, watcher: QueueWatcher | None, maintenance: Maintenance, watchdog: Watchdog | None
+) -> None:
+    """``worker``'s loop: keep up to ``concurrency`` coroutines and ``threads`` functions in flight: lease as
+    many as there are free slots, wait until one ends, record it; on a stop, let those in flight finish."""
+    flight = Flight(worker._tasks, worker._runner, worker.concurrency, worker.threads, watchdog)
+    worker._tasks.cancel_coroutine = flight.cancel
+    assert watcher is not None  # made for every worker that runs several tasks at once
+    watcher.on_work = flight.work_came
+    try:
+        while not worker._stopping or flight.busy():
+            if not worker._stopping and flight.free():
+                if worker.burst and not flight.busy() and worker._burst_over():
+                    return
+                try:
+                    worker._lease(watcher, size=flight.free(), wait=not flight.busy())
+                except RedisUnavailable as exc:
+                    logger.warning("Redis unreachable (%s); retrying until it is back", exc)
+                    if flight.busy():
+                        worker._until_done(lambda: _give_back_strays(worker), failing=True)
+                    else:  # nothing running: give everything back, as the plain loop does
+                        worker._until_done(lambda: worker._rejoin(maintenance), failing=True)
+                    continue
+                while (leased := worker._batch.next()) is not None:
+                    flight.start(*leased)
+                if flight.busy() and flight.free():  # to be woken as soon as work comes for the free slots
+                    flight.expect_work()
+                    watcher.arm()
+            timeout = ACK_DELAY_S if worker._batch.unsent() else IDLE_WAIT_S
+            flight.wait(
+                timeout,
+                for_work=flight.free() > 0 and not worker._stopping,
+                average_task_s=worker._batch.average_task_s,
             )
-        flight.record_ended()
-        for ready, interruption in stuck:
-            self._tasks.end(ready, None, interruption())
-        raise ProcessReplaced
+            if stuck := flight.stuck():
+                _replace_process(worker, flight, stuck)
+            if worker._batch.acks_due():
+                worker._until_done(worker._send_acks)
+    except StopRequested:
+        flight.record_ended()  # what finished is recorded before the rest is given back
+        raise
+    finally:
+        flight.close()
 
-    def _give_back_strays(self) -> None:
-        """After a lease whose reply was lost while tasks run, give back what it may have leased: every
-        message held but not running, once the finished ones are acknowledged, for a lease to take again."""
-        with self._batch.handover:
-            self._send_acks(every_queue=True)
-            for keys in self.queues:
-                if given := self._shards.give_back_strays(keys):
-                    logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
-        self._shards.reset()
+
+def _replace_process(worker: Worker, flight: Flight, stuck: list[tuple[ReadyTask, type[BaseException]]]) -> None:
+    """Record each stuck task as ended by its time limit (or cancel), and those that ended; then raise
+    ``ProcessReplaced``, for ``run`` to give back the rest and ``exit_replaced`` to end the process."""
+    for ready, interruption in stuck:
+        logger.critical(
+            "job %s is still running %g s after its %s (stuck in a C call?): it is recorded as %s, the "
+            "other tasks of this worker are given back, and its process is replaced",
+            ready.task.id,
+            STUCK_THREAD_GRACE_S,
+            "cancel" if interruption is TaskCancelled else "time limit",
+            "cancelled" if interruption is TaskCancelled else "having run past its time limit",
+        )
+    flight.record_ended()
+    for ready, interruption in stuck:
+        worker._tasks.end(ready, None, interruption())
+    raise ProcessReplaced
+
+
+def _give_back_strays(worker: Worker) -> None:
+    """After a lease whose reply was lost while tasks run, give back what it may have leased: every
+    message held but not running, once the finished ones are acknowledged, for a lease to take again."""
+    with worker._batch.handover:
+        worker._send_acks(every_queue=True)
+        for keys in worker.queues:
+            if given := worker._shards.give_back_strays(keys):
+                logger.warning("gave back %d task(s) a lease took while its reply was lost", given)
+    worker._shards.reset()
 
 
 class SharedWatchdog:
@@ -286,10 +260,3 @@ class _Armer:
 
     def disarm(self) -> None:
         self._shared.disarm(self._key)
-
-
-def exit_replaced() -> None:
-    """End this process now: a thread is stuck in a task, which only the end of its process stops."""
-    logger.critical("this worker exits (status %d) for a fresh process to take its place", EXIT_STUCK)
-    logging.shutdown()
-    os._exit(EXIT_STUCK)

@@ -18,23 +18,24 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import serializer
 from ..broker import Broker, OutageRetry, QueueKeys, check_name
 from ..broker.connection import Client
+from ..current import Hook, Hooks
 from ..exceptions import ConfigurationError, RedisUnavailable
-from ..hooks import Hook, Hooks
 from ..producing import Settings
 from .batch import Batch
-from .flight import IDLE_WAIT_S, InFlight, ProcessReplaced, exit_replaced
 from .liveness import Liveness, reap
 from .maintenance import Maintenance
 from .shards import Shards
+from .stopping import IDLE_WAIT_S, ProcessReplaced, Stopping, exit_replaced
 from .task import StopRequested, TaskHandler
-from .threads import MAX_THREADS
 from .timelimit import TaskRunner, Watchdog, restore_in_a_forked_child
-from .watch import QueueWatcher
+
+if TYPE_CHECKING:
+    from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ LIVENESS_TIMEOUT_S = 7.0  # a worker silent this long is presumed dead and its t
 HEARTBEAT_INTERVAL_S = 3.0  # also how often this worker looks for dead ones: tasks back within 10 s
 MAX_DELIVERIES = 3  # a task whose worker died this many times is set aside
 MAX_CONCURRENCY = 10_000
+MAX_THREADS = 1_000
 MAX_LIVENESS_S = 86_400.0  # the longest liveness timeout (and heartbeat interval) taken: a day
 MAX_MAX_DELIVERIES = 1_000_000
 
@@ -54,7 +56,7 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-class Worker(InFlight):
+class Worker(Stopping):
     """Runs the tasks of one or more queues, one at a time (or more: ``threads``, ``concurrency``), always
     from the first non-empty queue.
 
@@ -174,7 +176,11 @@ class Worker(InFlight):
         self._stop_requested.clear()
         self._batch = Batch()
         self._shards = Shards(self.broker, self.name, self._batch, self.queues)
-        runner_watchdog, threads_watchdog = self._watchdogs()
+        runner_watchdog, threads_watchdog = self._watchdog, None
+        if self._watchdog is not None and self.threads > 1:
+            from .flight import watchdogs  # (many at once: see _loop)
+
+            runner_watchdog, threads_watchdog = watchdogs(self._watchdog)
         self._runner = TaskRunner(runner_watchdog)
         self._tasks = TaskHandler(
             self.broker, self.name, self._secret, self._batch, self._runner, self._until_done, self.counts, self._hooks
@@ -186,7 +192,11 @@ class Worker(InFlight):
         self._shards.rejoined = maintenance.beat
         handlers = self._install_signal_handlers()
         several = self.concurrency > 1 or self.threads > 1
-        watcher = QueueWatcher(self.broker, self.queues) if len(self.queues) > 1 or several else None
+        watcher = None
+        if len(self.queues) > 1 or several:  # a wait on several queues, or for free slots (imported then)
+            from .watch import QueueWatcher
+
+            watcher = QueueWatcher(self.broker, self.queues)
         self._watcher = watcher
         crashed = replaced = False
         try:
@@ -231,7 +241,9 @@ class Worker(InFlight):
 
     def _loop(self, watcher: QueueWatcher | None, maintenance: Maintenance, watchdog: Watchdog | None) -> None:
         if self.concurrency > 1 or self.threads > 1:
-            self._loop_in_flight(watcher, maintenance, watchdog)
+            from .flight import loop_in_flight  # imported when many run at once, with its pools
+
+            loop_in_flight(self, watcher, maintenance, watchdog)
             return
         while not self._stopping:
             if self.burst and self._burst_over():

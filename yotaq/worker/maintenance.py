@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from .. import periodic
 from ..broker import Broker, QueueKeys
 from ..broker.control import Subscription
 from ..broker.upkeep import LAPSED
@@ -202,7 +201,9 @@ class Maintenance:
         it needs a look again, as the next job or tick there is due (None: nothing is)."""
         try:
             next_due, next_tick = self._broker.promote(keys)
-            if next_tick == 0:
+            if next_tick == 0:  # a periodic schedule's (periodic is imported when one is due)
+                from .. import periodic
+
                 periodic.tick(self._broker, keys, self._shards[keys.queue], self._secret)
                 return TICK_AGAIN_S  # the tick moved its schedule's next run on: ask when that is
         except RedisUnavailable:

@@ -10,21 +10,31 @@ come from any thread, unblocks the connection waiting in Redis or wakes the queu
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..broker import Broker, OutageRetry
-from ..exceptions import RedisUnavailable
+from ..exceptions import Interrupted, RedisUnavailable
 from .task import StopRequested, TaskHandler
-from .timelimit import restore_in_a_forked_child
-from .watch import QueueWatcher
+from .timelimit import EXIT_STUCK, restore_in_a_forked_child
+
+if TYPE_CHECKING:
+    from .watch import QueueWatcher
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+IDLE_WAIT_S = 30.0  # longest a blocking wait for work lasts (work, a stop and an outage end it sooner): what an
+# idle worker costs Redis, besides its heartbeat, is one command this often
+
+
+class ProcessReplaced(Interrupted):
+    """Raised in the main thread once a stuck thread's task is recorded: the process is to be replaced."""
 
 
 class Stopping:
@@ -120,3 +130,10 @@ class Stopping:
         )
         if self._waiting:
             raise StopRequested
+
+
+def exit_replaced() -> None:
+    """End this process now: a thread is stuck in a task, which only the end of its process stops."""
+    logger.critical("this worker exits (status %d) for a fresh process to take its place", EXIT_STUCK)
+    logging.shutdown()
+    os._exit(EXIT_STUCK)

@@ -9,21 +9,21 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
 from ..broker import Ack, Broker, QueueKeys
-from ..broker.flows import NO_FLOW, Flow
+from ..broker.flows import NO_FLOW, Flow, flow_of
 from ..broker.leases import shown
-from ..current import CurrentJob, reset_current, set_current
+from ..current import CurrentJob, Hooks, reset_current, set_current
 from ..exceptions import BrokerError, ConfigurationError, Interrupted, InvalidMessage, RedisUnavailable, Retry, describe
 from ..functions import FunctionCache, name_of
-from ..hooks import Hooks
-from ..info import FailedOrDead
 from ..job import Options, seconds_to_ms
 from .batch import Batch
-from .depends import ParentFailed, fed, flow_of
 from .timelimit import TaskCancelled, TaskRunner, TimeLimitExceeded
+
+if TYPE_CHECKING:
+    from ..info import FailedOrDead
 
 logger = logging.getLogger(__name__)
 
@@ -130,18 +130,24 @@ class TaskHandler:
 
     def begin(self, keys: QueueKeys, message: bytes) -> ReadyTask | None:
         """Read a leased message and get its task ready to run; None when it was set aside unrun."""
+        parent_failed = None
         try:
             task = serializer.decode(message, self._secret, keys.queue, self._functions)
             flow, task_options = flow_of(task.options)
             options = _DEFAULTS.replace(**task_options)
-            if flow.after:
-                task = fed(self._broker, keys, task, self._secret)
-        except ParentFailed as failed:
-            self._cancelled(keys, message, task.id, options, str(failed), flow)
-            return None
+            if flow.after:  # a dependent (workflows): its parents' outcomes, read now, come in its arguments
+                from .depends import ParentFailed, fed
+
+                try:
+                    task = fed(self._broker, keys, task, self._secret)
+                except ParentFailed as failed:
+                    parent_failed = str(failed)
         except (InvalidMessage, ConfigurationError) as exc:
             record_id = exc.job_id if isinstance(exc, InvalidMessage) else serializer.message_id(message)
             self._set_aside(keys, message, record_id or serializer.invalid_id(message), str(exc), leased=True)
+            return None
+        if parent_failed is not None:
+            self._cancelled(keys, message, task.id, options, parent_failed, flow)
             return None
         self._batch.start(keys, task.id)
         report = functools.partial(self._broker.set_progress, keys, task.id, ttl_ms=options.result_ttl_ms)

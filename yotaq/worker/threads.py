@@ -42,7 +42,6 @@ from .timelimit import (
 
 logger = logging.getLogger(__name__)
 
-MAX_THREADS = 1_000
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
 
