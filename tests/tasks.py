@@ -171,6 +171,17 @@ def square(path: str, n: int, gate: str = "") -> int:
     return n * n
 
 
+def passed_on(value: int, path: str, gate: str) -> int:
+    """A chain's step: note the start with ``value``, the one before's result; wait (a minute at most)
+    until the file ``gate`` exists; note the end; ``value``."""
+    note(path, "start", value)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    note(path, "done", value)
+    return value
+
+
 def collect(results: object, path: str) -> object:
     """A callback: note what it was given (without spaces), at the time; return it."""
     note(path, "callback", repr(results).replace(" ", ""))

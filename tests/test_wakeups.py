@@ -169,6 +169,30 @@ def test_a_stopped_worker_leaves_no_wait_in_redis_behind(own_redis, queue_name):
     client.close()
 
 
+def test_a_stopped_worker_with_threads_and_two_queues_leaves_no_thread_of_its_own_behind(own_redis, queue_name):
+    import threading
+
+    # Given a worker with threads, of two queues (so with queue watchers), that ran a task after a Redis restart
+    client = yotaq.connect(own_redis.url)
+    queue = yotaq.Queue(client, queue_name)
+    worker = yotaq.Worker(client, [queue_name, f"{queue_name}-2"], threads=2)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+    own_redis.stop()
+    own_redis.start()
+    assert queue.enqueue(divmod, 9, 2).result(timeout=10) == (4, 1)
+    # When it is stopped
+    worker.stop()
+    runner.join(timeout=30)
+    # Then none of its threads is left: one that ends as the interpreter exits can hang the exit (it can be
+    # frozen holding the lock of the redis-py pool its client goes back to, which the exit then waits on)
+    assert not runner.is_alive()
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("yotaq-")] == []
+    assert _blocked_clients(client) == []
+    client.close()
+
+
 def test_a_job_due_that_only_a_stopping_worker_knew_of_starts_on_time_on_another(own_redis, queue_name, tmp_path):
     import threading
 

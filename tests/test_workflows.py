@@ -121,6 +121,34 @@ def test_a_chord_member_run_twice_after_a_kill_9_calls_back_once_and_not_early(q
     assert queue.info().redelivered == 1
 
 
+def test_a_chord_and_a_chain_ride_out_a_redis_restart_mid_run_each_step_once(spawn, own_redis, journal, queue_name):
+    # Given a chord of 10 and a chain of 3 on a Redis with an append-only file, one member of each gated
+    gate = journal.with_suffix(".gate")
+    queue = yotaq.Queue(yotaq.connect(own_redis.url), queue_name)
+    members = [queue.call(tasks.square, str(journal), n, str(gate) if n == 5 else "") for n in range(10)]
+    callback = queue.chord(members, queue.call(tasks.collect, str(journal)))
+    last = queue.chain(
+        queue.call(tasks.square, str(journal), 20),
+        queue.call(tasks.passed_on, str(journal), str(gate)),
+        queue.call(abs),
+    )
+    running = spawn("-m", "yotaq", "worker", "--queue", queue_name, "--threads", "2", *FAST, url=own_redis.url)
+    wait_for(lambda: {"5", "400"} <= {value for value, _ in tasks.events(journal, "start")}, what="both gated")
+    # When Redis restarts while they run, and they finish after it is back
+    own_redis.stop()
+    own_redis.start()
+    gate.touch()
+    # Then the callback gets every result once, the chain goes on from where it was, and nothing ran twice
+    assert callback.result(timeout=30) == [n * n for n in range(10)]
+    assert last.result(timeout=30) == 400
+    assert len(tasks.events(journal, "callback")) == 1
+    started = [value for value, _ in tasks.events(journal, "start")]
+    assert sorted(started) == sorted([*map(str, range(10)), "20", "400"])  # the chain's second step got 400
+    code = running.stop()
+    assert code == 0, running.output()[-3000:]
+    queue.redis.close()
+
+
 def test_a_member_failing_for_good_cancels_the_callback_unless_it_allows_failures(queue, worker):
     failing = [queue.call(operator.add, 1, 1), queue.call(operator.truediv, 1, 0)]
     cancelled = queue.chord(failing, queue.call(sum))

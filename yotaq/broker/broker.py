@@ -12,6 +12,7 @@ producer calls wait out a short outage (``OutageRetry``); a worker calls the oth
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -83,6 +84,20 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         if isinstance(pool, SentinelConnectionPool):
             for sentinel in pool.sentinel_manager.sentinels:
                 sentinel.close()
+
+    def thread(self, target: Callable[..., object], *args: object, name: str) -> threading.Thread:
+        """A daemon thread running ``target(*args)`` that gives its connection back to the pool as it
+        ends, while it is still a thread like any other. Given back later, as the thread's state is torn
+        down, it could be as the interpreter exits: the thread is then frozen where it stands, maybe
+        holding the pool's lock, and the exit waits on that lock for ever."""
+
+        def run() -> None:
+            try:
+                target(*args)
+            finally:
+                self._own.close_mine()
+
+        return threading.Thread(target=run, name=name, daemon=True)
 
     def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T:
         """``command(client)``, redis-py's errors translated; ``own``: on this thread's own client;

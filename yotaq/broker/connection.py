@@ -110,6 +110,13 @@ class ThreadClients:
             own.deadline = None
             local.own = (pid, own)
 
+    def close_mine(self) -> None:
+        """Give this thread's client back to the pool now (see ``Broker.thread``)."""
+        _, own = getattr(self._local, "own", (0, None))
+        self._local.own = (0, None)
+        if own is not None:
+            own.close()
+
 
 class OwnClient(redis.Redis):
     """A client holding one connection of a shared pool, for one thread (``ThreadClients``).

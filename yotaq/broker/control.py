@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from . import commands, flows
 from .connection import Client, translated
 from .flows import NO_FLOW, Flow
-from .keys import QueueKeys
+from .keys import QueueKeys, stop_channel
 from .scripts import Scripts
 
 T = TypeVar("T")
@@ -42,9 +42,14 @@ class Control:
                 return reply
             dependents = reply
 
-    def subscribe(self, queues: Sequence[QueueKeys]) -> Subscription:
-        """Listen on the control channels of ``queues`` (see ``Subscription``)."""
-        return Subscription(self.client, queues)
+    def subscribe(self, queues: Sequence[QueueKeys], worker: str) -> Subscription:
+        """Listen on the control channels of ``queues``, and on ``worker``'s stop channel (see
+        ``Subscription``)."""
+        return Subscription(self.client, queues, worker)
+
+    def wake_listener(self, worker: str) -> None:
+        """End the wait of ``worker``'s control listener now (it is stopping)."""
+        self._call(lambda c: c.publish(stop_channel(worker), b""))
 
     def state_of(self, keys: QueueKeys, job_id: str) -> str | None:
         """A job's state (``pending``, ``scheduled``, ``active``, ``cancelling``, ...), if not finished."""
@@ -101,9 +106,10 @@ class Subscription:
 
     RESUBSCRIBED = Heard(QueueKeys("-"), "")
 
-    def __init__(self, client: Client, queues: Sequence[QueueKeys]) -> None:
+    def __init__(self, client: Client, queues: Sequence[QueueKeys], worker: str) -> None:
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._channels = {keys.control.encode(): keys for keys in queues}
+        self._stop_channel = stop_channel(worker).encode()
         self._subscribed = False
         self._dropped = True  # until subscribed: a cancel before that was missed too
 
@@ -116,7 +122,7 @@ class Subscription:
         try:
             with translated():
                 if not self._subscribed:
-                    self._pubsub.subscribe(*self._channels)
+                    self._pubsub.subscribe(*self._channels, self._stop_channel)
                     self._subscribed = True
                 message = self._pubsub.get_message(timeout=timeout_s)
         except BaseException:  # an outage, or a refusal (ACL): either way a cancel may have been missed
@@ -125,7 +131,7 @@ class Subscription:
         if self._dropped:
             self._dropped = False
             return self.RESUBSCRIBED
-        if message is None:
+        if message is None or message["channel"] == self._stop_channel:
             return None
         return Heard(self._channels[message["channel"]], cast(bytes, message["data"]).decode(errors="replace"))
 

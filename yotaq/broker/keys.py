@@ -39,6 +39,12 @@ def watch_channel(watch: str) -> str:
     return f"yotaq:watch:{check_name('watch id', watch)}"
 
 
+def stop_channel(worker: str) -> str:
+    """Pub/sub channel (not a key) that wakes one worker's control listener when the worker stops, so
+    that it ends before the worker does: a thread left in redis-py at the interpreter's exit can hang it."""
+    return f"yotaq:stop:{check_name('worker name', worker)}"
+
+
 KINDS: tuple[FailedOrDead, ...] = ("failed", "dead")
 Finished = Literal["done", "cancelled"]
 

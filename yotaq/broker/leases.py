@@ -170,15 +170,27 @@ class Leasing:
                 return  # the wait ends with the outage
             time.sleep(END_RETRY_S)
 
-    def wait_for_pending(self, keys: QueueKeys, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there.
+    def wait_for_pending(
+        self, keys: QueueKeys, timeout_s: float, blocked: Callable[[int | None], None] | None = None
+    ) -> bool:
+        """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there; ``blocked`` as
+        for ``lease_blocking``.
 
         ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
         it was, and workers blocked on the same list with a real lease are still served.
         """
         wait_s = self.longest_wait_s(timeout_s)
-        found = self._wait(lambda c: c.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT"), wait_s)  # type: ignore[arg-type]
-        return found is not None
+
+        def wait(client: Client) -> object:
+            if blocked is not None and isinstance(client, OwnClient):
+                blocked(client.id())
+            try:
+                return client.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT")  # type: ignore[arg-type]
+            finally:
+                if blocked is not None:
+                    blocked(None)
+
+        return self._wait(wait, wait_s) is not None
 
     def any_pending(self, queues: Sequence[QueueKeys]) -> bool:
         def count(client: Client) -> int:

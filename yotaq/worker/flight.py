@@ -14,6 +14,7 @@ import inspect
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..broker import QueueKeys
@@ -47,7 +48,13 @@ class Flight:
     function runs in the main thread, to its end, as it starts."""
 
     def __init__(
-        self, tasks: TaskHandler, runner: TaskRunner, concurrency: int, threads: int, watchdog: Watchdog | None
+        self,
+        tasks: TaskHandler,
+        runner: TaskRunner,
+        concurrency: int,
+        threads: int,
+        watchdog: Watchdog | None,
+        thread: Callable[..., threading.Thread],
     ) -> None:
         self._tasks = tasks
         self.coroutines = AsyncPool(tasks, runner, concurrency) if concurrency > 1 or threads == 1 else None
@@ -55,7 +62,7 @@ class Flight:
         if threads > 1:
             coroutines = self.coroutines
             self.threads = ThreadPool(
-                threads, runner, watchdog, (lambda: None) if coroutines is None else coroutines.end_wait
+                threads, runner, watchdog, (lambda: None) if coroutines is None else coroutines.end_wait, thread
             )
 
     def free(self) -> int:
@@ -142,7 +149,7 @@ def loop_in_flight(
 ) -> None:
     """``worker``'s loop: keep up to ``concurrency`` coroutines and ``threads`` functions in flight: lease as
     many as there are free slots, wait until one ends, record it; on a stop, let those in flight finish."""
-    flight = Flight(worker._tasks, worker._runner, worker.concurrency, worker.threads, watchdog)
+    flight = Flight(worker._tasks, worker._runner, worker.concurrency, worker.threads, watchdog, worker.broker.thread)
     worker._tasks.cancel_coroutine = flight.cancel
     assert watcher is not None  # made for every worker that runs several tasks at once
     watcher.on_work = flight.work_came
@@ -165,6 +172,8 @@ def loop_in_flight(
                 if flight.busy() and flight.free():  # to be woken as soon as work comes for the free slots
                     flight.expect_work()
                     watcher.arm()
+            if worker._stopping and not flight.busy():
+                break  # the stop came while it leased: nothing in flight to wait for
             timeout = ACK_DELAY_S if worker._batch.unsent() else IDLE_WAIT_S
             flight.wait(
                 timeout,

@@ -219,7 +219,7 @@ class Worker(Stopping):
             self._shutting_down = True
             maintenance.stop()
             if watcher is not None:
-                watcher.stop()
+                watcher.close()
             try:
                 self._send_acks(every_queue=True)
                 if crashed and self._tasks.current is not None:

@@ -16,6 +16,7 @@ None of them ever blocks the main one: they share only the ``Batch``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ MAX_PAUSE_S = 1.0  # how long a time thread waits after a failure before it trie
 TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread asks when the next is
 LONG_TASK_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
 LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
+LISTENER_MARGIN_S = 1.0  # a stopping worker waits this much longer for its listener (a reply on its way)
 LONG_TASK_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 300.0  # how often expired failure records and spent rates are looked for (by one worker)
 
@@ -76,10 +78,9 @@ class Maintenance:
         self._stop = threading.Event()
         self._heart = Heart(broker, queues, worker, liveness, secret, counts)
         self._threads = [
-            threading.Thread(target=self._every, args=(self._live, liveness.heartbeat_interval), daemon=True,
-                             name=f"yotaq-liveness-{worker}"),
-            threading.Thread(target=self._every, args=(self._free_the_batch_behind_a_long_task, LONG_TASK_CHECK_S),
-                             daemon=True, name=f"yotaq-long-task-{worker}"),
+            broker.thread(self._every, self._live, liveness.heartbeat_interval, name=f"yotaq-liveness-{worker}"),
+            broker.thread(self._every, self._free_the_batch_behind_a_long_task, LONG_TASK_CHECK_S,
+                          name=f"yotaq-long-task-{worker}"),
         ]  # fmt: skip
         # The threads that wait in Redis are not joined at a stop: each sees it when its wait ends. One
         # listens for cancels (within LISTEN_S); one keeps time for each set of queues one blocking wait
@@ -87,9 +88,8 @@ class Maintenance:
         # lives in a slot of its own (within MAX_WAIT_S, and a marker it takes after the stop is written back).
         groups = [[keys] for keys in queues] if broker.cluster else [list(queues)]
         self._waiting_threads = [
-            threading.Thread(target=self._listen, daemon=True, name=f"yotaq-control-{worker}"),
-            *(threading.Thread(target=self._keep_time, args=(group,), daemon=True, name=f"yotaq-time-{worker}")
-              for group in groups),
+            broker.thread(self._listen, name=f"yotaq-control-{worker}"),
+            *(broker.thread(self._keep_time, group, name=f"yotaq-time-{worker}") for group in groups),
         ]  # fmt: skip
         self._trimmed_at = 0.0
         self._knows: set[QueueKeys] = set()  # the queues where this worker knows of something due
@@ -100,12 +100,19 @@ class Maintenance:
             thread.start()
 
     def stop(self) -> None:
-        """Stop the threads: those that wait in Redis see it when their wait ends, but the time thread on
-        one Redis, whose wait is ended now, after this worker handed over what it knew (``_hand_over``)."""
+        """Stop the threads, and join them but a time thread on a cluster (it sees the stop when its wait
+        ends): the control listener, woken now, and the time thread on one Redis, whose wait is ended
+        now, after this worker handed over what it knew (``_hand_over``). A thread left in redis-py as
+        the interpreter exits can hang the exit, on a pool's lock it held when it was frozen."""
         self._stop.set()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join()
+        listener = self._waiting_threads[0]
+        if listener.is_alive():
+            with contextlib.suppress(RedisUnavailable):  # it is waiting out the outage, LISTEN_S at a time
+                self._broker.wake_listener(self._worker)
+            listener.join(LISTEN_S + LISTENER_MARGIN_S)
         self._hand_over()
         if not self._broker.cluster:
             self._broker.end_wait(lambda: self._time_waits_on)
@@ -217,7 +224,7 @@ class Maintenance:
         """Wait on the queues' control channels for cancels of jobs this worker holds, and stop them
         (``Job.cancel``): one blocking read, no command sent while nothing comes."""
         leave_signals_to_the_main_thread()
-        subscription = self._broker.subscribe(self._queues)
+        subscription = self._broker.subscribe(self._queues, self._worker)
         try:
             while not self._stop.is_set():
                 try:

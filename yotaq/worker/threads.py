@@ -43,6 +43,7 @@ from .timelimit import (
 logger = logging.getLogger(__name__)
 
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
+JOIN_S = 1.0  # how long a closing pool waits, at most, for its idle threads to end
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
 
 Outcome = tuple[ReadyTask, Any, BaseException | None]
@@ -69,14 +70,21 @@ class ThreadPool:
     """``threads`` threads running plain functions, each within its time limit; driven by the main thread."""
 
     def __init__(
-        self, threads: int, runner: TaskRunner, watchdog: Watchdog | None, on_outcome: Callable[[], None]
+        self,
+        threads: int,
+        runner: TaskRunner,
+        watchdog: Watchdog | None,
+        on_outcome: Callable[[], None],
+        thread: Callable[..., threading.Thread],
     ) -> None:
+        """``thread``: how to make a thread (``Broker.thread``, so that a task's Redis client goes back to
+        its pool as the thread ends)."""
         self._size = threads
         self._runner = runner  # remembers the cancels of jobs not started yet
         self._watchdog = watchdog
         self._name_job = getattr(watchdog, "name_job", None)
         self._on_outcome = on_outcome  # wakes the main thread where it waits (its event loop)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a stop signal's handler may wake the main thread while it holds it
         self._outcome_ready = threading.Condition(self._lock)  # the main thread waits on it
         self._limits_changed = threading.Condition(self._lock)  # the time-limit thread waits on it
         self._inbox: queue.SimpleQueue[ReadyTask | None] = queue.SimpleQueue()
@@ -86,12 +94,10 @@ class ThreadPool:
         self._handed = 0  # tasks handed to threads and not yet taken back (main thread only)
         self._work_came = False
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"yotaq-thread-{i}", daemon=True) for i in range(threads)
-        ]
-        self._threads.append(threading.Thread(target=self._keep_limits, name="yotaq-time-limits", daemon=True))
-        for thread in self._threads:
-            thread.start()
+        self._threads = [thread(self._serve, name=f"yotaq-thread-{i}") for i in range(threads)]
+        self._threads.append(thread(self._keep_limits, name="yotaq-time-limits"))
+        for started in self._threads:
+            started.start()
 
     # -- the main thread -----------------------------------------------------------------------
 
@@ -159,10 +165,13 @@ class ThreadPool:
 
     def close(self) -> None:
         """Let the threads end; those still in a task (given back: a second stop signal, or the process is
-        being replaced) have it interrupted, and what they return is dropped. Nothing is joined: a thread
-        stuck in C ends with the process."""
+        being replaced) have it interrupted, and what they return is dropped. The others are joined: a
+        thread ending as the interpreter exits can be frozen holding the lock of a redis-py pool (its
+        Redis client goes back to the pool as the thread ends), and the exit then waits on that lock for
+        ever. One still in a task is not: a thread stuck in C ends with the process."""
         with self._lock:
             self._closed = True
+            busy = {call.ident for call in self._calls.values()}
             for call in self._calls.values():
                 call.interruption = StopRequested
                 raise_in(call.ident, RAISED[StopRequested])
@@ -170,6 +179,10 @@ class ThreadPool:
             self._outcome_ready.notify_all()
         for _ in range(self._size):
             self._inbox.put(None)
+        joined_by = time.monotonic() + JOIN_S
+        for thread in self._threads:
+            if thread.ident not in busy and thread is not threading.current_thread():
+                thread.join(max(joined_by - time.monotonic(), 0.0))
 
     # -- the threads ---------------------------------------------------------------------------
 

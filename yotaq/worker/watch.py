@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 WATCH_WAIT_S = 30.0  # each blocking wait ends this often, and the threads see a stop
 _AFTER_ERROR_S = 0.5
+JOIN_S = 2.0  # how long a closing watcher waits, at most, for its threads to end (their waits ended)
 
 
 class QueueWatcher:
@@ -35,9 +36,9 @@ class QueueWatcher:
         self._woken_round = -1
         self._stopped = False
         self.on_work: Callable[[], None] | None = None  # called (in a watching thread) when work is seen
+        self._blocked: dict[int, int | None] = {}  # by thread: the connection its wait in Redis is on
         self._threads = [
-            threading.Thread(target=self._watch, args=(keys,), name=f"yotaq-watch-{keys.queue}", daemon=True)
-            for keys in queues
+            broker.thread(self._watch, n, keys, name=f"yotaq-watch-{keys.queue}") for n, keys in enumerate(queues)
         ]
         for thread in self._threads:
             thread.start()
@@ -63,12 +64,27 @@ class QueueWatcher:
             return self._round
 
     def stop(self) -> None:
-        """Let the threads end; each does within ``WATCH_WAIT_S`` (they are daemons: no join)."""
+        """Let the threads end (from any thread, a signal handler too): each does when its wait in Redis
+        ends; and wake the worker, which may be waiting on its tasks in flight with slots free (``on_work``)."""
         with self._condition:
             self._stopped = True
             self._condition.notify_all()
+        if self.on_work is not None:
+            self.on_work()
 
-    def _watch(self, keys: QueueKeys) -> None:
+    def close(self) -> None:
+        """Stop, end the threads' waits in Redis and join them (see ``Broker.thread``). On a Redis
+        Cluster a wait cannot be named: its thread ends within ``WATCH_WAIT_S``, unjoined."""
+        self.stop()
+        if self._broker.cluster:
+            return
+        for n in range(len(self._threads)):
+            self._broker.end_wait(lambda n=n: self._blocked.get(n))  # type: ignore[misc]
+        joined_by = time.monotonic() + JOIN_S
+        for thread in self._threads:
+            thread.join(max(joined_by - time.monotonic(), 0.0))
+
+    def _watch(self, n: int, keys: QueueKeys) -> None:
         leave_signals_to_the_main_thread()
         served = 0
         while True:
@@ -79,7 +95,7 @@ class QueueWatcher:
                     return
                 round_ = self._round
             try:
-                found = self._broker.wait_for_pending(keys, WATCH_WAIT_S)
+                found = self._broker.wait_for_pending(keys, WATCH_WAIT_S, lambda id_: self._blocked.__setitem__(n, id_))
             except Exception as exc:
                 if self._stopped:
                     return  # the worker is gone, and may have closed the client under us
