@@ -18,8 +18,8 @@ redis-server on 127.0.0.1 started here. Measured for each version, each the medi
   with compare.py's figures of the same drain: in steady state (from the first finished task), and per task the
   workers' CPU, Redis's CPU and Redis commands (the profile of where the drain's time goes);
 - single enqueue/s (``--single`` tasks, one ``enqueue`` each), and next to a bare RPUSH loop of messages as
-  long as that version's (the floor: ``enqueue(fn, *args)`` and the loop alternate in 20 rounds inside the
-  driver; the ratio over all rounds, and the quartiles of the rounds' ratios);
+  long as that version's (the floor: ``enqueue(fn, *args)`` and the loop alternate in 50 rounds inside the
+  driver; the median and quartiles of the rounds' ratios);
 - bulk enqueue/s (``--tasks`` tasks, one ``enqueue_many``);
 - latency p50: with one idle worker, enqueue a task that does RPUSH and wait for it (``--samples`` times).
 
@@ -238,7 +238,7 @@ ROWS = [
     ("rcpu", "Redis CPU µs/task (steady state, INFO cpu)", "{:.0f}", False),
     ("rcmd", "Redis commands/task (steady state, INFO commandstats)", "{:.2f}", False),
     ("single", "single enqueue/s", "{:,.0f}", True),
-    ("floor_ratio", "single enqueue / bare RPUSH loop", "{:.0%}", True),
+    ("floor_ratio", "single enqueue / bare RPUSH loop (median of the rounds)", "{:.0%}", True),
     ("floor_q1", "single enqueue / bare RPUSH loop, lower quartile of the rounds", "{:.0%}", True),
     ("floor_q3", "single enqueue / bare RPUSH loop, upper quartile of the rounds", "{:.0%}", True),
     ("floor_rate", "bare RPUSH loop/s (same-size messages)", "{:,.0f}", True),

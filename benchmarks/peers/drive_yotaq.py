@@ -85,7 +85,7 @@ def add(a: int, b: str) -> str:
 
 
 FLOOR_ARGS = (12345, "an argument")
-FLOOR_ROUNDS = 20
+FLOOR_ROUNDS = 50
 
 
 def message_size(fn=noop, args: tuple = ()) -> int:
@@ -118,36 +118,34 @@ def floor(n: int) -> dict:
     messages: the single-enqueue target's yardstick. The loop takes a connection from the pool for each
     command, as a plain client does; yotaq's enqueue has one of its own (``ThreadClients``).
 
-    Single calls in a loop, the two alternating in ``FLOOR_ROUNDS`` rounds in this one process, so that both
-    see the same machine: the bare rate, the ratio of yotaq's rate to it over all rounds, and the quartiles
-    of the rounds' ratios (how far it moves with the machine).
+    Single calls in a loop, the two alternating in ``FLOOR_ROUNDS`` short rounds in this one process (which
+    goes first alternating too), so that both see the same machine: the bare rate, and the median and
+    quartiles of the rounds' ratios of yotaq's rate to it. The median, not the ratio of the totals: on a
+    busy machine one round in which either loop stalls would decide the totals.
     """
     size = message_size(add, FLOOR_ARGS)
     payload = b"x" * size
     client = redis.Redis.from_url(redis_url())
-    per_round = max(1, n // FLOOR_ROUNDS)
-    bare_s = yotaq_s = 0.0
-    ratios = []
-    for _ in range(FLOOR_ROUNDS):
-        start = time.perf_counter()
+
+    def bare() -> None:
         for _ in range(per_round):
             client.rpush(FLOOR_KEY, payload)
-        bare = time.perf_counter() - start
-        start = time.perf_counter()
+
+    def mine() -> None:
         for _ in range(per_round):
             queue.enqueue(add, *FLOOR_ARGS)
-        mine = time.perf_counter() - start
-        bare_s, yotaq_s = bare_s + bare, yotaq_s + mine
-        ratios.append(bare / mine)
+
+    per_round = max(1, n // FLOOR_ROUNDS)
+    spent = {bare: [], mine: []}
+    for turn in range(FLOOR_ROUNDS):
+        for loop in (bare, mine) if turn % 2 == 0 else (mine, bare):
+            start = time.perf_counter()
+            loop()
+            spent[loop].append(time.perf_counter() - start)
         client.delete(FLOOR_KEY)
-    q1, _, q3 = statistics.quantiles(ratios, n=4)
-    return {
-        "rate": FLOOR_ROUNDS * per_round / bare_s,
-        "ratio": bare_s / yotaq_s,
-        "ratio_q1": q1,
-        "ratio_q3": q3,
-        "bytes": size,
-    }
+    q1, median, q3 = statistics.quantiles([b / m for b, m in zip(spent[bare], spent[mine], strict=True)], n=4)
+    rate = FLOOR_ROUNDS * per_round / sum(spent[bare])
+    return {"rate": rate, "ratio": median, "ratio_q1": q1, "ratio_q3": q3, "bytes": size}
 
 
 def latency_floor(n: int) -> dict:
