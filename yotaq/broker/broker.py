@@ -119,15 +119,18 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         through, and must not be applied twice.
         """
         give_up_at = time.monotonic() + self.outage_retry.give_up_after + blocks_s  # type: ignore[operator]
-        sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
-            sends = [self._replicated(send) for send in sends]
+            command, again = self._replicated(command), again and self._replicated(again)
+        send = command
 
         def attempt() -> T:
+            nonlocal send
             remaining = max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)
-            send = sends.pop(0) if len(sends) > 1 else sends[0]
-            with translated():
-                return self._own.call(send, remaining)
+            try:
+                with translated():
+                    return self._own.call(send, remaining)
+            finally:
+                send = again or command  # for every later try
 
         return self.outage_retry.run(attempt)
 
