@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ab.py --before 43b33b9 [--after WORKTREE_OR_REF] [--tasks 20000] [--runs 3]
     .venv/bin/python benchmarks/ab.py --before 43b33b9 --after 43b33b9 --tasks 2000 --runs 1   # a sanity check
+    .venv/bin/python benchmarks/ab.py --before main --only floor --runs 5   # single enqueue against bare RPUSH
 
 ``--before`` is a git ref; ``--after`` a directory holding a yotaq source tree (default: this working tree,
 uncommitted changes included) or a git ref. Each ref is checked out into a temporary ``git worktree``
@@ -17,7 +18,8 @@ redis-server on 127.0.0.1 started here. Measured for each version, each the medi
   with compare.py's figures of the same drain: in steady state (from the first finished task), and per task the
   workers' CPU, Redis's CPU and Redis commands (the profile of where the drain's time goes);
 - single enqueue/s (``--single`` tasks, one ``enqueue`` each), and next to a bare RPUSH loop of messages as
-  long as that version's (the floor: the two alternate in rounds inside the driver);
+  long as that version's (the floor: ``enqueue(fn, *args)`` and the loop alternate in 50 rounds inside the
+  driver; the median and quartiles of the rounds' ratios);
 - bulk enqueue/s (``--tasks`` tasks, one ``enqueue_many``);
 - latency p50: with one idle worker, enqueue a task that does RPUSH and wait for it (``--samples`` times).
 
@@ -179,7 +181,13 @@ def single(version: Version, args: argparse.Namespace) -> dict[str, float]:
 def floor(version: Version, args: argparse.Namespace) -> dict[str, float]:
     version.bench.flush()
     answer = version.bench.drive(version.system, "floor", args.single)
-    return {"floor_ratio": answer["ratio"], "floor_rate": answer["rate"], "bytes": answer["bytes"]}
+    return {
+        "floor_ratio": answer["ratio"],
+        "floor_q1": answer["ratio_q1"],
+        "floor_q3": answer["ratio_q3"],
+        "floor_rate": answer["rate"],
+        "bytes": answer["bytes"],
+    }
 
 
 def bulk(version: Version, args: argparse.Namespace) -> dict[str, float]:
@@ -230,14 +238,18 @@ ROWS = [
     ("rcpu", "Redis CPU µs/task (steady state, INFO cpu)", "{:.0f}", False),
     ("rcmd", "Redis commands/task (steady state, INFO commandstats)", "{:.2f}", False),
     ("single", "single enqueue/s", "{:,.0f}", True),
-    ("floor_ratio", "single enqueue / bare RPUSH loop", "{:.0%}", True),
+    ("floor_ratio", "single enqueue / bare RPUSH loop (median of the rounds)", "{:.0%}", True),
+    ("floor_q1", "single enqueue / bare RPUSH loop, lower quartile of the rounds", "{:.0%}", True),
+    ("floor_q3", "single enqueue / bare RPUSH loop, upper quartile of the rounds", "{:.0%}", True),
     ("floor_rate", "bare RPUSH loop/s (same-size messages)", "{:,.0f}", True),
     ("bulk", "bulk enqueue/s", "{:,.0f}", True),
     ("latency_p50", "latency p50 ms (idle worker)", "{:.2f}", False),
-    ("bytes", "message bytes (noop)", "{:,.0f}", False),
+    ("bytes", "message bytes (the floor's task)", "{:,.0f}", False),
 ]
 ERROR_OF = {
     "floor_ratio": "floor",
+    "floor_q1": "floor",
+    "floor_q3": "floor",
     "floor_rate": "floor",
     "bytes": "floor",
     "latency_p50": "latency",
@@ -252,6 +264,8 @@ def run_once(run: int, versions: list[Version], args: argparse.Namespace) -> Non
     order = versions if run % 2 == 0 else versions[::-1]
     print(f"run {run + 1}/{args.runs} ({order[0].label} first)", file=sys.stderr, flush=True)
     for name, measure in MEASURES:
+        if args.only and name not in args.only:
+            continue
         shown = []
         for version in order:
             if name in version.errors:
@@ -295,6 +309,8 @@ def report(versions: list[Version], args: argparse.Namespace, redis_version: str
         "|---|---:|---:|---:|",
     ]
     for key, heading, form, _ in ROWS:
+        if args.only and ERROR_OF.get(key, key) not in args.only:
+            continue
         cells = []
         for version in versions:
             number = median(version, key)
@@ -329,8 +345,14 @@ def main() -> None:
     parser.add_argument("--single", type=int, help="tasks for single enqueue (default: --tasks, at most 5,000)")
     parser.add_argument("--samples", type=int, default=300, help="latency samples")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--only", help=f"measure only these, comma-separated (of {', '.join(name for name, _ in MEASURES)})"
+    )
     args = parser.parse_args()
     args.single = args.single or min(args.tasks, 5_000)
+    args.only = set(args.only.split(",")) if args.only else set()
+    if args.only - {name for name, _ in MEASURES}:
+        raise SystemExit(f"--only: no measure named {', '.join(sorted(args.only - {n for n, _ in MEASURES}))}")
     before, after = Version("before", args.before), Version("after", args.after or str(ROOT))
     resolve(before, None)
     resolve(after, ROOT if args.after is None else None)

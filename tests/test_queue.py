@@ -9,7 +9,10 @@ import redis
 
 import yotaq
 from yotaq import ConfigurationError, SerializationError
+from yotaq.broker import commands
 from yotaq.broker.broker import PRODUCER_GIVE_UP_S
+from yotaq.broker.connection import packed
+from yotaq.broker.keys import QueueKeys
 from yotaq.serializer import decode
 from yotaq.server import free_port
 
@@ -121,6 +124,30 @@ def test_a_plain_enqueue_goes_through_the_threads_own_connection(queue, r):
     queue.options(retries=1).enqueue_many(print, [(2,), (3,)])
     assert _last_command(r, mine) == "exec"
     assert _sender_id(queue) == mine
+
+
+def test_a_single_push_writes_the_bytes_its_multi_packs_to_for_each_queue_and_shard():
+    # The queue's part of the bytes is cached per queue and shard: each must get its own key names.
+    for keys in (QueueKeys("tasks"), QueueKeys("other"), QueueKeys("tasks", 3), QueueKeys("tasks")):
+        for job_id, message in (("job-1", b"a message"), ("01J\u00e9t\u00e9", b"\r\n* $3 with \r\n inside")):
+            one = commands.push_commands(keys, job_id, message)
+            assert one == commands.push_many_commands(keys, [job_id], [message])
+            assert commands.push_wire(keys, job_id, message) == packed((b"MULTI",), *one, (b"EXEC",))
+
+
+def test_single_enqueues_onto_two_queues_in_turn_each_land_on_their_own_queue_as_one_multi(r, queue_name):
+    queues = [yotaq.Queue(r, f"{queue_name}-{n}") for n in range(2)]
+    before = r.info("commandstats")
+    jobs = [queue.enqueue(divmod, 7, n + 1) for n in range(2) for queue in queues]
+    after = r.info("commandstats")
+    for n, queue in enumerate(queues):
+        pending = [decode(message, None, queue.name) for message in r.lrange(queue.keys.pending, 0, -1)]
+        assert [task.id for task in pending] == [job.id for job in jobs[n::2]]
+        assert [task.args for task in pending] == [(7, 1), (7, 2)]
+        assert [job.status for job in jobs[n::2]] == ["pending", "pending"]
+    # Each enqueue sent one MULTI of one RPUSH and one HSET (and the first one of each queue agreed on its shards)
+    sent = {name: after[name]["calls"] - before.get(name, {"calls": 0})["calls"] for name in after}
+    assert {name: sent[f"cmdstat_{name}"] for name in ("rpush", "hset", "exec")} == {"rpush": 4, "hset": 4, "exec": 6}
 
 
 def test_enqueue_and_result_waits_keep_a_connection_per_thread_which_goes_back_to_the_pool_with_it(queue, r):

@@ -13,6 +13,7 @@ import dill
 import pytest
 
 from yotaq import InvalidMessage, SerializationError, functions, serializer
+from yotaq.producing import ENQUEUE_DEFAULTS, Producer
 from yotaq.serializer import PYTHON_VERSION, Task, decode, encode, message_id
 
 from .helpers import forge
@@ -318,3 +319,39 @@ def test_a_worker_rebuilds_a_function_once_per_distinct_pickle():
     assert decode(message, None, QUEUE, cache).fn is decode(message, None, QUEUE, cache).fn
     other = encode(Task("id2", as_main(lambda: 2), (), {}), None, QUEUE)
     assert decode(other, None, QUEUE, cache).fn() == 2
+
+
+def _enqueued(producer, fn, *args):
+    """What a worker of ``producer``'s queue runs from the message an enqueue of ``fn(*args)`` makes:
+    its result, after every check (the signature too)."""
+    _, message = producer._message(fn, args, {}, producer.defaults, ENQUEUE_DEFAULTS)
+    task = decode(message, producer._secret, producer.name)
+    return task.fn(*task.args, **task.kwargs)
+
+
+def test_a_closure_whose_captured_value_changed_between_two_enqueues_runs_with_the_new_value():
+    # Given a producer that has enqueued a closure once (its pickle, sized and signed start cached)
+    producer = Producer(QUEUE, secret=SECRET, eager=True, shards=1, defaults={})
+    greeting = "hello"
+    fn = as_main(lambda name: f"{greeting}, {name}")
+    assert _enqueued(producer, fn, "Ada") == "hello, Ada"
+    # When the value in its closure's cell is rebound, and it is enqueued again
+    greeting = "bonjour"
+    # Then the worker runs it with the new value, from a message whose signature still holds
+    assert _enqueued(producer, fn, "Ada") == "bonjour, Ada"
+    greeting = "hello"  # and back: the first pickle's bytes again, signed as before
+    assert _enqueued(producer, fn, "Ada") == "hello, Ada"
+
+
+def test_one_function_enqueued_on_two_queues_with_two_secrets_is_signed_for_each():
+    fn = as_main(lambda n: n + 1)
+    producers = [Producer(name, secret=secret, eager=True, shards=1, defaults={}) for name, secret in QUEUES_SECRETS]
+    for _ in range(2):  # the second time from what the first cached
+        assert [_enqueued(producer, fn, 1) for producer in producers] == [2, 2, 2]
+    other = producers[1]
+    _, message = other._message(fn, (1,), {}, other.defaults, ENQUEUE_DEFAULTS)
+    with pytest.raises(InvalidMessage, match="bad signature"):
+        decode(message, SECRET, other.name)  # signed with its own secret, not this one
+
+
+QUEUES_SECRETS = [("plain", None), ("signed", b"another secret"), ("tasks", SECRET)]

@@ -175,8 +175,10 @@ class Producer:
         run_at_s = at.at_ms / 1000 if at.at_ms is not None else time.time() + (at.delay_ms or 0) / 1000
         expires = serializer.expires_at(run_at_s)
         changes = options.changes if flow is None else {**options.changes, MESSAGE_OPTION: flow}
-        task = serializer.Task(job_id, fn, args, kwargs, changes, expires=expires, limit=options.limit(fn))
-        return job_id, serializer.encode(task, self._secret, self.name, self._functions.dumps(fn))
+        function = self._functions.dumps(fn)
+        return job_id, serializer.encode_call(
+            job_id, function, args, kwargs, changes, self._secret, self.name, expires=expires, limit=options.limit(fn)
+        )
 
     def _messages(
         self, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], options: Options

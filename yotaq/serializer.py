@@ -48,6 +48,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a message bigger than this is refused at
 MESSAGE_VALIDITY_S = 30 * 86_400  # a message not run this long after its time is refused, not run
 _FIELDS = 8  # magic, python version, job id, attempt, expires, limit, signature, body
 NO_LIMIT = "-"
+_HEAD_START = b"%s %s " % (MAGIC, PYTHON_VERSION)
 _VALID_LIMIT = re.compile(rb"-|[\x21-\x2b\x2d-\x7a\x7c\x7e]{1,200},(?:\d{1,9}|-),(?:\d{1,9}/\d{1,12}|-)")
 MAX_DIGITS = 12  # of the attempt and expires fields: far below int()'s limit
 
@@ -80,10 +81,30 @@ def encode(task: Task, secret: bytes | None, queue: str, function: bytes | None 
     """
     function = function if function is not None else dumps_function(task.fn)
     call = dumps_value((task.args, task.kwargs, task.options))
-    sized_function = b"%d %s" % (len(function), function)
+    sized_function, signer = _function_start(secret, function)
     expires = task.expires or expires_at()
-    signer = _signer(secret, sized_function)
     return _message(task.id, task.attempt, expires, task.limit, signer, queue, sized_function, call)
+
+
+def encode_call(
+    job_id: str,
+    function: bytes,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: dict[str, Any],
+    secret: bytes | None,
+    queue: str,
+    *,
+    expires: int,
+    limit: str = NO_LIMIT,
+) -> bytes:
+    """``encode`` of a first try, ``function`` being ``dumps_function`` of its function: what an enqueue sends.
+
+    Raises:
+        SerializationError: an argument cannot travel, or the message is too large.
+    """
+    sized_function, signer = _function_start(secret, function)
+    return _message(job_id, 0, expires, limit, signer, queue, sized_function, dumps_value((args, kwargs, options)))
 
 
 def encode_calls(
@@ -101,8 +122,7 @@ def encode_calls(
     Raises:
         SerializationError: an argument cannot travel, or a message is too large.
     """
-    sized_function = b"%d %s" % (len(function), function)
-    signer = _signer(secret, sized_function)
+    sized_function, signer = _function_start(secret, function)
     expires = expires_at()
     return [
         _message(job_id, 0, expires, limit, signer, queue, sized_function, dumps_value((args, {}, options)))
@@ -125,6 +145,16 @@ def with_attempt(task: Task, body: bytes, secret: bytes | None, queue: str, run_
     """The message for ``task``'s next try: its body with a new header (the attempt, and a validity
     from when it runs), signed again; how a retry re-signs a task without re-pickling it."""
     return _message(task.id, task.attempt + 1, expires_at(run_at_s), task.limit, _signer(secret, body), queue, body)
+
+
+@functools.lru_cache(maxsize=256)
+def _function_start(secret: bytes | None, function: bytes) -> tuple[bytes, hashlib.blake2b | None]:
+    """The start of the body of every message of a pickled function (``function``: its size, then it),
+    and their MAC with that start absorbed (``_signer``): the same for every enqueue of one function.
+    Keyed by the pickle's bytes, not the function, so that a function pickled anew to other bytes (its
+    closure changed) is another entry; ``_signed`` copies the MAC, which stays as it is here."""
+    sized_function = b"%d %s" % (len(function), function)
+    return sized_function, _signer(secret, sized_function)
 
 
 def _signer(secret: bytes | None, body_start: bytes) -> hashlib.blake2b | None:
@@ -152,7 +182,7 @@ def _message(
     the call), joined once. The signature is over the body, the header, then the queue's name: a
     header is self-delimiting (it starts with the magic and has exactly seven spaces), so the parts
     split one way only."""
-    head = b"%s %s %s %d %d %s " % (MAGIC, PYTHON_VERSION, job_id.encode(), attempt, expires, limit.encode())
+    head = b"%s%s %d %d %s " % (_HEAD_START, job_id.encode(), attempt, expires, limit.encode())
     signature = UNSIGNED if signer is None else _signed(signer, body_end, head, queue.encode())
     message = b"%s%s %s%s" % (head, signature, body, body_end)
     if len(message) > MAX_MESSAGE_BYTES:

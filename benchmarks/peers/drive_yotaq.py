@@ -8,6 +8,7 @@ kept in the rebuilt function's globals (a worker reuses a function rebuilt from 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 import uuid
 from importlib.metadata import version
@@ -78,14 +79,23 @@ def fill_queues(n: int) -> dict:
     return timed_fill(n, run)
 
 
-def message_size() -> int:
-    """The length of a real message for ``noop``, read back from Redis: one is enqueued on a scratch queue, whose
-    pending list is found by name (``SCAN``), not by yotaq's key format, and whose keys are deleted afterwards.
-    Only the public API is used, so that this holds across versions of yotaq's internals."""
+def add(a: int, b: str) -> str:
+    """The floor's task: a call with arguments, as most are (never run: the floor's queue is flushed)."""
+    return f"{a} {b}"
+
+
+FLOOR_ARGS = (12345, "an argument")
+FLOOR_ROUNDS = 50
+
+
+def message_size(fn=noop, args: tuple = ()) -> int:
+    """The length of a real message for ``fn(*args)``, read back from Redis: one is enqueued on a scratch queue,
+    whose pending list is found by name (``SCAN``), not by yotaq's key format, and whose keys are deleted
+    afterwards. Only the public API is used, so that this holds across versions of yotaq's internals."""
     scratch = f"bench-floor-{uuid.uuid4().hex}"
     client = redis.Redis.from_url(redis_url())
     try:
-        yotaq.Queue(connection, scratch, secret=os.environ["YOTAQ_SECRET"]).enqueue(noop)
+        yotaq.Queue(connection, scratch, secret=os.environ["YOTAQ_SECRET"]).enqueue(fn, *args)
         keys = list(client.scan_iter(match=f"*{scratch}*pending*", count=1000))
         if len(keys) != 1:
             raise RuntimeError(f"expected one pending key for the queue {scratch}, found {keys}")
@@ -104,29 +114,38 @@ def message_size() -> int:
 
 
 def floor(n: int) -> dict:
-    """A bare redis-py RPUSH loop of messages as long as yotaq's for ``noop``: the single-enqueue target's
-    yardstick. It takes a connection from the pool for each command, as a plain client does; yotaq's
-    enqueue has one of its own (``ThreadClients``), so it can keep up with the loop.
+    """``queue.enqueue(add, *FLOOR_ARGS)`` against a bare redis-py ``RPUSH`` loop of payloads as long as its
+    messages: the single-enqueue target's yardstick. The loop takes a connection from the pool for each
+    command, as a plain client does; yotaq's enqueue has one of its own (``ThreadClients``).
 
-    Measured in alternating rounds with ``queue.enqueue`` so that both see the same machine:
-    returns the bare rate and the ratio of yotaq's rate to it.
+    Single calls in a loop, the two alternating in ``FLOOR_ROUNDS`` short rounds in this one process (which
+    goes first alternating too), so that both see the same machine: the bare rate, and the median and
+    quartiles of the rounds' ratios of yotaq's rate to it. The median, not the ratio of the totals: on a
+    busy machine one round in which either loop stalls would decide the totals.
     """
-    size = message_size()
+    size = message_size(add, FLOOR_ARGS)
     payload = b"x" * size
     client = redis.Redis.from_url(redis_url())
-    rounds, per_round = 10, max(1, n // 10)
-    bare_s = yotaq_s = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
+
+    def bare() -> None:
         for _ in range(per_round):
             client.rpush(FLOOR_KEY, payload)
-        bare_s += time.perf_counter() - start
-        start = time.perf_counter()
+
+    def mine() -> None:
         for _ in range(per_round):
-            queue.enqueue(noop)
-        yotaq_s += time.perf_counter() - start
-    client.delete(FLOOR_KEY)
-    return {"rate": rounds * per_round / bare_s, "ratio": bare_s / yotaq_s, "bytes": size}
+            queue.enqueue(add, *FLOOR_ARGS)
+
+    per_round = max(1, n // FLOOR_ROUNDS)
+    spent = {bare: [], mine: []}
+    for turn in range(FLOOR_ROUNDS):
+        for loop in (bare, mine) if turn % 2 == 0 else (mine, bare):
+            start = time.perf_counter()
+            loop()
+            spent[loop].append(time.perf_counter() - start)
+        client.delete(FLOOR_KEY)
+    q1, median, q3 = statistics.quantiles([b / m for b, m in zip(spent[bare], spent[mine], strict=True)], n=4)
+    rate = FLOOR_ROUNDS * per_round / sum(spent[bare])
+    return {"rate": rate, "ratio": median, "ratio_q1": q1, "ratio_q3": q3, "bytes": size}
 
 
 def latency_floor(n: int) -> dict:

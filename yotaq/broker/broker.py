@@ -134,15 +134,18 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         through, and must not be applied twice.
         """
         give_up_at = time.monotonic() + self.outage_retry.give_up_after + blocks_s  # type: ignore[operator]
-        sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
-            sends = [self._replicated(send) for send in sends]
+            command, again = self._replicated(command), again and self._replicated(again)
+        send = command
 
         def attempt() -> T:
+            nonlocal send
             remaining = max(give_up_at - time.monotonic(), MIN_ATTEMPT_S)
-            send = sends.pop(0) if len(sends) > 1 else sends[0]
-            with translated():
-                return self._own.call(send, remaining)
+            try:
+                with translated():
+                    return self._own.call(send, remaining)
+            finally:
+                send = again or command  # for every later try
 
         return self.outage_retry.run(attempt)
 
@@ -162,19 +165,27 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
         """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip
         (tried again after a lost reply, it pushes nothing if the first try went through)."""
-        self.push_many(keys, [job_id], [message])
+        push, wire = commands.push_commands(keys, job_id, message), commands.push_wire(keys, job_id, message)
+        again = self._push_again(keys, [job_id], [message])
+        self._patient(lambda client: transaction(client, *push, wire=wire), write=True, again=again)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
         push = commands.push_many_commands(keys, job_ids, messages)
-        if not push:
-            return
+        if push:
+            again = self._push_again(keys, job_ids, messages)
+            self._patient(lambda client: transaction(client, *push), write=True, again=again)
 
-        def push_again(client: Client) -> None:  # built only when needed: it is off the common path
+    def _push_again(
+        self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]
+    ) -> Callable[[Client], None]:
+        """What a push sends on its later tries (see ``commands.push_again_scripts``)."""
+
+        def push_again(client: Client) -> None:  # its scripts built only when needed: off the common path
             for script_keys, args in commands.push_again_scripts(keys, job_ids, messages):
                 self._scripts.push(script_keys, args, client=client)
 
-        self._patient(lambda client: transaction(client, *push), write=True, again=push_again)
+        return push_again
 
     def enqueue(
         self, keys: QueueKeys, job_id: str, message: bytes, *, unique: bool, at_ms: int | None, delay_ms: int | None

@@ -8,6 +8,7 @@ command tuples (``("RPUSH", key, message)``), for ``transaction``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -61,6 +62,34 @@ def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequen
         states = [part for job_id in job_ids[start : start + BULK_CHUNK] for part in (job_id, "pending")]
         commands.append(("HSET", keys.state, *states))
     return commands
+
+
+def push_commands(keys: QueueKeys, job_id: str, message: bytes) -> list[Command]:
+    """``push_many_commands`` of one message."""
+    return [("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")]
+
+
+def push_wire(keys: QueueKeys, job_id: str, message: bytes) -> bytes:
+    """``push_commands`` inside ``MULTI`` ... ``EXEC``, packed as ``connection.packed`` packs them: what
+    a single enqueue writes, made in one step from the queue's part of it. Packed argument by argument,
+    as for any other ``MULTI``, it is the largest cost of an enqueue after the round trip without hiredis."""
+    start, middle = _push_frame(keys)
+    job = job_id.encode()
+    return b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s" % (start, len(message), message, middle, len(job), job, _PUSH_END)
+
+
+@functools.lru_cache(maxsize=256)
+def _push_frame(keys: QueueKeys) -> tuple[bytes, bytes]:
+    """``push_wire``'s bytes that are the same for every push onto one queue: up to the message, and
+    between the message and the job id (the key names, for keys that are immutable)."""
+    pending, state = keys.pending.encode(), keys.state.encode()
+    return (
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(pending), pending),
+        b"*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (len(state), state),
+    )
+
+
+_PUSH_END = b"$7\r\npending\r\n*1\r\n$4\r\nEXEC\r\n"
 
 
 def push_again_scripts(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Script]:
