@@ -190,8 +190,6 @@ class InFlight(Stopping):
                         continue
                     while (leased := self._batch.next()) is not None:
                         flight.start(*leased)
-                    if self.burst and not flight.busy():
-                        continue  # nothing to wait for here: the burst run looks again whether anything is left
                     if flight.busy() and flight.free():  # to be woken as soon as work comes for the free slots
                         flight.expect_work()
                         watcher.arm()
