@@ -17,7 +17,7 @@ import yotaq
 from yotaq.server import EmbeddedRedis
 
 from .clusters import LocalCluster, LocalSentinel
-from .helpers import Process
+from .helpers import Process, stop_all
 
 
 def _docker_daemon_answers() -> bool:
@@ -149,8 +149,7 @@ def spawn(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Process]]:
         return child
 
     yield start
-    for child in children:
-        child.stop()
+    stop_all(children)
 
 
 @pytest.fixture

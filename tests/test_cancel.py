@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ import yotaq
 from yotaq import Status, outcomes
 from yotaq.broker import Ack
 from yotaq.serializer import Task
+from yotaq.worker.flight import IDLE_WAIT_S
 from yotaq.worker.timelimit import TaskCancelled, TaskRunner
 
 from . import tasks
@@ -32,6 +34,22 @@ def test_a_cancelled_unique_job_id_enqueued_again_raises_job_id_in_use(queue, bu
     assert chosen.enqueue(divmod, 9, 2).status is Status.PENDING
     burst_worker()
     assert job.result(timeout=5) == (4, 1)
+
+
+@pytest.mark.parametrize("options", [{}, {"threads": 2}, {"concurrency": 2}], ids=["one", "threads", "coroutines"])
+def test_a_burst_worker_whose_pending_jobs_were_all_cancelled_stops_without_an_idle_wait(r, queue, queue_name, options):
+    # Given a queue whose only pending message is that of a cancelled job: a lease drops it, leasing nothing
+    assert queue.enqueue(divmod, 7, 2).cancel()
+    worker = yotaq.Worker(r, [queue_name], burst=True, **options)
+    run = threading.Thread(target=worker.run, daemon=True)
+    run.start()
+    try:
+        # Then the burst run ends, nothing being left, rather than waiting the idle wait out for more work
+        wait_for(lambda: not run.is_alive(), timeout=IDLE_WAIT_S / 3, what="the burst run to end")
+    finally:
+        worker.stop()
+        run.join()
+    assert r.llen(queue.keys.pending) == 0
 
 
 def test_cancelling_a_task_its_rate_deferred_just_as_it_was_woken_wakes_the_next_waiter(queue, r, queue_name):

@@ -192,8 +192,7 @@ def test_a_rate_limit_of_20_per_s_over_5s_starts_100_plus_or_minus_10(queue, spa
 
 def test_a_limited_task_does_not_delay_an_unlimited_one_behind_it(queue, spawn, queue_name, redis_url):
     limited = queue.options(concurrency=1, limit_key="one-at-a-time")
-    for _ in range(5):
-        limited.enqueue(time.sleep, 2)
+    sleeps = [limited.enqueue(time.sleep, 2) for _ in range(5)]
     free = queue.enqueue(divmod, 7, 2)
     spawn("-m", "yotaq", "worker", "--queue", queue_name)
     spawn("-m", "yotaq", "worker", "--queue", queue_name)
@@ -202,6 +201,8 @@ def test_a_limited_task_does_not_delay_an_unlimited_one_behind_it(queue, spawn, 
     assert time.monotonic() - started < 3  # not after the 10 s of limited work queued ahead of it
     waiting = queue.broker.client.zcard(queue.keys.waiting)
     assert waiting >= 2  # the others wait in Redis, not in a worker
+    for sleep in sleeps:  # done with them: the workers stop at teardown without finishing a sleep
+        sleep.cancel()
 
 
 def stuck_the_first_time(path):

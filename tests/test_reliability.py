@@ -205,7 +205,7 @@ def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journ
     busy = trained(worker(), queue, journal)
     # (the first, short, task is taken alone by the idle worker; the rest then come as one batch)
     batch = [("gate", 0), ("long", 2)] + [(f"short{n}", 0) for n in range(10)]
-    queue.enqueue_many(tasks.slow, [(str(journal), name, seconds) for name, seconds in batch])
+    _, long, *_ = queue.enqueue_many(tasks.slow, [(str(journal), name, seconds) for name, seconds in batch])
     [(_, pid)] = wait_for(lambda: [e for e in tasks.events(journal, "start") if e[0] == "long"], what="the long task")
     assert pid == busy.pid
     # When another worker is free
@@ -215,6 +215,7 @@ def test_a_long_task_gives_back_the_batch_waiting_behind_it(worker, queue, journ
     assert not [e for e in tasks.events(journal, "done") if e[0] == "long"]
     assert {pid for value, pid in tasks.events(journal, "done") if value.startswith("short")} == {helper.pid}
     wait_for(lambda: "is taking long: gave 10 task(s) back" in busy.output(), what="the give-back log")
+    long.cancel()  # done with it: the worker stops at teardown without finishing it
 
 
 def test_a_long_task_does_not_hold_back_the_results_of_the_short_ones_before_it(worker, queue, journal):
@@ -226,6 +227,7 @@ def test_a_long_task_does_not_hold_back_the_results_of_the_short_ones_before_it(
     # Then the short one's result is there while the long one still runs
     wait_for(lambda: short.status is yotaq.Status.DONE, timeout=2, what="the short task's result")
     assert long.status is yotaq.Status.ACTIVE
+    long.cancel()  # done with it: the worker stops at teardown without finishing it
 
 
 def test_sigterm_gives_back_the_unstarted_rest_of_a_batch(worker, queue, journal):

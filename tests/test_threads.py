@@ -5,12 +5,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 import yotaq
 from yotaq import ConfigurationError, JobFailed, Status
+from yotaq.worker.flight import IDLE_WAIT_S
+from yotaq.worker.threads import ThreadPool
+from yotaq.worker.timelimit import TaskRunner
 
 from . import tasks
 from .helpers import in_flight_at_most, wait_for
@@ -280,6 +284,19 @@ def test_a_task_that_raises_system_exit_in_a_thread_fails_alone(queue, spawn, qu
         exits.result(timeout=10)
     assert failed.value.type == "SystemExit"
     assert [job.result(timeout=10) for job in after] == [runner.pid] * 4
+
+
+def test_a_stop_just_as_the_last_task_of_a_worker_with_threads_ends_is_not_an_idle_wait():
+    # Given a worker's threads with nothing in flight, as when a stop (a SIGTERM) comes while the worker leases:
+    # the loop leases no more and waits for its tasks to end, with IDLE_WAIT_S for timeout
+    pool = ThreadPool(2, TaskRunner(None), None, lambda: None)
+    waited = threading.Thread(target=pool.wait, args=(IDLE_WAIT_S,), kwargs={"for_work": False}, daemon=True)
+    try:
+        waited.start()
+        # Then that wait is over at once: nothing can end it, and the stop would wait it out (as the async pool's)
+        wait_for(lambda: not waited.is_alive(), timeout=IDLE_WAIT_S / 3, what="the wait with nothing in flight")
+    finally:
+        pool.close()
 
 
 PROFILED_WORKER = """

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 import yotaq
 from yotaq.worker.maintenance import LOOK_ANYWAY_S, MAX_WAIT_S
 
@@ -110,6 +112,7 @@ def test_a_worker_running_coroutines_with_slots_free_waits_for_work_rather_than_
     queue.enqueue(notes_its_start, str(journal))
     assert _started_at(journal) - enqueued_at < 0.5
     assert first.status is yotaq.Status.ACTIVE
+    first.cancel()  # done with it: the worker stops at teardown without napping the rest of its 5 s
     client.close()
 
 
@@ -220,3 +223,28 @@ def test_a_job_due_that_only_a_stopping_worker_knew_of_starts_on_time_on_another
     second.stop()
     runners[1].join(timeout=30)
     client.close()
+
+
+class _StopSeen(Exception):
+    """What a worker's ``blocked`` callback raises when it sees a stop as its wait is about to begin."""
+
+
+@pytest.mark.parametrize("wait", ["for work", "for scheduled jobs"])
+def test_a_wait_a_stop_kept_from_beginning_leaves_nothing_for_end_wait_to_end(queue, wait):
+    # Given a wait in Redis whose ``blocked`` callback sees a stop just as it is told the waiting connection
+    named: list[int | None] = []
+
+    def blocked(connection_id: int | None) -> None:
+        named.append(connection_id)
+        if connection_id is not None:
+            raise _StopSeen
+
+    broker = queue.broker
+    with pytest.raises(_StopSeen):
+        if wait == "for work":
+            broker.lease_blocking(queue.keys, "w1", MAX_WAIT_S, blocked)
+        else:
+            broker.wait_due([queue.keys], MAX_WAIT_S, blocked)
+    # Then the callback is told that no connection waits any longer: else the stop's end_wait would try to
+    # end, for a second (END_TRIES_S), a wait that never began
+    assert len(named) == 2 and named[0] is not None and named[-1] is None

@@ -135,9 +135,9 @@ class Leasing:
         wait_s = self.longest_wait_s(timeout_s)
 
         def lease(client: Client) -> Leases:
-            if blocked is not None and isinstance(client, OwnClient):
-                blocked(client.id())
-            try:
+            try:  # (``blocked`` may raise, seeing a stop: it is told None all the same)
+                if blocked is not None and isinstance(client, OwnClient):
+                    blocked(client.id())
                 message = cast(bytes | None, client.blmove(keys.pending, active, wait_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
             finally:
                 if blocked is not None:

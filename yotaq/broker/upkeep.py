@@ -182,9 +182,9 @@ class Upkeep:
         wait_s = self.longest_wait_s(timeout_s)
 
         def wait(client: Client) -> tuple[bytes, bytes, float] | None:
-            if blocked is not None and isinstance(client, OwnClient):
-                blocked(client.id())
-            try:
+            try:  # (``blocked`` may raise, seeing a stop: it is told None all the same)
+                if blocked is not None and isinstance(client, OwnClient):
+                    blocked(client.id())
                 return cast(tuple[bytes, bytes, float] | None, client.bzpopmin(list(by_marker), wait_s))
             finally:
                 if blocked is not None:

@@ -276,7 +276,9 @@ class Worker(Stopping):
                 self._batch.add(keys, leases)
                 self._send_acks()  # those of the queues not looked at
                 return
-        if not wait:
+        # A lease may find nothing to run though jobs were pending (cancelled ones it dropped): a burst run
+        # then ends here rather than waiting for work it would not stay for
+        if not wait or (self.burst and self._burst_over()):
             return
         self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
         try:

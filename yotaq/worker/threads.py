@@ -127,7 +127,11 @@ class ThreadPool:
 
     def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0) -> None:
         """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while others
-        run, up to ``gather_s`` more for more of them to end, to lease for several threads at once."""
+        run, up to ``gather_s`` more for more of them to end, to lease for several threads at once. With
+        nothing in flight it returns at once, as ``AsyncPool.wait`` does: the worker waits for work in its
+        lease, where a stop ends the wait, and a stop that came just before this would end nothing here."""
+        if not self._handed:
+            return
         with self._lock:
             self._outcome_ready.wait_for(
                 lambda: self._outcomes or self._stuck or (for_work and self._work_came) or self._closed, timeout
