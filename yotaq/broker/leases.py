@@ -182,9 +182,9 @@ class Leasing:
         wait_s = self.longest_wait_s(timeout_s)
 
         def wait(client: Client) -> object:
-            if blocked is not None and isinstance(client, OwnClient):
-                blocked(client.id())
-            try:
+            try:  # (as in ``lease_blocking``)
+                if blocked is not None and isinstance(client, OwnClient):
+                    blocked(client.id())
                 return client.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT")  # type: ignore[arg-type]
             finally:
                 if blocked is not None:

@@ -172,8 +172,6 @@ def loop_in_flight(
                 if flight.busy() and flight.free():  # to be woken as soon as work comes for the free slots
                     flight.expect_work()
                     watcher.arm()
-            if worker._stopping and not flight.busy():
-                break  # the stop came while it leased: nothing in flight to wait for
             timeout = ACK_DELAY_S if worker._batch.unsent() else IDLE_WAIT_S
             flight.wait(
                 timeout,

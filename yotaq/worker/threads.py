@@ -84,7 +84,7 @@ class ThreadPool:
         self._watchdog = watchdog
         self._name_job = getattr(watchdog, "name_job", None)
         self._on_outcome = on_outcome  # wakes the main thread where it waits (its event loop)
-        self._lock = threading.RLock()  # a stop signal's handler may wake the main thread while it holds it
+        self._lock = threading.Lock()
         self._outcome_ready = threading.Condition(self._lock)  # the main thread waits on it
         self._limits_changed = threading.Condition(self._lock)  # the time-limit thread waits on it
         self._inbox: queue.SimpleQueue[ReadyTask | None] = queue.SimpleQueue()

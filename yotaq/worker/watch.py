@@ -64,13 +64,10 @@ class QueueWatcher:
             return self._round
 
     def stop(self) -> None:
-        """Let the threads end (from any thread, a signal handler too): each does when its wait in Redis
-        ends; and wake the worker, which may be waiting on its tasks in flight with slots free (``on_work``)."""
+        """Let the threads end (from any thread): each does when its wait in Redis ends."""
         with self._condition:
             self._stopped = True
             self._condition.notify_all()
-        if self.on_work is not None:
-            self.on_work()
 
     def close(self) -> None:
         """Stop, end the threads' waits in Redis and join them (see ``Broker.thread``). On a Redis
