@@ -1,10 +1,11 @@
-"""The Lua scripts in ``lua/``, each read once and registered once per Redis client.
+"""The Lua scripts in ``lua/``, each read once and registered once per Redis client, and the keys each takes.
 
 Every state change that touches more than one key is one of these scripts, so it is atomic.
-A file is named ``<command>-<number of keys>.lua`` (``+n``: one more key for each of the n jobs it
+A file is named ``<command>-<number of keys>.lua`` (``+n``: more keys, one or more for each job it
 handles) and its header documents KEYS, ARGV and what it returns. Redis 6.2 has no includes, so
-steps that several scripts share live in ``lua/include/<name>.lua`` and a script names each one
-it uses on a line ``--@include <name>``, replaced here by that file's text.
+steps that several scripts share live in ``lua/include/<name>.lua`` and a script (or an include) names
+each one it uses on a line ``--@include <name>``, replaced here by that file's text, once per script.
+A header names each key as ``KEYS`` below does, and ``keys_for`` builds them from those names.
 redis-py's ``Script`` runs ``EVALSHA`` and, on a Redis that does not know the script (after a restart,
 a failover), loads it and runs it again: on a Redis Cluster that is an ``EVAL`` instead (see ``_Script``).
 """
@@ -21,15 +22,93 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, KeyT
 
+from .keys import FleetKeys, QueueKeys
+
 _LUA = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
 
 
 def _source(path: Path) -> str:
-    return _INCLUDE.sub(lambda match: (_LUA / "include" / f"{match[1]}.lua").read_text(), path.read_text())
+    """The script's text, each include it names (or one of those names, and so on) pasted in once, before
+    the first text that names it."""
+    pasted: set[str] = set()
+
+    def paste(match: re.Match[str]) -> str:
+        if match[1] in pasted:
+            return ""
+        pasted.add(match[1])
+        return _INCLUDE.sub(paste, (_LUA / "include" / f"{match[1]}.lua").read_text())
+
+    return _INCLUDE.sub(paste, path.read_text())
 
 
-SOURCES = {path.stem.rsplit("-", 1)[0]: _source(path) for path in sorted(_LUA.glob("*.lua"))}
+SOURCES = {path.stem.rsplit("-", 1)[0].replace("-", "_"): _source(path) for path in sorted(_LUA.glob("*.lua"))}
+
+# The keys every script takes first, in order: the ones its header lists as KEYS[1], KEYS[2], ..., by the
+# same names. A name is a key of ``QueueKeys`` (of ``FleetKeys``: ``alive``, ``serves``); ``name(arg)`` is
+# that method called with ``arg``, a word (``jobs_of(failed)``) or what ``keys_for`` is given as it
+# (``worker=``, ``job_id=``, ``kind=``); ``list`` and ``zset`` are keys the caller chooses. The keys of
+# each job a script handles, where it takes those, follow.
+KEYS = {
+    "ack": "active(worker) pending state deliveries stats holders waiting waiting_messages rates scheduled "
+    "scheduled_messages series marker finished(done) finished(cancelled) finished_jobs flows",
+    "activate": "state active(worker) pending holders waiting waiting_messages rates scheduled scheduled_messages "
+    "deliveries marker",
+    "cancel": "state scheduled scheduled_messages result(job_id) deliveries waiting waiting_messages pending "
+    "finished(done) finished(cancelled) finished_jobs flows flow(job_id) parents(job_id)",
+    "cancelled": "active(worker) state deliveries stats result(job_id) holders waiting waiting_messages pending "
+    "finished(done) finished(cancelled) finished_jobs flows",
+    "clock": "alive",
+    "disable": "schedule_next schedule_disabled",
+    "due": "schedule_next schedules",
+    "enqueue": "pending scheduled scheduled_messages state result(job_id) jobs_of(failed) messages_of(failed) "
+    "reasons_of(failed) jobs_of(dead) messages_of(dead) reasons_of(dead) enqueued(job_id) marker",
+    "fail": "active(worker) state deliveries stats jobs_of(kind) messages_of(kind) reasons_of(kind) result(job_id) "
+    "holders waiting waiting_messages pending flows",
+    "find": "list",
+    "forget": "alive serves",
+    "give_back": "workers active(worker) pending state holders waiting waiting_messages",
+    "info": "pending scheduled workers alive stats jobs_of(failed) jobs_of(dead)",
+    "lapsed": "workers alive",
+    "page": "zset",
+    "promote": "scheduled scheduled_messages pending state schedule_next",
+    "push": "pending state stats",
+    "reap": "workers alive active(worker) pending state deliveries stats jobs_of(dead) messages_of(dead) "
+    "reasons_of(dead) holders waiting waiting_messages flows",
+    "records": "jobs_of(kind) reasons_of(kind)",
+    "requeue": "jobs_of(kind) messages_of(kind) reasons_of(kind) pending state",
+    "retry": "active(worker) scheduled scheduled_messages state stats holders waiting waiting_messages pending marker",
+    "schedule": "schedules schedule_timings schedule_next schedule_disabled marker",
+    "status": "state result(job_id) jobs_of(failed) reasons_of(failed) jobs_of(dead) reasons_of(dead)",
+    "tick": "schedule_next pending state schedules schedule_last schedule_skipped",
+    "trim": "jobs_of(failed) messages_of(failed) reasons_of(failed) jobs_of(dead) messages_of(dead) reasons_of(dead) "
+    "rates",
+    "unlease": "active(worker) pending state holders waiting waiting_messages",
+    "workflow": "enqueued(job_id)",
+}
+_WORDS = {"failed", "dead", "done", "cancelled"}  # the arguments written as they are: the rest are given
+
+
+def _parsed(name: str) -> tuple[str, str]:
+    method, _, arg = name.partition("(")
+    return method, arg.rstrip(")")
+
+
+_NAMES = {script: [_parsed(name) for name in names.split()] for script, names in KEYS.items()}
+
+
+def keys_for(script: str, keys: QueueKeys | None = None, fleet: FleetKeys | None = None, **given: str) -> list[str]:
+    """The keys ``script`` takes first (``KEYS``): of the queue (or shard) ``keys`` and the ``fleet`` its
+    workers are alive in, for the worker, job or kind ``given`` (``worker=``, ``job_id=``, ``kind=``)."""
+    built = []
+    for name, arg in _NAMES[script]:
+        if arg:
+            built.append(getattr(keys, name)(arg if arg in _WORDS else given[arg]))
+        elif name in given:
+            built.append(given[name])
+        else:
+            built.append(getattr(fleet if name in ("alive", "serves") else keys, name))
+    return built
 
 
 class _Script(Script):
@@ -68,6 +147,7 @@ class Scripts:
         self.enqueue: Script = _Script(client, SOURCES["enqueue"])
         self.find: Script = _Script(client, SOURCES["find"])
         self.forget: Script = _Script(client, SOURCES["forget"])
+        self.give_back: Script = _Script(client, SOURCES["give_back"])
         self.clock: Script = _Script(client, SOURCES["clock"])
         self.info: Script = _Script(client, SOURCES["info"])
         self.lapsed: Script = _Script(client, SOURCES["lapsed"])
@@ -76,7 +156,6 @@ class Scripts:
         self.push: Script = _Script(client, SOURCES["push"])
         self.reap: Script = _Script(client, SOURCES["reap"])
         self.records: Script = _Script(client, SOURCES["records"])
-        self.release: Script = _Script(client, SOURCES["release"])
         self.requeue: Script = _Script(client, SOURCES["requeue"])
         self.retry: Script = _Script(client, SOURCES["retry"])
         self.schedule: Script = _Script(client, SOURCES["schedule"])

@@ -1,8 +1,8 @@
 --[[
   Move scheduled tasks whose time has come to the tail of the pending list, and say when the
   next scheduled task or periodic tick is due.
-  KEYS[1] scheduled sorted set   KEYS[2] scheduled messages hash   KEYS[3] pending list
-  KEYS[4] state hash             KEYS[5] periodic schedules' next-run sorted set
+  KEYS[1] scheduled sorted set   KEYS[2] scheduled_messages hash   KEYS[3] pending list
+  KEYS[4] state hash             KEYS[5] schedule_next sorted set (the periodic schedules' next runs)
   ARGV[1] how many to move at most
   Returns: {how many were moved, ms until the next scheduled task is due or -1 when none is,
   ms until the next periodic tick is due (0 when one is due now) or -1 when there is none}

@@ -5,7 +5,7 @@
   through (and the job may even have run since). It counts itself, a write whatever it finds, so
   that a WAIT after it covers the first push too.
   KEYS[1] pending list   KEYS[2] state hash   KEYS[3] stats hash
-  KEYS[3 + i] the result list of the i-th job
+  KEYS[3 + i] the result(job_id) list of the i-th job
   ARGV[i] the i-th message
   Returns: how many messages were pushed
 ]]

@@ -4,8 +4,8 @@
   only if no one has moved it meanwhile. While the schedule's last tick still waits to run (pending,
   waiting for a slot of its limit, or scheduled for a retry or its rate), the claimed tick is skipped
   and counted instead: at most one tick of a schedule waits, however long each one runs.
-  KEYS[1] next-run sorted set   KEYS[2] pending list   KEYS[3] state hash   KEYS[4] schedules hash
-  KEYS[5] last ticks hash       KEYS[6] skipped ticks hash
+  KEYS[1] schedule_next sorted set   KEYS[2] pending list   KEYS[3] state hash   KEYS[4] schedules hash
+  KEYS[5] schedule_last hash        KEYS[6] schedule_skipped hash
   ARGV[1] the schedule's name   ARGV[2] the due time the caller saw (ms, the score as Redis wrote it)
   ARGV[3] the next one (ms)
   ARGV[4] the tick's job id     ARGV[5] its message
