@@ -39,7 +39,7 @@
 --@include job_id
 --@include slots
 --@include limits
---@include result
+--@include over
 --@include finished
 --@include flows
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
@@ -125,8 +125,7 @@ if #done > 0 then
     done_ids[k], result_keys[k], envelopes[k], done_ttls[k] = ids[i], KEYS[17 + i], ARGV[4 + i], ttls[i]
   end
   store_results(result_keys, envelopes, done_ttls)
-  redis.call('HDEL', KEYS[3], unpack(done_ids))
-  redis.call('HDEL', KEYS[4], unpack(done_ids))
+  forget_jobs(lim, done_ids)
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
   local now = now_ms()
   for _, i in ipairs(done) do

@@ -25,7 +25,7 @@
 ]]
 --@include now_ms
 --@include slots
---@include result
+--@include over
 --@include finished
 --@include flows
 local parts, wrong = check_beliefs(KEYS[12], {ARGV[1]}, {ARGV[5]}, 13)
@@ -42,8 +42,7 @@ elseif state == 'scheduled' then
   local message = redis.call('HGET', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[5], ARGV[1])
+  forget_jobs({state = KEYS[1], deliveries = KEYS[5]}, {ARGV[1]})
   local limit = message and limit_of(message)
   if limit and limit.concurrency then
     wake_next({waiting = KEYS[6], waiting_messages = KEYS[7], pending = KEYS[8]}, limit.key)

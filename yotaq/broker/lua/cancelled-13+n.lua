@@ -18,7 +18,7 @@
 ]]
 --@include now_ms
 --@include active
---@include result
+--@include over
 --@include finished
 --@include flows
 local parts, wrong = check_beliefs(KEYS[13], {ARGV[2]}, {ARGV[6]}, 14)
@@ -29,8 +29,7 @@ if not leave_active({active = KEYS[1], holders = KEYS[6], waiting = KEYS[7], wai
   pending = KEYS[9]}, ARGV[1]) then
   return 0
 end
-redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
+forget_jobs({state = KEYS[2], deliveries = KEYS[3]}, {ARGV[2]})
 redis.call('HINCRBY', KEYS[4], 'cancelled', 1)
 store_results({KEYS[5]}, {ARGV[3]}, {ARGV[4]})
 local now = now_ms()

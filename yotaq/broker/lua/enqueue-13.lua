@@ -17,7 +17,7 @@
   on the queue (to be dropped when leased: a new message under its id would be dropped with it).
 ]]
 --@include now_ms
---@include scheduled
+--@include queue
 if redis.call('GET', KEYS[12]) == ARGV[6] then
   redis.call('PEXPIRE', KEYS[12], ARGV[7])
   return 1
@@ -38,11 +38,10 @@ local run_at = tonumber(ARGV[4])
 if ARGV[5] ~= '' then
   run_at = now_ms() + tonumber(ARGV[5])
 end
+local q = {pending = KEYS[1], scheduled = KEYS[2], scheduled_messages = KEYS[3], state = KEYS[4], marker = KEYS[13]}
 if run_at then
-  schedule_job({scheduled = KEYS[2], scheduled_messages = KEYS[3], state = KEYS[4], marker = KEYS[13]}, ARGV[2],
-    ARGV[1], run_at)
+  schedule_job(q, ARGV[2], ARGV[1], run_at)
 else
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  redis.call('HSET', KEYS[4], ARGV[2], 'pending')
+  push_job(q, ARGV[2], ARGV[1])
 end
 return 1

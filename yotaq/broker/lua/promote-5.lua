@@ -8,14 +8,14 @@
   ms until the next periodic tick is due (0 when one is due now) or -1 when there is none}
 ]]
 --@include now_ms
+--@include queue
 local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, id in ipairs(due) do
   local message = redis.call('HGET', KEYS[2], id)
   if message then
-    redis.call('RPUSH', KEYS[3], message)
+    push_job({pending = KEYS[3], state = KEYS[4]}, id, message)
     redis.call('HDEL', KEYS[2], id)
-    redis.call('HSET', KEYS[4], id, 'pending')
   end
   redis.call('ZREM', KEYS[1], id)
 end

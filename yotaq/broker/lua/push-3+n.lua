@@ -10,12 +10,12 @@
   Returns: how many messages were pushed
 ]]
 --@include job_id
+--@include queue
 local pushed = 0
 for i, message in ipairs(ARGV) do
   local id = job_id(message)
   if redis.call('HEXISTS', KEYS[2], id) == 0 and redis.call('EXISTS', KEYS[3 + i]) == 0 then
-    redis.call('RPUSH', KEYS[1], message)
-    redis.call('HSET', KEYS[2], id, 'pending')
+    push_job({pending = KEYS[1], state = KEYS[2]}, id, message)
     pushed = pushed + 1
   end
 end

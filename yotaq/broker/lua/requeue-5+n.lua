@@ -10,12 +10,12 @@
   Returns: how many were requeued (ids not found are skipped, and their keys left alone).
 ]]
 --@include job_id
+--@include queue
 local requeued = 0
 for i, id in ipairs(ARGV) do
   local message = redis.call('HGET', KEYS[2], id)
   if message then
-    redis.call('RPUSH', KEYS[4], message)
-    redis.call('HSET', KEYS[5], job_id(message) or id, 'pending')
+    push_job({pending = KEYS[4], state = KEYS[5]}, job_id(message) or id, message)
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
     redis.call('HDEL', KEYS[3], id)

@@ -11,7 +11,7 @@
 ]]
 --@include now_ms
 --@include active
---@include scheduled
+--@include queue
 if not leave_active({active = KEYS[1], holders = KEYS[6], waiting = KEYS[7], waiting_messages = KEYS[8],
   pending = KEYS[9]}, ARGV[1]) then
   return 0

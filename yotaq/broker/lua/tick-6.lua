@@ -12,6 +12,7 @@
   Returns: 1 when this call enqueued the tick; 2 when it skipped it, the last one still waiting;
   0 when another call claimed it, or the schedule is gone.
 ]]
+--@include queue
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   return 0
 end
@@ -25,8 +26,7 @@ if last then
   end
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
-  redis.call('RPUSH', KEYS[2], ARGV[5])
-  redis.call('HSET', KEYS[3], ARGV[4], 'pending')
+  push_job({pending = KEYS[2], state = KEYS[3]}, ARGV[4], ARGV[5])
 end
 redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 return 1

@@ -24,7 +24,7 @@
   and has no outcome kept (never enqueued, or expired: nothing changes).
 ]]
 --@include now_ms
---@include scheduled
+--@include queue
 --@include flows
 if redis.call('GET', KEYS[1]) == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])

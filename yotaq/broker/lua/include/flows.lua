@@ -1,4 +1,4 @@
---@include scheduled
+--@include queue
 -- Workflows. A dependent waits in Redis, parked: its record (a hash: its message, how many parents it
 -- still waits for, ...) and its parents' outcomes (a hash: parent id -> result envelope, each written
 -- once). A job that dependents wait for has a field in its queue's flows hash: its dependents, as
@@ -65,8 +65,7 @@ local function enqueue_dependent(d, now_too, now)
   if run_at and run_at > now and not now_too then
     schedule_job(d, d.id, message, run_at)
   else
-    redis.call('RPUSH', d.pending, message)
-    redis.call('HSET', d.state, d.id, 'pending')
+    push_job(d, d.id, message)
   end
 end
 

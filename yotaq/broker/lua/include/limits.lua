@@ -2,7 +2,8 @@
 --@include job_id
 --@include slots
 --@include rates
---@include scheduled
+--@include queue
+--@include over
 -- Concurrency and rate limits, applied as a task is leased: it takes a slot of its key (include/slots.lua)
 -- and its rate's next start (include/rates.lua), or waits for them.
 -- lim (as in include/slots.lua) also: rates = hash, scheduled = sorted set, scheduled_messages = hash,
@@ -62,8 +63,7 @@ local function leased(lim, message)
     return true
   elseif state == 'cancelled' then
     redis.call('LREM', lim.active, 1, message)
-    redis.call('HDEL', lim.state, id)
-    redis.call('HDEL', lim.deliveries, id)
+    forget_jobs(lim, {id})
     -- It may have been woken for a slot it will not take now: wake the next in its place.
     local limit = limit_of(message)
     if limit and limit.concurrency then
