@@ -64,9 +64,9 @@ class Control:
         lists of finished jobs show of it (``Ack.shown``)."""
         fixed = keys_for("cancelled", keys, worker=worker, job_id=job_id)
 
-        def send(believed_flows: list[Flow]) -> Any:
-            script_keys = [*fixed, *flows.part_keys(keys, job_id, believed_flows[0])]
-            args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown, flows.belief(believed_flows[0])]
+        def send(parts: list[Flow]) -> Any:
+            script_keys = [*fixed, *flows.part_keys(keys, job_id, parts[0])]
+            args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown, flows.belief(parts[0])]
             return self._call(functools.partial(self._scripts.cancelled, script_keys, args), write=True)
 
         return bool(believed(send, [flow]))
