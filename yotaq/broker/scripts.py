@@ -12,6 +12,7 @@ a failover), loads it and runs it again: on a Redis Cluster that is an ``EVAL`` 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,9 +38,14 @@ def _source(path: Path) -> str:
         if match[1] in pasted:
             return ""
         pasted.add(match[1])
-        return _INCLUDE.sub(paste, (_LUA / "include" / f"{match[1]}.lua").read_text())
+        return _INCLUDE.sub(paste, _include(match[1]))
 
     return _INCLUDE.sub(paste, path.read_text())
+
+
+@functools.cache
+def _include(name: str) -> str:
+    return (_LUA / "include" / f"{name}.lua").read_text()
 
 
 SOURCES = {path.stem.rsplit("-", 1)[0].replace("-", "_"): _source(path) for path in sorted(_LUA.glob("*.lua"))}
