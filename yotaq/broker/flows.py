@@ -116,7 +116,7 @@ class Step(NamedTuple):
     message: bytes
     unique: bool  # its id is the caller's choice: refused while a job of that id is not finished
     at_ms: int | None
-    delay_ms: int | None  # from its release, for a dependent
+    delay_ms: int | None  # from when its parents are over, for a dependent
     parents: Sequence[int | tuple[QueueKeys, str]]  # an earlier step's index, or a job enqueued before
     allow_failure: bool
     feed: str  # how its parents' results come as its first argument: 'chain', 'chord' or ''

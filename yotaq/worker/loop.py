@@ -286,7 +286,7 @@ class Worker(InFlight):
         return [keys for keys in in_turn if self._shards.ready(keys)]
 
     def _burst_over(self) -> bool:
-        """Whether a burst run has nothing left: recording outcomes first, as that may release dependents."""
+        """Whether a burst run has nothing left: recording outcomes first, as that may enqueue dependents."""
         self._until_done(self._send_acks)
         return self._until_done(lambda: self.broker.waiting(self.queues)) == 0
 
