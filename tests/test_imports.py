@@ -84,4 +84,4 @@ def test_one_task_reads_only_the_lua_scripts_it_runs(redis_url, queue_name):
     _, lua = _one_task(redis_url, queue_name)
     # Then it read the scripts of leasing, acknowledging and giving back, and none of the others'
     assert "ack" in lua
-    assert set(lua) <= {"ack", "activate", "clock", "promote", "push", "release", "reap", "lapsed", "trim"}
+    assert set(lua) <= {"ack", "activate", "clock", "promote", "push", "give_back", "reap", "lapsed", "trim"}

@@ -8,7 +8,7 @@ import pytest
 import yotaq
 from yotaq import ConfigurationError, ResultTimeout, Status, outcomes, serializer
 from yotaq.broker.keys import QueueKeys
-from yotaq.broker.scripts import Scripts
+from yotaq.broker.scripts import Scripts, keys_for
 
 from . import tasks
 from .helpers import forge, push, wait_for
@@ -308,10 +308,7 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
     r.hset(keys.state, mapping={"id4": "pending", "id5": "pending", "id6": "pending"})
 
     def ack_and_lease(ids, size):
-        script_keys = [active, keys.pending, keys.state, keys.deliveries, keys.stats]
-        script_keys += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        script_keys += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
-        script_keys += [*(keys.result(job_id) for job_id in ids), *keys.finished_keys, keys.flows]
+        script_keys = [*keys_for("ack", keys, worker="w1"), *(keys.result(job_id) for job_id in ids)]
         args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, *(b"result-" + i.encode() for i in ids)]
         args += [f"w1 3 fn.of.{job_id}" for job_id in ids]
         return scripts.ack(keys=script_keys, args=[*args, *("" for _ in ids)])[:4]  # (no workflow here)

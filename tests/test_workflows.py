@@ -9,6 +9,7 @@ import signal
 import time
 
 import pytest
+import redis.asyncio
 
 import yotaq
 from yotaq import Status
@@ -334,3 +335,64 @@ def test_on_a_cluster_a_workflow_lives_in_one_slot_or_is_refused(r, queue_name):
     check_one_slot(across, cluster=False)
     with pytest.raises(yotaq.ConfigurationError, match="must live in one queue"):
         check_one_slot(across, cluster=True)
+
+
+@pytest.mark.parametrize("recorder", ["ack", "fail", "record_cancelled", "cancel", "async cancel"])
+def test_every_recorder_of_an_outcome_tells_dependents_added_after_its_message_was_made(queue, r, redis_url, recorder):
+    # Given a job leased, then a dependent of it enqueued: the job's message believes it has none
+    from yotaq.broker.aio import AsyncBroker
+    from yotaq.broker.leases import Ack
+
+    broker, keys = queue.broker, queue.keys
+    parent = queue.enqueue(divmod, 7, 2)
+    [message] = broker.ack_and_lease(keys, "w1", [], 1).messages
+    dependent = queue.options(depends_on=[parent]).enqueue(abs, -1)
+    assert r.hget(keys.state, dependent.id) == b"waiting" and r.hget(keys.flows, parent.id)
+    # When its outcome is recorded on that belief (each script refuses it, and is called again)
+    envelope = b"x failed y"
+    if recorder == "ack":
+        broker.ack_and_lease(keys, "w1", [Ack(parent.id, envelope, 60_000, 1)], 0)
+    elif recorder == "fail":
+        ttls = {"record_ttl_ms": 60_000, "result_ttl_ms": 60_000}
+        broker.fail(keys, "w1", message, parent.id, kind="failed", envelope=envelope, **ttls)
+    elif recorder == "record_cancelled":
+        assert broker.record_cancelled(keys, "w1", message, parent.id, envelope, 60_000)
+    elif recorder == "cancel":
+        assert broker.cancel(keys, parent.id, envelope, 60_000) == "active"
+    else:
+
+        async def cancel() -> str | None:
+            async with redis.asyncio.from_url(redis_url) as client:
+                return await AsyncBroker(client).cancel(keys, parent.id, envelope, 60_000)
+
+        assert asyncio.run(cancel()) == "active"
+    # Then the dependent was told all the same: it is on its queue, its parent's field gone
+    assert r.hget(keys.state, dependent.id) == b"pending" and not r.hexists(keys.flows, parent.id)
+    assert [m for m in r.lrange(keys.pending, 0, -1) if dependent.id.encode() in m]
+
+
+def test_one_retry_loop_believed_sends_again_with_what_redis_holds_until_every_belief_holds():
+    # The one loop that ack, fail, cancelled and cancel (blocking and async) go through: a script's
+    # reply [position, actual, ...] names the beliefs that were wrong, to correct and send again
+    from yotaq.broker.flows import NO_FLOW, Flow, believed, believed_async
+
+    sent, replies = [], [[2, b"q b"], [1, b"q a", 2, b"q b q c"], 1]
+
+    def send(flows):
+        sent.append(list(flows))
+        return replies.pop(0)
+
+    assert believed(send, [NO_FLOW, Flow(after=True)]) == 1
+    assert sent == [
+        [NO_FLOW, Flow(after=True)],
+        [NO_FLOW, Flow(True, "q b")],
+        [Flow(False, "q a"), Flow(True, "q b q c")],
+    ]
+
+    async def send_async(flows):
+        return send(flows)
+
+    sent.clear()
+    replies[:] = [[1, b"q a"], 0]
+    assert asyncio.run(believed_async(send_async, [NO_FLOW])) == 0
+    assert sent == [[NO_FLOW], [Flow(False, "q a")]]

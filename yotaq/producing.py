@@ -33,7 +33,7 @@ B = TypeVar("B")  # what a decorated function enqueues through: WithOptions or A
 class EnqueueOptions(NamedTuple):
     """When and under which id a job goes on the queue: options that stay with the producer."""
 
-    delay_ms: int | None = None  # from now (from its release, for a dependent), on Redis's clock
+    delay_ms: int | None = None  # from now (from when its parents are over, for a dependent), on Redis's clock
     at_ms: int | None = None  # since the epoch
     job_id: str | None = None  # of the caller's choosing, unique while the job is not finished
     depends_on: tuple[JobHandle[Any] | str, ...] = ()  # its parents: jobs, or ids of jobs on its queue

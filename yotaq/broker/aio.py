@@ -287,15 +287,12 @@ class AsyncBroker:
     async def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
         """Cancel a job and tell its dependents (see ``cancel-14+n.lua``); its state before, or None when
         it was not there."""
-        dependents = Flow(after=True)
-        while True:
-            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents)
-            reply = commands.read_cancel(
-                await self._patient(functools.partial(self._cancel, script_keys, args)), dependents
-            )
-            if not isinstance(reply, Flow):
-                return reply
-            dependents = reply
+
+        async def send(dependents: list[Flow]) -> Any:
+            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents[0])
+            return await self._patient(functools.partial(self._cancel, script_keys, args))
+
+        return commands.read_cancel(await flows.believed_async(send, [Flow(after=True)]))
 
     async def enqueue_workflow(self, steps: Sequence[flows.Step]) -> None:
         """Enqueue the jobs of a workflow at once (see ``Flows.enqueue_workflow``)."""

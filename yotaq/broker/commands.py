@@ -2,8 +2,9 @@
 brokers (``Broker``, blocking, and ``AsyncBroker``, asyncio) to send and read the same way.
 
 Pure functions: they build lists and read replies, and send nothing. A Lua script's keys and arguments
-come as ``(keys, args)`` in the order of its header (``lua/<name>-<n>.lua``); a ``MULTI`` as a list of
-command tuples (``("RPUSH", key, message)``), for ``transaction``.
+come as ``(keys, args)`` in the order of its header (``lua/<name>-<n>.lua``), its keys named as there
+(``scripts.keys_for``); a ``MULTI`` as a list of command tuples (``("RPUSH", key, message)``), for
+``transaction``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ..exceptions import ConfigurationError, JobIdInUse, RedisUnavailable
 from . import flows
 from .connection import pairs
 from .flows import Flow
-from .keys import KINDS, FleetKeys, QueueKeys
+from .keys import FleetKeys, QueueKeys
+from .scripts import keys_for
 
 if TYPE_CHECKING:
     from ..info import FailedOrDead, QueueInfo, WorkerInfo
@@ -98,12 +100,7 @@ def push_again_scripts(keys: QueueKeys, job_ids: Sequence[str], messages: Sequen
     chunks = range(0, len(messages), BULK_CHUNK)
     return [
         (
-            [
-                keys.pending,
-                keys.state,
-                keys.stats,
-                *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK]),
-            ],
+            [*keys_for("push", keys), *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK])],
             list(messages[start : start + BULK_CHUNK]),
         )
         for start in chunks
@@ -123,11 +120,16 @@ def enqueue_script(
     """``enqueue-13.lua``: a job with an id of the caller's choosing (``unique``), or to run later (at a
     time since the epoch, or after a delay on Redis's clock); ``token`` tells its tries apart from any
     other enqueue. Its reply goes to ``read_enqueue``."""
-    script_keys = [keys.pending, keys.scheduled, keys.scheduled_messages, keys.state, keys.result(job_id)]
-    script_keys += [key for kind in KINDS for key in keys.keys_of(kind)]
-    script_keys += [keys.enqueued(job_id), keys.marker]
     at, delay = ("" if at_ms is None else at_ms), ("" if delay_ms is None else delay_ms)
-    return script_keys, [message, job_id, "1" if unique else "", at, delay, token, ENQUEUE_TOKEN_TTL_MS]
+    return keys_for("enqueue", keys, job_id=job_id), [
+        message,
+        job_id,
+        "1" if unique else "",
+        at,
+        delay,
+        token,
+        ENQUEUE_TOKEN_TTL_MS,
+    ]
 
 
 def read_enqueue(reply: int, job_id: str) -> bool:
@@ -188,9 +190,7 @@ def wait_result_command(keys: QueueKeys, job_id: str, timeout_s: float) -> Comma
 
 def status_script(keys: QueueKeys, job_id: str) -> Script:
     """``status-6.lua``: where a job is, in O(1); its reply goes to ``read_status``."""
-    script_keys = [keys.state, keys.result(job_id)]
-    script_keys += [key for kind in KINDS for key in (keys.jobs_of(kind), keys.reasons_of(kind))]
-    return script_keys, [job_id]
+    return keys_for("status", keys, job_id=job_id), [job_id]
 
 
 def read_status(reply: list[bytes]) -> tuple[str, bytes | None]:
@@ -203,8 +203,7 @@ def read_status(reply: list[bytes]) -> tuple[str, bytes | None]:
 
 def info_script(keys: QueueKeys, fleet: FleetKeys) -> Script:
     """``info-7.lua``: the queue's counts and workers; its reply goes to ``active_commands`` and ``read_info``."""
-    script_keys = [keys.pending, keys.scheduled, keys.workers, fleet.alive, keys.stats]
-    return script_keys + [keys.jobs_of(kind) for kind in KINDS], []
+    return keys_for("info", keys, fleet), []
 
 
 def active_commands(keys: QueueKeys, info_reply: list[Any]) -> list[Command]:
@@ -238,7 +237,7 @@ def read_info(keys: QueueKeys, info_reply: list[Any], active: Sequence[int]) -> 
 
 def records_script(keys: QueueKeys, kind: FailedOrDead) -> Script:
     """``records-2.lua``: the records of the jobs set aside as ``kind``; its reply goes to ``read_records``."""
-    return [keys.jobs_of(kind), keys.reasons_of(kind)], []
+    return keys_for("records", keys, kind=kind), []
 
 
 def read_records(flat: Sequence[Any]) -> list[Record]:
@@ -252,8 +251,7 @@ def read_records(flat: Sequence[Any]) -> list[Record]:
 
 def requeue_script(keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> Script:
     """``requeue-5+n.lua``: put jobs set aside as ``kind`` back on the queue; the reply is how many were found."""
-    script_keys = [*keys.keys_of(kind), keys.pending, keys.state]
-    return script_keys + [keys.result(job_id) for job_id in job_ids], list(job_ids)
+    return [*keys_for("requeue", keys, kind=kind), *(keys.result(job_id) for job_id in job_ids)], list(job_ids)
 
 
 def purge_commands(keys: QueueKeys, kind: FailedOrDead) -> list[Command]:
@@ -266,8 +264,7 @@ def purge_commands(keys: QueueKeys, kind: FailedOrDead) -> list[Command]:
 
 def schedule_script(keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> Script:
     """``schedule-5.lua``: register (or replace) a periodic schedule."""
-    script_keys = [keys.schedules, keys.schedule_timings, keys.schedule_next, keys.schedule_disabled, keys.marker]
-    return script_keys, [name, record, timing, first_run_ms]
+    return keys_for("schedule", keys), [name, record, timing, first_run_ms]
 
 
 def unschedule_commands(keys: QueueKeys, name: str) -> list[Command]:
@@ -309,18 +306,13 @@ def read_schedules(replies: Sequence[Any]) -> list[ScheduleRecord]:
 
 def cancel_script(keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int, dependents: Flow) -> Script:
     """``cancel-14+n.lua``: cancel a job, ``envelope`` its result from now on, and tell its ``dependents``
-    (as believed); its reply goes to ``read_cancel``."""
-    script_keys = [keys.state, keys.scheduled, keys.scheduled_messages, keys.result(job_id), keys.deliveries]
-    script_keys += [keys.waiting, keys.waiting_messages, keys.pending, *keys.finished_keys, keys.flows]
-    script_keys += [keys.flow(job_id), keys.parents(job_id), *flows.part_keys(keys, job_id, dependents, own=False)]
+    (as believed: ``flows.believed`` calls again while they are not so); its reply goes to ``read_cancel``."""
+    script_keys = [*keys_for("cancel", keys, job_id=job_id), *flows.part_keys(keys, job_id, dependents, own=False)]
     return script_keys, [job_id, envelope, result_ttl_ms, keys.control, flows.belief(dependents)]
 
 
-def read_cancel(reply: bytes | list[bytes | None] | None, dependents: Flow) -> str | Flow | None:
-    """The job's state before the cancel, or None when it was not there; or, when its dependents were not
-    as believed, what they are (to call again with)."""
-    if isinstance(reply, list):
-        return flows.with_actual(dependents, reply[0] if reply else None)
+def read_cancel(reply: bytes | None) -> str | None:
+    """The job's state before the cancel, or None when it was not there."""
     return None if reply is None else reply.decode()
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from . import commands, flows
 from .connection import Client, translated
-from .flows import NO_FLOW, Flow
+from .flows import NO_FLOW, Flow, believed
 from .keys import QueueKeys, stop_channel
-from .scripts import Scripts
+from .scripts import Scripts, keys_for
 
 T = TypeVar("T")
 
@@ -32,15 +32,12 @@ class Control:
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
         """Cancel a job and tell its dependents (see ``cancel-14+n.lua``); its state before, or None when
         it was not there."""
-        dependents = Flow(after=True)
-        while True:
-            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents)
-            reply = commands.read_cancel(
-                self._patient(functools.partial(self._scripts.cancel, script_keys, args)), dependents
-            )
-            if not isinstance(reply, Flow):
-                return reply
-            dependents = reply
+
+        def send(dependents: list[Flow]) -> Any:
+            script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents[0])
+            return self._patient(functools.partial(self._scripts.cancel, script_keys, args))
+
+        return commands.read_cancel(believed(send, [Flow(after=True)]))
 
     def subscribe(self, queues: Sequence[QueueKeys], worker: str) -> Subscription:
         """Listen on the control channels of ``queues``, and on ``worker``'s stop channel (see
@@ -70,15 +67,14 @@ class Control:
         """Take a job this worker interrupted because it was cancelled (or did not run, a parent of it having
         failed) off its active list, and tell its dependents (as believed: ``flow``); ``shown`` is what the
         lists of finished jobs show of it (``Ack.shown``)."""
-        while True:
-            script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats, keys.result(job_id)]
-            script_keys += [*keys.slots, keys.pending, *keys.finished_keys, keys.flows]
-            script_keys += flows.part_keys(keys, job_id, flow)
-            args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown, flows.belief(flow)]
-            reply = self._call(functools.partial(self._scripts.cancelled, script_keys, args), write=True)
-            if not isinstance(reply, list):
-                return bool(reply)
-            flow = flows.with_actual(flow, reply[0] if reply else None)
+        fixed = keys_for("cancelled", keys, worker=worker, job_id=job_id)
+
+        def send(parts: list[Flow]) -> Any:
+            script_keys = [*fixed, *flows.part_keys(keys, job_id, parts[0])]
+            args: list[Any] = [message, job_id, envelope, result_ttl_ms, shown, flows.belief(parts[0])]
+            return self._call(functools.partial(self._scripts.cancelled, script_keys, args), write=True)
+
+        return bool(believed(send, [flow]))
 
     def set_progress(self, keys: QueueKeys, job_id: str, progress: bytes, ttl_ms: int) -> None:
         self._call(lambda c: c.set(keys.progress(job_id), progress, px=ttl_ms), own=True)

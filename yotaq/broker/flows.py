@@ -6,20 +6,20 @@ for both brokers); ``Workflows``, mixed into ``Broker``, sends.
 A job's dependents are named ``<queue token> <job id>`` (``QueueKeys.token``), pairs space separated.
 Whoever records a job's outcome says what it believes the job's dependents are, with their keys (all
 of them in ``KEYS``: on a Redis Cluster they must share the job's slot); a script that finds otherwise
-changes nothing and replies with what Redis holds, for the caller to call again (``with_actual``).
+changes nothing and replies with what Redis holds, for the caller to call again (``believed``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..exceptions import ConfigurationError, JobIdInUse
 from .connection import Client, pairs, transaction
 from .keys import QueueKeys
-from .scripts import Scripts
+from .scripts import Scripts, keys_for
 
 T = TypeVar("T")
 MESSAGE_OPTION = "flow"  # the option in which a message carries its part in a workflow: (after, dependents)
@@ -77,6 +77,43 @@ def with_actual(flow: Flow, actual: bytes | None) -> Flow:
     return flow._replace(dependents=(actual or b"").decode())
 
 
+def wrong_beliefs(reply: Any) -> Sequence[Any]:
+    """What a script that records one job's outcome found of the caller's beliefs: a list
+    ``[position, actual, ...]`` when they were wrong (``check_beliefs`` in ``include/flows.lua``), else its
+    plain reply."""
+    return reply if isinstance(reply, list) else ()
+
+
+def believed(
+    send: Callable[[list[Flow]], T], flows: Sequence[Flow], wrong: Callable[[T], Sequence[Any]] = wrong_beliefs
+) -> T:
+    """``send(flows)``, the parts in a workflow of the jobs whose outcomes it records as the caller
+    believes them, and again with what Redis holds for as long as its script finds some not so (``wrong``
+    of its reply: ``[position, actual, ...]``, empty when all hold): dependents were added to a job since its
+    message was made, and the script changed nothing. Its reply."""
+    flows = list(flows)
+    while found := wrong(reply := send(flows)):
+        _correct(flows, found)
+    return reply
+
+
+async def believed_async(
+    send: Callable[[list[Flow]], Awaitable[T]],
+    flows: Sequence[Flow],
+    wrong: Callable[[T], Sequence[Any]] = wrong_beliefs,
+) -> T:
+    """``believed`` for asyncio: ``await send(flows)``, again while some are not so."""
+    flows = list(flows)
+    while found := wrong(reply := await send(flows)):
+        _correct(flows, found)
+    return reply
+
+
+def _correct(flows: list[Flow], wrong: Sequence[Any]) -> None:
+    for n in range(0, len(wrong), 2):
+        flows[wrong[n] - 1] = with_actual(flows[wrong[n] - 1], wrong[n + 1])
+
+
 # -- enqueueing a workflow -----------------------------------------------------------------------
 
 
@@ -88,7 +125,7 @@ class Step(NamedTuple):
     message: bytes
     unique: bool  # its id is the caller's choice: refused while a job of that id is not finished
     at_ms: int | None
-    delay_ms: int | None  # from its release, for a dependent
+    delay_ms: int | None  # from when its parents are over, for a dependent
     parents: Sequence[int | tuple[QueueKeys, str]]  # an earlier step's index, or a job enqueued before
     allow_failure: bool
     feed: str  # how its parents' results come as its first argument: 'chain', 'chord' or ''
@@ -104,7 +141,7 @@ def workflow_script(steps: Sequence[Step], token: str, token_ttl_ms: int) -> Scr
         for parent in step.parents:
             if not isinstance(parent, int):
                 groups.setdefault(parent[0], len(groups) + 1)
-    script_keys = [steps[0].keys.enqueued(steps[0].job_id)]
+    script_keys = keys_for("workflow", steps[0].keys, job_id=steps[0].job_id)
     for keys in groups:
         script_keys += [keys.pending, keys.state, keys.scheduled, keys.scheduled_messages, keys.marker, keys.flows]
     outside: dict[tuple[QueueKeys, str], int] = {}

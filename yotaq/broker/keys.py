@@ -209,7 +209,7 @@ class QueueKeys:
         return f"{self._prefix}:flows"
 
     def flow(self, job_id: str) -> str:
-        """Hash of a dependent's record: its parked message until it is released, how many parents it still
+        """Hash of a dependent's record: its parked message until it is enqueued, how many parents it still
         waits for, its parents, how their results feed it; kept until its result expires."""
         return f"{self._prefix}:flow:{check_name('job id', job_id)}"
 

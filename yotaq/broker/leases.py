@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..exceptions import BrokerError, RedisUnavailable
 from .connection import Client, OwnClient
-from .flows import NO_FLOW, Flow, belief, part_keys, with_actual
+from .flows import NO_FLOW, Flow, belief, believed, part_keys
 from .keys import QueueKeys
+from .scripts import keys_for
 
 if TYPE_CHECKING:
     from ..info import FailedOrDead
@@ -82,26 +83,18 @@ class Leasing:
         return leases._replace(lost=lost + leases.lost) if lost else leases
 
     def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
-        fixed = [keys.active(worker), keys.pending, keys.state, keys.deliveries, keys.stats]
-        fixed += [keys.holders, keys.waiting, keys.waiting_messages, keys.rates]
-        fixed += [keys.scheduled, keys.scheduled_messages, keys.series, keys.marker]
-        fixed += [keys.result(ack.job_id) for ack in acks]
-        fixed += keys.finished_keys
+        fixed = [*keys_for("ack", keys, worker=worker), *(keys.result(ack.job_id) for ack in acks)]
         ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
         fixed_args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
         fixed_args += [ack.shown for ack in acks]
-        while True:
-            script_keys = [*fixed, keys.flows, *(key for ack in acks for key in part_keys(keys, ack.job_id, ack.flow))]
-            args = [*fixed_args, *(belief(ack.flow) for ack in acks)]
-            send = functools.partial(self._scripts.ack, script_keys, args)
-            lost, messages, unknown, _, wrong = self._call(send, own=True, write=bool(acks))
-            if not wrong:
-                return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
-            # Dependents were added to a job since its message was made: nothing changed, call again.
-            acks = list(acks)
-            for n in range(0, len(wrong), 2):
-                ack = acks[wrong[n] - 1]
-                acks[wrong[n] - 1] = ack._replace(flow=with_actual(ack.flow, wrong[n + 1]))
+
+        def send(flows: list[Flow]) -> Any:
+            parts = [key for ack, flow in zip(acks, flows, strict=True) for key in part_keys(keys, ack.job_id, flow)]
+            args = [*fixed_args, *(belief(flow) for flow in flows)]
+            return self._call(functools.partial(self._scripts.ack, [*fixed, *parts], args), own=True, write=bool(acks))
+
+        lost, messages, unknown, _, _ = believed(send, [ack.flow for ack in acks], lambda reply: reply[4])
+        return Leases([acks[position - 1].job_id for position in lost], messages, [i - 1 for i in unknown])
 
     def held(self, keys: QueueKeys, worker: str) -> list[bytes]:
         """The messages ``worker`` has leased and not acknowledged, oldest first."""
@@ -145,9 +138,7 @@ class Leasing:
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
-            script_keys = [keys.state, active, keys.pending, keys.holders, keys.waiting, keys.waiting_messages]
-            script_keys += [keys.rates, keys.scheduled, keys.scheduled_messages, keys.deliveries, keys.marker]
-            known = self._scripts.activate(script_keys, [message], client=client)
+            known = self._scripts.activate(keys_for("activate", keys, worker=worker), [message], client=client)
             return Leases([], [message], [0]) if known == 0 else Leases([], [message] if known == 1 else [], [])
 
         return self._wait(lease, wait_s)
@@ -216,8 +207,7 @@ class Leasing:
 
     def retry(self, keys: QueueKeys, worker: str, message: bytes, retry: bytes, job_id: str, delay_ms: int) -> bool:
         """Schedule the next try (``retry``) of a leased job that raised; False if it was no longer leased."""
-        script_keys = [keys.active(worker), keys.scheduled, keys.scheduled_messages, keys.state, keys.stats]
-        script_keys += [*keys.slots, keys.pending, keys.marker]
+        script_keys = keys_for("retry", keys, worker=worker)
         args: list[Any] = [message, retry, job_id, delay_ms]
         return bool(self._call(lambda c: self._scripts.retry(script_keys, args, client=c), write=True))
 
@@ -240,24 +230,21 @@ class Leasing:
         that cannot be trusted, ``claimed_id`` is the job id in its header: that job's state goes back
         to what it was before this lease. False if it was no longer leased by ``worker``."""
         counter = "failed" if kind == "failed" else "invalid"
-        flow = flow._replace(after=True)  # its own record, if it has one, expires with it
-        while True:
-            script_keys = [keys.active(worker), keys.state, keys.deliveries, keys.stats]
-            script_keys += [*keys.keys_of(kind), keys.result(record_id), *[*keys.slots, keys.pending]]
-            script_keys += [keys.flows, *part_keys(keys, record_id, flow)]
-            args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
-            args.append(belief(flow))
-            reply = self._call(functools.partial(self._scripts.fail, script_keys, args), write=True)
-            if not isinstance(reply, list):
-                return bool(reply)
-            flow = with_actual(flow, reply[0] if reply else None)
+        fixed = keys_for("fail", keys, worker=worker, job_id=record_id, kind=kind)
+        fixed_args: list[Any] = [message, record_id, counter, envelope, record_ttl_ms, result_ttl_ms, claimed_id]
+
+        def send(flows: list[Flow]) -> Any:
+            script_keys, args = [*fixed, *part_keys(keys, record_id, flows[0])], [*fixed_args, belief(flows[0])]
+            return self._call(functools.partial(self._scripts.fail, script_keys, args), write=True)
+
+        return bool(believed(send, [flow._replace(after=True)]))  # (after: its own record expires with it)
 
     def unlease(self, keys: QueueKeys, worker: str, messages: Sequence[bytes]) -> int:
         """Give back leased messages not started, to the head of the queue; how many were still leased."""
-        script_keys = [keys.active(worker), keys.pending, keys.state, *keys.slots]
+        script_keys = keys_for("unlease", keys, worker=worker)
         return int(self._call(lambda c: self._scripts.unlease(script_keys, list(messages), client=c)))
 
-    def release(self, keys: QueueKeys, worker: str) -> int:
+    def give_back_all(self, keys: QueueKeys, worker: str) -> int:
         """Give back everything ``worker`` holds (none of it started) and deregister it; how many."""
-        script_keys = [keys.workers, keys.active(worker), keys.pending, keys.state, *keys.slots]
-        return int(self._call(lambda c: self._scripts.release(script_keys, [worker], client=c)))
+        script_keys = keys_for("give_back", keys, worker=worker)
+        return int(self._call(lambda c: self._scripts.give_back(script_keys, [worker], client=c)))

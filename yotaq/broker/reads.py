@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ..exceptions import ConfigurationError
 from .connection import Client, translated
 from .keys import KINDS, FleetKeys, QueueKeys
+from .scripts import keys_for
 
 if TYPE_CHECKING:
     from ..info import FailedOrDead
@@ -130,7 +131,9 @@ class Reads:
         """A page of a sorted set of job ids (one of one queue shard's), highest score first, from ``low``
         up (as ``ZRANGEBYSCORE`` takes it), each with its value in each of ``hashes``: how many there are,
         and the page (``page-1+n.lua``, one call)."""
-        total, flat = self._call(lambda c: self._scripts.page([zset, *hashes], [low, start, count], client=c))
+        total, flat = self._call(
+            lambda c: self._scripts.page([*keys_for("page", zset=zset), *hashes], [low, start, count], client=c)
+        )
         width = 2 + len(hashes)
         rows = [flat[n : n + width] for n in range(0, len(flat), width)]
         return int(total), [(row[0], float(row[1]), list(row[2:])) for row in rows]
@@ -161,7 +164,10 @@ class Reads:
 
     def find_message(self, key: str, job_id: str, limit: int) -> bytes | None:
         """A job's message in a list, among its newest ``limit`` (``find-1.lua``), or None."""
-        return cast(bytes | None, self._call(lambda c: self._scripts.find([key], [job_id, limit], client=c)))
+        return cast(
+            bytes | None,
+            self._call(lambda c: self._scripts.find(keys_for("find", list=key), [job_id, limit], client=c)),
+        )
 
     def hash_values(self, key: str, fields: Sequence[str | bytes]) -> list[bytes | None]:
         """The values of ``fields`` in a hash (None where absent): one ``HMGET``."""

@@ -13,8 +13,8 @@ from . import commands
 from .commands import ScheduleRecord
 from .connection import Client, OwnClient, transaction
 from .flows import Flow, belief, part_keys, with_actual
-from .keys import KINDS, FleetKeys, QueueKeys
-from .scripts import Scripts
+from .keys import FleetKeys, QueueKeys
+from .scripts import Scripts, keys_for
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ class Upkeep:
 
     def clock(self, fleet: FleetKeys) -> int:
         """The Redis server's clock (ms) on the fleet's node."""
-        return int(self._call(lambda c: self._scripts.clock([fleet.alive], [], client=c)))
+        return int(self._call(lambda c: self._scripts.clock(keys_for("clock", fleet=fleet), [], client=c)))
 
     def heartbeat(
         self,
@@ -103,7 +103,7 @@ class Upkeep:
     def forget(self, fleet: FleetKeys, worker: str) -> list[QueueKeys] | None:
         """Forget a worker found dead and tell the queues it served (``LAPSED`` on their control channels),
         whose workers give back its tasks; None when it is alive, or another worker forgot it first."""
-        served = self._call(lambda c: self._scripts.forget([fleet.alive, fleet.serves], [worker], client=c))
+        served = self._call(lambda c: self._scripts.forget(keys_for("forget", fleet=fleet), [worker], client=c))
         if served is None:
             return None
         queues = [QueueKeys.parse(token) for token in cast(bytes, served).decode().split()]
@@ -131,7 +131,7 @@ class Upkeep:
 
     def lapsed_workers(self, keys: QueueKeys) -> list[str]:
         """The workers registered on the queue that are not alive (their tasks are to be given back)."""
-        script_keys = [keys.workers, self.fleet(keys).alive]
+        script_keys = keys_for("lapsed", keys, self.fleet(keys))
         members = cast(list[bytes], self._call(lambda c: self._scripts.lapsed(script_keys, [], client=c)))
         return [member.decode(errors="replace") for member in members]
 
@@ -157,13 +157,11 @@ class Upkeep:
         # What each job's dependents are, for one that is set aside to tell them (the script checks)
         dependents = cast(list[bytes | None], self._call(lambda c: c.hmget(keys.flows, ids))) if ids else []
         parts = [with_actual(Flow(after=True), actual) for actual in dependents]
-        script_keys = [keys.workers, self.fleet(keys).alive, keys.active(worker), keys.pending, keys.state]
-        script_keys += [keys.deliveries, keys.stats, *keys.keys_of("dead"), *keys.slots]
-        script_keys += [keys.result(job_id) for job_id in ids]
-        script_keys += [
-            keys.flows,
-            *(key for job_id, part in zip(ids, parts, strict=True) for key in part_keys(keys, job_id, part)),
+        script_keys = [
+            *keys_for("reap", keys, self.fleet(keys), worker=worker),
+            *(keys.result(job_id) for job_id in ids),
         ]
+        script_keys += [key for job_id, part in zip(ids, parts, strict=True) for key in part_keys(keys, job_id, part)]
         args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
         args.append("\n".join(belief(part) for part in parts))
         args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
@@ -200,7 +198,7 @@ class Upkeep:
     def promote(self, keys: QueueKeys) -> tuple[float | None, float | None]:
         """Move due scheduled jobs to the queue. Returns the seconds until the next scheduled job is
         due and until the next periodic tick is (None: there is none; 0: a tick is due now)."""
-        script_keys = [keys.scheduled, keys.scheduled_messages, keys.pending, keys.state, keys.schedule_next]
+        script_keys = keys_for("promote", keys)
         _, next_ms, tick_ms = self._call(lambda c: self._scripts.promote(script_keys, [PROMOTE_BATCH], client=c))
         return (None if next_ms < 0 else next_ms / 1000), (None if tick_ms < 0 else tick_ms / 1000)
 
@@ -225,22 +223,21 @@ class Upkeep:
     def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
         """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
         compares it as it is) and record."""
-        script_keys = [keys.schedule_next, keys.schedules]
+        script_keys = keys_for("due", keys)
         flat = self._call(lambda c: self._scripts.due(script_keys, [PROMOTE_BATCH], client=c))
         return [(flat[n].decode(), flat[n + 1], flat[n + 2]) for n in range(0, len(flat), 3)]
 
     def tick(self, keys: QueueKeys, name: str, due: bytes, next_ms: int, job_id: str, message: bytes) -> Tick:
         """Enqueue one tick of a schedule, if no other worker has and its last tick is not still
         waiting; see ``tick-6.lua``."""
-        script_keys = [keys.schedule_next, keys.pending, keys.state, keys.schedules]
-        script_keys += [keys.schedule_last, keys.schedule_skipped]
+        script_keys = keys_for("tick", keys)
         args: list[Any] = [name, due, next_ms, job_id, message]
         return _TICKS[int(self._call(lambda c: self._scripts.tick(script_keys, args, client=c), write=True))]
 
     def disable_schedule(self, keys: QueueKeys, name: str, due: bytes, reason: str) -> bool:
         """Take a schedule whose next run cannot be worked out out of the rotation, noting why; whether
         this call did (another worker may have first); see ``disable-2.lua``."""
-        script_keys = [keys.schedule_next, keys.schedule_disabled]
+        script_keys = keys_for("disable", keys)
         return bool(self._call(lambda c: self._scripts.disable(script_keys, [name, due, reason], client=c), write=True))
 
     def trim_turn(self, keys: QueueKeys, worker: str, every_ms: int) -> bool:
@@ -252,7 +249,7 @@ class Upkeep:
 
         One script call per batch of rates, so that a large hash never blocks Redis for long.
         """
-        script_keys = [key for kind in KINDS for key in keys.keys_of(kind)] + [keys.rates]
+        script_keys = keys_for("trim", keys)
 
         def batch(cursor: bytes | int) -> bytes:
             return cast(bytes, self._call(lambda c: self._scripts.trim(script_keys, [cursor], client=c)))

@@ -53,7 +53,7 @@ def fed_args(
     values: list[Any] = []
     for parent, queue, envelope in parents:
         if envelope is None:
-            values.append(None)  # not over: the dependent was released because another one failed
+            values.append(None)  # not over: the dependent was enqueued because another one failed
             continue
         try:
             values.append(outcomes.decode_result(parent, envelope, secret, queue))

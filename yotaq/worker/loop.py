@@ -224,7 +224,7 @@ class Worker(Stopping):
                 self._send_acks(every_queue=True)
                 if crashed and self._tasks.current is not None:
                     self._give_back_counted(self._tasks.current)
-                self._release_all(maintenance)
+                self._give_back_all(maintenance)
             except RedisUnavailable as exc:
                 logger.warning(
                     "could not give tasks back (%s): they return to the queue once this worker's heartbeat lapses", exc
@@ -306,7 +306,7 @@ class Worker(Stopping):
         return [keys for keys in in_turn if self._shards.ready(keys)]
 
     def _burst_over(self) -> bool:
-        """Whether a burst run has nothing left: recording outcomes first, as that may release dependents."""
+        """Whether a burst run has nothing left: recording outcomes first, as that may enqueue dependents."""
         self._until_done(self._send_acks)
         return self._until_done(lambda: self.broker.waiting(self.queues)) == 0
 
@@ -330,7 +330,7 @@ class Worker(Stopping):
     def _rejoin(self, maintenance: Maintenance) -> None:
         self._batch.take_unstarted()
         self._send_acks(every_queue=True)  # finished work is recorded before the rest is given back
-        self._release_all(maintenance)
+        self._give_back_all(maintenance)
         maintenance.beat()
         self._shards.reset()
 
@@ -343,18 +343,18 @@ class Worker(Stopping):
         reaped = reap(self.broker, keys, self.name, self.liveness.max_deliveries, self._secret, force=True)
         logger.error("worker going down in the middle of a task: gave it back, counting a delivery (%s)", reaped)
 
-    def _release_all(self, maintenance: Maintenance) -> None:
+    def _give_back_all(self, maintenance: Maintenance) -> None:
         """Give back every task this worker holds and deregister it."""
         maintenance.deregistered()
         failure: RedisUnavailable | None = None
         for keys in self.queues:
             try:
-                released = self.broker.release(keys, self.name)
+                given = self.broker.give_back_all(keys, self.name)
             except RedisUnavailable as exc:  # one failing node (a Redis Cluster's): the others all the same
                 failure = failure or exc
                 continue
-            if released:
-                logger.info("gave %d unfinished task(s) back to %r", released, keys.queue)
+            if given:
+                logger.info("gave %d unfinished task(s) back to %r", given, keys.queue)
         if failure is not None:
             raise failure
         maintenance.leave()

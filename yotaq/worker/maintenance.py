@@ -284,10 +284,10 @@ class Maintenance:
                 if not messages:
                     continue
                 try:
-                    released = self._broker.unlease(keys, self._worker, messages)
+                    given = self._broker.unlease(keys, self._worker, messages)
                 except RedisUnavailable:
                     continue
                 kept = [leased for leased in kept if leased[0] != keys]
-                logger.info("job %s is taking long: gave %d task(s) back to %r", running.job_id, released, keys.queue)
+                logger.info("job %s is taking long: gave %d task(s) back to %r", running.job_id, given, keys.queue)
         finally:
             self._batch.restore_unstarted(kept)

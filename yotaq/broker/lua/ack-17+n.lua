@@ -5,17 +5,17 @@
   tasks move from the head of the pending list to the tail of the active list, in order, and
   are marked active; a cancelled one is dropped on the way, one over its limit waits (see
   include/limits.lua). An acknowledged task's slot, if it held one, goes to the next waiting.
-  KEYS[1] this worker's active list   KEYS[2] pending list   KEYS[3] state hash
-  KEYS[4] deliveries hash             KEYS[5] stats hash
-  KEYS[6] limit holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting messages hash
-  KEYS[9] limit rates hash            KEYS[10] scheduled sorted set   KEYS[11] scheduled messages hash
-  KEYS[12] per-second series hash (field: second % 3600; value: '<second> <tasks done> <their ms>')
+  KEYS[1] active(worker) list   KEYS[2] pending list   KEYS[3] state hash
+  KEYS[4] deliveries hash       KEYS[5] stats hash
+  KEYS[6] holders sorted set    KEYS[7] waiting sorted set   KEYS[8] waiting_messages hash
+  KEYS[9] rates hash            KEYS[10] scheduled sorted set   KEYS[11] scheduled_messages hash
+  KEYS[12] series hash (field: second % 3600; value: '<second> <tasks done> <their ms>')
   KEYS[13] marker sorted set (a job its rate defers is due at its score)
-  KEYS[13 + i] the result list of the i-th job acknowledged
-  KEYS[14 + n] done sorted set   KEYS[15 + n] cancelled sorted set   KEYS[16 + n] finished jobs hash
-  (n: how many jobs are acknowledged; see include/finished.lua)
-  KEYS[17 + n] flows hash, then the keys of each job's part in a workflow, in order, as the caller
-  believes it (include/flows.lua: flow_part)
+  KEYS[14] finished(done) sorted set   KEYS[15] finished(cancelled) sorted set
+  KEYS[16] finished_jobs hash (see include/finished.lua)   KEYS[17] flows hash
+  KEYS[17 + i] the result(job_id) list of the i-th job acknowledged (n: how many are acknowledged)
+  KEYS[18 + n...] the keys of each job's part in a workflow, in order, as the caller believes it
+  (include/flows.lua: flow_part)
   ARGV[1] the job ids acknowledged, space separated, in the order they were leased
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
@@ -37,12 +37,25 @@
 ]]
 --@include now_ms
 --@include job_id
+--@include slots
 --@include limits
+--@include over
 --@include finished
 --@include flows
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
   waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11],
   marker = KEYS[13]}
+
+-- Count `done` tasks that ran `ms` in all into the series, for dashboards, in the field of the second
+-- (field second % 3600, value '<second> <done> <ms>') and of the minute (field 'm<minute % 1440>', value
+-- 'm<minute> <done> <ms>'). A field is reused an hour (a day) later, so the hash holds 5,040 at most.
+local function count_in(series, field, mark, at, done, ms)
+  local seen, count, sum = string.match(redis.call('HGET', series, field) or '', '^' .. mark .. '(%d+) (%d+) (%d+)$')
+  if tonumber(seen) ~= at then
+    count, sum = 0, 0
+  end
+  redis.call('HSET', series, field, mark .. at .. ' ' .. (count + done) .. ' ' .. (sum + ms))
+end
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do
   ids[#ids + 1] = id
@@ -52,20 +65,13 @@ for ttl in string.gmatch(ARGV[2], '%S+') do
 end
 -- Workflows first, before anything changes: one HMGET for the whole batch tells which jobs have
 -- dependents waiting, and whether the caller passed their keys.
-local flows_key, parts, actuals, wrong = KEYS[17 + #ids], {}, {}, {}
-if #ids > 0 then
-  actuals = redis.call('HMGET', flows_key, unpack(ids))
-  local at = 18 + #ids
-  for i = 1, #ids do
-    parts[i], at = flow_part(ARGV[4 + 2 * #ids + i], at)
-    if not belief_holds(parts[i], actuals[i]) then
-      wrong[#wrong + 1] = i
-      wrong[#wrong + 1] = actuals[i]
-    end
-  end
-  if #wrong > 0 then
-    return {{}, {}, {}, {}, wrong}
-  end
+local beliefs = {}
+for i = 1, #ids do
+  beliefs[i] = ARGV[4 + 2 * #ids + i]
+end
+local parts, wrong = check_beliefs(KEYS[17], ids, beliefs, 18 + #ids)
+if #wrong > 0 then
+  return {{}, {}, {}, {}, wrong}
 end
 -- Tasks finish in the order they were leased, so those acknowledged are usually the head of the
 -- active list, in order: one LRANGE checks that, by the job ids in the messages' headers (so no
@@ -100,8 +106,8 @@ if #ids > 0 then
     end
     if found then
       done[#done + 1] = i
-      release_slot(lim, found)
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[13 + i], 0) == ARGV[4 + i] then
+      free_slot(lim, found)
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[17 + i], 0) == ARGV[4 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i
@@ -113,46 +119,26 @@ if #ids > 0 then
 end
 -- Each command is paid for once per call where it can be: one DEL, HDEL and HINCRBY for the whole
 -- batch; only a result's RPUSH and PEXPIRE are one per job.
-local done_ids, result_keys = {}, {}
-for n, i in ipairs(done) do
-  done_ids[n], result_keys[n] = ids[i], KEYS[13 + i]
-end
 if #done > 0 then
-  redis.call('DEL', unpack(result_keys))
-  for _, i in ipairs(done) do
-    redis.call('RPUSH', KEYS[13 + i], ARGV[4 + i])
-    redis.call('PEXPIRE', KEYS[13 + i], ttls[i])
+  local n, done_ids, result_keys, envelopes, done_ttls = #ids, {}, {}, {}, {}
+  for k, i in ipairs(done) do
+    done_ids[k], result_keys[k], envelopes[k], done_ttls[k] = ids[i], KEYS[17 + i], ARGV[4 + i], ttls[i]
   end
-  redis.call('HDEL', KEYS[3], unpack(done_ids))
-  redis.call('HDEL', KEYS[4], unpack(done_ids))
+  store_results(result_keys, envelopes, done_ttls)
+  forget_jobs(lim, done_ids)
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
-  local told, now = {}, now_ms()
+  local now = now_ms()
   for _, i in ipairs(done) do
-    if parts[i].own or actuals[i] then
-      fan_in(parts[i], actuals[i], ids[i], ARGV[4 + i], 'done', ttls[i], now)
-      if actuals[i] then
-        told[#told + 1] = ids[i]
-      end
-    end
+    fan_in(parts[i], ids[i], ARGV[4 + i], 'done', ttls[i], now)
   end
-  if #told > 0 then
-    redis.call('HDEL', flows_key, unpack(told))
-  end
-  -- The last hour, second by second, for dashboards: one field per second of the hour, overwritten
-  -- an hour later, so the hash never holds more than 3600 fields.
   local second = tonumber(redis.call('TIME')[1])
-  local field = second % 3600
-  local at, count, ms = string.match(redis.call('HGET', KEYS[12], field) or '', '^(%d+) (%d+) (%d+)$')
-  if tonumber(at) ~= second then
-    count, ms = 0, 0
-  end
-  redis.call('HSET', KEYS[12], field, second .. ' ' .. (count + #done_ids) .. ' ' .. (ms + tonumber(ARGV[4])))
-  count_minute(KEYS[12], second, #done_ids, tonumber(ARGV[4]))
-  local n, expiries, shown = #ids, {}, {}
+  count_in(KEYS[12], second % 3600, '', second, #done_ids, tonumber(ARGV[4]))
+  count_in(KEYS[12], 'm' .. (math.floor(second / 60) % 1440), 'm', math.floor(second / 60), #done_ids, tonumber(ARGV[4]))
+  local expiries, shown = {}, {}
   for k, i in ipairs(done) do
     expiries[k], shown[k] = now + tonumber(ttls[i]), ARGV[4 + n + i]
   end
-  list_finished({done = KEYS[14 + n], cancelled = KEYS[15 + n], jobs = KEYS[16 + n]}, 'done', done_ids, expiries, shown, now)
+  list_finished({done = KEYS[14], cancelled = KEYS[15], jobs = KEYS[16]}, 'done', done_ids, expiries, shown, now)
 end
 -- One LMOVE each rather than LPOP and RPUSH: the append-only file and replicas get the moves,
 -- not the messages. Their jobs' states are read with one HMGET and those plainly pending marked

@@ -7,30 +7,30 @@
   none would ever be.
   A dependent waiting for its parents is cancelled at once too. Whatever the job was doing, its
   dependents are told now that it ended cancelled (include/flows.lua), even should it still finish:
-  the last one whose parents are all over, and any that does not allow failures, is released onto its
-  queue, whose worker records it cancelled, unrun, and so on down.
-  KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
-  KEYS[4] the job's result list   KEYS[5] deliveries hash
-  KEYS[6] waiting sorted set   KEYS[7] waiting messages hash   KEYS[8] pending list
-  KEYS[9] done sorted set   KEYS[10] cancelled sorted set   KEYS[11] finished jobs hash
-  KEYS[12] flows hash   KEYS[13] the job's record (as a dependent)   KEYS[14] its parents' outcomes
+  the last one whose parents are all over, and any that does not allow failures, is enqueued, and
+  its worker records it cancelled, unrun, and so on down.
+  KEYS[1] state hash   KEYS[2] scheduled sorted set   KEYS[3] scheduled_messages hash
+  KEYS[4] result(job_id) list   KEYS[5] deliveries hash
+  KEYS[6] waiting sorted set   KEYS[7] waiting_messages hash   KEYS[8] pending list
+  KEYS[9] finished(done) sorted set   KEYS[10] finished(cancelled) sorted set   KEYS[11] finished_jobs hash
+  KEYS[12] flows hash   KEYS[13] flow(job_id): the job's record (as a dependent)
+  KEYS[14] parents(job_id): its parents' outcomes
   KEYS[15...] the keys of the job's dependents, as the caller believes them (include/flows.lua: flow_part)
   ARGV[1] the job id   ARGV[2] the cancellation's result envelope   ARGV[3] how long it is kept (ms)
   ARGV[4] the queue's control channel, told the id of a running job cancelled (its worker listens)
   ARGV[5] what the caller believes of its dependents: '1 <dependents>' ('1' for none)
   Returns: the job's state before: 'pending', 'scheduled', 'waiting' or 'active' (cancelled now), or
-  'cancelled', 'cancelling' or false (finished or unknown: nothing changes); or {its flows field} when
-  its dependents are not as the caller believes (nothing changes).
+  'cancelled', 'cancelling' or false (finished or unknown: nothing changes); or {1, its flows field}
+  when its dependents are not as the caller believes (nothing changes).
 ]]
 --@include now_ms
---@include job_id
---@include limits
---@include flows
+--@include slots
+--@include over
 --@include finished
-local part = flow_part(ARGV[5], 13)
-local actual = redis.call('HGET', KEYS[12], ARGV[1])
-if not belief_holds(part, actual) then
-  return {actual}
+--@include flows
+local parts, wrong = check_beliefs(KEYS[12], {ARGV[1]}, {ARGV[5]}, 13)
+if #wrong > 0 then
+  return wrong
 end
 local state = redis.call('HGET', KEYS[1], ARGV[1])
 if state == 'waiting' then
@@ -42,8 +42,7 @@ elseif state == 'scheduled' then
   local message = redis.call('HGET', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[5], ARGV[1])
+  forget_jobs({state = KEYS[1], deliveries = KEYS[5]}, {ARGV[1]})
   local limit = message and limit_of(message)
   if limit and limit.concurrency then
     wake_next({waiting = KEYS[6], waiting_messages = KEYS[7], pending = KEYS[8]}, limit.key)
@@ -54,14 +53,9 @@ elseif state == 'active' then
 else
   return state
 end
-redis.call('DEL', KEYS[4])
-redis.call('RPUSH', KEYS[4], ARGV[2])
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
+store_results({KEYS[4]}, {ARGV[2]}, {ARGV[3]})
 local now = now_ms()
 list_finished({done = KEYS[9], cancelled = KEYS[10], jobs = KEYS[11]}, 'cancelled', {ARGV[1]},
   {now + tonumber(ARGV[3])}, {'- - -'}, now)
-fan_in(part, actual, ARGV[1], ARGV[2], 'cancelled', ARGV[3], now)
-if actual then
-  redis.call('HDEL', KEYS[12], ARGV[1])
-end
+fan_in(parts[1], ARGV[1], ARGV[2], 'cancelled', ARGV[3], now)
 return state

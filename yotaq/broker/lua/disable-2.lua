@@ -3,7 +3,7 @@
   it: take it out of the next-run sorted set and note why. Only if its next run is still the one the
   caller saw, so that one call of all the workers' does it (and logs it), and a schedule registered
   anew meanwhile is left alone.
-  KEYS[1] next-run sorted set   KEYS[2] disabled schedules hash
+  KEYS[1] schedule_next sorted set   KEYS[2] schedule_disabled hash
   ARGV[1] the schedule's name   ARGV[2] the due time the caller saw (the score as Redis wrote it)
   ARGV[3] why
   Returns: 1 when this call disabled it, else 0.

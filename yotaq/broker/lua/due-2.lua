@@ -1,6 +1,6 @@
 --[[
   The periodic schedules due now, on the Redis clock (a read: nothing changes).
-  KEYS[1] next-run sorted set   KEYS[2] schedules hash
+  KEYS[1] schedule_next sorted set   KEYS[2] schedules hash
   ARGV[1] how many at most
   Returns: {name, due time (ms), record, ...}
 ]]

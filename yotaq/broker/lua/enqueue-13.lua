@@ -3,11 +3,12 @@
   (unique while it is pending, scheduled or active), or one to run later. Each enqueue carries a
   token of its own, kept a while: a try again after a lost reply finds it, and changes nothing
   but the token's time (a write, so that a WAIT after it covers the first try's).
-  KEYS[1] pending list   KEYS[2] scheduled sorted set   KEYS[3] scheduled messages hash
-  KEYS[4] state hash     KEYS[5] the job's result list
-  KEYS[6..8] failed sorted set, messages hash, reasons hash
-  KEYS[9..11] dead sorted set, messages hash, reasons hash
-  KEYS[12] the job's enqueue token   KEYS[13] marker sorted set (a job to run later is due at its score)
+  KEYS[1] pending list   KEYS[2] scheduled sorted set   KEYS[3] scheduled_messages hash
+  KEYS[4] state hash     KEYS[5] result(job_id) list
+  KEYS[6] jobs_of(failed) sorted set   KEYS[7] messages_of(failed) hash   KEYS[8] reasons_of(failed) hash
+  KEYS[9] jobs_of(dead) sorted set     KEYS[10] messages_of(dead) hash    KEYS[11] reasons_of(dead) hash
+  KEYS[12] enqueued(job_id): the job's enqueue token
+  KEYS[13] marker sorted set (a job to run later is due at its score)
   ARGV[1] the message   ARGV[2] its job id   ARGV[3] '1' when the job id must be unique
   ARGV[4] run at (ms since the epoch, '' for no time)   ARGV[5] delay (ms from now, '' for none)
   ARGV[6] this enqueue's token   ARGV[7] how long the token is kept (ms)
@@ -16,6 +17,7 @@
   on the queue (to be dropped when leased: a new message under its id would be dropped with it).
 ]]
 --@include now_ms
+--@include queue
 if redis.call('GET', KEYS[12]) == ARGV[6] then
   redis.call('PEXPIRE', KEYS[12], ARGV[7])
   return 1
@@ -36,13 +38,10 @@ local run_at = tonumber(ARGV[4])
 if ARGV[5] ~= '' then
   run_at = now_ms() + tonumber(ARGV[5])
 end
+local q = {pending = KEYS[1], scheduled = KEYS[2], scheduled_messages = KEYS[3], state = KEYS[4], marker = KEYS[13]}
 if run_at then
-  redis.call('ZADD', KEYS[2], run_at, ARGV[2])
-  redis.call('ZADD', KEYS[13], 'LT', run_at, 's')
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
-  redis.call('HSET', KEYS[4], ARGV[2], 'scheduled')
+  schedule_job(q, ARGV[2], ARGV[1], run_at)
 else
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  redis.call('HSET', KEYS[4], ARGV[2], 'pending')
+  push_job(q, ARGV[2], ARGV[1])
 end
 return 1

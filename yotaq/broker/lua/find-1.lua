@@ -1,7 +1,7 @@
 --[[
   Find a job's message in a list (pending, or a worker's active list), looking at no more than ARGV[2]
   messages from its tail, the newest (a read: nothing changes; bounded, whatever the list holds).
-  KEYS[1] the list
+  KEYS[1] list: pending, or active(worker)
   ARGV[1] the job id   ARGV[2] how many messages to look at, at most
   Returns: the message, or false when none of those looked at is the job's
 ]]

@@ -1,8 +1,8 @@
 --[[
   What a queue holds, in one call on its node (a read: nothing changes).
   KEYS[1] pending list   KEYS[2] scheduled sorted set   KEYS[3] workers sorted set
-  KEYS[4] its fleet's alive sorted set   KEYS[5] stats hash   KEYS[6] failed sorted set
-  KEYS[7] dead sorted set
+  KEYS[4] alive sorted set (its fleet's)   KEYS[5] stats hash   KEYS[6] jobs_of(failed) sorted set
+  KEYS[7] jobs_of(dead) sorted set
   Returns: {now (ms), pending, scheduled, {worker, liveness timeout (ms), ...}, {worker, deadline, ...}
   (of those alive or not yet forgotten), {counter, value, ...}, failed records not expired, dead
   records not expired}

@@ -1,7 +1,7 @@
 --[[
   The workers registered on a queue that are not alive: their liveness deadline has passed, by the
   Redis server's clock (read here, on the queue's own node), or they were forgotten (forget-2.lua).
-  KEYS[1] the queue's workers sorted set   KEYS[2] its fleet's alive sorted set
+  KEYS[1] workers sorted set (the queue's)   KEYS[2] alive sorted set (its fleet's)
   Returns: their ids (possibly none)
 ]]
 --@include now_ms

@@ -1,7 +1,7 @@
 --[[
   One page of a sorted set, highest score first, each member with its value in each of some hashes: a
   listing of jobs by state for dashboards (a read: nothing changes).
-  KEYS[1] the sorted set (of job ids)   KEYS[1 + i] the i-th hash of those job ids to something kept of them
+  KEYS[1] zset: the sorted set (of job ids)   KEYS[1 + i] the i-th hash of those job ids to something kept of them
   ARGV[1] the lowest score listed, as ZRANGEBYSCORE takes it ('(<ms>': those not expired at <ms>; '-inf': all)
   ARGV[2] how many members to skip   ARGV[3] how many at most
   Returns: {how many members score from ARGV[1] up, {member, score, value in each hash (false where

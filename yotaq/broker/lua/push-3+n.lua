@@ -5,17 +5,17 @@
   through (and the job may even have run since). It counts itself, a write whatever it finds, so
   that a WAIT after it covers the first push too.
   KEYS[1] pending list   KEYS[2] state hash   KEYS[3] stats hash
-  KEYS[3 + i] the result list of the i-th job
+  KEYS[3 + i] the result(job_id) list of the i-th job
   ARGV[i] the i-th message
   Returns: how many messages were pushed
 ]]
 --@include job_id
+--@include queue
 local pushed = 0
 for i, message in ipairs(ARGV) do
   local id = job_id(message)
   if redis.call('HEXISTS', KEYS[2], id) == 0 and redis.call('EXISTS', KEYS[3 + i]) == 0 then
-    redis.call('RPUSH', KEYS[1], message)
-    redis.call('HSET', KEYS[2], id, 'pending')
+    push_job({pending = KEYS[1], state = KEYS[2]}, id, message)
     pushed = pushed + 1
   end
 end

@@ -2,8 +2,8 @@
   Register a periodic schedule, or replace the one of the same name. Its next run is kept when
   its timing is unchanged (registering again at every start of a program does not push it back),
   and set anew when it changed. A schedule registered again is enabled again.
-  KEYS[1] schedules hash   KEYS[2] schedules' timing hash   KEYS[3] next-run sorted set
-  KEYS[4] disabled schedules hash   KEYS[5] marker sorted set (its first run is due at its score)
+  KEYS[1] schedules hash   KEYS[2] schedule_timings hash   KEYS[3] schedule_next sorted set
+  KEYS[4] schedule_disabled hash   KEYS[5] marker sorted set (its first run is due at its score)
   ARGV[1] the name   ARGV[2] its signed record   ARGV[3] its timing (JSON)   ARGV[4] its first run (ms)
   Returns: 1 when its next run was set, 0 when kept.
 ]]

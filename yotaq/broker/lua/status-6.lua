@@ -1,8 +1,8 @@
 --[[
   Where a job is, from what is kept about it: O(1), whatever the queue holds.
-  KEYS[1] state hash   KEYS[2] the job's result list
-  KEYS[3] failed sorted set   KEYS[4] failed reasons hash
-  KEYS[5] dead sorted set     KEYS[6] dead reasons hash
+  KEYS[1] state hash   KEYS[2] result(job_id) list
+  KEYS[3] jobs_of(failed) sorted set   KEYS[4] reasons_of(failed) hash
+  KEYS[5] jobs_of(dead) sorted set     KEYS[6] reasons_of(dead) hash
   ARGV[1] the job id
   Returns: {'pending'}, {'scheduled'} or {'active'} for a job not finished; {'result', its result
   envelope} or {'record', its failed or dead record: '<ms> <envelope>'} for one finished, so that

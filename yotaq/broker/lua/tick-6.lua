@@ -4,14 +4,15 @@
   only if no one has moved it meanwhile. While the schedule's last tick still waits to run (pending,
   waiting for a slot of its limit, or scheduled for a retry or its rate), the claimed tick is skipped
   and counted instead: at most one tick of a schedule waits, however long each one runs.
-  KEYS[1] next-run sorted set   KEYS[2] pending list   KEYS[3] state hash   KEYS[4] schedules hash
-  KEYS[5] last ticks hash       KEYS[6] skipped ticks hash
+  KEYS[1] schedule_next sorted set   KEYS[2] pending list   KEYS[3] state hash   KEYS[4] schedules hash
+  KEYS[5] schedule_last hash        KEYS[6] schedule_skipped hash
   ARGV[1] the schedule's name   ARGV[2] the due time the caller saw (ms, the score as Redis wrote it)
   ARGV[3] the next one (ms)
   ARGV[4] the tick's job id     ARGV[5] its message
   Returns: 1 when this call enqueued the tick; 2 when it skipped it, the last one still waiting;
   0 when another call claimed it, or the schedule is gone.
 ]]
+--@include queue
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= ARGV[2] or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   return 0
 end
@@ -25,8 +26,7 @@ if last then
   end
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
-  redis.call('RPUSH', KEYS[2], ARGV[5])
-  redis.call('HSET', KEYS[3], ARGV[4], 'pending')
+  push_job({pending = KEYS[2], state = KEYS[3]}, ARGV[4], ARGV[5])
 end
 redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 return 1

@@ -3,16 +3,15 @@
   script does on its way, for when no job has been set aside for a while. And forget the rates that
   hold no more: a key past its `fresh_at` allows what an unknown key does, so its field says nothing.
   The rates are scanned a batch a call, from a cursor the caller passes back until it is '0'.
-  KEYS[1] failed sorted set   KEYS[2] failed messages hash   KEYS[3] failed reasons hash
-  KEYS[4] dead sorted set     KEYS[5] dead messages hash     KEYS[6] dead reasons hash
-  KEYS[7] limit rates hash
+  KEYS[1] jobs_of(failed) sorted set   KEYS[2] messages_of(failed) hash   KEYS[3] reasons_of(failed) hash
+  KEYS[4] jobs_of(dead) sorted set     KEYS[5] messages_of(dead) hash     KEYS[6] reasons_of(dead) hash
+  KEYS[7] rates hash
   ARGV[1] where the scan of the rates goes on ('0': from the start)
   Returns: where the scan goes on next time, '0' when it has been through them all.
 ]]
 --@include now_ms
 --@include fail
---@include job_id
---@include limits
+--@include rates
 local now = now_ms()
 trim(KEYS[1], KEYS[2], KEYS[3], now)
 trim(KEYS[4], KEYS[5], KEYS[6], now)

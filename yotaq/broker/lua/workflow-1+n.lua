@@ -4,17 +4,18 @@
   one with parents is parked as a dependent (include/flows.lua): state 'waiting', its record holding
   its message, and its id added to the dependents of each parent not finished. A parent already
   finished counts at once with its outcome; when none is left to wait for, or one failed and the
-  dependent does not allow failures, the dependent is released here.
+  dependent does not allow failures, the dependent is enqueued here.
   Each enqueue carries a token of its own, kept a while: a try again after a lost reply finds it and
   changes nothing but the token's time.
-  KEYS[1] the enqueue token (of the first job)
-  KEYS[1 + 6(g - 1) + 1..6] the g-th queue's pending list, state hash, scheduled sorted set, scheduled
-  messages hash, marker sorted set and flows hash (G queues: a job's queue, or shard, is one of them)
-  then for each job, in order: its result list, and for one with parents its record and its parents'
-  outcomes; then for each parent not enqueued here, in order: its result list
+  KEYS[1] enqueued(job_id): the enqueue token (of the first job)
+  KEYS[1 + 6(g - 1) + 1..6] the g-th queue's pending list, state hash, scheduled sorted set,
+  scheduled_messages hash, marker sorted set and flows hash (G queues: a job's queue, or shard, is one
+  of them); then for each job, in order: its result(job_id) list, and for one with parents its
+  flow(job_id) record and its parents(job_id) outcomes; then for each parent not enqueued here, in
+  order: its result(job_id) list
   ARGV[1] the workflow, as JSON: {groups = G, jobs = {{g = its queue, id, tok = its queue's token,
   unique = 0|1 (a job id of the caller's choosing), at = run at (ms since the epoch) or -1, delay = ms
-  from its release (or now) or -1, parents = {n > 0: the n-th job here; n < 0: the -n-th parent not
+  from when it is enqueued (its parents over, or now) or -1, parents = {n > 0: the n-th job here; n < 0: the -n-th parent not
   enqueued here}, allow = 0|1 (runs even after a parent failed), feed = 'chain'|'chord'|'', ttl = its
   result TTL (ms)}...}, ext = {{g, id, tok}...}}
   ARGV[2] this enqueue's token   ARGV[3] how long the token is kept (ms)   ARGV[3 + j] the j-th job's message
@@ -23,6 +24,7 @@
   and has no outcome kept (never enqueued, or expired: nothing changes).
 ]]
 --@include now_ms
+--@include queue
 --@include flows
 if redis.call('GET', KEYS[1]) == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -96,11 +98,7 @@ for j, job in ipairs(spec.jobs) do
   end
   if #job.parents == 0 then
     if job.at >= 0 or job.delay >= 0 then
-      local run_at = job.at >= 0 and job.at or now + job.delay
-      redis.call('ZADD', mine.q.scheduled, run_at, job.id)
-      redis.call('ZADD', mine.q.marker, 'LT', run_at, 's')
-      redis.call('HSET', mine.q.scheduled_messages, job.id, ARGV[3 + j])
-      redis.call('HSET', mine.q.state, job.id, 'scheduled')
+      schedule_job(mine.q, job.id, ARGV[3 + j], job.at >= 0 and job.at or now + job.delay)
     else
       later('RPUSH', mine.q.pending, ARGV[3 + j])
       later('HSET', mine.q.state, job.id, 'pending')
@@ -131,7 +129,7 @@ for j, job in ipairs(spec.jobs) do
       'delay', job.delay >= 0 and job.delay or '')
     redis.call('HSET', mine.q.state, job.id, 'waiting')
     if waiting == 0 or doomed then
-      release({id = job.id, record = mine.record, pending = mine.q.pending, state = mine.q.state,
+      enqueue_dependent({id = job.id, record = mine.record, pending = mine.q.pending, state = mine.q.state,
         scheduled = mine.q.scheduled, scheduled_messages = mine.q.scheduled_messages, marker = mine.q.marker},
         doomed, now)
     end

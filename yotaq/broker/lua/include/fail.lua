@@ -1,3 +1,4 @@
+--@include over
 -- Records of jobs set aside are kept until they expire, and at most this many per queue and
 -- kind (failed, dead): past it the oldest go first. A call forgets at most TRIM_BATCH of them.
 local MAX_RECORDS = 100000
@@ -25,10 +26,7 @@ local function fail(k, id, message, envelope, record_ms, result_ms, now)
   redis.call('ZADD', k.jobs, now + record_ms, id)
   redis.call('HSET', k.messages, id, message)
   redis.call('HSET', k.reasons, id, now .. ' ' .. envelope)
-  redis.call('HDEL', k.state, id)
-  redis.call('HDEL', k.deliveries, id)
-  redis.call('DEL', k.result)
-  redis.call('RPUSH', k.result, envelope)
-  redis.call('PEXPIRE', k.result, result_ms)
+  forget_jobs(k, {id})
+  store_results({k.result}, {envelope}, {result_ms})
   trim(k.jobs, k.messages, k.reasons, now)
 end

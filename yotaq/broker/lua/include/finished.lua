@@ -46,15 +46,3 @@ local function list_finished(f, state, ids, expiries, shown, now)
     redis.call('ZREM', listed, unpack(gone))
   end
 end
-
--- Count `done` tasks that ran `ms` in all into the day's series, minute by minute (field 'm<minute % 1440>',
--- value 'm<minute> <done> <ms>'): 1440 fields at most, next to the hour's 3600 fields of seconds.
-local function count_minute(series, second, done, ms)
-  local minute = math.floor(second / 60)
-  local field = 'm' .. (minute % 1440)
-  local at, count, sum = string.match(redis.call('HGET', series, field) or '', '^m(%d+) (%d+) (%d+)$')
-  if tonumber(at) ~= minute then
-    count, sum = 0, 0
-  end
-  redis.call('HSET', series, field, 'm' .. minute .. ' ' .. (count + done) .. ' ' .. (sum + ms))
-end

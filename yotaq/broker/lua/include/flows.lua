@@ -1,12 +1,13 @@
+--@include queue
 -- Workflows. A dependent waits in Redis, parked: its record (a hash: its message, how many parents it
 -- still waits for, ...) and its parents' outcomes (a hash: parent id -> result envelope, each written
 -- once). A job that dependents wait for has a field in its queue's flows hash: its dependents, as
 -- '<queue token> <job id>' pairs. The script that records a job's final outcome tells its dependents
--- (fan_in), in the same atomic step: the last parent's releases a dependent onto its queue, and so
--- does the first parent that failed (unless the dependent allows failures): its worker then records
--- it cancelled, naming that parent, without running it.
+-- (fan_in), in the same atomic step: a dependent whose parents are all over is enqueued, and so is one
+-- whose parent failed (unless it allows failures): its worker then records it cancelled, naming that
+-- parent, without running it.
 -- The caller passes what it believes a job's dependents are, with their keys; a script first checks
--- that belief against the flows hash (check_flows), and changes nothing when it is wrong, returning
+-- that belief against the flows hash (check_beliefs), and changes nothing when it is wrong, returning
 -- what the hash holds so that the caller can call again with the right keys.
 
 -- A job's part of a script's KEYS, from `at` on, by what the caller believes ('<after> <dependents>':
@@ -33,15 +34,28 @@ local function flow_part(belief, at)
   return part, at
 end
 
--- Whether the caller's belief about a job's dependents holds: `actual` is its field in the flows hash
--- (false when none: nobody waits for it, or they were told already, when nothing is to be done).
-local function belief_holds(part, actual)
-  return not actual or actual == part.dependents
+-- Check what the caller believes of the parts in a workflow of jobs `ids` (`beliefs[i]`, their keys from
+-- KEYS[at] on, in order) against the flows hash, before anything changes. Returns the parts, each with
+-- `flows` and `actual`, the job's field there (false when none: nobody waits for it, or they were told
+-- already, when nothing is to be done), and the beliefs that do not hold, as {position, actual, ...}:
+-- when there are any, the script changes nothing and returns those, for the caller to call again.
+local function check_beliefs(flows, ids, beliefs, at)
+  local parts, wrong = {}, {}
+  local actuals = #ids > 0 and redis.call('HMGET', flows, unpack(ids)) or {}
+  for i = 1, #ids do
+    parts[i], at = flow_part(beliefs[i], at)
+    parts[i].flows, parts[i].actual = flows, actuals[i]
+    if actuals[i] and actuals[i] ~= parts[i].dependents then
+      wrong[#wrong + 1] = i
+      wrong[#wrong + 1] = actuals[i]
+    end
+  end
+  return parts, wrong
 end
 
--- Put a parked dependent on its queue: pending, or scheduled when it has a time or a delay of its own
--- (from its release on) and `now_too` is false. Nothing when it was released or cancelled before.
-local function release(d, now_too, now)
+-- Enqueue a parked dependent, its parents over: pending, or scheduled when it has a time or a delay of its
+-- own (from now on) and `now_too` is false. Nothing when it was enqueued or cancelled before.
+local function enqueue_dependent(d, now_too, now)
   local message, at, delay = unpack(redis.call('HMGET', d.record, 'message', 'at', 'delay'))
   if not message then
     return
@@ -49,25 +63,21 @@ local function release(d, now_too, now)
   redis.call('HDEL', d.record, 'message')
   local run_at = tonumber(at) or (tonumber(delay) and now + tonumber(delay))
   if run_at and run_at > now and not now_too then
-    redis.call('ZADD', d.scheduled, run_at, d.id)
-    redis.call('ZADD', d.marker, 'LT', run_at, 's')
-    redis.call('HSET', d.scheduled_messages, d.id, message)
-    redis.call('HSET', d.state, d.id, 'scheduled')
+    schedule_job(d, d.id, message, run_at)
   else
-    redis.call('RPUSH', d.pending, message)
-    redis.call('HSET', d.state, d.id, 'pending')
+    push_job(d, d.id, message)
   end
 end
 
 -- Tell a job's dependents its final outcome: `envelope`, of `kind` (done, failed, dead, cancelled), once
--- per dependent whatever the deliveries; `actual` is its field in the flows hash (false: nothing to tell).
--- The caller drops that field. Its dependents are kept as long as its result (`ttl` ms), for its page.
-local function fan_in(part, actual, id, envelope, kind, ttl, now)
+-- per dependent whatever the deliveries, and drop its field in the flows hash (nothing to tell when it has
+-- none). Its dependents are kept as long as its result (`ttl` ms), for its page.
+local function fan_in(part, id, envelope, kind, ttl, now)
   if part.own then
     redis.call('PEXPIRE', part.own.record, ttl)
     redis.call('PEXPIRE', part.own.parents, ttl)
   end
-  if not actual then
+  if not part.actual then
     return
   end
   for _, d in ipairs(part.deps) do
@@ -76,11 +86,12 @@ local function fan_in(part, actual, id, envelope, kind, ttl, now)
       if left < 0 then -- the dependent is long over and its record gone: leave nothing behind
         redis.call('DEL', d.record, d.parents)
       elseif left == 0 then
-        release(d, false, now)
+        enqueue_dependent(d, false, now)
       elseif kind ~= 'done' and redis.call('HGET', d.record, 'allow') ~= '1' then
-        release(d, true, now)
+        enqueue_dependent(d, true, now)
       end
     end
   end
   redis.call('SET', part.next, part.dependents, 'PX', ttl)
+  redis.call('HDEL', part.flows, id)
 end

@@ -1,60 +1,16 @@
--- Concurrency and rate limits. A message's header carries its limit, '<key>,<concurrency>,<count>/<period
--- ms>' ('-' for a part it has not; '-' for none). Holding a slot is a member '<key>\0<job id>' of the
--- holders sorted set, so that ZLEXCOUNT counts a key's holders; a task over its key's concurrency
--- waits as a member '<key>\0<order>' of the waiting sorted set (its message in a hash), and the first
--- waiting for a key goes back to the head of the queue when a slot of that key frees. A rate is kept
--- as the key's next allowed start (GCRA), and a task early for it waits in the scheduled set.
--- lim: {holders = sorted set, waiting = sorted set, waiting_messages = hash, pending = list}
-
--- Rates looked at per call of the trim script.
-local RATES_TRIM_BATCH = 500
-
--- A key's rate, stored as '<next allowed start> <fresh at>' (ms): from `fresh_at` on, one spacing
--- after the next allowed start, the key allows what a key never used does, so its field can go.
--- A field holding a bare number (the next start alone) is fresh at that start.
-local function rate_of(field)
-  local next_start, fresh_at = string.match(field or '0', '^(%S+) ?(%S*)$')
-  next_start = tonumber(next_start) or 0
-  return next_start, tonumber(fresh_at) or next_start
-end
-local function limit_of(message)
-  local field = string.match(message, '^yq1 %S+ %S+ %S+ %S+ (%S+) ')
-  if field == nil or field == '-' then
-    return nil
-  end
-  local key, concurrency, rate = string.match(field, '^([^,]+),([^,]+),(%S+)$')
-  if not key then
-    return nil
-  end
-  local count, period = string.match(rate, '^(%d+)/(%d+)$')
-  return {key = key, concurrency = tonumber(concurrency), count = tonumber(count), period = tonumber(period)}
-end
-
--- Let the first task waiting for a slot of `key` go, to the head of the queue.
-local function wake_next(lim, key)
-  local first = redis.call('ZRANGEBYLEX', lim.waiting, '[' .. key .. '\0', '(' .. key .. '\1', 'LIMIT', 0, 1)[1]
-  if first then
-    local waiting = redis.call('HGET', lim.waiting_messages, first)
-    redis.call('ZREM', lim.waiting, first)
-    redis.call('HDEL', lim.waiting_messages, first)
-    if waiting then
-      redis.call('LPUSH', lim.pending, waiting)
-    end
-  end
-end
-
--- Give back the slot a finished (or given back) task held, and let the first task waiting for it go.
-local function release_slot(lim, message)
-  local limit = limit_of(message)
-  if limit and limit.concurrency and redis.call('ZREM', lim.holders, limit.key .. '\0' .. job_id(message)) == 1 then
-    wake_next(lim, limit.key)
-  end
-end
+--@include now_ms
+--@include job_id
+--@include slots
+--@include rates
+--@include queue
+--@include over
+-- Concurrency and rate limits, applied as a task is leased: it takes a slot of its key (include/slots.lua)
+-- and its rate's next start (include/rates.lua), or waits for them.
+-- lim (as in include/slots.lua) also: rates = hash, scheduled = sorted set, scheduled_messages = hash,
+-- state = hash, active = list, marker = sorted set, deliveries = hash
 
 -- Whether a task just leased (now in `active`) may start under its limit: true, and its slot and rate
 -- taken; or false, and it was moved out of `active` to wait (for a slot, or for its rate's next start).
--- lim also: rates = hash, scheduled = sorted set, scheduled_messages = hash, state = hash, active = list,
--- marker = sorted set
 local function admitted(lim, message, id)
   local limit = limit_of(message)
   if not limit then
@@ -66,10 +22,7 @@ local function admitted(lim, message, id)
     next_start = rate_of(redis.call('HGET', lim.rates, limit.key))
     if next_start > now then
       redis.call('LREM', lim.active, 1, message)
-      redis.call('ZADD', lim.scheduled, next_start, id)
-      redis.call('ZADD', lim.marker, 'LT', next_start, 's')
-      redis.call('HSET', lim.scheduled_messages, id, message)
-      redis.call('HSET', lim.state, id, 'scheduled')
+      schedule_job(lim, id, message, next_start)
       return false
     end
   end
@@ -99,7 +52,6 @@ end
 -- Lease: mark the job of a message just leased (now in `lim.active`) active and return true; return
 -- nil for one that does not reach the worker (cancelled: dropped, with its count of deliveries; over
 -- its limit: waiting); return false for one whose job is not pending on this queue.
--- lim also: deliveries = hash
 local function leased(lim, message)
   local id = job_id(message)
   local state = id and redis.call('HGET', lim.state, id)
@@ -111,8 +63,7 @@ local function leased(lim, message)
     return true
   elseif state == 'cancelled' then
     redis.call('LREM', lim.active, 1, message)
-    redis.call('HDEL', lim.state, id)
-    redis.call('HDEL', lim.deliveries, id)
+    forget_jobs(lim, {id})
     -- It may have been woken for a slot it will not take now: wake the next in its place.
     local limit = limit_of(message)
     if limit and limit.concurrency then
