@@ -38,6 +38,9 @@ IDLE_WAIT_S = 30.0  # longest a blocking wait for work lasts (work, a stop and a
 # to end, so that one lease serves them all: a few percent of each thread's time for fewer round trips
 GATHER_SHARE = 0.05
 GATHER_MAX_S = 0.002
+# ... unless this many have ended already: a lease for them all is worth sending at once (many threads end
+# within one lease's round trip, and waiting longer would hold all of them idle)
+GATHER_ENOUGH = 8
 # Outcomes recorded before the next lease, at most: when many threads end at once, the first of them get
 # new work after a few outcomes are recorded, not after all of them
 RECORD_AT_ONCE = 16
@@ -115,7 +118,7 @@ class Flight:
                 self.coroutines.wait(timeout, for_work=for_work)
             else:
                 gather_s = min(GATHER_MAX_S, GATHER_SHARE * average_task_s)
-                threads.wait(timeout, for_work=for_work, gather_s=gather_s)
+                threads.wait(timeout, for_work=for_work, gather_s=gather_s, enough=GATHER_ENOUGH)
         self.record_ended(RECORD_AT_ONCE)
 
     def record_ended(self, most: int | None = None) -> None:

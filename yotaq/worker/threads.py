@@ -46,6 +46,8 @@ MAX_THREADS = 1_000
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
 
+_NOBODY_WAITS = 1 << 30  # more outcomes than there are ever threads: the main thread waits for none
+
 Outcome = tuple[ReadyTask, Any, BaseException | None]
 
 
@@ -83,6 +85,8 @@ class ThreadPool:
         self._inbox: queue.SimpleQueue[ReadyTask | None] = queue.SimpleQueue()
         self._calls: dict[int, _Call] = {}  # by thread ident
         self._outcomes: list[Outcome] = []
+        # How many outcomes would end the main thread's wait: a thread wakes it only then, not at each
+        self._wanted = _NOBODY_WAITS
         self._stuck: list[_Call] = []
         self._handed = 0  # tasks handed to threads and not yet taken back (main thread only)
         self._work_came = False
@@ -120,17 +124,22 @@ class ThreadPool:
         """Whether ``take`` has something (an outcome, or a stuck task), without waiting."""
         return bool(self._outcomes or self._stuck)
 
-    def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0) -> None:
-        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while others
-        run, up to ``gather_s`` more for more of them to end, to lease for several threads at once."""
+    def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0, enough: int = 1) -> None:
+        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while fewer
+        than ``enough`` have ended and others run, up to ``gather_s`` more for more of them to end, to lease
+        for several threads at once."""
         with self._lock:
+            self._wanted = 1
             self._outcome_ready.wait_for(
                 lambda: self._outcomes or self._stuck or (for_work and self._work_came) or self._closed, timeout
             )
-            if gather_s > 0 and self._outcomes and not self._stuck:
+            wanted = min(enough, self._handed)
+            if gather_s > 0 and 0 < len(self._outcomes) < wanted and not self._stuck:
+                self._wanted = wanted
                 self._outcome_ready.wait_for(
-                    lambda: len(self._outcomes) >= self._handed or self._stuck or self._closed, gather_s
+                    lambda: len(self._outcomes) >= wanted or self._stuck or self._closed, gather_s
                 )
+            self._wanted = _NOBODY_WAITS
 
     def take(self, most: int | None = None) -> list[Outcome]:
         """The outcomes of the tasks that ended since the last look (``most`` of them at most), in the
@@ -186,7 +195,9 @@ class ThreadPool:
                 if self._closed:
                     return
                 self._outcomes.append((ready, value, raised))
-                self._outcome_ready.notify_all()
+                if len(self._outcomes) >= self._wanted:
+                    self._wanted = _NOBODY_WAITS  # woken: the others that end before it looks need not
+                    self._outcome_ready.notify()
             self._on_outcome()
 
     def _call(self, ready: ReadyTask, ident: int) -> tuple[Any, BaseException | None]:
