@@ -17,6 +17,7 @@ from yotaq.broker import QueueKeys
 from yotaq.current import CurrentJob
 from yotaq.job import Options
 from yotaq.serializer import Task
+from yotaq.worker.flight import Flight
 from yotaq.worker.task import ReadyTask
 from yotaq.worker.threads import ThreadPool
 from yotaq.worker.timelimit import TaskRunner
@@ -380,3 +381,32 @@ def test_the_main_thread_gathers_outcomes_until_enough_have_ended_and_is_woken_o
     finally:
         later.set()
         pool.close()
+
+
+class OutcomeRecorder:
+    """Stands in for the TaskHandler that records the outcomes ``Flight`` takes from its threads."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    def end(self, ready: ReadyTask, value: Any, raised: BaseException | None) -> None:
+        self.ended.append(ready.task.id)
+
+
+def test_the_outcomes_of_40_threads_that_ended_together_are_recorded_for_one_lease():
+    # Given 40 threads whose functions end together (tasks of one length started together)
+    recorder = OutcomeRecorder()
+    flight = Flight(recorder, TaskRunner(None), 1, 40, None)  # type: ignore[arg-type]
+    assert flight.threads is not None
+    go = threading.Event()
+    try:
+        for n in range(40):
+            flight.threads.start(ready_to(go.wait, n))
+        go.set()
+        wait_for(lambda: len(flight.threads._outcomes) == 40, timeout=10, what="40 outcomes")
+        # When the main thread looks
+        flight.wait(30, for_work=False)
+        # Then it records them all, for the next lease to acknowledge them and lease for all 40 threads
+        assert len(recorder.ended) == 40 and flight.free() == 40
+    finally:
+        flight.close()

@@ -41,9 +41,11 @@ GATHER_MAX_S = 0.002
 # ... unless this many have ended already: a lease for them all is worth sending at once (many threads end
 # within one lease's round trip, and waiting longer would hold all of them idle)
 GATHER_ENOUGH = 8
-# Outcomes recorded before the next lease, at most: when many threads end at once, the first of them get
-# new work after a few outcomes are recorded, not after all of them
-RECORD_AT_ONCE = 16
+# Outcomes recorded before the next lease, at most (about 2 ms of recording): when many threads end at once
+# (tasks of one length started together end together, round after round), one lease serves them all, as
+# a lease's round trip costs as much as recording dozens of outcomes; yet with hundreds of threads the first
+# of them get new work after a few milliseconds, not after all of them are recorded
+RECORD_AT_ONCE = 64
 
 
 class ProcessReplaced(Interrupted):
