@@ -4,7 +4,9 @@ The main thread leases no more tasks than there are idle threads, reads each (``
 and hands it to one; the thread calls the function, with ``current_job()`` its task's, and hands the
 outcome back; the main thread records it (``TaskHandler.end``). So the batch, the hooks and the calls
 that record outcomes stay in the main thread, as with one thread; a thread talks to Redis only for its
-task's progress, through a client of its own (``ThreadClients``).
+task's progress, through a client of its own (``ThreadClients``). A thread whose task ends wakes the main
+thread only when that ends its wait (the first outcome, or the last it gathers): those that end while it
+records or leases are found there when it next looks, with no wake-up each.
 
 Time limits: one more thread (``yotaq-time-limits``) sleeps until the earliest deadline in flight and
 raises ``TimeLimitExceeded`` in the thread past it (``PyThreadState_SetAsyncExc``; a cancel raises
