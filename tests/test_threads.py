@@ -7,12 +7,18 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
 import yotaq
 from yotaq import ConfigurationError, JobFailed, Status
-from yotaq.worker.flight import IDLE_WAIT_S
+from yotaq.broker import QueueKeys
+from yotaq.current import CurrentJob
+from yotaq.job import Options
+from yotaq.serializer import Task
+from yotaq.worker.flight import IDLE_WAIT_S, Flight
+from yotaq.worker.task import ReadyTask
 from yotaq.worker.threads import ThreadPool
 from yotaq.worker.timelimit import TaskRunner
 
@@ -289,7 +295,7 @@ def test_a_task_that_raises_system_exit_in_a_thread_fails_alone(queue, spawn, qu
 def test_a_stop_just_as_the_last_task_of_a_worker_with_threads_ends_is_not_an_idle_wait():
     # Given a worker's threads with nothing in flight, as when a stop (a SIGTERM) comes while the worker leases:
     # the loop leases no more and waits for its tasks to end, with IDLE_WAIT_S for timeout
-    pool = ThreadPool(2, TaskRunner(None), None, lambda: None)
+    pool = ThreadPool(2, TaskRunner(None), None, lambda: None, _thread)
     waited = threading.Thread(target=pool.wait, args=(IDLE_WAIT_S,), kwargs={"for_work": False}, daemon=True)
     try:
         waited.start()
@@ -326,3 +332,99 @@ def test_a_worker_with_threads_runs_time_limited_tasks_under_a_profiler(redis_ur
         [sys.executable, "-c", PROFILED_WORKER, redis_url, queue_name], capture_output=True, text=True, timeout=60
     )
     assert done.stdout.split() == ["20", "200"], done.stderr[-2000:]
+
+
+class CountingCondition(threading.Condition):
+    """A condition that counts the wake-ups asked of it."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock)
+        self.wakeups = 0
+
+    def notify(self, n: int = 1) -> None:  # notify_all() calls it too
+        self.wakeups += 1
+        super().notify(n)
+
+
+def pool_of(threads: int) -> tuple[ThreadPool, CountingCondition]:
+    pool = ThreadPool(threads, TaskRunner(None), None, lambda: None, _thread)
+    pool._outcome_ready = counting = CountingCondition(pool._lock)
+    return pool, counting
+
+
+def ready_to(fn: Any, n: int) -> ReadyTask:
+    task = Task(f"job-{n}", fn, (), {})
+    return ReadyTask(QueueKeys.of("q", 1)[0], b"", task, Options(), CurrentJob(task.id, "q", 0, lambda _: None), 0.0)
+
+
+def test_functions_that_end_while_the_main_thread_is_busy_do_not_wake_it():
+    # Given 8 threads, each running a function that waits for the same event
+    pool, counting = pool_of(8)
+    go = threading.Event()
+    try:
+        for n in range(8):
+            pool.start(ready_to(go.wait, n))
+        # When they all end while the main thread is not waiting
+        go.set()
+        wait_for(lambda: len(pool._outcomes) == 8, timeout=10, what="8 outcomes")
+        # Then none of them woke it, and its next wait finds them all at once
+        assert counting.wakeups == 0
+        pool.wait(30, for_work=False)
+        assert len(pool.take()) == 8 and counting.wakeups == 0
+    finally:
+        pool.close()
+
+
+def test_the_main_thread_gathers_outcomes_until_enough_have_ended_and_is_woken_once_for_them():
+    # Given 12 threads: 8 functions that end together, 4 that run on
+    pool, counting = pool_of(12)
+    go, later = threading.Event(), threading.Event()
+    try:
+        for n in range(12):
+            pool.start(ready_to(go.wait if n < 8 else later.wait, n))
+        # When the main thread waits for one to end, then gathers up to 30 s for 8
+        gather = {"for_work": False, "gather_s": 30, "enough": 8}
+        waiting = threading.Thread(target=pool.wait, args=(30,), kwargs=gather)
+        waiting.start()
+        go.set()
+        # Then it is back as soon as the 8 have ended, not when the 4 others end (or its 30 s pass)
+        waiting.join(timeout=10)
+        assert not waiting.is_alive()
+        assert len(pool.take()) == 8 and counting.wakeups <= 2  # the first outcome, the eighth
+    finally:
+        later.set()
+        pool.close()
+
+
+class OutcomeRecorder:
+    """Stands in for the TaskHandler that records the outcomes ``Flight`` takes from its threads."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    def end(self, ready: ReadyTask, value: Any, raised: BaseException | None) -> None:
+        self.ended.append(ready.task.id)
+
+
+def test_the_outcomes_of_40_threads_that_ended_together_are_recorded_for_one_lease():
+    # Given 40 threads whose functions end together (tasks of one length started together)
+    recorder = OutcomeRecorder()
+    flight = Flight(recorder, TaskRunner(None), 1, 40, None, _thread)  # type: ignore[arg-type]
+    assert flight.threads is not None
+    go = threading.Event()
+    try:
+        for n in range(40):
+            flight.threads.start(ready_to(go.wait, n))
+        go.set()
+        wait_for(lambda: len(flight.threads._outcomes) == 40, timeout=10, what="40 outcomes")
+        # When the main thread looks
+        flight.wait(30, for_work=False)
+        # Then it records them all, for the next lease to acknowledge them and lease for all 40 threads
+        assert len(recorder.ended) == 40 and flight.free() == 40
+    finally:
+        flight.close()
+
+
+def _thread(target: object, *args: object, name: str) -> threading.Thread:
+    """How a pool makes its threads, without a broker to give a connection back to."""
+    return threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]

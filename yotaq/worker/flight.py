@@ -37,9 +37,14 @@ logger = logging.getLogger(__name__)
 # to end, so that one lease serves them all: a few percent of each thread's time for fewer round trips
 GATHER_SHARE = 0.05
 GATHER_MAX_S = 0.002
-# Outcomes recorded before the next lease, at most: when many threads end at once, the first of them get
-# new work after a few outcomes are recorded, not after all of them
-RECORD_AT_ONCE = 16
+# ... unless this many have ended already: a lease for them all is worth sending at once (many threads end
+# within one lease's round trip, and waiting longer would hold all of them idle)
+GATHER_ENOUGH = 8
+# Outcomes recorded before the next lease, at most (about 2 ms of recording): when many threads end at once
+# (tasks of one length started together end together, round after round), one lease serves them all, as
+# a lease's round trip costs as much as recording dozens of outcomes; yet with hundreds of threads the first
+# of them get new work after a few milliseconds, not after all of them are recorded
+RECORD_AT_ONCE = 64
 
 
 class Flight:
@@ -116,7 +121,7 @@ class Flight:
                 self.coroutines.wait(timeout, for_work=for_work)
             else:
                 gather_s = min(GATHER_MAX_S, GATHER_SHARE * average_task_s)
-                threads.wait(timeout, for_work=for_work, gather_s=gather_s)
+                threads.wait(timeout, for_work=for_work, gather_s=gather_s, enough=GATHER_ENOUGH)
         self.record_ended(RECORD_AT_ONCE)
 
     def record_ended(self, most: int | None = None) -> None:

@@ -4,7 +4,9 @@ The main thread leases no more tasks than there are idle threads, reads each (``
 and hands it to one; the thread calls the function, with ``current_job()`` its task's, and hands the
 outcome back; the main thread records it (``TaskHandler.end``). So the batch, the hooks and the calls
 that record outcomes stay in the main thread, as with one thread; a thread talks to Redis only for its
-task's progress, through a client of its own (``ThreadClients``).
+task's progress, through a client of its own (``ThreadClients``). A thread whose task ends wakes the main
+thread only when that ends its wait (the first outcome, or the last it gathers): those that end while it
+records or leases are found there when it next looks, with no wake-up each.
 
 Time limits: one more thread (``yotaq-time-limits``) sleeps until the earliest deadline in flight and
 raises ``TimeLimitExceeded`` in the thread past it (``PyThreadState_SetAsyncExc``; a cancel raises
@@ -45,6 +47,8 @@ logger = logging.getLogger(__name__)
 STUCK_THREAD_GRACE_S = 2.0  # past its limit (or cancel), how long a task has to stop before its process is replaced
 JOIN_S = 1.0  # how long a closing pool waits, at most, for its idle threads to end
 REPLACE_MARGIN_S = 1.0  # the supervisor is told each deadline this much later still: time to replace itself
+
+_NOBODY_WAITS = 1 << 30  # more outcomes than there are ever threads: the main thread waits for none
 
 Outcome = tuple[ReadyTask, Any, BaseException | None]
 
@@ -90,6 +94,8 @@ class ThreadPool:
         self._inbox: queue.SimpleQueue[ReadyTask | None] = queue.SimpleQueue()
         self._calls: dict[int, _Call] = {}  # by thread ident
         self._outcomes: list[Outcome] = []
+        # How many outcomes would end the main thread's wait: a thread wakes it only then, not at each
+        self._wanted = _NOBODY_WAITS
         self._stuck: list[_Call] = []
         self._handed = 0  # tasks handed to threads and not yet taken back (main thread only)
         self._work_came = False
@@ -125,21 +131,26 @@ class ThreadPool:
         """Whether ``take`` has something (an outcome, or a stuck task), without waiting."""
         return bool(self._outcomes or self._stuck)
 
-    def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0) -> None:
-        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while others
-        run, up to ``gather_s`` more for more of them to end, to lease for several threads at once. With
-        nothing in flight it returns at once, as ``AsyncPool.wait`` does: the worker waits for work in its
-        lease, where a stop ends the wait, and a stop that came just before this would end nothing here."""
+    def wait(self, timeout: float, *, for_work: bool, gather_s: float = 0.0, enough: int = 1) -> None:
+        """Until a task ends or is stuck, ``timeout`` passes or (``for_work``) work came; then, while fewer
+        than ``enough`` have ended and others run, up to ``gather_s`` more for more of them to end, to lease
+        for several threads at once. With nothing in flight it returns at once, as ``AsyncPool.wait`` does:
+        the worker waits for work in its lease, where a stop ends the wait, and a stop that came just before
+        this would end nothing here."""
         if not self._handed:
             return
         with self._lock:
+            self._wanted = 1
             self._outcome_ready.wait_for(
                 lambda: self._outcomes or self._stuck or (for_work and self._work_came) or self._closed, timeout
             )
-            if gather_s > 0 and self._outcomes and not self._stuck:
+            wanted = min(enough, self._handed)
+            if gather_s > 0 and 0 < len(self._outcomes) < wanted and not self._stuck:
+                self._wanted = wanted
                 self._outcome_ready.wait_for(
-                    lambda: len(self._outcomes) >= self._handed or self._stuck or self._closed, gather_s
+                    lambda: len(self._outcomes) >= wanted or self._stuck or self._closed, gather_s
                 )
+            self._wanted = _NOBODY_WAITS
 
     def take(self, most: int | None = None) -> list[Outcome]:
         """The outcomes of the tasks that ended since the last look (``most`` of them at most), in the
@@ -202,7 +213,9 @@ class ThreadPool:
                 if self._closed:
                     return
                 self._outcomes.append((ready, value, raised))
-                self._outcome_ready.notify_all()
+                if len(self._outcomes) >= self._wanted:
+                    self._wanted = _NOBODY_WAITS  # woken: the others that end before it looks need not
+                    self._outcome_ready.notify()
             self._on_outcome()
 
     def _call(self, ready: ReadyTask, ident: int) -> tuple[Any, BaseException | None]:
