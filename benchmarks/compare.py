@@ -62,6 +62,7 @@ from driver import (
     Failed,
     Workers,
     cpu_model,
+    header,
     known,
     local_redis,
     names,
@@ -546,10 +547,8 @@ def document_of(
         {key: "s" if key.endswith("startup") else (COUNT if "rcmd" in key else COST) for key in json_only(args.procs)}
     )
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "redis": redis_version},
+        **header(redis=redis_version),
         "venvs": {"yotaq": venv_info(sys.executable), "peers": venv_info(str(args.peer_venv / "bin" / "python"))},
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             "tasks": args.tasks,
             "single": args.single,

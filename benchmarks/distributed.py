@@ -582,15 +582,8 @@ def main() -> None:
     if failovers:
         print(failover_report(failovers, args))
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "cpu": driver.cpu_model(),
-            "load_before": load_before,
-            "load_after": load_after,
-        },
+        **driver.header(load_before=load_before, load_after=load_after),
         "versions": versions,
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {"tasks": args.tasks, "single": args.single, "runs": args.runs, "workers": WORKERS},
         "units": {
             "single": "tasks/s",

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -421,6 +423,15 @@ def shown_python() -> str:
     return str(python.relative_to(ROOT) if python.is_relative_to(ROOT) else python)
 
 
+def header(**machine: Any) -> dict[str, Any]:
+    """The opening of a run's JSON: when, on what machine (its cores and CPU, and ``machine``), by which command."""
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), **machine},
+        "command": shlex.join([sys.executable, *sys.argv]),
+    }
+
+
 def write_json(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -431,6 +442,15 @@ def stop_on_signals() -> None:
     stops the workers and Redis it started."""
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, lambda number, frame: sys.exit(128 + number))
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run ``main``; Ctrl-C ends it once the ``with`` and ``finally`` blocks have stopped what it started."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process it started is stopped, nothing written", file=sys.stderr)
+        sys.exit(130)
 
 
 def names(text: str) -> list[str]:

@@ -55,10 +55,8 @@ from __future__ import annotations
 import argparse
 import compileall
 import contextlib
-import datetime
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -500,13 +498,11 @@ def document_of(
     args: argparse.Namespace, rows: dict[str, FleetSystem], fleets: list[dict[str, Any]], redis_version: str
 ) -> dict[str, Any]:
     return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "cpu": driver.cpu_model(), "redis": redis_version},
+        **driver.header(redis=redis_version),
         "venvs": {
             "yotaq": driver.venv_info(sys.executable),
             "peers": driver.venv_info(str(args.peer_venv / "bin" / "python")),
         },
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             "fleets": args.fleets,
             "queues": args.queues,
@@ -595,8 +591,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process it started is stopped, nothing written", file=sys.stderr)
-        sys.exit(130)
+    driver.run(main)

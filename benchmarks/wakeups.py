@@ -53,14 +53,12 @@ Ctrl-C too. The defaults take about 65 s.
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import itertools
 import math
 import os
 import platform
 import random
-import shlex
 import statistics
 import subprocess
 import sys
@@ -462,16 +460,8 @@ def main() -> None:
         finally:
             bench.close()
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "cpu": driver.cpu_model(),
-            "redis": redis_version,
-            "python": platform.python_version(),
-            "redis_py": redis.__version__,
-        },
+        **driver.header(redis=redis_version, python=platform.python_version(), redis_py=redis.__version__),
         "yotaq": f"{yotaq.__version__} at {commit()}",
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             **{name: value for name, value in vars(args).items() if name != "json"},
             "async_concurrency": ASYNC_CONCURRENCY,
@@ -486,8 +476,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process it started is stopped, nothing written", file=sys.stderr)
-        sys.exit(130)
+    driver.run(main)
