@@ -11,8 +11,9 @@ uncommitted changes included) or a git ref. Each ref is checked out into a tempo
 ``python -m yotaq worker`` and the driver import that tree's ``yotaq`` (checked once at the start, and shown).
 The driver, ``peers/drive_yotaq.py``, is this tree's for both: it uses yotaq's public API only.
 
-The machinery is compare.py's (``Bench``: flush, drain, the drivers, the workers and their stopping), on one
-redis-server on 127.0.0.1 started here. Measured for each version, each the median of ``--runs`` runs:
+The machinery is driver.py's (``Bench``: flush, drain, the drivers, the workers and their stopping), with
+compare.py's yotaq row, on one redis-server on 127.0.0.1 started here. Measured for each version, each the
+median of ``--runs`` runs:
 
 - drain/s: ``--tasks`` no-op tasks enqueued, then ``python -m yotaq worker --processes 2`` until all have run;
   with compare.py's figures of the same drain: in steady state (from the first finished task), and per task the
@@ -26,7 +27,7 @@ redis-server on 127.0.0.1 started here. Measured for each version, each the medi
 Each measurement is made for both versions one after the other, before first on even runs and after first on
 odd ones, so that both see the same machine. The table goes to stdout, the values of each run to stderr.
 
-The harness itself needs ``yotaq.server.EmbeddedRedis`` (compare.py imports it): it takes it from the
+The harness itself needs ``yotaq.server.EmbeddedRedis`` (driver.py imports it): it takes it from the
 ``--before`` tree, a commit, so that a working tree in the middle of a rewrite does not stop it.
 """
 
@@ -57,7 +58,9 @@ PROCESSES = 2
 GIT_TIMEOUT_S = 120.0
 CHECK_TIMEOUT_S = 60.0
 
-compare: ModuleType  # benchmarks/compare.py, imported once the --before tree is on sys.path (see load_compare)
+# benchmarks/driver.py and compare.py, imported once the --before tree is on sys.path (see load_compare)
+driver: ModuleType
+compare: ModuleType
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Version:
     commit: str = ""  # a full hash, for a ref
     description: str = ""
     imported: str = ""  # yotaq.__file__ in a child process of this version
-    bench: Any = None  # compare.Bench
+    bench: Any = None  # driver.Bench
     system: Any = None  # compare.System
     results: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -132,10 +135,11 @@ def worktree(commit: str, path: Path) -> Iterator[Path]:
 
 
 def load_compare(tree: Path) -> None:
-    """Import compare.py, and with it yotaq (for EmbeddedRedis), from ``tree``: sys.path comes before the
-    editable install's finder, so this process's yotaq is that tree's."""
-    global compare
+    """Import driver.py and compare.py, and with them yotaq (for EmbeddedRedis), from ``tree``: sys.path comes
+    before the editable install's finder, so this process's yotaq is that tree's."""
+    global driver, compare
     sys.path.insert(0, str(tree))
+    driver = importlib.import_module("driver")
     compare = importlib.import_module("compare")
     harness = Path(compare.yotaq.__file__)
     if not harness.is_relative_to(tree):
@@ -143,9 +147,9 @@ def load_compare(tree: Path) -> None:
 
 
 def prepare(version: Version, url: str, work: Path) -> None:
-    """The version's Bench (compare's, with this tree first on PYTHONPATH) and System (compare's yotaq row),
+    """The version's Bench (driver's, with this tree first on PYTHONPATH) and System (compare's yotaq row),
     and a check, in a child process run as the workers are, of where its yotaq comes from."""
-    version.bench = compare.Bench(url, work, ROOT / ".venv-bench")
+    version.bench = driver.Bench(url, work, ROOT / ".venv-bench")
     version.bench.env["PYTHONPATH"] = os.pathsep.join([str(version.tree), str(PEERS)])
     template = compare.systems()["yotaq"]
     version.system = compare.System(
@@ -212,9 +216,9 @@ def latency(version: Version, args: argparse.Namespace) -> dict[str, float]:
     workers = bench.workers(system, system.idle_worker, 1, "idle")
     try:
         samples = bench.drive(system, "latency", args.samples)["samples_ms"]
-    except compare.Failed as exc:
+    except driver.Failed as exc:
         if workers.all_exited():
-            raise compare.Failed(f"worker exited: {workers.tail()}") from exc
+            raise driver.Failed(f"worker exited: {workers.tail()}") from exc
         raise
     finally:
         workers.stop()
@@ -273,7 +277,7 @@ def run_once(run: int, versions: list[Version], args: argparse.Namespace) -> Non
                 continue
             try:
                 values = measure(version, args)
-            except compare.Failed as exc:
+            except driver.Failed as exc:
                 version.errors[name] = str(exc)
             except Exception as exc:  # a bug in one measurement should not cost the others
                 version.errors[name] = f"{type(exc).__name__}: {exc}"
@@ -319,8 +323,6 @@ def report(versions: list[Version], args: argparse.Namespace, redis_version: str
         mine, theirs = median(after, key), median(before, key)
         ratio = f"{mine / theirs:.2f}x" if mine is not None and theirs else "n/a"
         lines.append(f"| {heading} | {cells[0]} | {cells[1]} | {ratio} |")
-    python = Path(sys.executable)
-    shown_python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
     lines += [
         "",
         "after/before: for rates, > 1 is faster; for latency, message size and costs per task, < 1 is better. "
@@ -328,9 +330,9 @@ def report(versions: list[Version], args: argparse.Namespace, redis_version: str
         "",
         *(f"- {version.label}: {version.description}; yotaq from {version.imported}" for version in versions),
         "",
-        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {compare.cpu_model()}; Redis {redis_version} "
-        f"(loopback, appendonly everysec); {compare.venv_info(sys.executable)}",
-        f"command: {shown_python} {shlex.join(sys.argv)}",
+        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {driver.cpu_model()}; Redis {redis_version} "
+        f"(loopback, appendonly everysec); {driver.venv_info(sys.executable)}",
+        f"command: {driver.shown_python()} {shlex.join(sys.argv)}",
         f"medians of {args.runs} run(s), interleaved (before first in runs 1, 3, ..., after first in 2, 4, ...); "
         f"single enqueue {args.single:,} tasks, bulk and drain {args.tasks:,} tasks, latency {args.samples} samples",
     ]
@@ -365,7 +367,7 @@ def main() -> None:
         load_compare(before.tree)
         work = Path(tmp) / "work"
         work.mkdir()
-        server = stack.enter_context(compare.EmbeddedRedis(Path(tmp) / "redis"))
+        _, server = stack.enter_context(driver.local_redis("yotaq-ab-redis-"))
         for version in versions:
             prepare(version, server.url, work)
         redis_version = before.bench.redis.info("server")["redis_version"]

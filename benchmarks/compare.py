@@ -45,36 +45,39 @@ from __future__ import annotations
 import argparse
 import compileall
 import datetime
-import json
 import os
-import platform
 import shlex
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
+from driver import (
+    PEERS,
+    RESULTS,
+    ROOT,
+    Bench,
+    Commands,
+    Failed,
+    Workers,
+    cpu_model,
+    header,
+    known,
+    local_redis,
+    names,
+    numbers,
+    percentile,
+    shown_python,
+    stop_on_signals,
+    venv_info,
+    write_json,
+)
 
 import yotaq
-from yotaq.server import EmbeddedRedis
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = Path(__file__).resolve().parent / "peers"
-DONE_KEY = "bench:done"
-POLL_S = 0.01  # how often the drain reads the counter (--poll-ms); and every wait of this script
-RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-REWRITE_ATTEMPTS = 5
-STOP_TIMEOUT_S = 20.0
-DRIVER_TIMEOUT_S = 900.0
-
-Commands = Callable[[str, str, int], list[list[str]]]  # (python, bin dir, processes) -> worker command lines
+LATEST = RESULTS / "latest.json"
+POLL_MS = 10.0  # how often the drain reads the counter, by default
 
 
 @dataclass
@@ -237,327 +240,35 @@ class Floors:
     latency: list[float] = field(default_factory=list)  # p50 ms with a bare BLPOP-then-RPUSH worker
 
 
-class Failed(Exception):
-    """A measurement that could not be made; its message goes into the table as ``n/a (message)``."""
-
-
-# -- processes ---------------------------------------------------------------------------------------
-
-
-def _fields(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (the first is field 3, the state), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
-def _stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a live process, from /proc."""
-    fields = _fields(pid)
-    return None if fields is None else (int(fields[1]), fields[19])
-
-
-def _processes() -> dict[int, tuple[int, str, int]]:
-    """Every process: (parent pid, start time, CPU ticks: utime + stime + cutime + cstime).
-
-    cutime and cstime are the CPU of its children already waited for, so that a work horse that rq forked
-    for one job, or a pool child that celery replaced, still counts once it is gone."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _fields(int(entry.name))) is not None:
-            table[int(entry.name)] = (int(fields[1]), fields[19], sum(int(tick) for tick in fields[11:15]))
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, str, int]] | None = None) -> dict[int, str]:
-    """Every live descendant of ``root``, with its start time (so a reused pid is not mistaken for it)."""
-    parents = _processes() if table is None else table
-    children: dict[int, list[int]] = {}
-    for child, (parent, _, _) in parents.items():
-        children.setdefault(parent, []).append(child)
-    found: dict[int, str] = {}
-    frontier = [root]
-    while frontier:
-        for child in children.get(frontier.pop(), []):
-            if child not in found:
-                found[child] = parents[child][1]
-                frontier.append(child)
-    return found
-
-
-class Workers:
-    """Worker processes started together and stopped together, with everything they started."""
-
-    def __init__(self, commands: list[list[str]], env: dict[str, str], cwd: Path, log: Path) -> None:
-        self.log = log
-        self.processes: list[subprocess.Popen[bytes]] = []
-        with log.open("ab") as out:
-            for command in commands:
-                self.processes.append(
-                    subprocess.Popen(
-                        command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                    )
-                )
-
-    def all_exited(self) -> bool:
-        return all(process.poll() is not None for process in self.processes)
-
-    def cpu_s(self) -> float:
-        """CPU seconds (user + system) so far of these processes and all their descendants, gone ones included."""
-        table = _processes()
-        pids = {process.pid for process in self.processes}
-        for process in self.processes:
-            pids.update(_descendants(process.pid, table))
-        return sum(table[pid][2] for pid in pids if pid in table) / CLOCK_TICKS
-
-    def rss_kb(self) -> int:
-        """The resident memory (VmRSS, kB) of these processes and all their live descendants, summed."""
-        pids = {process.pid for process in self.processes}
-        for process in self.processes:
-            pids.update(_descendants(process.pid))
-        total = 0
-        for pid in pids:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        return total
-
-    def stop(self) -> None:
-        """SIGTERM each one (each stops its own children), then SIGKILL whatever is left after a while."""
-        tree: dict[int, str] = {}
-        table = _processes()  # one look at /proc for all of them: a fleet has hundreds
-        for process in self.processes:
-            tree.update(_descendants(process.pid, table))
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for process in self.processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                tree.update(_descendants(process.pid))
-                process.kill()
-                process.wait()
-        while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in tree.items()):
-            time.sleep(0.05)
-        for pid, started in tree.items():
-            if _alive(pid, started):
-                os.kill(pid, signal.SIGKILL)
-
-    def tail(self) -> str:
-        lines = self.log.read_text(errors="replace").strip().splitlines()
-        return lines[-1][:200] if lines else "no output"
-
-
-def _alive(pid: int, started: str) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[1] == started
-
-
 # -- measurements ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Snapshot:
-    """Where the drain stands at one moment: time, tasks done, and the CPU and commands spent so far."""
-
-    at: float  # perf_counter
-    done: int
-    worker_cpu_s: float
-    redis_cpu_s: float
-    redis_calls: int  # every command but this script's INFOs
-    polls: int  # this script's polling GETs so far, to take away from redis_calls
-
-
-def per_task(first: Snapshot, last: Snapshot) -> dict[str, float]:
-    """What each task cost between two snapshots: worker CPU µs, Redis CPU µs, Redis commands."""
-    tasks = last.done - first.done
-    if tasks <= 0:
-        raise Failed("no task finished between the two snapshots")
-    return {
-        "wcpu": 1e6 * (last.worker_cpu_s - first.worker_cpu_s) / tasks,
-        "rcpu": 1e6 * (last.redis_cpu_s - first.redis_cpu_s) / tasks,
-        "rcmd": (last.redis_calls - first.redis_calls - (last.polls - first.polls)) / tasks,
-    }
+def latency_floor(bench: Bench, system: System, samples: int) -> float:
+    """p50 of the latency measurement with a bare redis-py worker (``peers/bare_worker.py``) in its own process."""
+    bench.flush()
+    python = bench.pythons[system.venv]
+    workers = Workers([[python, str(PEERS / "bare_worker.py")]], bench.env, bench.work, bench.work / "bare.log")
+    try:
+        return statistics.median(bench.drive(system, "latency_floor", samples)["samples_ms"])
+    finally:
+        workers.stop()
 
 
-class Bench:
-    def __init__(self, url: str, work: Path, peer_venv: Path, poll_s: float = POLL_S) -> None:
-        self.url = url
-        self.poll_s = poll_s
-        self.work = work
-        self.redis = redis.Redis.from_url(url)
-        self.pythons = {"yotaq": sys.executable, "peers": str(peer_venv / "bin" / "python")}
-        self.env = dict(
-            os.environ,
-            BENCH_REDIS_URL=url,
-            YOTAQ_REDIS_URL=url,
-            # yotaq runs with every guarantee on: signed messages and results, results stored
-            YOTAQ_SECRET="benchmark-secret",
-            RQ_REDIS_URL=url,
-            PYTHONPATH=str(PEERS),
-            PYTHONDONTWRITEBYTECODE="1",
-        )
-
-    def drive(self, system: System, command: str, n: int = 0) -> dict:
-        """Run ``peers/drive_<driver>.py command n`` under the system's venv and return its JSON answer."""
-        python = self.pythons[system.venv]
-        if not Path(python).exists():
-            raise Failed(f"no {python}")
-        try:
-            done = subprocess.run(
-                [python, str(PEERS / f"drive_{system.driver}.py"), command, str(n)],
-                env=self.env,
-                cwd=self.work,
-                capture_output=True,
-                text=True,
-                timeout=DRIVER_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise Failed(f"{command} took over {DRIVER_TIMEOUT_S:.0f} s") from exc
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines() or ["no output"]
-            raise Failed(lines[-1][:160])
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
-        if "na" in answer:
-            raise Failed(answer["na"])
-        return answer
-
-    def workers(self, system: System, commands: Commands, n: int, label: str) -> Workers:
-        python = self.pythons[system.venv]
-        log = self.work / f"{system.key}-{label}.log"
-        return Workers(commands(python, str(Path(python).parent), n), {**self.env, **system.env}, self.work, log)
-
-    def flush(self) -> None:
-        """Empty Redis and rewrite its append-only file, so that each measurement starts with a small
-        file and no rewrite (a fork, which Redis sets off as the file grows) shares the machine with it."""
-        self._wait_for_rewrite()
-        self.redis.flushall()
-        for _ in range(REWRITE_ATTEMPTS):
+def latencies(bench: Bench, system: System, samples: int, result_samples: int) -> dict[str, list[float]]:
+    bench.flush()
+    workers = bench.workers(system, system.idle_worker or system.drain_workers, 1, "idle")
+    answers = {}
+    try:
+        for command, count in (("latency", samples), ("result", result_samples)):
             try:
-                self.redis.bgrewriteaof()
-                break
-            except redis.ResponseError as exc:
-                if "already in progress" not in str(exc):
-                    raise
-                self._wait_for_rewrite()  # one Redis set off by itself: let it end, then rewrite the empty data
-        self._wait_for_rewrite()
-
-    def _wait_for_rewrite(self) -> None:
-        give_up_at = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < give_up_at:
-            persistence = self.redis.info("persistence")
-            if not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]):
-                return
-            time.sleep(POLL_S)
-
-    def redis_usage(self) -> tuple[float, int]:
-        """Redis's own CPU seconds (user + system, all its threads; not a rewrite's child) and the commands
-        it has run, less the INFO commands that ask."""
-        return self.redis_cpu_s(), sum(self.command_calls().values())
-
-    def redis_cpu_s(self) -> float:
-        cpu = self.redis.info("cpu")
-        return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
-
-    def command_calls(self) -> dict[str, int]:
-        """The calls so far of each command Redis has run (``INFO commandstats``), by name, less the INFOs."""
-        return {
-            name.removeprefix("cmdstat_"): int(stats["calls"])
-            for name, stats in self.redis.info("commandstats").items()
-            if name != "cmdstat_info"
-        }
-
-    def snapshot(self, workers: Workers | None, at: float, done: int, polls: int) -> Snapshot:
-        cpu, calls = self.redis_usage()
-        return Snapshot(at, done, workers.cpu_s() if workers else 0.0, cpu, calls, polls)
-
-    def drain(self, system: System, processes: int, n: int, fill: str = "fill") -> dict[str, float]:
-        """Start the workers on ``n`` tasks enqueued first (by the driver's ``fill``) and time them until all
-        have run.
-
-        Answers ``rate`` (from the workers' start), ``steady`` (from the first finished task: what the
-        workers do once started), ``startup`` (s to the first finished task), and per task from the first
-        finished task on (``wcpu``, ``rcpu``: µs; ``rcmd``: commands) and from the start (``*_all``); and
-        ``rss_mb``, the workers' resident memory when the last task is done (all their processes)."""
-        self.flush()
-        self.drive(system, fill, n)
-        if self.redis.get(DONE_KEY) is not None:
-            raise Failed("something ran tasks before the workers started")
-        timeout = 60 + n / 50
-        polls = 0
-        before = self.snapshot(None, 0.0, 0, polls)  # no worker yet: CPU 0
-        start = before.at = time.perf_counter()
-        workers = self.workers(system, system.drain_workers, processes, f"drain{processes}")
-        first: Snapshot | None = None
-        try:
-            while True:
-                done = int(self.redis.get(DONE_KEY) or 0)
-                now = time.perf_counter()
-                polls += 1
-                if done >= n:
-                    break
-                if first is None and done > 0:
-                    first = self.snapshot(workers, now, done, polls)
-                    # for the per-task figures: the tasks done by the time the snapshot was complete
-                    first_for_costs = Snapshot(**{**first.__dict__, "done": int(self.redis.get(DONE_KEY) or 0)})
-                    polls += 1
-                    first_for_costs.polls = polls
-                if now - start > timeout:
-                    raise Failed(f"{done}/{n} done after {timeout:.0f} s")
+                answers[command] = bench.drive(system, command, count)["samples_ms"]
+            except Failed as exc:
                 if workers.all_exited():
-                    raise Failed(f"workers exited: {workers.tail()}")
-                time.sleep(self.poll_s)
-            last = self.snapshot(workers, now, done, polls)
-            rss_mb = workers.rss_kb() / 1024
-        finally:
-            workers.stop()
-        done = int(self.redis.get(DONE_KEY) or 0)
-        if done != n:
-            print(f"  note: {system.name} ran {done} tasks for {n} enqueued", file=sys.stderr)
-        if first is None:  # all of them between two polls
-            first = first_for_costs = before
-        answer = {"rate": n / (last.at - start), "startup": first.at - start, "rss_mb": rss_mb}
-        answer["steady"] = (n - first.done) / (last.at - first.at) if last.at > first.at else answer["rate"]
-        answer.update(per_task(first_for_costs, last))
-        answer.update({f"{key}_all": number for key, number in per_task(before, last).items()})
-        return answer
-
-    def latency_floor(self, system: System, samples: int) -> float:
-        """p50 of the latency measurement with a bare redis-py worker (``peers/bare_worker.py``) in its own process."""
-        self.flush()
-        python = self.pythons[system.venv]
-        workers = Workers([[python, str(PEERS / "bare_worker.py")]], self.env, self.work, self.work / "bare.log")
-        try:
-            return statistics.median(self.drive(system, "latency_floor", samples)["samples_ms"])
-        finally:
-            workers.stop()
-
-    def latencies(self, system: System, samples: int, result_samples: int) -> dict[str, list[float]]:
-        self.flush()
-        workers = self.workers(system, system.idle_worker or system.drain_workers, 1, "idle")
-        answers = {}
-        try:
-            for command, count in (("latency", samples), ("result", result_samples)):
-                try:
-                    answers[command] = self.drive(system, command, count)["samples_ms"]
-                except Failed as exc:
-                    if workers.all_exited():
-                        raise Failed(f"worker exited: {workers.tail()}") from exc
-                    system.errors[command] = str(exc)
-        finally:
-            workers.stop()
-        return answers
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(len(ordered) * fraction))]
+                    raise Failed(f"worker exited: {workers.tail()}") from exc
+                system.errors[command] = str(exc)
+    finally:
+        workers.stop()
+    return answers
 
 
 def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floors) -> None:
@@ -612,13 +323,13 @@ def measure(bench: Bench, system: System, args: argparse.Namespace, floors: Floo
         return
     if system.key == "yotaq":  # measured just before yotaq's, so that both see the same machine
         try:
-            floors.latency.append(bench.latency_floor(system, args.samples))
+            floors.latency.append(latency_floor(bench, system, args.samples))
             print(f"  the latency floor (a bare worker): p50 {floors.latency[-1]:.2f} ms", file=sys.stderr)
         except Failed as exc:
             print(f"  the latency floor failed: {exc}", file=sys.stderr)
     print(f"  {system.name}:", end=" ", file=sys.stderr, flush=True)
     try:
-        answers = bench.latencies(system, args.samples, args.result_samples)
+        answers = latencies(bench, system, args.samples, args.result_samples)
     except Failed as exc:
         system.errors["latency"] = system.errors["result"] = str(exc)
         print(f"failed: {exc}", file=sys.stderr)
@@ -810,8 +521,6 @@ def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str
         "",
     ]
     peer_python = str(args.peer_venv / "bin" / "python")
-    python = Path(sys.executable)
-    shown_python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
     mine, theirs = venv_info(sys.executable), venv_info(peer_python)
     if "peers" in {system.venv for system in rows.values()} and "hiredis yes" not in theirs:
         lines += ["WARNING: the peers' venv has no hiredis: they are not measured at their best", ""]
@@ -820,7 +529,7 @@ def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str
     lines += [
         f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {cpu_model()}; Redis {redis_version} "
         f"(loopback, appendonly everysec); yotaq venv: {mine}; peers' venv: {theirs}",
-        f"command: {shown_python} {shlex.join(sys.argv)}",
+        f"command: {shown_python()} {shlex.join(sys.argv)}",
         f"medians of {args.runs} run(s); single enqueue {args.single:,} tasks, bulk and drains {args.tasks:,} tasks, "
         f"latency {args.samples} samples, result {args.result_samples} samples; counter polled every "
         f"{1000 * args.poll_s:g} ms",
@@ -828,28 +537,9 @@ def report(rows: dict[str, System], args: argparse.Namespace, redis_version: str
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def venv_info(python: str) -> str:
-    code = (
-        "import sys, redis; from redis.utils import HIREDIS_AVAILABLE as h; "
-        "print(sys.version.split()[0], redis.__version__, h)"
-    )
-    try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
-        return f"Python {out[0]}, redis-py {out[1]}, hiredis {'yes' if out[2] == 'True' else 'no'}"
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "unavailable"
-
-
-def write_json(
-    path: Path, rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors
-) -> None:
+def document_of(
+    rows: dict[str, System], args: argparse.Namespace, redis_version: str, floors: Floors
+) -> dict[str, object]:
     """Every run's values, their medians and the comparisons, for charts (benchmarks/results/latest.json)."""
     keys = [key for key, _, _ in columns(args.procs)] + json_only(args.procs)
     units = {key: kind for key, _, kind in columns(args.procs)}
@@ -857,10 +547,8 @@ def write_json(
         {key: "s" if key.endswith("startup") else (COUNT if "rcmd" in key else COST) for key in json_only(args.procs)}
     )
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "redis": redis_version},
+        **header(redis=redis_version),
         "venvs": {"yotaq": venv_info(sys.executable), "peers": venv_info(str(args.peer_venv / "bin" / "python"))},
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             "tasks": args.tasks,
             "single": args.single,
@@ -892,8 +580,7 @@ def write_json(
             "latency_p50_ms": floors.latency,
         },
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return document
 
 
 def main() -> None:
@@ -904,33 +591,31 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="latency samples")
     parser.add_argument("--result-samples", type=int, default=50, help="result-API latency samples")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--procs", type=lambda text: [int(n) for n in text.split(",")], default=[2, 8])
+    parser.add_argument("--procs", type=numbers, default=[2, 8])
     parser.add_argument(
         "--systems",
-        type=lambda text: [name.strip() for name in text.split(",")],
+        type=names,
         default=list(all_systems),
         help="comma-separated, from: " + ", ".join(all_systems),
     )
     parser.add_argument("--peer-venv", type=Path, default=ROOT / ".venv-bench")
-    parser.add_argument("--poll-ms", type=float, default=1000 * POLL_S, help="how often the drain reads the counter")
-    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the run's numbers ({RESULTS})")
+    parser.add_argument("--poll-ms", type=float, default=POLL_MS, help="how often the drain reads the counter")
+    parser.add_argument("--json", type=Path, default=LATEST, help=f"where to write the run's numbers ({LATEST})")
     args = parser.parse_args()
     args.single = args.single or min(args.tasks, 5_000)
     args.poll_s = args.poll_ms / 1000
-    unknown = [name for name in args.systems if name not in all_systems]
-    if unknown:
-        parser.error(f"unknown systems: {', '.join(unknown)}")
+    known(parser, args.systems, all_systems, "systems")
     rows = {name: all_systems[name] for name in args.systems}
     for system in rows.values():  # a row whose source of enqueue numbers is not run measures them itself
         if system.enqueue_as and system.enqueue_as not in rows:
             system.enqueue_as = None
     floors = Floors()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the workers and Redis on the way out
+    stop_on_signals()
     # pip wrote the peers' bytecode when it installed them; an editable yotaq has none, and with
     # PYTHONDONTWRITEBYTECODE set its workers would compile it again at every start: compile it once.
     compileall.compile_dir(Path(yotaq.__file__).parent, quiet=1)
-    with tempfile.TemporaryDirectory(prefix="yotaq-compare-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
-        bench = Bench(server.url, Path(tmp), args.peer_venv, args.poll_s)
+    with local_redis("yotaq-compare-") as (tmp, server):
+        bench = Bench(server.url, tmp, args.peer_venv, args.poll_s)
         redis_version = bench.redis.info("server")["redis_version"]
         for system in rows.values():
             try:
@@ -945,7 +630,7 @@ def main() -> None:
                     measure(bench, system, args, floors)
         bench.redis.close()
     print(report(rows, args, redis_version, floors))
-    write_json(args.json, rows, args, redis_version, floors)
+    write_json(args.json, document_of(rows, args, redis_version, floors))
     print(f"the run's numbers: {args.json}", file=sys.stderr)
 
 

@@ -25,8 +25,8 @@ For each setup, on an emptied deployment (FLUSHALL and an append-only rewrite on
   (what the clients send; a replica replays the master's writes);
 - worker CPU µs/task: the 2 workers' user + system CPU (``/proc``), same window.
 
-Tasks are signed (``YOTAQ_SECRET``) and results stored, as in benchmarks/compare.py, whose process and CPU
-helpers this script uses. Then a paper projection, labelled as such: the tasks/s of one queue over K shards
+Tasks are signed (``YOTAQ_SECRET``) and results stored, as in benchmarks/compare.py; the process and CPU
+helpers are benchmarks/driver.py's. Then a paper projection, labelled as such: the tasks/s of one queue over K shards
 on K free cores if Redis's CPU were the bound. The table goes to stdout, the numbers to ``--json``
 (``benchmarks/results/distributed.json``). Every process started here is stopped by its PID at the end.
 """
@@ -36,10 +36,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import os
 import shlex
-import signal
 import statistics
 import sys
 import tempfile
@@ -57,13 +55,13 @@ from redis.cluster import RedisCluster
 # This tree's yotaq (here and in the workers, through PYTHONPATH) and tests/clusters.py, whatever is installed
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-import compare  # noqa: E402 - benchmarks/compare.py: Workers, Bench's INFO and FLUSHALL, cpu_model, venv_info
+import driver  # noqa: E402 - benchmarks/driver.py: Workers, INFO, FLUSHALL, cpu_model, venv_info, write_json
 
 import yotaq  # noqa: E402
 from tests.clusters import LocalCluster, LocalSentinel  # noqa: E402
 from yotaq.server import HOST, EmbeddedRedis  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "distributed.json"
+RESULTS = driver.RESULTS / "distributed.json"
 COUNTER_URL = "BENCH_COUNTER_URL"
 COUNTER_KEY = "bench:done"
 SECRET = "benchmark-secret"
@@ -109,14 +107,15 @@ for _fn in (_counter, noop, mark):
 
 @dataclass
 class Node:
-    """One redis-server holding data, probed with compare.Bench (INFO cpu and commandstats, FLUSHALL)."""
+    """One redis-server holding data, probed for INFO cpu and commandstats, and emptied (driver.py)."""
 
     label: str
     role: str  # "master" or "replica"
-    probe: compare.Bench
+    probe: redis.Redis
 
     def usage(self) -> tuple[float, int]:
-        return self.probe.redis_usage()
+        """Its CPU seconds so far, and the commands it has run (less the INFOs that ask)."""
+        return driver.redis_cpu_s(self.probe), sum(driver.command_calls(self.probe).values())
 
 
 @dataclass
@@ -126,26 +125,26 @@ class Deployment:
     nodes: list[Node]
 
     def empty(self) -> None:
-        """FLUSHALL and an append-only rewrite on every master (compare.Bench.flush), so that no rewrite's fork
+        """FLUSHALL and an append-only rewrite on every master (driver.flush), so that no rewrite's fork
         shares the machine with a measurement; then a rewrite on each replica, once it has the FLUSHALL."""
         for node in self.nodes:
             if node.role == "master":
-                node.probe.flush()
+                driver.flush(node.probe)
         for node in self.nodes:
             if node.role == "replica":
                 master = next(n for n in self.nodes if n.role == "master")
-                master.probe.redis.execute_command("WAIT", 1, 5000)
-                node.probe._wait_for_rewrite()
+                master.probe.execute_command("WAIT", 1, 5000)
+                driver.wait_for_rewrite(node.probe)
                 with contextlib.suppress(redis.ResponseError):  # one already under way
-                    node.probe.redis.bgrewriteaof()
-                node.probe._wait_for_rewrite()
+                    node.probe.bgrewriteaof()
+                driver.wait_for_rewrite(node.probe)
 
     def usage(self) -> dict[str, tuple[float, int]]:
         return {node.label: node.usage() for node in self.nodes}
 
 
-def _node(label: str, role: str, port: int, work: Path) -> Node:
-    return Node(label, role, compare.Bench(f"redis://{HOST}:{port}/0", work, ROOT / ".venv-bench"))
+def _node(label: str, role: str, port: int) -> Node:
+    return Node(label, role, redis.Redis.from_url(f"redis://{HOST}:{port}/0"))
 
 
 @dataclass
@@ -263,7 +262,7 @@ def drain_rate(
     n = args.tasks
     timeout = 60 + n / 50
     begun = time.perf_counter()
-    workers = compare.Workers([command] * WORKERS, env, work, work / f"{setup.key}.log")
+    workers = driver.Workers([command] * WORKERS, env, work, work / f"{setup.key}.log")
     first: tuple[float, int, dict[str, tuple[float, int]], float] | None = None
     try:
         while True:
@@ -333,7 +332,7 @@ def failover_run(replicas: int, args: argparse.Namespace, counter: redis.Redis, 
 
         command = [sys.executable, "-m", "yotaq", "worker", "--queue", name, "--replicas", str(replicas)]
         env = worker_env(sentinel.url, args)
-        workers = compare.Workers([command] * WORKERS, env, work, work / f"failover-{replicas}.log")
+        workers = driver.Workers([command] * WORKERS, env, work, work / f"failover-{replicas}.log")
         producer = threading.Thread(target=produce)
         promoted: list[float] = []
         samples: list[tuple[float, int]] = []
@@ -454,7 +453,7 @@ def report(rows: dict[str, Setup], args: argparse.Namespace, versions: dict[str,
                 "",
             ]
     lines += [
-        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {compare.cpu_model()}; Redis {versions['redis']}"
+        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {driver.cpu_model()}; Redis {versions['redis']}"
         f" (loopback, appendonly everysec); {versions['venv']}; yotaq {versions['yotaq']}",
         f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}",
         f"medians of {args.runs} run(s); {args.tasks:,} tasks per drain ({args.single:,} enqueued one by one, "
@@ -498,17 +497,17 @@ def deployments(work: Path, wanted: set[str]) -> Iterator[tuple[dict[str, Deploy
         stack_servers: list[LocalCluster | LocalSentinel] = []
         if "single" in wanted:
             single = stack.enter_context(EmbeddedRedis(work / "single"))
-            found["single"] = Deployment("single", single.url, [_node("single", "master", single.port, work)])
+            found["single"] = Deployment("single", single.url, [_node("single", "master", single.port)])
         if "cluster" in wanted:
             cluster = stack.enter_context(LocalCluster(work / "cluster"))
             stack_servers.append(cluster)
-            nodes = [_node(f"cluster-{port}", "master", port, work) for port in cluster.ports]
+            nodes = [_node(f"cluster-{port}", "master", port) for port in cluster.ports]
             found["cluster"] = Deployment("cluster", cluster.url, nodes)
         if "sentinel" in wanted:
             sentinel = stack.enter_context(LocalSentinel(work / "sentinel", replicas=1))
             stack_servers.append(sentinel)
-            nodes = [_node("sentinel-master", "master", sentinel.master_port, work)]
-            nodes += [_node(f"sentinel-replica-{port}", "replica", port, work) for port in sentinel.replica_ports]
+            nodes = [_node("sentinel-master", "master", sentinel.master_port)]
+            nodes += [_node(f"sentinel-replica-{port}", "replica", port) for port in sentinel.replica_ports]
             found["sentinel"] = Deployment("sentinel", sentinel.url, nodes)
         pids = [f"counter {counter.process.pid if counter.process else '?'}"]
         for server in stack_servers:
@@ -544,7 +543,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown setups: {', '.join(unknown)}")
     rows = {name: all_setups[name] for name in args.setups}
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop every process on the way out
+    driver.stop_on_signals()
     with tempfile.TemporaryDirectory(prefix="yotaq-distributed-") as tmp:
         work = Path(tmp)
         with deployments(work, {setup.deployment for setup in rows.values()}) as (found, counter_server):
@@ -552,8 +551,8 @@ def main() -> None:
             counter = redis.Redis.from_url(counter_server.url)
             first = found[next(iter(rows.values())).deployment].nodes[0]
             versions = {
-                "redis": first.probe.redis.info("server")["redis_version"],
-                "venv": compare.venv_info(sys.executable),
+                "redis": first.probe.info("server")["redis_version"],
+                "venv": driver.venv_info(sys.executable),
                 "yotaq": yotaq.__version__,
             }
             load_before = os.getloadavg()
@@ -576,22 +575,15 @@ def main() -> None:
             counter.close()
             for deployment in found.values():
                 for node in deployment.nodes:
-                    node.probe.redis.close()
+                    node.probe.close()
     add_ratios(rows)
     projected, projection_data = projection(rows)
     print(report(rows, args, versions, projected))
     if failovers:
         print(failover_report(failovers, args))
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "cpu": compare.cpu_model(),
-            "load_before": load_before,
-            "load_after": load_after,
-        },
+        **driver.header(load_before=load_before, load_after=load_after),
         "versions": versions,
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {"tasks": args.tasks, "single": args.single, "runs": args.runs, "workers": WORKERS},
         "units": {
             "single": "tasks/s",
@@ -622,8 +614,7 @@ def main() -> None:
         "projection_on_paper": projection_data,
         "failover": failovers,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    driver.write_json(args.json, document)
     print(f"the run's numbers: {args.json}", file=sys.stderr)
 
 

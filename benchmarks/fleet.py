@@ -6,7 +6,7 @@
 
 Issue 27, "Fleet cost". For every fleet size N (``--fleets``), number of queues Q (``--queues``) and system
 (``--systems``), on one local Redis (loopback, a free port), emptied and its append-only file rewritten before
-each fleet (compare.py's ``Bench.flush``):
+each fleet (driver.py's ``flush``):
 
 1. N workers are started, each as one would start it on a host of its own, serving all Q queues (``q1`` ...)
    the system's own way; ``--start-batch`` at a time, each batch waited for until every worker in it (a
@@ -16,7 +16,7 @@ each fleet (compare.py's ``Bench.flush``):
    Redis commands/s (``INFO commandstats`` calls, less the INFOs that are the harness's only commands in
    the window), Redis CPU (``INFO cpu`` used_cpu_sys + used_cpu_user, in % of one core), the clients
    connected (``INFO clients``, less the harness's own), the workers' CPU (``/proc/<pid>/stat``, every
-   process of their trees, compare.py's ``Workers.cpu_s``), and at the window's end their total RSS and
+   process of their trees, driver.py's ``Workers.cpu_s``), and at the window's end their total RSS and
    PSS (``VmRSS`` of ``/proc/<pid>/status``, ``Pss`` of ``/proc/<pid>/smaps_rollup``, every process of
    their trees: RSS counts pages that forked processes share once per process, PSS shares them out);
 3. unless ``--no-drain``: the same fleet drains ``--tasks`` no-op tasks (each does ``INCR bench:done``, as in
@@ -55,14 +55,11 @@ from __future__ import annotations
 import argparse
 import compileall
 import contextlib
-import datetime
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,13 +67,12 @@ from pathlib import Path
 from typing import Any
 
 import charts
-import compare
-from compare import DONE_KEY, PEERS, POLL_S, ROOT, Failed
+import driver
+from driver import DONE_KEY, PEERS, POLL_S, ROOT, Failed
 
 import yotaq
-from yotaq.server import EmbeddedRedis
 
-RESULTS = Path(__file__).resolve().parent / "results" / "fleet.json"
+RESULTS = driver.RESULTS / "fleet.json"
 CHART = ROOT / "docs" / "img" / "bench-fleet.png"
 UP_POLL_S = 0.2  # how often the start-up looks for the workers' connections
 HOLD_POLL_S = 0.25  # how often a settle or a window looks for workers that exited
@@ -237,50 +233,29 @@ def socket_inodes(pid: int) -> set[int]:
     return found
 
 
-def _status_kib(pid: int, path: str, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
-            if line.startswith(key):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class Fleet(compare.Workers):
-    """A fleet's worker processes (compare.py's ``Workers``: stopped together, with all they started), started
+class Fleet(driver.Workers):
+    """A fleet's worker processes (driver.py's ``Workers``: stopped together, with all they started), started
     in batches, each batch waited for until every worker holds a connection to Redis."""
 
     def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
         super().__init__([], env, cwd, log)
-        self.env, self.cwd = env, cwd
         self.connected: set[int] = set()
         self.paused: dict[int, str] = {}  # pid: start time, of the processes pause() stopped
 
     def launch(self, commands: list[list[str]], port: int, batch: int, timeout_s: float, min_free_mib: int) -> float:
         """Start every command, ``batch`` at a time; the seconds until the last one connected to Redis."""
         started = time.monotonic()
-        with self.log.open("ab") as out:
-            for first in range(0, len(commands), batch):
-                free = available_mib()
-                if free < min_free_mib:
-                    raise Failed(
-                        f"{free:,} MiB of memory left after {first} of {len(commands)} workers, "
-                        f"under --min-free-mib {min_free_mib:,}"
-                    )
-                for command in commands[first : first + batch]:
-                    with signals_deferred():
-                        self.processes.append(
-                            subprocess.Popen(
-                                command,
-                                env=self.env,
-                                cwd=self.cwd,
-                                stdout=out,
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True,
-                            )
-                        )
-                self.wait_connected(port, time.monotonic() + timeout_s)
+        for first in range(0, len(commands), batch):
+            free = available_mib()
+            if free < min_free_mib:
+                raise Failed(
+                    f"{free:,} MiB of memory left after {first} of {len(commands)} workers, "
+                    f"under --min-free-mib {min_free_mib:,}"
+                )
+            for command in commands[first : first + batch]:
+                with signals_deferred():
+                    self.start(command)
+            self.wait_connected(port, time.monotonic() + timeout_s)
         return time.monotonic() - started
 
     def wait_connected(self, port: int, deadline: float) -> None:
@@ -290,9 +265,9 @@ class Fleet(compare.Workers):
             if not waiting:
                 return
             sockets = redis_sockets(port)
-            table = compare._processes()
+            table = driver.processes()
             for process in waiting:
-                tree = [process.pid, *compare._descendants(process.pid, table)]
+                tree = [process.pid, *driver.descendants(process.pid, table)]
                 if any(socket_inodes(pid) & sockets for pid in tree):
                     self.connected.add(process.pid)
             if time.monotonic() > deadline and len(self.connected) < len(self.processes):
@@ -301,7 +276,7 @@ class Fleet(compare.Workers):
             time.sleep(UP_POLL_S)
 
     def check(self) -> None:
-        exited = [process for process in self.processes if process.poll() is not None]
+        exited = self.exited()
         if exited:
             raise Failed(f"{len(exited)} of {len(self.processes)} workers exited: {self.tail()}")
 
@@ -313,33 +288,26 @@ class Fleet(compare.Workers):
             time.sleep(min(HOLD_POLL_S, left))
         self.check()
 
-    def pids(self, table: dict[int, tuple[int, str, int]] | None = None) -> set[int]:
-        table = compare._processes() if table is None else table
-        pids = {process.pid for process in self.processes}
-        for process in self.processes:
-            pids.update(compare._descendants(process.pid, table))
-        return pids & set(table)
-
     def memory(self) -> dict[str, float]:
         """Every process of the fleet: how many, their total RSS and PSS in MiB."""
         pids = self.pids()
         return {
             "processes": len(pids),
-            "rss_mib": sum(_status_kib(pid, "status", "VmRSS:") for pid in pids) / 1024,
-            "pss_mib": sum(_status_kib(pid, "smaps_rollup", "Pss:") for pid in pids) / 1024,
+            "rss_mib": sum(driver.status_kib(pid, "VmRSS:") for pid in pids) / 1024,
+            "pss_mib": sum(driver.status_kib(pid, "Pss:", "smaps_rollup") for pid in pids) / 1024,
         }
 
     def pause(self) -> None:
         """SIGSTOP every process of the fleet, by PID (its start time checked), and wait until each has stopped:
         none takes a task meanwhile. ``resume`` (and ``stop``) SIGCONTs them."""
         with signals_deferred():
-            table = compare._processes()
+            table = driver.processes()
             self.paused = {pid: table[pid][1] for pid in self.pids(table)}
             for pid, started in self.paused.items():
-                if compare._alive(pid, started):
+                if driver.alive(pid, started):
                     os.kill(pid, signal.SIGSTOP)
         deadline = time.monotonic() + PAUSE_TIMEOUT_S
-        while any((fields := compare._fields(pid)) is not None and fields[0] not in "Tt" for pid in self.paused):
+        while any((fields := driver.proc_fields(pid)) is not None and fields[0] not in "Tt" for pid in self.paused):
             if time.monotonic() > deadline:
                 raise Failed(f"the fleet's processes did not stop within {PAUSE_TIMEOUT_S:.0f} s of SIGSTOP")
             time.sleep(0.01)
@@ -347,7 +315,7 @@ class Fleet(compare.Workers):
     def resume(self) -> None:
         with signals_deferred():
             for pid, started in self.paused.items():
-                if compare._alive(pid, started):
+                if driver.alive(pid, started):
                     os.kill(pid, signal.SIGCONT)
             self.paused = {}
 
@@ -360,7 +328,7 @@ class Fleet(compare.Workers):
 # -- measurements -------------------------------------------------------------------------------------------
 
 
-def idle(bench: compare.Bench, fleet: Fleet, window_s: float) -> dict[str, Any]:
+def idle(bench: driver.Bench, fleet: Fleet, window_s: float) -> dict[str, Any]:
     """What the idle fleet costs over ``window_s``: the harness sends Redis only INFO meanwhile, which the
     counts leave out."""
     calls_before, cpu_before, workers_before = bench.command_calls(), bench.redis_cpu_s(), fleet.cpu_s()
@@ -387,7 +355,7 @@ def idle(bench: compare.Bench, fleet: Fleet, window_s: float) -> dict[str, Any]:
 
 
 def drain(
-    bench: compare.Bench, system: FleetSystem, fleet: Fleet, env: dict[str, str], n: int, live: bool = False
+    bench: driver.Bench, system: FleetSystem, fleet: Fleet, env: dict[str, str], n: int, live: bool = False
 ) -> dict[str, float]:
     """The fleet drains ``n`` tasks. Queued first, as compare.py's drain: the fleet is paused (SIGSTOP) while the
     driver enqueues them, and timed from its resumption (SIGCONT) to the poll that sees them all done. With
@@ -459,7 +427,7 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def fleet_env(bench: compare.Bench, system: FleetSystem, queues: list[str]) -> dict[str, str]:
+def fleet_env(bench: driver.Bench, system: FleetSystem, queues: list[str]) -> dict[str, str]:
     env = {**bench.env, "BENCH_FLEET_QUEUES": ",".join(queues)}
     if system.venv == "yotaq":  # the yotaq this harness imported (this tree's), not another the venv may point at
         env["PYTHONPATH"] = os.pathsep.join([str(Path(yotaq.__file__).resolve().parent.parent), str(PEERS)])
@@ -467,7 +435,7 @@ def fleet_env(bench: compare.Bench, system: FleetSystem, queues: list[str]) -> d
 
 
 def measure(
-    bench: compare.Bench, port: int, system: FleetSystem, size: int, queues: list[str], args: argparse.Namespace
+    bench: driver.Bench, port: int, system: FleetSystem, size: int, queues: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     """One fleet: started, measured idle, then draining (unless --no-drain), stopped; failures in ``errors``."""
     python = bench.pythons[system.venv]
@@ -526,24 +494,15 @@ def measure(
 # -- main -----------------------------------------------------------------------------------------------------
 
 
-def numbers(text: str) -> list[int]:
-    found = [int(part) for part in text.split(",") if part.strip()]
-    if not found or min(found) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas, not {text!r}")
-    return found
-
-
 def document_of(
     args: argparse.Namespace, rows: dict[str, FleetSystem], fleets: list[dict[str, Any]], redis_version: str
 ) -> dict[str, Any]:
     return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "cpu": compare.cpu_model(), "redis": redis_version},
+        **driver.header(redis=redis_version),
         "venvs": {
-            "yotaq": compare.venv_info(sys.executable),
-            "peers": compare.venv_info(str(args.peer_venv / "bin" / "python")),
+            "yotaq": driver.venv_info(sys.executable),
+            "peers": driver.venv_info(str(args.peer_venv / "bin" / "python")),
         },
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             "fleets": args.fleets,
             "queues": args.queues,
@@ -564,11 +523,11 @@ def document_of(
 def main() -> None:
     all_systems = systems()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fleets", type=numbers, default=[10, 50, 200], help="fleet sizes, workers (10,50,200)")
-    parser.add_argument("--queues", type=numbers, default=[1, 3, 10], help="queues each worker serves (1,3,10)")
+    parser.add_argument("--fleets", type=driver.numbers, default=[10, 50, 200], help="fleet sizes, workers (10,50,200)")
+    parser.add_argument("--queues", type=driver.numbers, default=[1, 3, 10], help="queues each worker serves (1,3,10)")
     parser.add_argument(
         "--systems",
-        type=lambda text: [name.strip() for name in text.split(",")],
+        type=driver.names,
         default=list(all_systems),
         help="comma-separated, from: " + ", ".join(all_systems),
     )
@@ -593,21 +552,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.no_drain:
         args.tasks = 0
-    unknown = [name for name in args.systems if name not in all_systems]
-    if unknown:
-        parser.error(f"unknown systems: {', '.join(unknown)}")
+    driver.known(parser, args.systems, all_systems, "systems")
     if args.window_s <= 0 or args.settle_s < 0 or args.tasks < 0 or args.start_batch < 1:
         parser.error("--window-s must be above 0, --settle-s and --tasks not below 0, --start-batch at least 1")
     rows = {name: all_systems[name] for name in args.systems}
-    for number in (signal.SIGTERM, signal.SIGHUP):  # stop the fleet and Redis on the way out
-        signal.signal(number, lambda number, frame: sys.exit(128 + number))
+    driver.stop_on_signals()
     compileall.compile_dir(Path(yotaq.__file__).parent, quiet=1)  # as compare.py: the workers write no bytecode
     fleets: list[dict[str, Any]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="yotaq-fleet-") as tmp,
-        EmbeddedRedis(Path(tmp) / "redis") as server,
-    ):
-        bench = compare.Bench(server.url, Path(tmp), args.peer_venv)
+    with driver.local_redis("yotaq-fleet-") as (tmp, server):
+        bench = driver.Bench(server.url, tmp, args.peer_venv)
         redis_version = bench.redis.info("server")["redis_version"]
         for system in rows.values():
             try:
@@ -627,8 +580,7 @@ def main() -> None:
         bench.redis.close()
     document = document_of(args, rows, fleets, redis_version)
     print(charts.fleet_table(document))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    driver.write_json(args.json, document)
     print(f"the run's numbers: {args.json}", file=sys.stderr)
     if str(args.chart) not in ("", "."):
         try:
@@ -639,8 +591,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process it started is stopped, nothing written", file=sys.stderr)
-        sys.exit(130)
+    driver.run(main)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
+
+from driver import local_redis
 
 import yotaq
-from yotaq.server import EmbeddedRedis
 
 QUEUE = "memory"
 
@@ -45,7 +44,7 @@ def main() -> None:
     parser.add_argument("--failing", type=float, default=0.1)
     parser.add_argument("--ttl", type=float, default=5.0)
     args = parser.parse_args()
-    with EmbeddedRedis(Path(tempfile.mkdtemp())) as server:
+    with local_redis("yotaq-memory-") as (_, server):
         client = yotaq.connect(server.url)
         queue = yotaq.Queue(client, QUEUE).options(result_ttl=args.ttl, failure_ttl=args.ttl)
         print("| when | keys | used_memory | keys by kind |\n|---|---:|---:|---|")

@@ -1,10 +1,13 @@
-"""Where a drain's time goes, seen from the task: its own round trip, in yotaq and in the bare batch worker.
+"""Where a drain's time goes, seen from the task: its own round trip, in yotaq and in the bare batch worker;
+one worker under cProfile; and the client's cost of one command, per venv.
 
     .venv/bin/python benchmarks/task_costs.py [--tasks 20000] [--runs 3] [--procs 2 4]
+    .venv/bin/python benchmarks/task_costs.py --profile [--tasks 20000] [--top 30] [--plain] [--empty]
+    .venv/bin/python benchmarks/task_costs.py --loop .venv-bench /tmp/venv-redis-8.1 [--tasks 20000] [--runs 5]
 
-Each run fills a list with ``--tasks`` no-op tasks and drains it with ``--procs`` worker processes: yotaq's
-(``python -m yotaq worker``, signed messages) and the bare batch worker (``peers/bare_batch_worker.py``, no
-guarantees), one after the other, on one redis-server on 127.0.0.1 (flushed between runs). The task is
+By default, each run fills a list with ``--tasks`` no-op tasks and drains it with ``--procs`` worker processes:
+yotaq's (``python -m yotaq worker``, signed messages) and the bare batch worker (``peers/bare_batch_worker.py``,
+no guarantees), one after the other, on one redis-server on 127.0.0.1 (flushed between runs). The task is
 compare.py's, an ``INCR`` on its own connection, timed inside the task: the wall time of the call and the CPU
 its thread spent in it (``time.thread_time``). Printed per system and process count, medians of the runs:
 
@@ -15,13 +18,31 @@ its thread spent in it (``time.thread_time``). Printed per system and process co
 
 The two systems' tasks make the same call, so what differs is what the worker does around it: how long the
 call waits for Redis (behind other clients' commands and scripts) and how much colder the caches are for it.
+
+``--profile``: ``--tasks`` no-op tasks (the same ``INCR``; ``--empty``: tasks that do nothing, yotaq's own cost
+alone) are enqueued with a secret, then a ``Worker`` drains them in this process under cProfile (``--plain``:
+without). Printed: the drain's rate and CPU per task (this process, the profiler's own cost included, so
+compare only profiles with each other), Redis's CPU and commands per task from ``INFO``, the commands by name,
+and the ``--top`` functions by own time and by cumulative time. For a before/after profile of a change, run it
+with ``PYTHONPATH=<a git worktree of the earlier commit>``: its first line says which yotaq it imported.
+
+``--loop VENV ...``: what one Redis command costs the client, per venv (a directory with ``bin/python`` and
+redis-py: its version and hiredis, side by side). Each runs, in a process of its own, ``--tasks`` ``INCR`` calls
+one after the other on one connection (what each benchmark task does) and reports that process's CPU time per
+call (``time.process_time``) and the wall time per call; the venvs take turns for ``--runs`` rounds. On a
+machine shared with other work the CPU per call is the steadier figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import json
+import logging
 import os
 import pickle
+import pstats
 import signal
 import statistics
 import subprocess
@@ -33,17 +54,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "peers"))
+import dill
+import redis
+from driver import PEERS, Workers, command_calls, local_redis, percentile, redis_cpu_s
 
-import dill  # noqa: E402 - after the peers' folder is on the path
-import redis  # noqa: E402
-from _common import BARE_KEY  # noqa: E402
-from compare import percentile  # noqa: E402
+import yotaq
 
-import yotaq  # noqa: E402
-from yotaq.server import EmbeddedRedis  # noqa: E402
-
+BARE_KEY = "bench:bare"  # peers/_common.py's: the bare batch worker's list of messages
 SECRET = "task-costs-secret"
 DONE_KEY = "task_costs:done"
 SAVE_EVERY = 500  # tasks between two writes of a worker's timings (those since the last write are lost at its end)
@@ -83,7 +100,7 @@ def fill(system: str, client: redis.Redis, url: str, out: str, tasks: int) -> li
     message = pickle.dumps((zlib.compress(dill.dumps(task, recurse=True)), (), {}), protocol=pickle.HIGHEST_PROTOCOL)
     for start in range(0, tasks, 1000):
         client.rpush(BARE_KEY, *([message] * min(1000, tasks - start)))
-    return [sys.executable, str(HERE / "peers" / "bare_batch_worker.py")]
+    return [sys.executable, str(PEERS / "bare_batch_worker.py")]
 
 
 def drain(system: str, client: redis.Redis, url: str, tasks: int, procs: int) -> dict[str, float]:
@@ -92,22 +109,19 @@ def drain(system: str, client: redis.Redis, url: str, tasks: int, procs: int) ->
         command = fill(system, client, url, out, tasks)
         env = dict(os.environ, YOTAQ_REDIS_URL=url, YOTAQ_SECRET=SECRET, BENCH_REDIS_URL=url)
         client.config_resetstat()
-        cpu_before = _redis_cpu(client)
+        cpu_before = redis_cpu_s(client)
         started = time.perf_counter()
-        workers = [subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(procs)]
+        workers = Workers([command] * procs, env, Path(out), Path(out) / "workers.log")
         try:
             while int(client.get(DONE_KEY) or 0) < tasks:
-                if any(worker.poll() is not None for worker in workers):
-                    raise RuntimeError(f"a {system} worker exited early ({command})")
+                if workers.exited():
+                    raise RuntimeError(f"a {system} worker exited early: {workers.tail()}")
                 time.sleep(0.01)
             seconds = time.perf_counter() - started
-            redis_cpu = _redis_cpu(client) - cpu_before
+            redis_cpu = redis_cpu_s(client) - cpu_before
             script = client.info("commandstats").get("cmdstat_evalsha", {"usec": 0, "calls": 0})
         finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                worker.wait(timeout=30)
+            workers.stop()
         walls, cpus = _timings(Path(out))
     return {
         "drain": tasks / seconds,
@@ -126,6 +140,8 @@ def _timings(out: Path) -> tuple[list[float], list[float]]:
     walls: list[float] = []
     cpus: list[float] = []
     for path in out.iterdir():
+        if not path.name.isdigit():  # the workers' log
+            continue
         for line in path.read_text().splitlines():
             wall, cpu = line.split()
             walls.append(float(wall))
@@ -133,11 +149,6 @@ def _timings(out: Path) -> tuple[list[float], list[float]]:
     if not walls:
         raise RuntimeError("no timings were written: fewer than SAVE_EVERY tasks per worker?")
     return walls, cpus
-
-
-def _redis_cpu(client: redis.Redis) -> float:
-    cpu = client.info("cpu")
-    return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
 COLUMNS = [
@@ -153,16 +164,143 @@ COLUMNS = [
 ]
 
 
+# -- --profile: one worker in this process under cProfile ------------------------------------------------
+
+
+def profile(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    print(f"yotaq from {Path(yotaq.__file__).parent}")
+    with local_redis("yotaq-profile-") as (_, server):
+        client = yotaq.connect(server.url)
+        counter = redis.Redis.from_url(server.url)
+        queue = yotaq.Queue(client, secret=SECRET)
+        queue.enqueue_many(_noop_for(server.url, args.empty), [() for _ in range(args.tasks)])
+        worker = yotaq.Worker(client, secret=SECRET, hooks=[_stop_after(args.tasks)])
+        cpu_before, calls_before = redis_cpu_s(counter), command_calls(counter)
+        profiler = cProfile.Profile()
+        cpu, wall = time.process_time(), time.perf_counter()
+        if args.plain:
+            worker.run()
+        else:
+            profiler.runcall(worker.run)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu_after, calls_after = redis_cpu_s(counter), command_calls(counter)
+    done = worker.counts["done"]
+    print(f"{done:,} tasks in {wall:.2f} s: {done / wall:,.0f}/s, worker CPU {cpu / done * 1e6:.0f} µs/task")
+    calls = {name: count - calls_before.get(name, 0) for name, count in calls_after.items()}
+    calls = {name: count for name, count in calls.items() if count}
+    redis_cpu = (cpu_after - cpu_before) / done * 1e6
+    print(f"Redis CPU {redis_cpu:.0f} µs/task, {sum(calls.values()) / done:.2f} commands/task:")
+    by_count = sorted(calls.items(), key=lambda call: -call[1])
+    print("  " + ", ".join(f"{name} {count / done:.2f}" for name, count in by_count))
+    for order in () if args.plain else ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+        print(out.getvalue())
+
+
+def _stop_after(tasks: int) -> Any:
+    """A hook that stops the worker (as SIGTERM does) once ``tasks`` tasks are done: not burst mode, whose
+    look for more work before each lease a worker of the drain does not make."""
+
+    class StopAfter(yotaq.Hook):
+        def after_task(self, job: Any, outcome: str, error: BaseException | None, seconds: float) -> None:
+            nonlocal tasks
+            tasks -= 1
+            if tasks == 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return StopAfter()
+
+
+def _noop_for(url: str, empty: bool) -> Any:
+    """A no-op task for ``url``, made in ``__main__`` so that it travels by value."""
+    state: dict[str, Any] = {}
+
+    def noop() -> int:
+        if empty:
+            return 0
+        import redis
+
+        if "client" not in state:
+            state["client"] = redis.Redis.from_url(url)
+        return int(state["client"].incr("profile:done"))
+
+    return noop
+
+
+# -- --loop: one command's client cost, per venv ---------------------------------------------------------
+
+LOOP = """
+import json, os, sys, time
+import redis
+from redis.utils import HIREDIS_AVAILABLE
+client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+client.ping()
+calls = int(sys.argv[1])
+wall, cpu = time.perf_counter(), time.process_time()
+for _ in range(calls):
+    client.incr("bench:client-cost")
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"redis": redis.__version__, "hiredis": HIREDIS_AVAILABLE,
+                  "cpu_us": 1e6 * cpu / calls, "wall_us": 1e6 * wall / calls}))
+"""
+
+
+def loop(args: argparse.Namespace) -> None:
+    results: dict[Path, list[dict[str, Any]]] = {venv: [] for venv in args.loop}
+    with local_redis("yotaq-client-cost-") as (_, server):
+        for round_ in range(args.runs):
+            for venv in args.loop:
+                done = subprocess.run(
+                    [str(venv / "bin" / "python"), "-c", LOOP, str(args.tasks)],
+                    env={**os.environ, "BENCH_REDIS_URL": server.url},
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                if done.returncode != 0:
+                    raise SystemExit(f"{venv}: {done.stderr.strip().splitlines()[-1:]}")
+                results[venv].append(answer := json.loads(done.stdout))
+                print(
+                    f"round {round_ + 1}: {venv}: {answer['cpu_us']:.1f} µs CPU, {answer['wall_us']:.1f} µs wall",
+                    file=sys.stderr,
+                )
+    print("| venv | redis-py | hiredis | client CPU µs/INCR | wall µs/INCR | CPU, each round |")
+    print("|---|---|---|---:|---:|---|")
+    for venv, answers in results.items():
+        cpu = statistics.median(answer["cpu_us"] for answer in answers)
+        wall = statistics.median(answer["wall_us"] for answer in answers)
+        rounds = ", ".join(f"{answer['cpu_us']:.0f}" for answer in answers)
+        hiredis = "yes" if answers[0]["hiredis"] else "no"
+        print(f"| {venv} | {answers[0]['redis']} | {hiredis} | {cpu:.1f} | {wall:.1f} | {rounds} |")
+    print(f"\n{args.tasks:,} INCR calls per round, {args.runs} rounds, the venvs taking turns")
+
+
+# -- main ---------------------------------------------------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=20_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tasks", type=int, default=20_000, help="tasks per drain or profile; INCRs per --loop round")
+    parser.add_argument("--runs", type=int, default=3, help="runs (rounds of --loop)")
     parser.add_argument("--procs", type=int, nargs="+", default=[2])
+    parser.add_argument("--profile", action="store_true", help="one worker in this process under cProfile")
+    parser.add_argument("--top", type=int, default=30, help="--profile: functions shown")
+    parser.add_argument("--plain", action="store_true", help="--profile without the profiler: rate and costs only")
+    parser.add_argument("--empty", action="store_true", help="--profile: tasks that do nothing (yotaq's own cost)")
+    parser.add_argument("--loop", type=Path, nargs="+", metavar="VENV", help="an INCR loop's client cost per venv")
     args = parser.parse_args()
+    if args.profile:
+        profile(args)
+        return
+    if args.loop:
+        loop(args)
+        return
     if args.tasks < SAVE_EVERY * max(args.procs):
         parser.error(f"--tasks must be at least {SAVE_EVERY} per worker process")
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as data, EmbeddedRedis(Path(data)) as server:
+    with local_redis("yotaq-task-costs-") as (_, server):
         client = redis.Redis.from_url(server.url)
         for run in range(args.runs):
             for procs in args.procs:

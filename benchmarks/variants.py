@@ -30,16 +30,14 @@ import argparse
 import datetime
 import os
 import shlex
-import signal
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import compare
-
-ROOT = Path(__file__).resolve().parent.parent
+import driver
+from compare import System
+from driver import ROOT
 
 KEYS = [
     ("rate", "drain/s", "{:,.0f}"),
@@ -58,7 +56,7 @@ class Variant:
     venv: Path
     command: list[str]
     each: int = 1
-    poll_ms: float = 1000 * compare.POLL_S
+    poll_ms: float = 1000 * driver.POLL_S
     aof: bool = True
     env: dict[str, str] = field(default_factory=dict)
     results: dict[str, list[float]] = field(default_factory=dict)
@@ -91,7 +89,7 @@ def parse(spec: str) -> Variant:
     return variant
 
 
-def commands(variant: Variant) -> compare.Commands:
+def commands(variant: Variant) -> driver.Commands:
     def make(python: str, bin_dir: str, n: int) -> list[list[str]]:
         words = [word.replace("{procs}", str(n)) for word in variant.command]
         program = Path(bin_dir) / words[0]
@@ -113,15 +111,12 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2)
     args = parser.parse_args()
     variants = [parse(spec) for spec in args.variants]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the workers and Redis on the way out
-    with (
-        tempfile.TemporaryDirectory(prefix="yotaq-variants-") as tmp,
-        compare.EmbeddedRedis(Path(tmp) / "redis") as server,
-    ):
+    driver.stop_on_signals()
+    with driver.local_redis("yotaq-variants-") as (tmp, server):
         benches = {}
         for variant in variants:
-            bench = compare.Bench(server.url, Path(tmp), variant.venv, variant.poll_ms / 1000)
-            system = compare.System(
+            bench = driver.Bench(server.url, tmp, variant.venv, variant.poll_ms / 1000)
+            system = System(
                 variant.label.replace(" ", "-"), variant.label, args.driver, "peers", commands(variant), env=variant.env
             )
             benches[variant.label] = (bench, system)
@@ -136,7 +131,7 @@ def main() -> None:
                 bench.redis.config_set("appendonly", "yes" if variant.aof else "no")
                 try:
                     answer = bench.drain(system, args.procs, args.tasks)
-                except compare.Failed as exc:
+                except driver.Failed as exc:
                     variant.error = str(exc)
                     print(f"  {variant.label}: failed: {exc}", file=sys.stderr, flush=True)
                     continue
@@ -167,12 +162,12 @@ def main() -> None:
     lines += [
         "",
         *(
-            f"- {variant.label}: {compare.venv_info(str(variant.venv / 'bin' / 'python'))}; "
+            f"- {variant.label}: {driver.venv_info(str(variant.venv / 'bin' / 'python'))}; "
             f"`{' '.join(variant.command)}`" + (f" x{variant.each}" if variant.each > 1 else "")
             for variant in variants
         ),
         "",
-        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {compare.cpu_model()}; Redis {redis_version}; "
+        f"{datetime.date.today().isoformat()}; {os.cpu_count()} cores, {driver.cpu_model()}; Redis {redis_version}; "
         f"medians of {args.runs} interleaved run(s) of {args.tasks:,} tasks, {args.procs} processes",
         f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}",
     ]

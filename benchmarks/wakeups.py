@@ -53,32 +53,27 @@ Ctrl-C too. The defaults take about 65 s.
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import itertools
-import json
 import math
 import os
 import platform
 import random
-import shlex
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import charts
+import driver
 import redis
+from driver import ROOT, Failed
 
 import yotaq
-from yotaq.server import EmbeddedRedis
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results" / "wakeups.json"
+RESULTS = driver.RESULTS / "wakeups.json"
 QUEUE = "bench"
 ASYNC_QUEUE = "bench-async"
 TICK_NAME = "bench-wakeups-tick"
@@ -88,12 +83,7 @@ TASK_S = 30.0  # how long a task that is to be cancelled would run
 ASYNC_CONCURRENCY = 50
 START_TIMEOUT_S = 30.0  # for the workers to register
 WAIT_TIMEOUT_S = 10.0  # for any one note of a task
-STOP_TIMEOUT_S = 10.0  # for a worker to stop on SIGTERM, before SIGKILL
 GOALS = {"delayed": {"p50": 20.0, "max": 100.0}, "cancel": {"max": 200.0}}  # ms, the issue's
-
-
-class Failed(Exception):
-    """A phase could not be measured (a worker exited, a task never noted anything)."""
 
 
 # -- the tasks: by value, each notes the time where it stands on a connection of its own --------------
@@ -213,20 +203,13 @@ class Bench:
         self.queue = yotaq.Queue(yotaq.connect(url), QUEUE)
         self.async_queue = yotaq.Queue(self.queue.redis, ASYNC_QUEUE)
         self.rng = random.Random(seed)
-        self.log = work / "workers.log"
-        self.workers: list[subprocess.Popen[bytes]] = []
+        env = {**os.environ, "YOTAQ_REDIS_URL": url, "PYTHONPATH": str(Path(yotaq.__file__).parent.parent)}
+        self.workers = driver.Workers([], env, ROOT, work / "workers.log")
 
     # the workers
 
-    def start_worker(self, queue: str, *extra: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "YOTAQ_REDIS_URL": self.url, "PYTHONPATH": str(Path(yotaq.__file__).parent.parent)}
-        command = [sys.executable, "-m", "yotaq", "worker", "--queue", queue, *extra]
-        with self.log.open("ab") as out:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self.workers.append(process)
-        return process
+    def start_worker(self, queue: str, *extra: str) -> None:
+        self.workers.start([sys.executable, "-m", "yotaq", "worker", "--queue", queue, *extra])
 
     def wait_registered(self, queue: yotaq.Queue, count: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -237,30 +220,13 @@ class Bench:
             time.sleep(0.05)
 
     def check(self) -> None:
-        exited = [process.pid for process in self.workers if process.poll() is not None]
+        exited = self.workers.exited()
         if exited:
-            raise Failed(f"worker(s) {exited} exited: {self.tail()}")
-
-    def tail(self) -> str:
-        lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
-        return " | ".join(lines[-5:]) or "no output"
-
-    def stop_workers(self) -> None:
-        """SIGTERM each worker (its process group: it is the only process there), by PID; SIGKILL what is left."""
-        for process in self.workers:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.workers:
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.workers.clear()
+            raise Failed(f"worker(s) {exited} exited: {self.workers.tail(5)}")
 
     def close(self) -> None:
         try:
-            self.stop_workers()
+            self.workers.stop()
         finally:
             self.queue.redis.close()
             self.redis.close()
@@ -268,12 +234,7 @@ class Bench:
     # Redis's commands
 
     def calls(self) -> dict[str, int]:
-        """The calls so far of each command Redis has run (``INFO commandstats``), less the INFOs."""
-        return {
-            name.removeprefix("cmdstat_"): int(stats["calls"])
-            for name, stats in self.redis.info("commandstats").items()
-            if name != "cmdstat_info"
-        }
+        return driver.command_calls(self.redis)
 
     @staticmethod
     def window(before: dict[str, int], after: dict[str, int], seconds: float, tasks: int) -> dict[str, Any]:
@@ -463,13 +424,6 @@ class Bench:
 # -- main ---------------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "yotaq"], cwd=ROOT, capture_output=True, text=True)
@@ -493,11 +447,10 @@ def main() -> None:
         parser.error("--delayed, --retried and --cancels must be at least 1, the paces and --settle-s not below 0")
     if args.ticks_s < 2 * EVERY_S or args.idle_s <= 0:
         parser.error(f"--ticks-s must be at least {2 * EVERY_S:g}, --idle-s above 0")
-    for number in (signal.SIGTERM, signal.SIGHUP):  # stop the workers and Redis on the way out
-        signal.signal(number, lambda number, frame: sys.exit(128 + number))
+    driver.stop_on_signals()
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="yotaq-wakeups-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
-        bench = Bench(server.url, Path(tmp), args.seed)
+    with driver.local_redis("yotaq-wakeups-") as (tmp, server):
+        bench = Bench(server.url, tmp, args.seed)
         try:
             redis_version = bench.redis.info("server")["redis_version"]
             results = bench.run(args)
@@ -507,16 +460,8 @@ def main() -> None:
         finally:
             bench.close()
     document = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "cpu": cpu_model(),
-            "redis": redis_version,
-            "python": platform.python_version(),
-            "redis_py": redis.__version__,
-        },
+        **driver.header(redis=redis_version, python=platform.python_version(), redis_py=redis.__version__),
         "yotaq": f"{yotaq.__version__} at {commit()}",
-        "command": shlex.join([sys.executable, *sys.argv]),
         "settings": {
             **{name: value for name, value in vars(args).items() if name != "json"},
             "async_concurrency": ASYNC_CONCURRENCY,
@@ -526,14 +471,9 @@ def main() -> None:
         "results": results,
     }
     print(charts.wakeups_table(document))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    driver.write_json(args.json, document)
     print(f"the run's numbers: {args.json} ({document['seconds']:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process it started is stopped, nothing written", file=sys.stderr)
-        sys.exit(130)
+    driver.run(main)

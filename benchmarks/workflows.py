@@ -22,17 +22,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import redis
+from driver import PEERS, ROOT, Workers, command_calls, local_redis
 
 import yotaq
-from yotaq.server import EmbeddedRedis
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import PEERS, ROOT, Workers
 
 QUEUE = "bench-workflows"
 TIMEOUT_S = 600.0  # yotaq's waits; celery's are --timeout
@@ -44,8 +40,7 @@ def noop(*args: object) -> None:
 
 def commands(client: redis.Redis) -> int:
     """Commands Redis ran since the last ``CONFIG RESETSTAT``, but this script's INFO."""
-    stats = client.info("commandstats")
-    return sum(int(row["calls"]) for name, row in stats.items() if name not in ("cmdstat_info", "cmdstat_config"))
+    return sum(command_calls(client, ("info", "config")).values())
 
 
 def measured(client: redis.Redis, run: object) -> tuple[float, int]:
@@ -160,10 +155,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     results: dict[str, dict[str, tuple[float, int]]] = {}
-    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis") as server:
+    with local_redis("yotaq-workflows-") as (scratch, server):
         for system in args.systems.split(","):
             redis.Redis.from_url(server.url).flushall()
-            log = Path(scratch) / f"{system}.log"
+            log = scratch / f"{system}.log"
             if system == "yotaq":
                 results[system] = yotaq_runs(server.url, sizes, args.chain, args.procs, log)
             else:

@@ -1,4 +1,5 @@
-"""What every driver shares: the Redis URL, the counter and signal keys, timing, and the JSON answer.
+"""What every driver shares: the Redis URL, the counter and signal keys, timing, and the JSON answer; and the
+tasks that rq, huey, dramatiq and celery run (each of their ``*_tasks.py`` declares them its own way).
 
 A driver is run as ``python drive_<system>.py COMMAND N`` under the venv that has its system, and
 prints one JSON object on its last line of output. Commands (a driver leaves out those it lacks):
@@ -24,8 +25,11 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import redis
 
 URL_VARIABLE = "BENCH_REDIS_URL"
 QUEUES_VARIABLE = "BENCH_FLEET_QUEUES"  # benchmarks/fleet.py: the fleet's queues, comma-separated
@@ -38,10 +42,51 @@ BARE_ACKED_KEY = "bench:bare:acked"  # what it acknowledges: a count
 WARMUP_TIMEOUT_S = 120.0  # how long a worker may take to start and run its first task
 WAIT_TIMEOUT_S = 30.0
 PAUSE_S = 0.005  # between latency samples: the worker goes idle again
+SLEEP_S = 0.05  # benchmarks/threads.py's sleep workload
+HTTP_URL_VARIABLE = "BENCH_HTTP_URL"  # benchmarks/threads.py's local HTTP server
+
+_client: redis.Redis | None = None
 
 
 def redis_url() -> str:
     return os.environ[URL_VARIABLE]
+
+
+def client() -> redis.Redis:
+    """This process's client of the benchmark's Redis, made on first use."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(redis_url())
+    return _client
+
+
+# -- the tasks: plain functions; rq imports them by name, the others wrap them in their decorators -----------
+
+
+def noop() -> int:
+    """The drain's no-op task: it counts itself."""
+    return int(client().incr(DONE_KEY))
+
+
+def ping() -> None:
+    """The latency task: the harness waits for it on SIGNAL_KEY."""
+    client().rpush(SIGNAL_KEY, 1)
+
+
+def sleepy() -> int:
+    """benchmarks/threads.py: a task that waits 50 ms (time.sleep), then counts itself."""
+    time.sleep(SLEEP_S)
+    return noop()
+
+
+def fetch() -> int:
+    """benchmarks/threads.py: one HTTP GET of the harness's local server (it answers after 20 ms), then counts."""
+    with urllib.request.urlopen(os.environ[HTTP_URL_VARIABLE], timeout=30) as reply:
+        reply.read()
+    return noop()
+
+
+# -- the drivers' helpers ----------------------------------------------------------------------------------
 
 
 def fleet_queues() -> list[str]:

@@ -1,37 +1,7 @@
 """celery's app and tasks on the Redis broker, for ``celery -A celery_tasks worker``."""
 
-import os
-import time
-import urllib.request
-
-import redis
+import _common
 from celery import Celery
 
-app = Celery("bench", broker=os.environ["BENCH_REDIS_URL"])
-client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
-SLEEP_S = 0.05
-
-
-@app.task
-def noop() -> int:
-    return client.incr("bench:done")
-
-
-@app.task
-def ping() -> None:
-    client.rpush("bench:signal", 1)
-
-
-@app.task
-def sleepy() -> int:
-    """benchmarks/threads.py: a task that waits 50 ms (time.sleep), then counts itself."""
-    time.sleep(SLEEP_S)
-    return client.incr("bench:done")
-
-
-@app.task
-def fetch() -> int:
-    """benchmarks/threads.py: one HTTP GET of the harness's local server (it answers after 20 ms), then counts."""
-    with urllib.request.urlopen(os.environ["BENCH_HTTP_URL"], timeout=30) as reply:
-        reply.read()
-    return client.incr("bench:done")
+app = Celery("bench", broker=_common.redis_url())
+noop, ping, sleepy, fetch = (app.task(task) for task in (_common.noop, _common.ping, _common.sleepy, _common.fetch))

@@ -1,38 +1,10 @@
 """dramatiq's actors on its RedisBroker, for ``dramatiq dramatiq_tasks``."""
 
-import os
-import time
-import urllib.request
-
+import _common
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
-dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_REDIS_URL"]))
-client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
-SLEEP_S = 0.05
-
-
-@dramatiq.actor
-def noop() -> int:
-    return client.incr("bench:done")
-
-
-@dramatiq.actor
-def ping() -> None:
-    client.rpush("bench:signal", 1)
-
-
-@dramatiq.actor
-def sleepy() -> int:
-    """benchmarks/threads.py: a task that waits 50 ms (time.sleep), then counts itself."""
-    time.sleep(SLEEP_S)
-    return client.incr("bench:done")
-
-
-@dramatiq.actor
-def fetch() -> int:
-    """benchmarks/threads.py: one HTTP GET of the harness's local server (it answers after 20 ms), then counts."""
-    with urllib.request.urlopen(os.environ["BENCH_HTTP_URL"], timeout=30) as reply:
-        reply.read()
-    return client.incr("bench:done")
+dramatiq.set_broker(RedisBroker(url=_common.redis_url()))
+noop, ping, sleepy, fetch = (
+    dramatiq.actor(task) for task in (_common.noop, _common.ping, _common.sleepy, _common.fetch)
+)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 from importlib.metadata import version
 
-import redis
-from _common import fleet_queues, main, rate, redis_url, result_samples, signal_samples, timed_fill, turns
+from _common import client, fleet_queues, main, rate, result_samples, signal_samples, timed_fill, turns
 from arq import create_pool
 from arq_tasks import WorkerSettings
 
 loop = asyncio.new_event_loop()
 pool = loop.run_until_complete(create_pool(WorkerSettings.redis_settings))
-client = redis.Redis.from_url(redis_url())
 
 
 def enqueue(n: int) -> dict:
@@ -61,7 +59,7 @@ main(
         "bulk": lambda n: {"na": "no bulk API"},
         "fill": fill,
         "fill_queues": fill_queues,
-        "latency": lambda n: signal_samples(n, lambda: loop.run_until_complete(pool.enqueue_job("ping")), client),
+        "latency": lambda n: signal_samples(n, lambda: loop.run_until_complete(pool.enqueue_job("ping")), client()),
         "result": result,
     }
 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import celery
-from _common import fleet_queues, main, rate, signal_samples, timed_fill, turns
-from celery_tasks import client, fetch, noop, ping, sleepy
+from _common import client, fleet_queues, main, rate, signal_samples, timed_fill, turns
+from celery_tasks import fetch, noop, ping, sleepy
 
 
 def bulk(n: int) -> dict:
@@ -35,7 +35,7 @@ main(
         "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
         "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
-        "latency": lambda n: signal_samples(n, ping.delay, client),
+        "latency": lambda n: signal_samples(n, ping.delay, client()),
         "result": lambda n: {"na": "no result backend by default"},
     }
 )

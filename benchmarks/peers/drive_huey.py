@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from _common import fleet_queues, main, rate, result_samples, signal_samples, timed_fill, turns
-from huey_tasks import client, fetch, noop, ping, sleepy
+from _common import client, fleet_queues, main, rate, result_samples, signal_samples, timed_fill, turns
+from huey_tasks import fetch, noop, ping, sleepy
 
 
 def fill(n: int, task=noop) -> dict:
@@ -40,7 +40,7 @@ main(
         "fill_sleep": lambda n: fill(n, sleepy),  # benchmarks/threads.py's workloads
         "fill_http": lambda n: fill(n, fetch),
         "fill_queues": fill_queues,
-        "latency": lambda n: signal_samples(n, ping, client),
+        "latency": lambda n: signal_samples(n, ping, client()),
         "result": result,
     }
 )

@@ -6,8 +6,7 @@ import math
 
 import redis
 import rq
-from _common import fleet_queues, main, rate, redis_url, result_samples, signal_samples, timed_fill, turns
-from rq_tasks import noop, ping
+from _common import fleet_queues, main, noop, ping, rate, redis_url, result_samples, signal_samples, timed_fill, turns
 
 connection = redis.Redis.from_url(redis_url())
 queue = rq.Queue(connection=connection)  # "default", as `rq worker` with no queue named

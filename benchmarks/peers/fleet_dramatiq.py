@@ -5,20 +5,10 @@ A dramatiq actor belongs to one queue, and a worker consumes every queue its act
 The queues are named in ``BENCH_FLEET_QUEUES``.
 """
 
-import os
-
 import dramatiq
-import redis
-from _common import fleet_queues
+from _common import fleet_queues, noop, redis_url
 from dramatiq.brokers.redis import RedisBroker
 
-broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"])
+broker = RedisBroker(url=redis_url())
 dramatiq.set_broker(broker)
-client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
-
-
-def noop() -> int:
-    return client.incr("bench:done")
-
-
 actors = {name: dramatiq.actor(noop, actor_name=f"noop_{name}", queue_name=name) for name in fleet_queues()}

@@ -5,20 +5,10 @@ several queues: the fleet runs one consumer per queue, ``huey_consumer fleet_hue
 defaults (one worker thread). The queues are named in ``BENCH_FLEET_QUEUES``.
 """
 
-import os
-
-import redis
-from _common import fleet_queues
+from _common import fleet_queues, noop, redis_url
 from huey import RedisHuey
-
-client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
-
-
-def noop() -> int:
-    return client.incr("bench:done")
-
 
 tasks = {}
 for _name in fleet_queues():
-    globals()[_name] = _huey = RedisHuey(_name, url=os.environ["BENCH_REDIS_URL"])
+    globals()[_name] = _huey = RedisHuey(_name, url=redis_url())
     tasks[_name] = _huey.task(name="noop")(noop)
