@@ -476,14 +476,14 @@ def test_unknown_options_and_reserved_names_are_explained(queue):
 def test_one_settings_object_gives_producers_and_workers_the_same_secret_and_shards(r, queue_name, burst_worker):
     settings = yotaq.Settings(secret="s3cret", shards=2)
     queue = yotaq.Queue(r, queue_name, settings=settings)
-    jobs = [queue.enqueue(divmod, n, 2) for n in range(6)]
+    jobs = [queue.enqueue(divmod, n, 2) for n in range(40)]
     assert {queue._shard(job.id).shard for job in jobs} == {0, 1}  # spread over both shards
     assert serializer.decode(r.lindex(queue._shard(jobs[0].id).pending, 0), b"s3cret", queue_name).args == (0, 2)
     with pytest.raises(yotaq.InvalidMessage):  # signed with the settings' secret: no other key checks out
         serializer.decode(r.lindex(queue._shard(jobs[0].id).pending, 0), b"other", queue_name)
     worker = burst_worker(settings=settings)
     assert worker.settings is queue.settings is settings
-    assert [job.result(timeout=5) for job in jobs] == [divmod(n, 2) for n in range(6)]
+    assert [job.result(timeout=5) for job in jobs] == [divmod(n, 2) for n in range(40)]
 
 
 @pytest.mark.parametrize("separate", [{"secret": "s"}, {"shards": 2}, {"replicas": 1}])
