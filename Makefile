@@ -19,9 +19,11 @@ DEMO_EXTRAS := embedded,cron,dashboard,metrics
 demo: $(VENV)/.installed-$(DEMO_EXTRAS)
 	$(BIN)/python scripts/demo.py
 
-## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py)
+## test: lint, the docs site's strict build, then the test suite against a real Redis (see tests/conftest.py), in
+## two processes (pytest-xdist; each starts its own redis-server): most of a test's time is waiting on Redis and
+## on worker processes, so two of them share two cores
 test: $(VENV)/.installed-test lint docs chromium
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2
 	$(MAKE) --no-print-directory test-lowest
 
 ## test-lowest: the tests that use every part of redis-py yotaq does (clients, pipelines, scripts, Cluster,

@@ -483,6 +483,9 @@ def test_one_settings_object_gives_producers_and_workers_the_same_secret_and_sha
         serializer.decode(r.lindex(queue._shard(jobs[0].id).pending, 0), b"other", queue_name)
     worker = burst_worker(settings=settings)
     assert worker.settings is queue.settings is settings
+    assert "s3cret" not in repr(settings)  # a setting may be logged: its secret is not
+    with pytest.raises(TypeError):
+        yotaq.Settings("s3cret")  # type: ignore[misc]  # by name only
     assert [job.result(timeout=5) for job in jobs] == [divmod(n, 2) for n in range(40)]
 
 

@@ -3,7 +3,7 @@ import functools
 import pytest
 
 from yotaq import ConfigurationError
-from yotaq.broker.keys import INVALIDATIONS, KINDS, FleetKeys, QueueKeys, check_name, watch_channel
+from yotaq.broker.keys import INVALIDATIONS, KINDS, FleetKeys, QueueKeys, check_name, stop_channel, watch_channel
 from yotaq.serializer import MAX_ID_LENGTH
 
 
@@ -106,3 +106,9 @@ def test_an_executors_result_watch_listens_on_redis_s_invalidations_and_a_wake_c
     assert watch_channel("ab12") == "yotaq:watch:ab12"
     with pytest.raises(ConfigurationError):
         watch_channel("a b")
+
+
+def test_a_worker_s_stop_channel_is_named_for_it_and_checked():
+    assert stop_channel("vm.12.ab") == "yotaq:stop:vm.12.ab"
+    with pytest.raises(ConfigurationError):
+        stop_channel("a b")

@@ -357,6 +357,21 @@ def ready_to(fn: Any, n: int) -> ReadyTask:
     return ReadyTask(QueueKeys.of("q", 1)[0], b"", task, Options(), CurrentJob(task.id, "q", 0, lambda _: None), 0.0)
 
 
+def test_a_task_handed_over_but_not_started_is_not_started_once_the_pool_is_closed():
+    # Given an idle thread that has just taken a task handed over, and waits for the pool's lock to start it
+    pool, _ = pool_of(1)
+    ran: list[str] = []
+    with pool._lock:
+        pool.start(ready_to(lambda: ran.append("ran"), 1))
+        wait_for(lambda: pool._inbox.empty(), what="the thread to take the task")
+        # When the pool closes then (a second stop signal: the worker gives the task back), as close() does first
+        pool._closed = True
+    pool.close()
+    # Then the task never ran here (it runs again elsewhere, once), and every thread of the pool is done
+    assert ran == []
+    assert not any(thread.is_alive() for thread in pool._threads)
+
+
 def test_functions_that_end_while_the_main_thread_is_busy_do_not_wake_it():
     # Given 8 threads, each running a function that waits for the same event
     pool, counting = pool_of(8)

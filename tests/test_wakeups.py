@@ -248,3 +248,32 @@ def test_a_wait_a_stop_kept_from_beginning_leaves_nothing_for_end_wait_to_end(qu
     # Then the callback is told that no connection waits any longer: else the stop's end_wait would try to
     # end, for a second (END_TRIES_S), a wait that never began
     assert len(named) == 2 and named[0] is not None and named[-1] is None
+
+
+def test_a_queue_watcher_about_to_wait_as_its_worker_stops_does_not_begin_the_wait(own_redis, queue_name):
+    import threading
+
+    from yotaq.broker import Broker, QueueKeys
+    from yotaq.worker.watch import QueueWatcher
+
+    # Given a queue watcher's thread past its look at the stop, about to wait in Redis (slowed down there)
+    client = yotaq.connect(own_redis.url)
+    broker = Broker(client)
+    about_to_wait = threading.Event()
+    wait_for_pending = broker.wait_for_pending
+
+    def slowly(*args, **kwargs):
+        about_to_wait.set()
+        time.sleep(0.3)
+        return wait_for_pending(*args, **kwargs)
+
+    broker.wait_for_pending = slowly
+    watcher = QueueWatcher(broker, [QueueKeys(queue_name), QueueKeys(f"{queue_name}-2")])
+    watcher.arm()
+    assert about_to_wait.wait(5)
+    # When the worker stops and closes it
+    watcher.close()
+    # Then no wait is begun after the close, and its threads are done
+    assert not any(thread.is_alive() for thread in watcher._threads)
+    assert _blocked_clients(client) == []
+    client.close()

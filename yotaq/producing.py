@@ -11,7 +11,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from . import outcomes, serializer
@@ -111,7 +111,7 @@ def check_kind(kind: str) -> FailedOrDead:
     return kind  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """What every producer and worker of one deployment must agree on, given once and passed to each:
     ``Queue(r, "q", settings=s)``, ``AsyncQueue(ar, "q", settings=s)``, ``Worker(r, ["q"], settings=s)``.
@@ -121,7 +121,7 @@ class Settings:
     (an enqueue, an outcome) before it counts (Redis ``WAIT``).
     """
 
-    secret: str | bytes | None = None
+    secret: str | bytes | None = field(default=None, repr=False)  # kept out of logs and tracebacks
     shards: int = 1
     replicas: int = 0
 
@@ -133,7 +133,7 @@ class Settings:
             ConfigurationError: ``settings`` and any of ``secret``, ``shards``, ``replicas`` given.
         """
         if settings is None:
-            return cls(secret, shards, replicas)
+            return cls(secret=secret, shards=shards, replicas=replicas)
         if not isinstance(settings, Settings):
             raise ConfigurationError(f"settings must be a yotaq.Settings, got {settings!r}")
         if (secret, shards, replicas) != (None, 1, 0):

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from ..broker import Broker, QueueKeys
+from ..broker.connection import CONNECT_TIMEOUT_S
 from ..broker.control import Subscription
 from ..broker.upkeep import LAPSED
 from ..exceptions import RedisUnavailable
@@ -44,7 +45,7 @@ MAX_PAUSE_S = 1.0  # how long a time thread waits after a failure before it trie
 TICK_AGAIN_S = 0.1  # after enqueueing a periodic tick, how soon a time thread asks when the next is
 LONG_TASK_CHECK_S = 0.1  # how often the task running now is looked at (here, without Redis)
 LISTEN_S = 0.5  # each wait for a cancel ends this often, to see a stop (it sends Redis nothing)
-LISTENER_MARGIN_S = 1.0  # a stopping worker waits this much longer for its listener (a reply on its way)
+LISTENER_MARGIN_S = CONNECT_TIMEOUT_S + 0.5  # a stopping worker waits this much longer for its listener (a reconnect)
 LONG_TASK_S = 0.2  # a task running this long sets the rest of its batch free
 TRIM_INTERVAL_S = 300.0  # how often expired failure records and spent rates are looked for (by one worker)
 
@@ -82,10 +83,10 @@ class Maintenance:
             broker.thread(self._every, self._free_the_batch_behind_a_long_task, LONG_TASK_CHECK_S,
                           name=f"yotaq-long-task-{worker}"),
         ]  # fmt: skip
-        # The threads that wait in Redis are not joined at a stop: each sees it when its wait ends. One
-        # listens for cancels (within LISTEN_S); one keeps time for each set of queues one blocking wait
-        # can cover: all of them on one Redis, each queue (and shard) apart on a cluster, where each
-        # lives in a slot of its own (within MAX_WAIT_S, and a marker it takes after the stop is written back).
+        # The threads that wait in Redis: one listens for cancels (woken at a stop on its own channel); one
+        # keeps time for each set of queues one blocking wait can cover: all of them on one Redis (its wait
+        # ended at a stop), each queue (and shard) apart on a cluster, where each lives in a slot of its own
+        # (it sees the stop within MAX_WAIT_S, and a marker it takes after the stop is written back).
         groups = [[keys] for keys in queues] if broker.cluster else [list(queues)]
         self._waiting_threads = [
             broker.thread(self._listen, name=f"yotaq-control-{worker}"),

@@ -180,13 +180,12 @@ class ThreadPool:
 
     def close(self) -> None:
         """Let the threads end; those still in a task (given back: a second stop signal, or the process is
-        being replaced) have it interrupted, and what they return is dropped. The others are joined: a
-        thread ending as the interpreter exits can be frozen holding the lock of a redis-py pool (its
-        Redis client goes back to the pool as the thread ends), and the exit then waits on that lock for
-        ever. One still in a task is not: a thread stuck in C ends with the process."""
+        being replaced) have it interrupted, and what they return is dropped; one handed over and not
+        started is not started. All are joined, ``JOIN_S`` at most in all: a thread ending as the interpreter
+        exits can be frozen holding the lock of a redis-py pool (its Redis client goes back to the pool as
+        the thread ends), and the exit then waits on that lock for ever. One stuck in C ends with the process."""
         with self._lock:
             self._closed = True
-            busy = {call.ident for call in self._calls.values()}
             for call in self._calls.values():
                 call.interruption = StopRequested
                 raise_in(call.ident, RAISED[StopRequested])
@@ -196,7 +195,7 @@ class ThreadPool:
             self._inbox.put(None)
         joined_by = time.monotonic() + JOIN_S
         for thread in self._threads:
-            if thread.ident not in busy and thread is not threading.current_thread():
+            if thread is not threading.current_thread():
                 thread.join(max(joined_by - time.monotonic(), 0.0))
 
     # -- the threads ---------------------------------------------------------------------------
@@ -227,6 +226,8 @@ class ThreadPool:
         try:
             try:
                 with self._lock:
+                    if self._closed:  # given back by the stop (a second signal, a replacement): not run here
+                        raise StopRequested
                     self._calls[ident] = call
                     self._deadlines_changed(call)
                 # After it is known to run: a cancel from now on interrupts it, one from before is seen here

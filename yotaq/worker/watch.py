@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 
 WATCH_WAIT_S = 30.0  # each blocking wait ends this often, and the threads see a stop
 _AFTER_ERROR_S = 0.5
+
+
+class _Stopped(Exception):
+    """Raised in a watching thread to keep it from waiting after the stop."""
+
+
 JOIN_S = 2.0  # how long a closing watcher waits, at most, for its threads to end (their waits ended)
 
 
@@ -81,6 +87,13 @@ class QueueWatcher:
         for thread in self._threads:
             thread.join(max(joined_by - time.monotonic(), 0.0))
 
+    def _named(self, n: int, connection_id: int | None) -> None:
+        """Keep the connection thread ``n`` is about to wait on (None: its wait is over), for ``close`` to end
+        it; a wait about to begin after the stop is not begun (``close`` may have looked already)."""
+        self._blocked[n] = connection_id
+        if connection_id is not None and self._stopped:
+            raise _Stopped
+
     def _watch(self, n: int, keys: QueueKeys) -> None:
         leave_signals_to_the_main_thread()
         served = 0
@@ -92,7 +105,7 @@ class QueueWatcher:
                     return
                 round_ = self._round
             try:
-                found = self._broker.wait_for_pending(keys, WATCH_WAIT_S, lambda id_: self._blocked.__setitem__(n, id_))
+                found = self._broker.wait_for_pending(keys, WATCH_WAIT_S, lambda id_: self._named(n, id_))
             except Exception as exc:
                 if self._stopped:
                     return  # the worker is gone, and may have closed the client under us
