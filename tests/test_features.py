@@ -499,3 +499,10 @@ def test_settings_and_a_separate_secret_shards_or_replicas_at_once_are_refused(r
         yotaq.Worker(r, [queue_name], settings=settings, **separate)
     with pytest.raises(yotaq.ConfigurationError, match=r"must be a yotaq\.Settings"):
         yotaq.Queue(r, queue_name, settings={"secret": "s"})
+
+
+def test_a_queue_from_a_url_takes_settings_too(redis_url, queue_name):
+    with yotaq.Queue.from_url(redis_url, queue_name, settings=yotaq.Settings(shards=2)) as queue:
+        assert queue.settings.shards == 2 and len(queue.shards) == 2
+        with pytest.raises(yotaq.ConfigurationError, match="not both"):
+            yotaq.Queue.from_url(redis_url, queue_name, settings=yotaq.Settings(), secret="s")

@@ -86,6 +86,7 @@ class Queue(Producer):
         eager: bool = False,
         shards: int = 1,
         replicas: int = 0,
+        settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:
         """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
@@ -98,7 +99,16 @@ class Queue(Producer):
         """
         client = connect(url)
         try:
-            queue = cls(client, name, secret=secret, eager=eager, shards=shards, replicas=replicas, **defaults)
+            queue = cls(
+                client,
+                name,
+                secret=secret,
+                eager=eager,
+                shards=shards,
+                replicas=replicas,
+                settings=settings,
+                **defaults,
+            )
         except BaseException:
             client.close()  # a cluster's client has already connected, to learn its layout
             raise

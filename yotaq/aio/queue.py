@@ -81,6 +81,7 @@ class AsyncQueue(Producer):
         eager: bool = False,
         shards: int = 1,
         replicas: int = 0,
+        settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:
         """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
@@ -91,7 +92,9 @@ class AsyncQueue(Producer):
             ConfigurationError: the URL is malformed, or an argument is invalid.
         """
         client = connect_async(url)  # it connects at its first command: nothing to close if the rest fails
-        queue = cls(client, name, secret=secret, eager=eager, shards=shards, replicas=replicas, **defaults)
+        queue = cls(
+            client, name, secret=secret, eager=eager, shards=shards, replicas=replicas, settings=settings, **defaults
+        )
         queue._owns_client = True
         return queue
 
