@@ -119,6 +119,20 @@ class ThreadClients:
             own.close()
 
 
+def named_wait(client: Any, blocked: Callable[[int | None], None] | None, wait: Callable[[], T]) -> T:
+    """``wait()``, one blocking command on ``client``, with ``blocked`` told the id of the connection that
+    waits before it and None after, for another thread to end it early (``end_wait``; not on a Redis
+    Cluster, whose pooled client has no one connection to name). ``blocked`` may raise, seeing a stop:
+    it is told None all the same."""
+    try:
+        if blocked is not None and isinstance(client, OwnClient):
+            blocked(client.id())
+        return wait()
+    finally:
+        if blocked is not None:
+            blocked(None)
+
+
 class OwnClient(redis.Redis):
     """A client holding one connection of a shared pool, for one thread (``ThreadClients``).
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..exceptions import BrokerError, RedisUnavailable
-from .connection import Client, OwnClient
+from .connection import Client, named_wait
 from .flows import NO_FLOW, Flow, belief, believed, part_keys
 from .keys import QueueKeys
 from .scripts import keys_for
@@ -128,13 +128,10 @@ class Leasing:
         wait_s = self.longest_wait_s(timeout_s)
 
         def lease(client: Client) -> Leases:
-            try:  # (``blocked`` may raise, seeing a stop: it is told None all the same)
-                if blocked is not None and isinstance(client, OwnClient):
-                    blocked(client.id())
-                message = cast(bytes | None, client.blmove(keys.pending, active, wait_s, "LEFT", "RIGHT"))  # type: ignore[arg-type]
-            finally:
-                if blocked is not None:
-                    blocked(None)
+            message = cast(
+                bytes | None,
+                named_wait(client, blocked, lambda: client.blmove(keys.pending, active, wait_s, "LEFT", "RIGHT")),  # type: ignore[arg-type]
+            )
             if message is None:
                 return Leases([], [], [])
             # BLMOVE can only move: the job's state follows, in a second call
@@ -173,13 +170,8 @@ class Leasing:
         wait_s = self.longest_wait_s(timeout_s)
 
         def wait(client: Client) -> object:
-            try:  # (as in ``lease_blocking``)
-                if blocked is not None and isinstance(client, OwnClient):
-                    blocked(client.id())
-                return client.blmove(keys.pending, keys.pending, wait_s, "RIGHT", "RIGHT")  # type: ignore[arg-type]
-            finally:
-                if blocked is not None:
-                    blocked(None)
+            pending = keys.pending
+            return named_wait(client, blocked, lambda: client.blmove(pending, pending, wait_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
 
         return self._wait(wait, wait_s) is not None
 

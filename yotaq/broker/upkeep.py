@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 from ..serializer import message_id
 from . import commands
 from .commands import ScheduleRecord
-from .connection import Client, OwnClient, transaction
+from .connection import Client, named_wait, transaction
 from .flows import Flow, belief, part_keys, with_actual
 from .keys import FleetKeys, QueueKeys
 from .scripts import Scripts, keys_for
@@ -180,13 +180,10 @@ class Upkeep:
         wait_s = self.longest_wait_s(timeout_s)
 
         def wait(client: Client) -> tuple[bytes, bytes, float] | None:
-            try:  # (``blocked`` may raise, seeing a stop: it is told None all the same)
-                if blocked is not None and isinstance(client, OwnClient):
-                    blocked(client.id())
-                return cast(tuple[bytes, bytes, float] | None, client.bzpopmin(list(by_marker), wait_s))
-            finally:
-                if blocked is not None:
-                    blocked(None)
+            return cast(
+                tuple[bytes, bytes, float] | None,
+                named_wait(client, blocked, lambda: client.bzpopmin(list(by_marker), wait_s)),
+            )
 
         reply = self._wait(wait, wait_s)
         return None if reply is None else by_marker[reply[0].decode()]
