@@ -48,7 +48,7 @@ _LAZY = {  # imported when used: a process that enqueues a task and runs it in a
     **dict.fromkeys(("FailedJob", "QueueInfo", "WorkerInfo"), "info"),
     "Call": "workflows",
 }
-_RENAMED = {"BuriedJob": "FailedJob"}
+_RENAMED = {"BuriedJob": "FailedJob", **exceptions.DEPRECATED_NAMES}  # old names, for one release
 
 __all__ = [
     "AsyncGroup",
@@ -94,9 +94,8 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in exceptions.DEPRECATED_NAMES:
-        return exceptions.deprecated(name)
     if name in _RENAMED:  # kept for one release, with a warning
-        warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{_RENAMED[name]}", DeprecationWarning, stacklevel=2)
-        return __getattr__(_RENAMED[name])
+        new = _RENAMED[name]
+        warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{new}", DeprecationWarning, stacklevel=2)
+        return globals()[new] if new in globals() else __getattr__(new)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -112,16 +112,11 @@ DEPRECATED_NAMES = {"ConnectionError": "RedisUnavailable"}
 
 def __getattr__(name: str) -> Any:
     # The old name shadowed the builtin in every module that imported it; it stays for one release.
-    if name in DEPRECATED_NAMES:
-        return deprecated(name)
+    if name in DEPRECATED_NAMES:  # (``yotaq`` has them too: its __getattr__)
+        new = DEPRECATED_NAMES[name]
+        warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def deprecated(name: str) -> Any:
-    """The class behind a deprecated name of ``yotaq`` or ``yotaq.exceptions``, with a warning."""
-    new = DEPRECATED_NAMES[name]
-    warnings.warn(f"yotaq.{name} is deprecated, use yotaq.{new}", DeprecationWarning, stacklevel=3)
-    return globals()[new]
 
 
 def describe(exc: BaseException) -> str:
