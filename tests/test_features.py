@@ -453,11 +453,11 @@ def test_an_idle_watcher_wakes_for_a_task_on_any_of_its_queues(r, queue_name):
     try:
         threading.Timer(0.2, lambda: r.rpush(keys[2].pending, b"x")).start()
         started = time.monotonic()
-        watcher.wait(timeout=5, is_ready=lambda: False)
+        watcher.wait(timeout=5)
         assert time.monotonic() - started < 2.5  # woken by the push, not by the 5 s timeout
         assert r.llen(keys[2].pending) == 1  # and nothing was taken
     finally:
-        watcher.stop()
+        watcher.close()
         r.delete(keys[2].pending)
 
 

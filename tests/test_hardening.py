@@ -375,13 +375,11 @@ def test_a_result_wait_of_timeout_0_on_a_job_not_done_says_so_at_once(queue):
     assert time.monotonic() - started < 0.5
 
 
-@pytest.mark.parametrize("wait", ["wait_due", "lease_blocking", "wait_for_pending"])
+@pytest.mark.parametrize("wait", ["wait_due", "lease_blocking"])
 def test_a_worker_s_wait_in_redis_of_under_2_ms_still_ends(queue, wait):
     broker, keys, started = queue.broker, queue.keys, time.monotonic()
     if wait == "wait_due":
         assert broker.wait_due([keys], 0.0005) is None
-    elif wait == "lease_blocking":
-        assert broker.lease_blocking(keys, "host.1.ab", 0.0005).messages == []
     else:
-        assert broker.wait_for_pending(keys, 0.0005) is False
+        assert broker.lease_blocking(keys, "host.1.ab", 0.0005).messages == []
     assert time.monotonic() - started < 0.5

@@ -125,15 +125,15 @@ def _blocked_clients(client) -> list[str]:
 
 
 def test_an_idle_worker_of_three_queues_costs_redis_under_a_command_a_second(spawn, own_redis, queue_name):
-    # Given a worker of three queues on a Redis of this test's own, idle: a watcher waits in Redis on each
-    # queue, and its time thread on their markers
+    # Given a worker of three queues on a Redis of this test's own, idle: its queue watcher listens for a
+    # change to their pending lists (no command), and its time thread waits in Redis on their markers
     client = yotaq.connect(own_redis.url)
     queues = [f"{queue_name}-{n}" for n in range(3)]
     names = (arg for name in queues for arg in ("--queue", name))
     # (the beat of the defaults, with the look at each queue's workers that ends a start 3.5 s in, not 7)
     liveness = ("--liveness-timeout", "3.5", "--heartbeat-interval", "3")
     spawn("-m", "yotaq", "worker", *names, *liveness, url=own_redis.url)
-    wait_for(lambda: len(_blocked_clients(client)) == 4, timeout=15, what="the worker's four waits in Redis")
+    wait_for(lambda: _blocked_clients(client) == ["bzpopmin"], timeout=15, what="the time thread's wait in Redis")
     # and done with its start: its first trim (one HSCAN a queue, the next a minute away), then its look at
     # each queue's workers once its beats have been answered for a liveness timeout (lapsed-2.lua: one
     # ZSCORE a queue, as the worker is the only one)
@@ -250,30 +250,34 @@ def test_a_wait_a_stop_kept_from_beginning_leaves_nothing_for_end_wait_to_end(qu
     assert len(named) == 2 and named[0] is not None and named[-1] is None
 
 
-def test_a_queue_watcher_about_to_wait_as_its_worker_stops_does_not_begin_the_wait(own_redis, queue_name):
+def test_a_queue_watcher_closed_as_it_begins_listening_leaves_no_thread_behind(own_redis, queue_name):
     import threading
 
     from yotaq.broker import Broker, QueueKeys
     from yotaq.worker.watch import QueueWatcher
 
-    # Given a queue watcher's thread past its look at the stop, about to wait in Redis (slowed down there)
+    # Given a queue watcher of two queues whose listening thread is connecting (armed just now)
     client = yotaq.connect(own_redis.url)
-    broker = Broker(client)
-    about_to_wait = threading.Event()
-    wait_for_pending = broker.wait_for_pending
-
-    def slowly(*args, **kwargs):
-        about_to_wait.set()
-        time.sleep(0.3)
-        return wait_for_pending(*args, **kwargs)
-
-    broker.wait_for_pending = slowly
-    watcher = QueueWatcher(broker, [QueueKeys(queue_name), QueueKeys(f"{queue_name}-2")])
+    watcher = QueueWatcher(Broker(client), [QueueKeys(queue_name), QueueKeys(f"{queue_name}-2")])
     watcher.arm()
-    assert about_to_wait.wait(5)
-    # When the worker stops and closes it
+    # When the worker stops and closes it at once
     watcher.close()
-    # Then no wait is begun after the close, and its threads are done
-    assert not any(thread.is_alive() for thread in watcher._threads)
+    # Then its thread is done (a wake-up sent before it subscribed is not waited for) and nothing waits in Redis
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("yotaq-")] == []
     assert _blocked_clients(client) == []
+    client.close()
+
+
+def test_an_idle_worker_of_ten_queues_keeps_one_wait_in_redis_not_one_a_queue(spawn, own_redis, queue_name):
+    # Given a worker of ten queues, idle: its time thread waits on the queues' markers
+    client = yotaq.connect(own_redis.url)
+    queues = [f"{queue_name}-{n}" for n in range(10)]
+    spawn("-m", "yotaq", "worker", *(arg for name in queues for arg in ("--queue", name)), url=own_redis.url)
+    wait_for(lambda: "bzpopmin" in _blocked_clients(client), timeout=15, what="the time thread's wait")
+    # and its queues are watched: a task on the last one runs
+    assert yotaq.Queue(client, queues[-1]).enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+    # Then, idle again, it waits in Redis once, whatever its number of queues: no wait for each queue,
+    # which would end and begin again every 30 s (ten queues: a third of a command a second)
+    wait_for(lambda: "bzpopmin" in _blocked_clients(client), timeout=15, what="the time thread's wait again")
+    assert _blocked_clients(client) == ["bzpopmin"]
     client.close()

@@ -374,8 +374,11 @@ def test_10_000_jobs_are_leased_and_acknowledged_in_chunks_that_luas_unpack_can_
     assert queue.info().done == 10_000
 
 
-def _blocked_in_redis(r) -> bool:
-    return any("b" in client["flags"] and client["cmd"] == "blmove" for client in r.client_list())
+def _waiting_for_work(r) -> bool:
+    """A worker's wait for work has begun: blocked in a ``BLMOVE`` (one queue), or its queue watcher's
+    reads tracked by Redis (flag ``t``), which then tells it of a change to the pending lists."""
+    clients = r.client_list()
+    return any(("b" in client["flags"] and client["cmd"] == "blmove") or "t" in client["flags"] for client in clients)
 
 
 @pytest.mark.parametrize(
@@ -392,7 +395,7 @@ def test_stop_from_another_thread_ends_an_idle_worker_within_a_fraction_of_a_sec
     runner = threading.Thread(target=worker.run)
     runner.start()
     # Given an idle worker, waiting in Redis for work
-    wait_for(lambda: _blocked_in_redis(r), what="a wait for work")
+    wait_for(lambda: _waiting_for_work(r), what="a wait for work")
     time.sleep(0.2)
     # When another thread stops it
     started = time.monotonic()

@@ -7,7 +7,7 @@ Code written for ``ProcessPoolExecutor`` runs on a fleet by changing one line::
             ...
 
 Each ``submit`` enqueues a job and returns a ``concurrent.futures.Future`` of it; one watch per
-executor (``broker.watch.ResultWatch``) waits for all their results in one blocking read, so futures
+executor (``broker.watch.ListWatch``) waits for all their results in one blocking read, so futures
 waiting cost Redis nothing however many there are.
 """
 
@@ -26,7 +26,7 @@ from typing import Any, Self
 
 from . import outcomes
 from .broker.keys import shard_of
-from .broker.watch import ResultWatch
+from .broker.watch import ListWatch
 from .exceptions import ConfigurationError, JobCancelled, JobFailed
 from .job import Job, Status
 from .queue import Queue, WithOptions
@@ -101,7 +101,7 @@ class Executor(concurrent.futures.Executor):
         self._queue = queue if isinstance(queue, Queue) else queue.queue
         self._futures: dict[str, JobFuture] = {}  # those not done, by their job's result list
         self._lock = threading.Lock()
-        self._watch: ResultWatch | None = None
+        self._watch: ListWatch | None = None
         self._shut_down = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> JobFuture:
@@ -169,7 +169,7 @@ class Executor(concurrent.futures.Executor):
         with self._lock:
             self._futures.update(zip(keys, futures, strict=True))
             if self._watch is None:
-                self._watch = self._queue.broker.watch_results(self._arrived)
+                self._watch = self._queue.broker.watch_lists(self._arrived)
             watch = self._watch
         watch.watch(keys)
         return futures

@@ -33,7 +33,7 @@ from .upkeep import Upkeep
 
 if TYPE_CHECKING:
     from ..info import FailedOrDead, QueueInfo
-    from .watch import ResultWatch
+    from .watch import ListWatch, Thread
 
 T = TypeVar("T")
 
@@ -226,13 +226,13 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         wait = commands.wait_result_command(keys, job_id, timeout_s)
         return cast(bytes | None, self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))  # type: ignore[no-untyped-call]
 
-    def watch_results(self, on_result: Callable[[str, bytes], None]) -> ResultWatch:
-        """Wait for the results of many jobs at once, in one blocking read per Redis node: their result
-        lists (``QueueKeys.result``) given to the watch's ``watch``, each told to ``on_result`` (see
-        ``watch.ResultWatch``)."""
-        from .watch import ResultWatch  # (imported when used: no worker needs it)
+    def watch_lists(self, on_element: Callable[[str, bytes], None], thread: Thread | None = None) -> ListWatch:
+        """Wait for many lists at once to hold something, in one blocking read per Redis node: the lists
+        given to the watch's ``watch`` (jobs' results, queues' pending messages), each told to
+        ``on_element`` (see ``watch.ListWatch``); its listening threads made by ``thread``."""
+        from .watch import ListWatch  # (imported when used: by an executor, a worker of several queues)
 
-        return ResultWatch(self.client, on_result)
+        return ListWatch(self.client, on_element, thread)
 
     def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
         """Where a job is, in O(1) (see ``commands.read_status``)."""

@@ -35,7 +35,7 @@ INVALIDATIONS = "__redis__:invalidate"  # Redis's channel for CLIENT TRACKING's 
 
 
 def watch_channel(watch: str) -> str:
-    """Pub/sub channel (not a key) that wakes the listeners of one ``ResultWatch`` when it closes."""
+    """Pub/sub channel (not a key) that wakes the listeners of one ``ListWatch`` when it closes."""
     return f"yotaq:watch:{check_name('watch id', watch)}"
 
 

@@ -158,32 +158,6 @@ class Leasing:
                 return  # the wait ends with the outage
             time.sleep(END_RETRY_S)
 
-    def wait_for_pending(
-        self, keys: QueueKeys, timeout_s: float, blocked: Callable[[int | None], None] | None = None
-    ) -> bool:
-        """Wait up to ``timeout_s`` until the queue has a pending message, leaving it there; ``blocked`` as
-        for ``lease_blocking``.
-
-        ``BLMOVE q q RIGHT RIGHT`` returns as soon as the list has an element yet leaves the list as
-        it was, and workers blocked on the same list with a real lease are still served.
-        """
-        wait_s = self.longest_wait_s(timeout_s)
-
-        def wait(client: Client) -> object:
-            pending = keys.pending
-            return named_wait(client, blocked, lambda: client.blmove(pending, pending, wait_s, "RIGHT", "RIGHT"))  # type: ignore[arg-type]
-
-        return self._wait(wait, wait_s) is not None
-
-    def any_pending(self, queues: Sequence[QueueKeys]) -> bool:
-        def count(client: Client) -> int:
-            with client.pipeline(transaction=False) as pipe:
-                for keys in queues:
-                    pipe.llen(keys.pending)
-                return sum(pipe.execute())
-
-        return self._call(count) > 0
-
     def waiting(self, queues: Sequence[QueueKeys]) -> int:
         """How many jobs are pending, scheduled or waiting for a slot of their limit on these queues."""
 

@@ -1,30 +1,33 @@
-"""Waiting for the results of many jobs in one blocking read (``ResultWatch``), for ``yotaq.Executor``.
+"""Waiting for many lists to hold something, in one blocking read (``ListWatch``): the result lists of
+``yotaq.Executor``'s futures, and the pending lists of a worker's queues (``worker.watch.QueueWatcher``).
 
-``Job.result`` waits in Redis on its job's one result list (``BLMOVE``): one blocking call per job.
-An executor with a thousand futures would need a thousand connections, or a poll of each in turn.
-Instead it uses Redis's client-side caching (``CLIENT TRACKING``, Redis 6.0+): a connection with
-tracking on that reads a key is told when that key next changes, here on a second connection
-subscribed to ``__redis__:invalidate`` (``REDIRECT``). So a watch reads each job's result list once
-(``LINDEX``; a result already there is found then), and its one listening connection waits without a
-command for as long as nothing happens; when a worker stores a result (or a cancel does), Redis names
-the list to the listener, which reads it once more. Per job: one read when watched (pipelined for
-many at once) and one when its result comes; while they all wait, nothing (a ``PING`` on the listener
-every ``KEEPALIVE_S``, so a connection gone dead is noticed). Measured with 100 futures waiting:
-0 commands/s, against 20/s for 100 threads in ``Job.result`` (one ``BLMOVE`` per future per 5 s,
-and a connection each: redis-py's default pool holds 100).
+Redis blocks on the lists of one slot only, and ``BLMPOP`` over several pops what it returns. ``Job.result``
+waits in Redis on its job's one result list (``BLMOVE``): one blocking call per job, so an executor with a
+thousand futures would need a thousand connections, or a poll of each in turn; a worker of ten queues, a
+wait on each queue (``BLMOVE q q``, taking nothing), begun again every 30 s. Instead both use Redis's
+client-side caching (``CLIENT TRACKING``, Redis 6.0+): a connection with tracking on that reads a key is
+told when that key next changes, here on a second connection subscribed to ``__redis__:invalidate``
+(``REDIRECT``). So a watch reads each list once (``LINDEX``; an element already there is found then), and
+its one listening connection waits without a command for as long as nothing happens; when a worker
+stores a result, or a producer pushes a message, Redis names the list to the listener, which reads it once
+more. Per list: one read when watched (pipelined for many at once) and one when it changes; while they
+all wait, nothing (a ``PING`` on the listener every ``KEEPALIVE_S``, so a connection gone dead is noticed),
+whatever the number of lists. Measured with 100 futures waiting: 0 commands/s, against 20/s for 100
+threads in ``Job.result`` (one ``BLMOVE`` per future per 5 s, and a connection each: redis-py's default
+pool holds 100).
 
-Why not the others: ``BLMPOP``/``BZMPOP`` over the result lists pop what they return, so the result
-would be gone for ``Job.result``, ``status`` and the dashboard (putting it back is a second step, lost
-if this process dies in between), and they need Redis 7. A reply list that the scripts recording an
-outcome push to (when the job asks) would add a key to each of five scripts (ack, fail, reap, cancel,
-cancelled) and a write per job to the worker's path; tracking costs the workers nothing and stores
-nothing, so nothing has to expire.
+Why not the others: ``BLMPOP``/``BZMPOP`` pop what they return, so a result would be gone for
+``Job.result``, ``status`` and the dashboard, and a message lost if this process died before putting it
+back. A list that the scripts recording an outcome push to would add a key to each of five scripts (ack,
+fail, reap, cancel, cancelled) and a write per job to the worker's path, and a marker per queue a command
+to each enqueue; tracking costs the producers and workers nothing and stores nothing, so nothing has to
+expire.
 
-On a Redis Cluster each node holding watched jobs gets its own pair of connections and thread: the
-lists of one queue (shard) are in one slot, so on one node. A tracking table that Redis trims
+On a Redis Cluster each node holding watched lists gets its own pair of connections and thread: the lists
+of one queue (shard) are in one slot, so on one node. A tracking table that Redis trims
 (``tracking-table-max-keys``) or a flush tells the listener too; the lists named are then read again,
 which costs a read and loses nothing. After a connection drops, both are made again and every list
-watched there read again: a result stored meanwhile is found then.
+watched there read again: an element pushed meanwhile is found then.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -48,26 +52,34 @@ KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs, to lear
 _FAILURES = (redis.RedisError, OSError)
 
 
-class ResultWatch:
-    """Watches result lists (``QueueKeys.result``) and calls ``on_result(key, envelope)`` once for each
-    when a result is there: in ``watch``'s caller for one already there, else in a listening thread of
-    this watch's. ``close()`` stops it.
+Thread = Callable[[Callable[[], None], str], threading.Thread]  # makes a (daemon) thread: (target, name)
 
-    A list is watched until its result has come or it is ``forget``-ten. One whose result expired
+
+def _daemon(target: Callable[[], None], name: str) -> threading.Thread:
+    return threading.Thread(target=target, name=name, daemon=True)
+
+
+class ListWatch:
+    """Watches lists and calls ``on_element(key, element)`` once for each when it holds something (its
+    first element): in ``watch``'s caller for one that holds something already, else in a listening thread
+    of this watch's, made by ``thread``. ``close()`` stops it.
+
+    A list is watched until it held something or it is ``forget``-ten. A result list whose result expired
     unread stays watched: the job's result is gone for ``Job.result`` too.
     """
 
-    def __init__(self, client: Client, on_result: Callable[[str, bytes], None]) -> None:
+    def __init__(self, client: Client, on_element: Callable[[str, bytes], None], thread: Thread | None = None) -> None:
         self._client = client
-        self._on_result = on_result
+        self._on_element = on_element
+        self._thread = thread or _daemon
         self._channel = watch_channel(os.urandom(8).hex())
         self._nodes: dict[str, _Node] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
     def watch(self, keys: Iterable[str]) -> None:
-        """Watch these result lists: one read for all of them (per node). Never raises for an outage:
-        the lists are read again once Redis answers."""
+        """Watch these lists: one read for all of them (per node). Never raises for an outage: the lists
+        are read again once Redis answers."""
         by_node: dict[_Node, list[str]] = {}
         for key in keys:
             by_node.setdefault(self._node_of(key), []).append(key)
@@ -75,13 +87,13 @@ class ResultWatch:
             node.watch(node_keys)
 
     def forget(self, key: str) -> None:
-        """Stop watching a list (a future cancelled here): its result, if one comes, is not read."""
+        """Stop watching a list: what comes to it is not read."""
         for node in list(self._nodes.values()):
             node.forget(key)
 
-    def close(self) -> None:
-        """Stop every listening thread, waiting for each (but the caller's own), and give the connections
-        back."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop every listening thread, waiting for each (but the caller's own) ``timeout`` seconds in all
+        at most, and give the connections back."""
         self._closed.set()
         nodes = list(self._nodes.values())
         if not nodes:
@@ -89,8 +101,9 @@ class ResultWatch:
         # One command wakes every listener; with Redis down, each wakes from its pause and sees it closed.
         with contextlib.suppress(*_FAILURES):
             self._client.publish(self._channel, b"")
+        joined_by = None if timeout is None else time.monotonic() + timeout
         for node in nodes:
-            node.join()
+            node.join(None if joined_by is None else max(joined_by - time.monotonic(), 0.0))
 
     def _node_of(self, key: str) -> _Node:
         if isinstance(self._client, RedisCluster):
@@ -101,7 +114,7 @@ class ResultWatch:
         with self._lock:
             node = self._nodes.get(name)
             if node is None:
-                node = self._nodes[name] = _Node(pool, self._channel, self._on_result, self._closed)
+                node = self._nodes[name] = _Node(pool, self._channel, self._on_element, self._closed, self._thread)
             return node
 
 
@@ -113,12 +126,13 @@ class _Node:
         self,
         pool: redis.ConnectionPool,
         channel: str,
-        on_result: Callable[[str, bytes], None],
+        on_element: Callable[[str, bytes], None],
         closed: threading.Event,
+        thread: Thread,
     ) -> None:
         self._pool = pool
         self._channel = channel.encode()
-        self._on_result = on_result
+        self._on_element = on_element
         self._closed = closed
         self._watched: set[str] = set()
         self._lock = threading.Lock()  # the reader and _watched: watch() runs in any thread
@@ -126,22 +140,24 @@ class _Node:
         self._listener: Any = None
         self._tracking = False  # whether the reader's reads are tracked now (both connections up)
         self._listener_id: Any = None  # the listener's connection id, where the reader's changes are told
-        self._thread = threading.Thread(target=self._listen, name="yotaq-result-watch", daemon=True)
+        self._thread = thread(self._listen, "yotaq-list-watch")
         self._thread.start()
 
     def watch(self, keys: list[str]) -> None:
+        """Watch these lists, reading those not watched already (Redis tells of a change to the others)."""
         with self._lock:
-            self._watched.update(keys)
-            found = self._read(keys) if self._tracking else {}
+            new = [key for key in keys if key not in self._watched]
+            self._watched.update(new)
+            found = self._read(new) if self._tracking and new else {}
         self._deliver(found)
 
     def forget(self, key: str) -> None:
         with self._lock:
             self._watched.discard(key)
 
-    def join(self) -> None:
+    def join(self, timeout: float | None) -> None:
         if self._thread is not threading.current_thread():  # closed by a callback of its own thread
-            self._thread.join()
+            self._thread.join(timeout)
 
     def _listen(self) -> None:
         try:
@@ -174,13 +190,13 @@ class _Node:
                         if connection is not None:
                             connection.disconnect()
                 if not self._closed.is_set():
-                    logger.warning("watching results: %s; connecting again in %.2f s", exc, pause)
+                    logger.warning("watching lists: %s; connecting again in %.2f s", exc, pause)
                 self._closed.wait(pause)
                 pause = min(pause * 2, MAX_PAUSE_S)
 
     def _connect(self) -> None:
         """Subscribe the listener, turn tracking on for the reader with the listener as its target, and
-        read every list watched here (a result stored while neither was up is found now)."""
+        read every list watched here (an element pushed while neither was up is found now)."""
         if self._listener is None:
             self._listener = self._pool.get_connection()
         with self._lock:
@@ -223,7 +239,7 @@ class _Node:
         self._deliver(found)
 
     def _read(self, keys: list[str]) -> dict[str, bytes]:
-        """Under the lock: each list's result (see ``_lindex``). Should the reader have dropped, it is
+        """Under the lock: each list's first element (see ``_lindex``). Should the reader have dropped, it is
         connected again and tracked, and every list watched here read again (the reads tracked on the
         old connection went with it); should that fail too, the listening thread connects both anew."""
         try:
@@ -239,7 +255,7 @@ class _Node:
             return {}
 
     def _lindex(self, keys: list[str]) -> dict[str, bytes]:
-        """Under the lock: each list's result, in one round trip; those found are no longer watched.
+        """Under the lock: each list's first element, in one round trip; those found are no longer watched.
         Reading a list (even one not there) is what makes Redis tell the listener of its next change."""
         if not keys:
             return {}
@@ -250,8 +266,8 @@ class _Node:
         return found
 
     def _deliver(self, found: dict[str, bytes]) -> None:
-        for key, envelope in found.items():
+        for key, element in found.items():
             try:
-                self._on_result(key, envelope)
+                self._on_element(key, element)
             except Exception:  # one bad callback must not stop the watch of the others
-                logger.exception("handling the result in %s", key)
+                logger.exception("handling what came to %s", key)

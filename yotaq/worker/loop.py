@@ -290,7 +290,7 @@ class Worker(Stopping):
                 self._batch.add(first, leases)
                 self._idle = not leases.messages
             else:
-                self._idle = not watcher.wait(IDLE_WAIT_S, None if self._idle else self._shards.any_pending)
+                self._idle = not watcher.wait(IDLE_WAIT_S)
         finally:
             self._waiting = False
 

@@ -94,15 +94,6 @@ class Shards:
                 return None
             raise
 
-    def any_pending(self) -> bool:
-        """Whether a queue whose node has not failed has a pending task (False when that cannot be told
-        now: the worker's next lease finds out which node fails)."""
-        reachable = [keys for keys in self._queues if keys not in self._failing]
-        try:
-            return bool(reachable) and self._broker.any_pending(reachable)
-        except RedisUnavailable:
-            return False
-
     def _rejoin(self, keys: QueueKeys, acks: list[Ack]) -> None:
         """The queue's node answers again: record what finished (emptying ``acks``), give back what a lost
         lease reply may have left in this worker's active list there, and register again; then it is
