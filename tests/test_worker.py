@@ -309,9 +309,9 @@ def test_ack_finds_each_task_wherever_it_is_by_its_job_id_then_leases_up_to_n_in
 
     def ack_and_lease(ids, size):
         script_keys = [*keys_for("ack", keys, worker="w1"), *(keys.result(job_id) for job_id in ids)]
-        args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, *(b"result-" + i.encode() for i in ids)]
-        args += [f"w1 3 fn.of.{job_id}" for job_id in ids]
-        return scripts.ack(keys=script_keys, args=[*args, *("" for _ in ids)])[:4]  # (no workflow here)
+        shown, believed = "".join(f"w1 3 fn.of.{job_id}\n" for job_id in ids), "\n" * len(ids)  # (no workflow here)
+        args = [" ".join(ids), " ".join("60000" for _ in ids), size, 7, shown, believed]
+        return scripts.ack(keys=script_keys, args=[*args, *(b"result-" + i.encode() for i in ids)])[:4]
 
     def state():
         return {job_id.decode(): value.decode() for job_id, value in r.hgetall(keys.state).items()}
@@ -430,3 +430,17 @@ def test_stop_from_another_thread_lets_the_running_task_finish_and_gives_the_res
     assert [job.status for job in rest] == [Status.PENDING] * 3
     assert queue.info().pending == 3 and queue.info().workers == []
     assert [value for value, _ in tasks.events(log, "done")] == ["1"]
+
+
+def test_a_function_named_over_two_lines_is_shown_on_one_beside_the_others_acknowledged_with_it(r, queue, burst_worker):
+    # Given a function whose name holds a newline, enqueued between two plain ones (one batch, one
+    # acknowledgement: what is shown of each travels in one argument, a line each)
+    def odd(x):
+        return x
+
+    odd.__qualname__ = "odd\nname"
+    jobs = [queue.enqueue(divmod, 7, 2), queue.enqueue(odd, 1), queue.enqueue(abs, -3)]
+    burst_worker()
+    # Then each job is listed as done with its own function, the odd one's newline a space
+    functions = {job.id: r.hget(queue.keys.finished_jobs, job.id).decode().split(" ", 4)[4] for job in jobs}
+    assert [functions[job.id] for job in jobs] == ["builtins.divmod", f"{__name__}.odd name", "builtins.abs"]

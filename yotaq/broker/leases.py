@@ -43,8 +43,9 @@ class Ack(NamedTuple):
 
 def shown(worker: str, ran_ms: int, function: str) -> str:
     """What the lists of finished jobs keep of one (``QueueKeys.finished_jobs``): its worker, how long it
-    ran and its function, one word each but the function, last, cut to ``MAX_SHOWN_FUNCTION``."""
-    return f"{worker} {ran_ms} {function[:MAX_SHOWN_FUNCTION] or '-'}"
+    ran and its function, one word each but the function, last, cut to ``MAX_SHOWN_FUNCTION``, on one line."""
+    name = function[:MAX_SHOWN_FUNCTION].replace("\n", " ") or "-"
+    return f"{worker} {ran_ms} {name}"
 
 
 class Leases(NamedTuple):
@@ -85,12 +86,14 @@ class Leasing:
     def _ack_and_lease(self, keys: QueueKeys, worker: str, acks: Sequence[Ack], size: int) -> Leases:
         fixed = [*keys_for("ack", keys, worker=worker), *(keys.result(ack.job_id) for ack in acks)]
         ids, ttls = " ".join(ack.job_id for ack in acks), " ".join(str(ack.result_ttl_ms) for ack in acks)
-        fixed_args: list[Any] = [ids, ttls, size, sum(ack.ran_ms for ack in acks), *(ack.envelope for ack in acks)]
-        fixed_args += [ack.shown for ack in acks]
+        # What is shown and believed of every job in one argument each: fewer for redis-py to encode
+        ran_ms, seen = sum(ack.ran_ms for ack in acks), "".join(f"{ack.shown}\n" for ack in acks)
+        envelopes = [ack.envelope for ack in acks]
 
         def send(flows: list[Flow]) -> Any:
             parts = [key for ack, flow in zip(acks, flows, strict=True) for key in part_keys(keys, ack.job_id, flow)]
-            args = [*fixed_args, *(belief(flow) for flow in flows)]
+            believes = "".join(f"{belief(flow)}\n" for flow in flows)
+            args: list[Any] = [ids, ttls, size, ran_ms, seen, believes, *envelopes]
             return self._call(functools.partial(self._scripts.ack, [*fixed, *parts], args), own=True, write=bool(acks))
 
         lost, messages, unknown, _, _ = believed(send, [ack.flow for ack in acks], lambda reply: reply[4])

@@ -20,9 +20,10 @@
   ARGV[2] their result TTLs (ms), space separated
   ARGV[3] how many tasks to lease (0 for none)
   ARGV[4] how long the acknowledged tasks ran, in all (ms)
-  ARGV[4 + i] the result envelope of the i-th job acknowledged
-  ARGV[4 + n + i] what is shown of it once done: '<worker> <ran ms> <function>'
-  ARGV[4 + 2n + i] what the caller believes of the i-th job's part in a workflow ('' for none)
+  ARGV[5] what is shown of each once done, in order, each followed by a newline: '<worker> <ran ms> <function>'
+  ARGV[6] what the caller believes of each job's part in a workflow, in order, each followed by a newline
+  ('' for none)
+  ARGV[6 + i] the result envelope of the i-th job acknowledged
   The broker sends at most 1,000 acknowledgements and asks for at most 1,000 leases per call
   (ACK_CHUNK): unpack() below holds about 8,000 values.
   A leased message whose job is not pending on this queue (a copy of a job that already ran or is
@@ -48,13 +49,31 @@ local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = 
 
 -- Count `done` tasks that ran `ms` in all into the series, for dashboards, in the field of the second
 -- (field second % 3600, value '<second> <done> <ms>') and of the minute (field 'm<minute % 1440>', value
--- 'm<minute> <done> <ms>'). A field is reused an hour (a day) later, so the hash holds 5,040 at most.
-local function count_in(series, field, mark, at, done, ms)
-  local seen, count, sum = string.match(redis.call('HGET', series, field) or '', '^' .. mark .. '(%d+) (%d+) (%d+)$')
-  if tonumber(seen) ~= at then
-    count, sum = 0, 0
+-- 'm<minute> <done> <ms>'): one HMGET and one HSET. A field is reused an hour (a day) later, so the hash
+-- holds 5,040 at most.
+local function count_in(series, second, done, ms)
+  local minute = math.floor(second / 60)
+  local fields = {second % 3600, 'm' .. (minute % 1440)}
+  local values = redis.call('HMGET', series, fields[1], fields[2])
+  local counted = {}
+  for k, at in ipairs({second, minute}) do
+    local mark = k == 1 and '' or 'm'
+    local seen, count, sum = string.match(values[k] or '', '^' .. mark .. '(%d+) (%d+) (%d+)$')
+    if tonumber(seen) ~= at then
+      count, sum = 0, 0
+    end
+    counted[#counted + 1] = fields[k]
+    counted[#counted + 1] = mark .. at .. ' ' .. (count + done) .. ' ' .. (sum + ms)
   end
-  redis.call('HSET', series, field, mark .. at .. ' ' .. (count + done) .. ' ' .. (sum + ms))
+  redis.call('HSET', series, unpack(counted))
+end
+-- The lines of `text`, each followed by a newline.
+local function lines(text)
+  local found = {}
+  for line in string.gmatch(text, '([^\n]*)\n') do
+    found[#found + 1] = line
+  end
+  return found
 end
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do
@@ -65,10 +84,7 @@ for ttl in string.gmatch(ARGV[2], '%S+') do
 end
 -- Workflows first, before anything changes: one HMGET for the whole batch tells which jobs have
 -- dependents waiting, and whether the caller passed their keys.
-local beliefs = {}
-for i = 1, #ids do
-  beliefs[i] = ARGV[4 + 2 * #ids + i]
-end
+local beliefs = lines(ARGV[6])
 local parts, wrong = check_beliefs(KEYS[17], ids, beliefs, 18 + #ids)
 if #wrong > 0 then
   return {{}, {}, {}, {}, wrong}
@@ -107,7 +123,7 @@ if #ids > 0 then
     if found then
       done[#done + 1] = i
       free_slot(lim, found)
-    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[17 + i], 0) == ARGV[4 + i] then
+    elseif redis.call('HEXISTS', KEYS[3], ids[i]) == 0 and redis.call('LINDEX', KEYS[17 + i], 0) == ARGV[6 + i] then
       already[#already + 1] = i
     else
       lost[#lost + 1] = i
@@ -120,23 +136,21 @@ end
 -- Each command is paid for once per call where it can be: one DEL, HDEL and HINCRBY for the whole
 -- batch; only a result's RPUSH and PEXPIRE are one per job.
 if #done > 0 then
-  local n, done_ids, result_keys, envelopes, done_ttls = #ids, {}, {}, {}, {}
+  local done_ids, result_keys, envelopes, done_ttls = {}, {}, {}, {}
   for k, i in ipairs(done) do
-    done_ids[k], result_keys[k], envelopes[k], done_ttls[k] = ids[i], KEYS[17 + i], ARGV[4 + i], ttls[i]
+    done_ids[k], result_keys[k], envelopes[k], done_ttls[k] = ids[i], KEYS[17 + i], ARGV[6 + i], ttls[i]
   end
   store_results(result_keys, envelopes, done_ttls)
   forget_jobs(lim, done_ids)
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
   local now = now_ms()
   for _, i in ipairs(done) do
-    fan_in(parts[i], ids[i], ARGV[4 + i], 'done', ttls[i], now)
+    fan_in(parts[i], ids[i], ARGV[6 + i], 'done', ttls[i], now)
   end
-  local second = tonumber(redis.call('TIME')[1])
-  count_in(KEYS[12], second % 3600, '', second, #done_ids, tonumber(ARGV[4]))
-  count_in(KEYS[12], 'm' .. (math.floor(second / 60) % 1440), 'm', math.floor(second / 60), #done_ids, tonumber(ARGV[4]))
-  local expiries, shown = {}, {}
+  count_in(KEYS[12], math.floor(now / 1000), #done_ids, tonumber(ARGV[4]))
+  local expiries, shown, all_shown = {}, {}, lines(ARGV[5])
   for k, i in ipairs(done) do
-    expiries[k], shown[k] = now + tonumber(ttls[i]), ARGV[4 + n + i]
+    expiries[k], shown[k] = now + tonumber(ttls[i]), all_shown[i]
   end
   list_finished({done = KEYS[14], cancelled = KEYS[15], jobs = KEYS[16]}, 'done', done_ids, expiries, shown, now)
 end
