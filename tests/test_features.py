@@ -501,6 +501,19 @@ def test_settings_and_a_separate_secret_shards_or_replicas_at_once_are_refused(r
         yotaq.Queue(r, queue_name, settings={"secret": "s"})
 
 
+@pytest.mark.parametrize("separate", [{"shards": 1}, {"replicas": 0}])
+def test_settings_conflicts_equal_to_a_default_are_refused(r, redis_url, queue_name, separate):
+    settings = yotaq.Settings(shards=4)  # shards=1 beside it would silently be 4 were it not refused
+    for make in (yotaq.Queue, yotaq.AsyncQueue):
+        with pytest.raises(yotaq.ConfigurationError, match="not both"):
+            make(r, queue_name, settings=settings, **separate)
+    with pytest.raises(yotaq.ConfigurationError, match="not both"):
+        yotaq.Worker(r, [queue_name], settings=settings, **separate)
+    for from_url in (yotaq.Queue.from_url, yotaq.AsyncQueue.from_url):
+        with pytest.raises(yotaq.ConfigurationError, match="not both"):
+            from_url(redis_url, queue_name, settings=settings, **separate)
+
+
 def test_a_queue_from_a_url_takes_settings_too(redis_url, queue_name):
     with yotaq.Queue.from_url(redis_url, queue_name, settings=yotaq.Settings(shards=2)) as queue:
         assert queue.settings.shards == 2 and len(queue.shards) == 2

@@ -51,8 +51,8 @@ class Queue(Producer):
             enqueueing it; it still goes through the serializer, so what would fail on a worker
             fails here too. For tests.
         shards: spread the queue over this many Redis Cluster slots (so over several nodes); its
-            producers and workers must all say the same (see ``docs/guide/cluster.md``).
-        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+            producers and workers must all say the same (see ``docs/guide/cluster.md``); 1 by default.
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
             deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
@@ -65,8 +65,8 @@ class Queue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
@@ -84,8 +84,8 @@ class Queue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:

@@ -46,8 +46,8 @@ class AsyncQueue(Producer):
         secret: when given, every message and result is signed with it (as ``Queue``'s).
         eager: run each task at once, in this process and on this event loop (an ``async def`` task
             is awaited), instead of enqueueing it; it still goes through the serializer. For tests.
-        shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s.
-        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+        shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s; 1 by default.
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
             deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
@@ -60,8 +60,8 @@ class AsyncQueue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
@@ -79,8 +79,8 @@ class AsyncQueue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:

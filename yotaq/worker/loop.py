@@ -75,8 +75,8 @@ class Worker(Stopping):
         watchdog: told each task's time limit, for a supervising process to enforce it even on
             code that Python's signals cannot interrupt.
         shards: how many shards each of the queues has (as its producers say); the worker takes
-            from every shard in turn, starting from a random one, so that none starves.
-        replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
+            from every shard in turn, starting from a random one, so that none starves; 1 by default.
+        replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` (the one its
             producers were given; then give none of the three).
         hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
@@ -98,8 +98,8 @@ class Worker(Stopping):
         max_deliveries: int = MAX_DELIVERIES,
         name: str | None = None,
         watchdog: Watchdog | None = None,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         hooks: Sequence[Hook] = (),
         concurrency: int = 1,
         threads: int = 1,
