@@ -17,8 +17,9 @@ import pytest
 
 import yotaq
 from yotaq import JobFailed, ResultTimeout, Status, serializer
-from yotaq.broker import Broker
+from yotaq.broker import Broker, QueueKeys
 from yotaq.serializer import decode
+from yotaq.supervisor import Supervisor
 from yotaq.worker.watch import QueueWatcher
 
 from . import tasks
@@ -512,6 +513,13 @@ def test_settings_conflicts_equal_to_a_default_are_refused(r, redis_url, queue_n
     for from_url in (yotaq.Queue.from_url, yotaq.AsyncQueue.from_url):
         with pytest.raises(yotaq.ConfigurationError, match="not both"):
             from_url(redis_url, queue_name, settings=settings, **separate)
+
+
+def test_a_supervisor_given_settings_gives_back_from_every_shard_with_their_secret(redis_url, queue_name):
+    settings = yotaq.Settings(secret="s", shards=2)  # as the command line gives them
+    supervisor = Supervisor(redis_url, [queue_name], 1, settings=settings)
+    assert [keys.pending for keys in supervisor._keys] == [keys.pending for keys in QueueKeys.of(queue_name, 2)]
+    assert supervisor.settings is settings
 
 
 def test_a_queue_from_a_url_takes_settings_too(redis_url, queue_name):

@@ -30,7 +30,7 @@ from typing import Any
 import redis
 
 from . import serializer
-from .broker import Broker, QueueKeys, connect
+from .broker import Broker, connect
 from .exceptions import ConfigurationError, RedisUnavailable
 from .worker import MAX_DELIVERIES, Worker, reap
 from .worker.task import record_overdue
@@ -100,18 +100,19 @@ def _stop_without(supervisor: int) -> None:
 class Supervisor:
     """Runs ``processes`` workers on ``queues`` and keeps them running until SIGINT/SIGTERM.
 
-    ``worker_options`` are passed to each ``Worker`` (secret, liveness settings, ...).
+    ``worker_options`` are passed to each ``Worker`` (``settings``, liveness settings, ...).
     """
 
     def __init__(self, url: str, queues: list[str], processes: int, **worker_options: Any) -> None:
         if processes < 1:
             raise ConfigurationError(f"processes must be at least 1, got {processes}")
-        Worker(redis.Redis(), queues, **worker_options)  # raises on a bad setting before anything forks
+        probe = Worker(redis.Redis(), queues, **worker_options)  # raises on a bad setting before anything forks
         self.url = url
         self.queues = queues
         self.processes = processes
         self.worker_options = worker_options
-        self._keys = [keys for queue in queues for keys in QueueKeys.of(queue, worker_options.get("shards", 1))]
+        self.settings = probe.settings  # given as settings= or one by one: a child's is the same
+        self._keys = probe.queues  # every shard of every queue
         self._children: list[_Child | None] = [None] * processes
         self._started = 0
         self._signals = 0
@@ -166,7 +167,7 @@ class Supervisor:
         """Requeue at once what a dead child held (each counts one delivery), but for the task it was
         killed in, if so, which is recorded as having run past its time limit."""
         max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
-        secret = serializer.as_secret(self.worker_options.get("secret"))
+        secret = serializer.as_secret(self.settings.secret)
         if child.overdue:
             try:
                 record_overdue(broker, self._keys, child.name, child.overdue, secret)
