@@ -402,11 +402,11 @@ def test_enqueue_many_sends_nothing_when_one_call_cannot_travel(queue, r):
 
 
 @pytest.mark.parametrize(
-    "placement", [{"delay": 1}, {"at": datetime.datetime.now(datetime.UTC)}, {"job_id": "one-for-all"}]
+    "enqueue_option", [{"delay": 1}, {"at": datetime.datetime.now(datetime.UTC)}, {"job_id": "one-for-all"}]
 )
-def test_enqueue_many_refuses_a_delay_a_time_or_a_job_id(queue, r, placement):
+def test_enqueue_many_refuses_a_delay_a_time_or_a_job_id(queue, r, enqueue_option):
     with pytest.raises(yotaq.ConfigurationError, match="enqueue_many takes no delay, at, job_id or depends_on"):
-        queue.options(**placement).enqueue_many(divmod, [(1, 2), (3, 4)])
+        queue.options(**enqueue_option).enqueue_many(divmod, [(1, 2), (3, 4)])
     assert r.llen(queue.keys.pending) == 0 and r.zcard(queue.keys.scheduled) == 0
 
 

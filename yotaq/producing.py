@@ -91,13 +91,13 @@ def parents_of(depends_on: object) -> tuple[JobHandle[Any] | str, ...]:
     return tuple(parents)
 
 
-def periodic_timing(placement: EnqueueOptions, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
+def periodic_timing(enqueue_options: EnqueueOptions, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
     """The timing of ``queue.options(...).periodic(...)``, checked.
 
     Raises:
         ConfigurationError: the timing is invalid, or the options place the job (its ticks do that).
     """
-    if placement != ENQUEUE_DEFAULTS:
+    if enqueue_options != ENQUEUE_DEFAULTS:
         raise ConfigurationError("a periodic task takes no delay, at, job_id or depends_on: its ticks set their own")
     from . import periodic as schedules
 

@@ -329,33 +329,33 @@ class WithOptions:
     """``queue.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the
     function's own arguments."""
 
-    def __init__(self, queue: Queue, options: Options, placement: EnqueueOptions) -> None:
+    def __init__(self, queue: Queue, options: Options, enqueue_options: EnqueueOptions) -> None:
         self.queue = queue
         self._options = options
-        self._placement = placement
+        self._enqueue_options = enqueue_options
 
     def options(self, **options: Any) -> WithOptions:
         """These options, with ``options`` on top."""
         task_options = {name: value for name, value in options.items() if name not in ENQUEUE_OPTION_NAMES}
         return WithOptions(
-            self.queue, self._options.replace(**task_options), enqueue_options_of(self._placement, options)
+            self.queue, self._options.replace(**task_options), enqueue_options_of(self._enqueue_options, options)
         )
 
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """``Queue.enqueue`` with these options."""
-        return self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
+        return self.queue._enqueue(fn, args, kwargs, self._options, self._enqueue_options)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """``Queue.call`` with these options (``job_id``, ``delay``, ``depends_on``... too)."""
         from .workflows import Call
 
-        return Call(self.queue, fn, args, kwargs, self._options, self._placement)
+        return Call(self.queue, fn, args, kwargs, self._options, self._enqueue_options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
         """``Queue.periodic`` with these options."""
-        spec = periodic_timing(self._placement, every, cron, tz)
+        spec = periodic_timing(self._enqueue_options, every, cron, tz)
         queue = self.queue
 
         def register(fn: F) -> F:
@@ -370,7 +370,7 @@ class WithOptions:
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != ENQUEUE_DEFAULTS:
+        if self._enqueue_options != ENQUEUE_DEFAULTS:
             raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return self.queue._enqueue_many(fn, calls, self._options)
 
