@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -30,10 +31,13 @@ from typing import Any
 import redis
 
 from . import serializer
-from .broker import Broker, connect
+from .broker import Broker, QueueKeys, connect
+from .current import Hooks
 from .exceptions import ConfigurationError, RedisUnavailable
 from .worker import MAX_DELIVERIES, Worker, reap
-from .worker.task import record_overdue
+from .worker.batch import Batch
+from .worker.task import TaskHandler
+from .worker.timelimit import TaskRunner, TimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -219,3 +223,20 @@ class Supervisor:
             for child in self._children:
                 if child is not None and child.process.is_alive() and child.process.pid is not None:
                     os.kill(child.process.pid, signal.SIGINT)
+
+
+def record_overdue(broker: Broker, queues: list[QueueKeys], worker: str, job_id: str, secret: bytes | None) -> bool:
+    """Record the job ``job_id`` that ``worker`` (killed) was running as having run past its time limit:
+    failed, or retried if it has retries left, as if it had raised ``TimeLimitExceeded``. Whether it
+    held the job (a supervisor calls this before giving back the rest)."""
+    for keys in queues:
+        for message in broker.held(keys, worker):
+            if serializer.message_id(message) != job_id:
+                continue
+            handler = TaskHandler(
+                broker, worker, secret, Batch(), TaskRunner(None), lambda step: step(), Counter(), Hooks(())
+            )
+            if (ready := handler.begin(keys, message)) is not None:
+                handler.end(ready, None, TimeLimitExceeded())
+            return True
+    return False
