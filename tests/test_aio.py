@@ -456,7 +456,7 @@ def test_the_deadline_holds_when_redis_never_answers(queue_name) -> None:
                     await aq.enqueue(add, 1, 2)
                 assert time.monotonic() - started < PRODUCER_GIVE_UP_S + 1
                 started = time.monotonic()
-                with pytest.raises(yotaq.RedisUnavailable):  # a result wait: its own wait, plus the patience
+                with pytest.raises(yotaq.RedisUnavailable):  # a result wait: its own wait, plus the outage retry
                     await aq.job("x").result(timeout=1)
                 assert time.monotonic() - started < 1 + PRODUCER_GIVE_UP_S + 1
 

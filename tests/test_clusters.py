@@ -132,7 +132,7 @@ def test_when_one_master_of_a_sharded_queue_dies_the_other_shards_keep_being_ser
         dead_shard_ran_at: list[float] = []
 
         def run_on_the_dead_shard() -> None:  # enqueued as soon as its new master takes it, then run
-            for n in range(100):  # each try waits out the producer's patience (2 s)
+            for n in range(100):  # each try waits out the producer's outage retry (2 s)
                 try:
                     job = queue.options(job_id=on_shard(dead, f"dead{n}")).enqueue(time.time)
                 except yotaq.RedisUnavailable:

@@ -17,8 +17,9 @@ import pytest
 
 import yotaq
 from yotaq import JobFailed, ResultTimeout, Status, serializer
-from yotaq.broker import Broker
+from yotaq.broker import Broker, QueueKeys
 from yotaq.serializer import decode
+from yotaq.supervisor import Supervisor
 from yotaq.worker.watch import QueueWatcher
 
 from . import tasks
@@ -401,11 +402,11 @@ def test_enqueue_many_sends_nothing_when_one_call_cannot_travel(queue, r):
 
 
 @pytest.mark.parametrize(
-    "placement", [{"delay": 1}, {"at": datetime.datetime.now(datetime.UTC)}, {"job_id": "one-for-all"}]
+    "enqueue_option", [{"delay": 1}, {"at": datetime.datetime.now(datetime.UTC)}, {"job_id": "one-for-all"}]
 )
-def test_enqueue_many_refuses_a_delay_a_time_or_a_job_id(queue, r, placement):
+def test_enqueue_many_refuses_a_delay_a_time_or_a_job_id(queue, r, enqueue_option):
     with pytest.raises(yotaq.ConfigurationError, match="enqueue_many takes no delay, at, job_id or depends_on"):
-        queue.options(**placement).enqueue_many(divmod, [(1, 2), (3, 4)])
+        queue.options(**enqueue_option).enqueue_many(divmod, [(1, 2), (3, 4)])
     assert r.llen(queue.keys.pending) == 0 and r.zcard(queue.keys.scheduled) == 0
 
 
@@ -499,6 +500,26 @@ def test_settings_and_a_separate_secret_shards_or_replicas_at_once_are_refused(r
         yotaq.Worker(r, [queue_name], settings=settings, **separate)
     with pytest.raises(yotaq.ConfigurationError, match=r"must be a yotaq\.Settings"):
         yotaq.Queue(r, queue_name, settings={"secret": "s"})
+
+
+@pytest.mark.parametrize("separate", [{"shards": 1}, {"replicas": 0}])
+def test_settings_conflicts_equal_to_a_default_are_refused(r, redis_url, queue_name, separate):
+    settings = yotaq.Settings(shards=4)  # shards=1 beside it would silently be 4 were it not refused
+    for make in (yotaq.Queue, yotaq.AsyncQueue):
+        with pytest.raises(yotaq.ConfigurationError, match="not both"):
+            make(r, queue_name, settings=settings, **separate)
+    with pytest.raises(yotaq.ConfigurationError, match="not both"):
+        yotaq.Worker(r, [queue_name], settings=settings, **separate)
+    for from_url in (yotaq.Queue.from_url, yotaq.AsyncQueue.from_url):
+        with pytest.raises(yotaq.ConfigurationError, match="not both"):
+            from_url(redis_url, queue_name, settings=settings, **separate)
+
+
+def test_a_supervisor_given_settings_gives_back_from_every_shard_with_their_secret(redis_url, queue_name):
+    settings = yotaq.Settings(secret="s", shards=2)  # as the command line gives them
+    supervisor = Supervisor(redis_url, [queue_name], 1, settings=settings)
+    assert [keys.pending for keys in supervisor._keys] == [keys.pending for keys in QueueKeys.of(queue_name, 2)]
+    assert supervisor.settings is settings
 
 
 def test_a_queue_from_a_url_takes_settings_too(redis_url, queue_name):

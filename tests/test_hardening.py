@@ -367,7 +367,7 @@ def test_a_time_limit_and_a_second_signal_reach_a_task_on_a_worker_with_helper_t
 
 def test_a_result_wait_of_timeout_0_on_a_job_not_done_says_so_at_once(queue):
     # Redis before 7.0.8 takes a blocking timeout under 2 ms for 0, "block for ever" (redis/redis#11687):
-    # a result wait of timeout=0 waited out the producer's patience, then said Redis was unreachable
+    # a result wait of timeout=0 waited out the producer's outage retry (2 s), then said Redis was unreachable
     job = queue.enqueue(divmod, 7, 2)
     started = time.monotonic()
     with pytest.raises(yotaq.ResultTimeout):

@@ -120,7 +120,7 @@ def test_a_worker_refuses_numbers_it_cannot_use(r, queue_name, argument, value):
         yotaq.Worker(r, [queue_name], **{argument: value})
 
 
-def test_enqueue_many_takes_task_options_but_no_placement(queue, burst_worker):
+def test_enqueue_many_takes_task_options_but_no_delay_time_or_job_id(queue, burst_worker):
     jobs = queue.options(result_ttl=60).enqueue_many(echo, [(1,), (2,)])
     burst_worker()
     assert [job.result(timeout=5) for job in jobs] == [((1,), {}), ((2,), {})]

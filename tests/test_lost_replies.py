@@ -50,13 +50,13 @@ def test_an_enqueue_retried_after_a_lost_reply_enqueues_once(
     assert job.result(timeout=5) is None
 
 
-@pytest.mark.parametrize("placement", [{"job_id": "chosen"}, {"delay": 0.01}])
+@pytest.mark.parametrize("enqueue_option", [{"job_id": "chosen"}, {"delay": 0.01}])
 def test_an_enqueue_with_options_retried_after_a_lost_reply_enqueues_once(
-    proxy, proxied_queue, r, queue_name, burst_worker, tmp_path, placement
+    proxy, proxied_queue, r, queue_name, burst_worker, tmp_path, enqueue_option
 ):
     journal = tmp_path / "journal.txt"
     proxy.drop_next_reply_to(b"EVALSHA")
-    job = proxied_queue.options(**placement).enqueue(tasks.note, str(journal), "ran", 1)
+    job = proxied_queue.options(**enqueue_option).enqueue(tasks.note, str(journal), "ran", 1)
     assert proxy.dropped.is_set()
     burst_worker()  # it waits for a scheduled job's time, and runs it
     assert job.status == yotaq.Status.DONE

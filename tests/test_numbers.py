@@ -50,5 +50,5 @@ def test_every_takes_0_1_s_to_366_days_and_nothing_outside(queue):
 
 def test_a_worker_takes_a_concurrency_of_10_000_and_not_10_001(r, queue_name):
     assert yotaq.Worker(r, [queue_name], concurrency=10_000).concurrency == 10_000
-    with pytest.raises(yotaq.ConfigurationError, match="10000"):
+    with pytest.raises(yotaq.ConfigurationError, match="10,000"):
         yotaq.Worker(r, [queue_name], concurrency=10_001)

@@ -444,3 +444,99 @@ def test_a_function_named_over_two_lines_is_shown_on_one_beside_the_others_ackno
     # Then each job is listed as done with its own function, the odd one's newline a space
     functions = {job.id: r.hget(queue.keys.finished_jobs, job.id).decode().split(" ", 4)[4] for job in jobs}
     assert [functions[job.id] for job in jobs] == ["builtins.divmod", f"{__name__}.odd name", "builtins.abs"]
+
+
+# A worker whose own SIGUSR1 handler calls stop(). Such a handler runs in the main thread between two bytecodes
+# of whatever it interrupts; two windows where that is a hazard are widened here (argv[2]), by the worker
+# raising the signal in them itself: in stop() itself, as a second signal does that comes while a first is
+# handled ("stop"), and once its wait for work is named but not yet sent, for stop() to end ("wait").
+STOPS_ON_SIGUSR1 = """
+import os, signal, sys
+import yotaq
+
+class StopOnSigusr1(yotaq.Hook):
+    def on_worker_start(self, worker, queues):
+        signal.signal(signal.SIGUSR1, lambda *_: running.stop())
+        print("handler installed", flush=True)
+
+class SignalledOnce:
+    def __init__(self):
+        self.fired = False
+
+    def __call__(self):
+        if not self.fired:
+            self.fired = True
+            signal.raise_signal(signal.SIGUSR1)  # its handler runs before this returns
+
+class InterruptedLock:
+    def __init__(self, lock, interrupt):
+        self.lock, self.interrupt = lock, interrupt
+
+    def acquire(self, blocking=True, timeout=-1):
+        taken = self.lock.acquire(blocking, timeout)
+        if taken:
+            self.interrupt()
+        return taken
+
+    def release(self):
+        self.lock.release()
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+running = yotaq.Worker(yotaq.connect(os.environ["YOTAQ_REDIS_URL"]), [sys.argv[1]], hooks=[StopOnSigusr1()])
+interrupt = SignalledOnce()
+if sys.argv[2] == "stop":
+    running._stop_lock = InterruptedLock(running._stop_lock, interrupt)
+elif sys.argv[2] == "wait":
+    named = running._blocked
+
+    def blocked(connection_id):
+        named(connection_id)
+        if connection_id is not None:
+            interrupt()
+
+    running._blocked = blocked
+running.run()
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the signals still coming must not end the exit (by default they would)
+"""
+SIGNALS_SENT = 1000
+
+
+@pytest.mark.parametrize(
+    "busy, window",
+    [(False, ""), (True, ""), (False, "stop"), (False, "wait")],
+    ids=["idle", "leasing", "a signal while stop() runs", "a signal as the wait for work begins"],
+)
+def test_stop_from_a_signal_handler_in_the_main_thread_ends_the_worker_promptly(spawn, queue_name, r, busy, window):
+    import os
+    import signal
+    import subprocess
+
+    queue = yotaq.Queue(r, queue_name)
+    if busy:
+        queue.enqueue_many(divmod, [(n, 7) for n in range(20_000)])
+    worker = spawn("-c", STOPS_ON_SIGUSR1, queue_name, window)
+    # Given a worker idle in its wait for work, or leasing and running short tasks
+    wait_for(lambda: "handler installed" in worker.output(), what="the worker to start")
+    if busy:
+        wait_for(lambda: queue.info().done > 0, what="tasks to run")
+    else:
+        # (the widened window's own signal may stop it before it waits)
+        wait_for(lambda: _waiting_for_work(r) or worker.popen.poll() is not None, what="a wait for work")
+    # When its own handler calls stop(), again and again as fast as the signals come
+    for _ in range(SIGNALS_SENT):
+        if worker.popen.returncode is None:  # not reaped (an exited one is a zombie): the pid is still its own
+            os.kill(worker.pid, signal.SIGUSR1)
+    # Then it stops well within its idle wait (30 s), exits 0, and holds nothing
+    try:
+        assert worker.wait(timeout=10) == 0, worker.output()[-3000:]
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker did not stop within 10 s of its handler calling stop()")
+    info = queue.info()
+    assert info.workers == [] and info.active == 0
+    if busy:
+        assert info.done + info.pending == 20_000

@@ -32,7 +32,7 @@ def test_call_describes_a_task_and_options_call_carries_every_enqueue_option(que
     chosen = queue.options(job_id="step-1", retries=3, result_ttl=60).call(divmod, 9, 2)
     # Then nothing is enqueued yet, and each keeps its function, arguments and options
     assert isinstance(plain, yotaq.Call) and (plain.fn, plain.args) == (divmod, (7, 2))
-    assert (chosen.options.retries, chosen.options.result_ttl, chosen.placement.job_id) == (3, 60, "step-1")
+    assert (chosen.options.retries, chosen.options.result_ttl, chosen.enqueue_options.job_id) == (3, 60, "step-1")
     assert not r.exists(queue.keys.pending)
     # When one is a step of a chain, then it is found by the id it was given
     queue.chain(chosen, queue.call(operator.add, (0, 0)))

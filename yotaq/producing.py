@@ -91,13 +91,13 @@ def parents_of(depends_on: object) -> tuple[JobHandle[Any] | str, ...]:
     return tuple(parents)
 
 
-def periodic_timing(placement: EnqueueOptions, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
+def periodic_timing(enqueue_options: EnqueueOptions, every: float | None, cron: str | None, tz: str) -> dict[str, Any]:
     """The timing of ``queue.options(...).periodic(...)``, checked.
 
     Raises:
         ConfigurationError: the timing is invalid, or the options place the job (its ticks do that).
     """
-    if placement != ENQUEUE_DEFAULTS:
+    if enqueue_options != ENQUEUE_DEFAULTS:
         raise ConfigurationError("a periodic task takes no delay, at, job_id or depends_on: its ticks set their own")
     from . import periodic as schedules
 
@@ -126,17 +126,22 @@ class Settings:
     replicas: int = 0
 
     @classmethod
-    def of(cls, settings: Settings | None, secret: str | bytes | None, shards: int, replicas: int) -> Settings:
-        """``settings``, or the one the separate arguments make; both at once is a mistake.
+    def of(
+        cls, settings: Settings | None, secret: str | bytes | None, shards: int | None, replicas: int | None
+    ) -> Settings:
+        """``settings``, or the one the separate arguments make (None: not given); both at once is a mistake,
+        even when a separate value equals the default (``shards=1`` beside ``Settings(shards=4)``).
 
         Raises:
             ConfigurationError: ``settings`` and any of ``secret``, ``shards``, ``replicas`` given.
         """
         if settings is None:
-            return cls(secret=secret, shards=shards, replicas=replicas)
+            return cls(
+                secret=secret, shards=1 if shards is None else shards, replicas=0 if replicas is None else replicas
+            )
         if not isinstance(settings, Settings):
             raise ConfigurationError(f"settings must be a yotaq.Settings, got {settings!r}")
-        if (secret, shards, replicas) != (None, 1, 0):
+        if (secret, shards, replicas) != (None, None, None):
             raise ConfigurationError("give settings= or secret=, shards= and replicas=, not both")
         return settings
 

@@ -25,13 +25,12 @@ from .producing import (
     periodic_timing,
 )
 
-# Workflows, groups, periodic schedules and the looks at a queue are imported by the methods that use them
-# (a local import at the start of each): a plain enqueue needs none of them.
+# Workflows, groups, schedules and the looks at a queue: imported by the methods using them, not by an enqueue
 if TYPE_CHECKING:
     from . import periodic as schedules
     from .groups import Group
     from .info import FailedJob, FailedOrDead, QueueInfo
-    from .workflows import Call, Node
+    from .workflows import Call
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,17 +41,14 @@ class Queue(Producer):
     """A named queue on Redis.
 
     Args:
-        redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one, and
-            ``Queue.from_url(url)`` a queue on a client of its own.
+        redis_client: the connection (``yotaq.connect(url)`` makes one; ``Queue.from_url(url)``, a queue with its own).
         name: the queue's name: printable ASCII without spaces, ``{`` or ``}``.
-        secret: when given, every message and result is signed with it, and workers holding
-            the same secret refuse anything else.
-        eager: run each task at once (``delay`` and ``at`` too), in this process, instead of
-            enqueueing it; it still goes through the serializer, so what would fail on a worker
-            fails here too. For tests.
+        secret: when given, every message and result is signed with it; workers holding it refuse the rest.
+        eager: run each task at once, here, instead of enqueueing it (for tests); it still goes through
+            the serializer, so what would fail on a worker fails here too.
         shards: spread the queue over this many Redis Cluster slots (so over several nodes); its
-            producers and workers must all say the same (see ``docs/guide/cluster.md``).
-        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+            producers and workers must all say the same (see ``docs/guide/cluster.md``); 1 by default.
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
             deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
@@ -65,8 +61,8 @@ class Queue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
@@ -84,31 +80,22 @@ class Queue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:
-        """A queue on a client of its own for ``url``: ``redis://``, ``rediss://``, ``redis+cluster://`` or
-        ``redis+sentinel://`` (as ``yotaq.connect``); ``close()`` (or ``with``) closes it. The other
-        arguments are the constructor's.
+        """A queue on a client of its own for ``url`` (any URL ``yotaq.connect`` takes), which ``close()`` (or
+        ``with``) closes; the other arguments are the constructor's.
 
         Raises:
             ConfigurationError: the URL is malformed, or an argument is invalid.
             RedisUnavailable: no node of a cluster answered.
         """
+        settings = Settings.of(settings, secret, shards, replicas)  # checked before a client is made
         client = connect(url)
         try:
-            queue = cls(
-                client,
-                name,
-                secret=secret,
-                eager=eager,
-                shards=shards,
-                replicas=replicas,
-                settings=settings,
-                **defaults,
-            )
+            queue = cls(client, name, eager=eager, settings=settings, **defaults)
         except BaseException:
             client.close()  # a cluster's client has already connected, to learn its layout
             raise
@@ -127,8 +114,7 @@ class Queue(Producer):
         self.close()
 
     def _keys_of(self, job_id: str, *, agree: bool = True) -> QueueKeys:
-        """The keys of the shard a job lives in, after checking once that Redis agrees on the shards
-        (``agree``: a handle on a job made offline does not ask)."""
+        """The keys of the shard a job lives in, once Redis agrees on the shards (``agree``: it is asked)."""
         if agree and not self._agreed:
             self.broker.agree_shards(self.keys, len(self.shards), "producer")
             self._agreed = True
@@ -137,12 +123,9 @@ class Queue(Producer):
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
 
-    # -- producing -----------------------------------------------------------------------------
-
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
-        """Put the call ``fn(*args, **kwargs)`` on the queue; a worker runs it at least once.
-
-        Every argument goes to ``fn``; options go through ``queue.options(...)``.
+        """Put the call ``fn(*args, **kwargs)`` on the queue (every argument goes to ``fn``, options go
+        through ``queue.options(...)``); a worker runs it at least once.
 
         Raises:
             SerializationError: ``fn`` or an argument cannot travel; nothing was sent.
@@ -151,10 +134,8 @@ class Queue(Producer):
         return self._enqueue(fn, args, kwargs, self.defaults, ENQUEUE_DEFAULTS)
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
-        """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction).
-
-        The function is pickled once for all of them.
-        """
+        """Enqueue ``fn(*args)`` for each ``args`` in ``calls``, all at once (one transaction), the
+        function pickled once for all of them."""
         return self._enqueue_many(fn, calls, self.defaults)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
@@ -167,37 +148,30 @@ class Queue(Producer):
     def chain(self, *calls: Call) -> Job[Any]:
         """Enqueue the calls as a chain: each runs once the one before is done, its result as its first
         argument (before its own); returns the last step's job. A step that fails for good cancels the rest."""
-        from .workflows import chain_nodes
+        from .workflows import chain_nodes, enqueue_nodes
 
-        return self._workflow(chain_nodes(calls))[-1]
+        return enqueue_nodes(self, chain_nodes(calls))[-1]
 
     def group(self, calls: Iterable[Call]) -> Group:
         """Enqueue the calls at once (one script call), to run in parallel; ``Group.results()`` waits for all."""
         from .groups import Group
-        from .workflows import group_nodes
+        from .workflows import enqueue_nodes, group_nodes
 
-        return Group(self._workflow(group_nodes(calls)))
+        return Group(enqueue_nodes(self, group_nodes(calls)))
 
     def chord(self, calls: Iterable[Call], callback: Call) -> Job[Any]:
-        """Enqueue the calls, and ``callback`` to run once, after every one of them is over (retries
-        included), as ``callback.fn(results in member order, *callback.args)``; returns the callback's job.
-        A member that fails for good cancels it, unless the callback allows failures
-        (``queue.options(allow_failure=True).call(...)``): then it gets the member's ``JobFailed``."""
-        from .workflows import chord_nodes
+        """Enqueue the calls, and ``callback`` to run once after all are over (retries included), as
+        ``callback.fn(results in member order, *callback.args)``; returns its job. A member that fails for good
+        cancels it, unless it allows failures (``queue.options(allow_failure=True).call(...)``): then it gets
+        the member's ``JobFailed``."""
+        from .workflows import chord_nodes, enqueue_nodes
 
-        return self._workflow(chord_nodes(calls, callback))[-1]
-
-    def _workflow(self, nodes: list[Node]) -> list[Job[Any]]:
-        from .workflows import enqueue_nodes
-
-        return enqueue_nodes(self, nodes)
+        return enqueue_nodes(self, chord_nodes(calls, callback))[-1]
 
     def options(self, **options: Any) -> WithOptions:
-        """The same ``enqueue`` and ``enqueue_many``, with these options.
-
-        ``delay`` (seconds) or ``at`` (an aware ``datetime``) to run later; ``job_id`` to choose the
-        id, unique while the job is pending, scheduled or active (enqueueing it again meanwhile
-        returns the existing job); and any ``Options`` field (``retries``, ``timeout``, ...).
+        """The same ``enqueue`` and ``enqueue_many``, with these options: ``delay`` (seconds) or ``at`` (an
+        aware ``datetime``), ``job_id`` (unique while the job is pending, scheduled or active), ``depends_on``,
+        and any ``Options`` field (``retries``, ``timeout``, ...).
 
         Raises:
             ConfigurationError: an unknown or invalid option.
@@ -207,13 +181,9 @@ class Queue(Producer):
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
-        """Run a function periodically: decorate it, or call ``queue.periodic(...)(fn)``.
-
-        ``every`` seconds, or on a ``cron`` expression (``"*/5 * * * *"``; the ``cron`` extra) in the
-        time zone ``tz``. The schedule lives in Redis under ``name`` (the function's qualified name
-        by default; registering a name again replaces it) and any worker of the queue enqueues each
-        tick, once whatever the number of workers. Options: ``queue.options(...).periodic(...)``.
-        """
+        """Run a function periodically (decorate it) ``every`` seconds, or on a ``cron`` expression in the time
+        zone ``tz`` (the ``cron`` extra), under ``name`` (its qualified name by default; a name registered again
+        is replaced); each tick is enqueued once, whatever the number of workers (``docs/guide/periodic.md``)."""
         return WithOptions(self, self.defaults, ENQUEUE_DEFAULTS).periodic(every=every, cron=cron, tz=tz, name=name)
 
     def remove_periodic(self, name: str) -> bool:
@@ -228,10 +198,8 @@ class Queue(Producer):
         return schedules.listed(self.name, (record for keys in self.shards for record in self.broker.schedules(keys)))
 
     def task(self, **options: Any) -> Callable[[Callable[P, R]], TaskFunction[P, R]]:
-        """Decorate a function so that ``fn.delay(*args, **kwargs)`` enqueues it with ``options``.
-
-        Calling ``fn(...)`` itself still runs it here; ``fn.options(...)`` overrides options.
-        """
+        """Decorate a function so that ``fn.delay(*args, **kwargs)`` enqueues it with ``options``
+        (``fn.options(...)`` overrides them); calling ``fn(...)`` itself still runs it here."""
         bound = self.options(**options)
         return lambda fn: TaskFunction(bound, fn)
 
@@ -244,9 +212,9 @@ class Queue(Producer):
         at: EnqueueOptions,
     ) -> Job[Any]:
         if at.depends_on:  # a workflow of one
-            from .workflows import Call, Node
+            from .workflows import Call, Node, enqueue_nodes
 
-            return self._workflow([Node(Call(self, fn, args, kwargs, options, at), list(at.depends_on), "")])[0]
+            return enqueue_nodes(self, [Node(Call(self, fn, args, kwargs, options, at), list(at.depends_on), "")])[0]
         job_id, message = self._message(fn, args, kwargs, options, at)
         if self.eager:
             return self._run_eagerly(job_id, message)
@@ -282,17 +250,13 @@ class Queue(Producer):
         envelope = self._eager_envelope(job_id, outcome)
         return Job(self.broker, self._keys_of(job_id), job_id, self._secret, eager_result=envelope)
 
-    # -- looking -------------------------------------------------------------------------------
-
     def job(self, job_id: str) -> Job[Any]:
-        """The job with this id, for its status or result, from any process (a cancel of it is kept as
-        long as the queue's default ``result_ttl``)."""
+        """The job with this id, for its status or result (or to cancel it), from any process."""
         keys = self._keys_of(check_name("job id", job_id), agree=False)
         return Job(self.broker, keys, job_id, self._secret, result_ttl_ms=self.defaults.result_ttl_ms)
 
     def info(self) -> QueueInfo:
-        """Counts of pending, scheduled, active, failed and dead jobs, the event counters, and the workers
-        (summed over the shards of a sharded queue)."""
+        """The counts of jobs in each state, the event counters and the workers, summed over the shards."""
         from .info import QueueInfo
 
         self._keys_of("")  # Redis agrees on the shards
@@ -311,8 +275,7 @@ class Queue(Producer):
         return self._failed_jobs(kind, (record for keys in self.shards for record in self.broker.jobs_of(keys, kind)))
 
     def requeue(self, kind: FailedOrDead, job_ids: Iterable[str] | None = None) -> int:
-        """Put failed or dead jobs (all of that kind when ``job_ids`` is None) back on the queue, to
-        run again from scratch; return how many were found."""
+        """Put failed or dead jobs (all of ``kind`` without ``job_ids``) back, to run afresh; how many were found."""
         kind = check_kind(kind)
         by_shard = self._ids_by_shard([job.id for job in self._failed_or_dead(kind)] if job_ids is None else job_ids)
         self._keys_of("")  # Redis agrees on the shards
@@ -326,36 +289,32 @@ class Queue(Producer):
 
 
 class WithOptions:
-    """``queue.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the
-    function's own arguments."""
+    """``queue.options(...)``: ``enqueue`` and ``enqueue_many`` with options, apart from the function's arguments."""
 
-    def __init__(self, queue: Queue, options: Options, placement: EnqueueOptions) -> None:
-        self.queue = queue
-        self._options = options
-        self._placement = placement
+    def __init__(self, queue: Queue, options: Options, enqueue_options: EnqueueOptions) -> None:
+        self.queue, self._options, self._enqueue_options = queue, options, enqueue_options
 
     def options(self, **options: Any) -> WithOptions:
         """These options, with ``options`` on top."""
         task_options = {name: value for name, value in options.items() if name not in ENQUEUE_OPTION_NAMES}
-        return WithOptions(
-            self.queue, self._options.replace(**task_options), enqueue_options_of(self._placement, options)
-        )
+        enqueue_options = enqueue_options_of(self._enqueue_options, options)
+        return WithOptions(self.queue, self._options.replace(**task_options), enqueue_options)
 
     def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """``Queue.enqueue`` with these options."""
-        return self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
+        return self.queue._enqueue(fn, args, kwargs, self._options, self._enqueue_options)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """``Queue.call`` with these options (``job_id``, ``delay``, ``depends_on``... too)."""
         from .workflows import Call
 
-        return Call(self.queue, fn, args, kwargs, self._options, self._placement)
+        return Call(self.queue, fn, args, kwargs, self._options, self._enqueue_options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], F]:
         """``Queue.periodic`` with these options."""
-        spec = periodic_timing(self._placement, every, cron, tz)
+        spec = periodic_timing(self._enqueue_options, every, cron, tz)
         queue = self.queue
 
         def register(fn: F) -> F:
@@ -370,7 +329,7 @@ class WithOptions:
 
     def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[Job[R]]:
         """``Queue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != ENQUEUE_DEFAULTS:
+        if self._enqueue_options != ENQUEUE_DEFAULTS:
             raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return self.queue._enqueue_many(fn, calls, self._options)
 

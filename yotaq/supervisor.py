@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -31,9 +32,12 @@ import redis
 
 from . import serializer
 from .broker import Broker, QueueKeys, connect
+from .current import Hooks
 from .exceptions import ConfigurationError, RedisUnavailable
 from .worker import MAX_DELIVERIES, Worker, reap
-from .worker.task import record_overdue
+from .worker.batch import Batch
+from .worker.task import TaskHandler
+from .worker.timelimit import TaskRunner, TimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -100,18 +104,19 @@ def _stop_without(supervisor: int) -> None:
 class Supervisor:
     """Runs ``processes`` workers on ``queues`` and keeps them running until SIGINT/SIGTERM.
 
-    ``worker_options`` are passed to each ``Worker`` (secret, liveness settings, ...).
+    ``worker_options`` are passed to each ``Worker`` (``settings``, liveness settings, ...).
     """
 
     def __init__(self, url: str, queues: list[str], processes: int, **worker_options: Any) -> None:
         if processes < 1:
             raise ConfigurationError(f"processes must be at least 1, got {processes}")
-        Worker(redis.Redis(), queues, **worker_options)  # raises on a bad setting before anything forks
+        probe = Worker(redis.Redis(), queues, **worker_options)  # raises on a bad setting before anything forks
         self.url = url
         self.queues = queues
         self.processes = processes
         self.worker_options = worker_options
-        self._keys = [keys for queue in queues for keys in QueueKeys.of(queue, worker_options.get("shards", 1))]
+        self.settings = probe.settings  # given as settings= or one by one: a child's is the same
+        self._keys = probe.queues  # every shard of every queue
         self._children: list[_Child | None] = [None] * processes
         self._started = 0
         self._signals = 0
@@ -166,7 +171,7 @@ class Supervisor:
         """Requeue at once what a dead child held (each counts one delivery), but for the task it was
         killed in, if so, which is recorded as having run past its time limit."""
         max_deliveries = self.worker_options.get("max_deliveries", MAX_DELIVERIES)
-        secret = serializer.as_secret(self.worker_options.get("secret"))
+        secret = serializer.as_secret(self.settings.secret)
         if child.overdue:
             try:
                 record_overdue(broker, self._keys, child.name, child.overdue, secret)
@@ -218,3 +223,20 @@ class Supervisor:
             for child in self._children:
                 if child is not None and child.process.is_alive() and child.process.pid is not None:
                     os.kill(child.process.pid, signal.SIGINT)
+
+
+def record_overdue(broker: Broker, queues: list[QueueKeys], worker: str, job_id: str, secret: bytes | None) -> bool:
+    """Record the job ``job_id`` that ``worker`` (killed) was running as having run past its time limit:
+    failed, or retried if it has retries left, as if it had raised ``TimeLimitExceeded``. Whether it
+    held the job (a supervisor calls this before giving back the rest)."""
+    for keys in queues:
+        for message in broker.held(keys, worker):
+            if serializer.message_id(message) != job_id:
+                continue
+            handler = TaskHandler(
+                broker, worker, secret, Batch(), TaskRunner(None), lambda step: step(), Counter(), Hooks(())
+            )
+            if (ready := handler.begin(keys, message)) is not None:
+                handler.end(ready, None, TimeLimitExceeded())
+            return True
+    return False

@@ -38,7 +38,7 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     options: Options = field(repr=False)
-    placement: EnqueueOptions = field(default=ENQUEUE_DEFAULTS, repr=False)
+    enqueue_options: EnqueueOptions = field(default=ENQUEUE_DEFAULTS, repr=False)
 
 
 class Node(NamedTuple):
@@ -67,20 +67,20 @@ def calls_of(calls: Iterable[Any], what: str) -> list[Call]:
 def chain_nodes(calls: Iterable[Any]) -> list[Node]:
     steps = calls_of(calls, "a chain")
     return [
-        Node(call, [k - 1, *call.placement.depends_on] if k else list(call.placement.depends_on), "chain" if k else "")
+        Node(call, [*([k - 1] if k else []), *call.enqueue_options.depends_on], "chain" if k else "")
         for k, call in enumerate(steps)
     ]
 
 
 def group_nodes(calls: Iterable[Any]) -> list[Node]:
-    return [Node(call, list(call.placement.depends_on), "") for call in calls_of(calls, "a group")]
+    return [Node(call, list(call.enqueue_options.depends_on), "") for call in calls_of(calls, "a group")]
 
 
 def chord_nodes(calls: Iterable[Any], callback: Any) -> list[Node]:
-    members = [Node(call, list(call.placement.depends_on), "") for call in calls_of(calls, "a chord")]
+    members = [Node(call, list(call.enqueue_options.depends_on), "") for call in calls_of(calls, "a chord")]
     if not isinstance(callback, Call):
         raise ConfigurationError(f"a chord's callback is a call made by queue.call(...), not {callback!r}")
-    return [*members, Node(callback, [*range(len(members)), *callback.placement.depends_on], "chord")]
+    return [*members, Node(callback, [*range(len(members)), *callback.enqueue_options.depends_on], "chord")]
 
 
 class Planned(NamedTuple):
@@ -111,8 +111,8 @@ def plan(producer: Producer, nodes: list[Node]) -> Planned:
                 dependents[parent] += [keys[n].token, ids[n]]
     steps = []
     for n, node in enumerate(nodes):
-        call, placement = node.call, node.call.placement
-        at = EnqueueOptions(placement.delay_ms, placement.at_ms, ids[n])
+        call, enqueue_options = node.call, node.call.enqueue_options
+        at = EnqueueOptions(enqueue_options.delay_ms, enqueue_options.at_ms, ids[n])
         flow = (bool(parents[n]), " ".join(dependents[n]))
         _, message = call.producer._message(call.fn, call.args, call.kwargs, call.options, at, flow)
         step_parents = [p if isinstance(p, int) else _located(p, keys[n]) for p in parents[n]]
@@ -121,11 +121,11 @@ def plan(producer: Producer, nodes: list[Node]) -> Planned:
                 keys[n],
                 ids[n],
                 message,
-                placement.job_id is not None,
-                placement.at_ms,
-                placement.delay_ms,
+                enqueue_options.job_id is not None,
+                enqueue_options.at_ms,
+                enqueue_options.delay_ms,
                 step_parents,
-                placement.allow_failure,
+                enqueue_options.allow_failure,
                 node.feed if parents[n] else "",
                 call.options.result_ttl_ms,
             )
@@ -177,14 +177,14 @@ def _ids(nodes: list[Node]) -> list[str]:
     anchor: tuple[Producer, str] = (nodes[0].call.producer, new_job_id())
     for node in nodes:
         named = [p if isinstance(p, str) else p.id for p in node.parents if not isinstance(p, int)]
-        chosen = node.call.placement.job_id or next(iter(named), None)
+        chosen = node.call.enqueue_options.job_id or next(iter(named), None)
         if chosen is not None:
             anchor = (node.call.producer, chosen)
             break
     ids = []
     for node in nodes:
-        job_id = node.call.placement.job_id or new_job_id()
-        if node.call.placement.job_id is None and anchor[0] is node.call.producer:
+        job_id = node.call.enqueue_options.job_id or new_job_id()
+        if node.call.enqueue_options.job_id is None and anchor[0] is node.call.producer:
             while len(anchor[0].shards) > 1 and anchor[0]._shard(job_id) != anchor[0]._shard(anchor[1]):
                 job_id = new_job_id()
         ids.append(job_id)

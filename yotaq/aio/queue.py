@@ -46,8 +46,8 @@ class AsyncQueue(Producer):
         secret: when given, every message and result is signed with it (as ``Queue``'s).
         eager: run each task at once, in this process and on this event loop (an ``async def`` task
             is awaited), instead of enqueueing it; it still goes through the serializer. For tests.
-        shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s.
-        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``).
+        shards: spread the queue over this many Redis Cluster slots, as ``Queue``'s; 1 by default.
+        replicas: count an enqueue done only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` that the
             deployment's workers are given too (then give none of the three).
         **defaults: ``Options`` for every task of this queue (``retries``, ``timeout``, ...).
@@ -60,8 +60,8 @@ class AsyncQueue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> None:
@@ -79,8 +79,8 @@ class AsyncQueue(Producer):
         *,
         secret: str | bytes | None = None,
         eager: bool = False,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         settings: Settings | None = None,
         **defaults: Any,
     ) -> Self:
@@ -292,22 +292,22 @@ class AsyncWithOptions:
     """``aq.options(...)``: ``enqueue`` and ``enqueue_many`` with options, kept apart from the function's
     own arguments."""
 
-    def __init__(self, queue: AsyncQueue, options: Options, placement: EnqueueOptions) -> None:
+    def __init__(self, queue: AsyncQueue, options: Options, enqueue_options: EnqueueOptions) -> None:
         self.queue = queue
         self._options = options
-        self._placement = placement
+        self._enqueue_options = enqueue_options
 
     def options(self, **options: Any) -> AsyncWithOptions:
         """These options, with ``options`` on top."""
         task_options = {name: value for name, value in options.items() if name not in ENQUEUE_OPTION_NAMES}
-        placement = enqueue_options_of(self._placement, options)
-        return AsyncWithOptions(self.queue, self._options.replace(**task_options), placement)
+        enqueue_options = enqueue_options_of(self._enqueue_options, options)
+        return AsyncWithOptions(self.queue, self._options.replace(**task_options), enqueue_options)
 
     def periodic(
         self, *, every: float | None = None, cron: str | None = None, tz: str = "UTC", name: str | None = None
     ) -> Callable[[F], Awaitable[F]]:
         """``AsyncQueue.periodic`` with these options."""
-        spec = periodic_timing(self._placement, every, cron, tz)
+        spec = periodic_timing(self._enqueue_options, every, cron, tz)
         queue = self.queue
 
         async def register(fn: F) -> F:
@@ -322,15 +322,15 @@ class AsyncWithOptions:
 
     async def enqueue(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> AsyncJob[R]:
         """``AsyncQueue.enqueue`` with these options."""
-        return await self.queue._enqueue(fn, args, kwargs, self._options, self._placement)
+        return await self.queue._enqueue(fn, args, kwargs, self._options, self._enqueue_options)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
         """``AsyncQueue.call`` with these options."""
-        return Call(self.queue, fn, args, kwargs, self._options, self._placement)
+        return Call(self.queue, fn, args, kwargs, self._options, self._enqueue_options)
 
     async def enqueue_many(self, fn: Callable[..., R], calls: Iterable[tuple[Any, ...]]) -> list[AsyncJob[R]]:
         """``AsyncQueue.enqueue_many`` with these options; each job gets its own id, at once."""
-        if self._placement != ENQUEUE_DEFAULTS:
+        if self._enqueue_options != ENQUEUE_DEFAULTS:
             raise ConfigurationError("enqueue_many takes no delay, at, job_id or depends_on: use enqueue for each")
         return await self.queue._enqueue_many(fn, calls, self._options)
 

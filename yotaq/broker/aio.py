@@ -28,7 +28,7 @@ from ..info import FailedOrDead, QueueInfo
 from . import commands, flows
 from .broker import MAX_BLOCK_S, MIN_ATTEMPT_S, PRODUCER_GIVE_UP_S
 from .commands import Record, ScheduleRecord
-from .connection import OutageRetry, exec_replies, packed, translated
+from .connection import FIRST_PAUSE_S, MAX_PAUSE_S, OutageRetry, exec_replies, packed, translated
 from .flows import Flow
 from .keys import FleetKeys, QueueKeys
 from .scripts import SOURCES
@@ -92,6 +92,21 @@ async def _exec(connection: Any, commands: Sequence[commands.Command]) -> list[A
     return exec_replies(replies, error)
 
 
+async def retried(retry: OutageRetry, command: Callable[[], Awaitable[T]]) -> T:
+    """``retry.run`` for a coroutine: the same deadline and backoff, each pause an ``asyncio.sleep``, so that
+    the event loop goes on meanwhile."""
+    give_up_at = None if retry.give_up_after is None else time.monotonic() + retry.give_up_after
+    pause = FIRST_PAUSE_S
+    while True:
+        try:
+            return await command()
+        except RedisUnavailable as exc:
+            if give_up_at is not None and time.monotonic() + pause > give_up_at:
+                raise RedisUnavailable(f"{exc} (gave up after {retry.give_up_after:g} s)") from exc
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, MAX_PAUSE_S)
+
+
 class AsyncBroker:
     """Speaks Redis for a producer's queues on one ``redis.asyncio`` client.
 
@@ -146,7 +161,7 @@ class AsyncBroker:
                     "no reply from Redis in time, so the command may or may not have gone through"
                 ) from exc
 
-        return await self.outage_retry.arun(attempt)
+        return await retried(self.outage_retry, attempt)
 
     def _replicated(self, command: Callable[[AsyncClient], Awaitable[T]]) -> Callable[[AsyncClient], Awaitable[T]]:
         """``command`` on a connection of its own, then ``WAIT`` on it until ``replicas`` replicas have

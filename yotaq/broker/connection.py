@@ -3,13 +3,12 @@ waiting out an outage, and redis-py's errors in yotaq's words."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import os
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
@@ -32,12 +31,9 @@ MAX_PAUSE_S = 5.0
 
 
 def _driver_info() -> DriverInfo:
-    """How yotaq's connections name themselves (CLIENT SETINFO, Redis 7.2+): "redis-py(yotaq_v0.1.0)".
-
-    Given whole, with redis-py's version, because redis-py otherwise looks its own version up in the
-    installed packages' metadata for every new connection: 2-4 ms each. yotaq's own is looked up
-    here, once per process (about 3 ms); a source tree that is not installed has none to give.
-    """
+    """How yotaq's connections name themselves (CLIENT SETINFO, Redis 7.2+): "redis-py(yotaq_v0.1.0)". Given
+    whole, as redis-py otherwise looks its own version up in the packages' metadata for every new connection
+    (2-4 ms each); yotaq's is looked up once per process (about 3 ms), if it is installed."""
     info = DriverInfo(lib_version=redis.__version__)
     try:
         return info.add_upstream_driver("yotaq", importlib.metadata.version("yotaq"))
@@ -66,14 +62,11 @@ def check_client(client: Client) -> Client:
 class ThreadClients:
     """For commands sent often from any thread: each thread's own client of ``client``'s pool, kept.
 
-    A pooled client takes a connection from its pool for each command and gives it back after:
-    a lock, redis-py's connection metrics and a poll of the socket for stray bytes. Measured here,
-    a whole ``RPUSH`` takes 28 µs that way and 17 through a client of its own (about 50 and 33
-    with the caches cold, as after an idle wait). A thread's own client (an ``OwnClient``, of
-    ``redis.Redis`` itself whatever the class of ``client``) holds one connection of the pool, and
-    goes back to the pool when its thread ends or this object goes. A forked child makes its own;
-    so does a call made while its thread's client is busy (a signal handler enqueueing in the middle
-    of an enqueue), rather than interleave two commands on one socket.
+    A pooled client takes a connection from its pool for each command and gives it back after (a lock,
+    redis-py's metrics, a poll of the socket): a whole ``RPUSH`` takes 28 µs that way, 17 through a client
+    of its own (50 and 33 with cold caches). A thread's own client (an ``OwnClient``) holds one connection
+    of the pool until its thread ends or this object goes. A forked child makes its own, and so does a
+    call made while its thread's client is busy (a signal handler enqueueing in the middle of an enqueue).
     """
 
     def __init__(self, client: Client) -> None:
@@ -83,11 +76,8 @@ class ThreadClients:
         self._cluster = isinstance(client, RedisCluster)
 
     def call(self, command: Callable[[Any], T], timeout_s: float | None = None) -> T:
-        """``command(client)`` with this thread's client; within ``timeout_s`` when given, whatever the
-        client's own settings (see ``OwnClient``).
-
-        A Redis Cluster client keeps a pool per node and picks the node by key: it is used as it is.
-        """
+        """``command(client)`` with this thread's client, within ``timeout_s`` when given (see ``OwnClient``);
+        a Redis Cluster client, which keeps a pool per node and picks the node by key, as it is."""
         if self._cluster:
             return command(self._client)
         local = self._local
@@ -98,10 +88,9 @@ class ThreadClients:
         connection: Any = own.connection  # redis-py's connections are untyped
         if connection.should_reconnect():  # Redis said it is moving (maintenance notifications)
             connection.disconnect()
-        # Connected through connect(), which a Sentinel-managed connection overrides to ask the
-        # Sentinels for the master: redis-py's lazy connect on sending a command does not, and would
-        # dial the old master again after a failover. Asked first: connect() on a connected
-        # connection does nothing, through redis-py's retry wrapper, at a tenth of an enqueue's own CPU.
+        # Through connect(), which a Sentinel-managed connection overrides to ask for the master (a lazy
+        # connect on sending would dial the old master after a failover). Asked first: connect() on a
+        # connected connection does nothing, through redis-py's retry wrapper, at a tenth of an enqueue's CPU.
         if not connection.is_connected:
             connection.connect()
         own.deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -136,12 +125,9 @@ def named_wait(client: Any, blocked: Callable[[int | None], None] | None, wait: 
 class OwnClient(redis.Redis):
     """A client holding one connection of a shared pool, for one thread (``ThreadClients``).
 
-    While ``deadline`` (a ``time.monotonic()``) is set, each command is sent once (redis-py's
-    retries are left out: ``OutageRetry`` is the one policy) and its reply awaited until the deadline
-    at most, whatever the pool's ``socket_timeout``: a producer gives up on a Redis that has
-    stopped answering within its give-up time. A reply that has begun to arrive is read to its end,
-    and a connection made, within the pool's own timeouts.
-    """
+    While ``deadline`` (a ``time.monotonic()``) is set, each command is sent once (``OutageRetry`` is the one
+    retry policy) and its reply awaited until then at most, whatever the pool's ``socket_timeout``: a producer
+    gives up on a silent Redis in time. A reply begun is read to its end, within the pool's own timeouts."""
 
     def __init__(self, *, connection_pool: redis.ConnectionPool) -> None:
         super().__init__(connection_pool=connection_pool, single_connection_client=True)
@@ -186,12 +172,9 @@ def transaction(own: Client, *commands: tuple[Any, ...], wire: bytes | None = No
     """Run ``commands`` as one ``MULTI`` ... ``EXEC`` on ``own``'s connection, in one round trip; their replies.
     ``wire``: the same already packed as ``packed`` would pack them, ``MULTI`` and ``EXEC`` included.
 
-    ``own`` is a client holding one connection (``OwnClient``). redis-py's ``pipeline()`` would
-    take another connection from the pool for the purpose, at the pool's price; this writes the
-    commands on the connection ``own`` holds and reads every reply back, so the connection stays
-    in step even when Redis refuses one of them. On any other client (a Redis Cluster's: every
-    command on one slot) redis-py's transaction is used.
-    """
+    redis-py's ``pipeline()`` would take another connection from the pool, at the pool's price: this writes
+    on the connection an ``OwnClient`` holds and reads every reply back, so that it stays in step even when
+    Redis refuses a command. Any other client (a Redis Cluster's: every command on one slot) pipelines."""
     if not isinstance(own, OwnClient):  # (not isinstance against RedisCluster: see ThreadClients)
         with own.pipeline(transaction=True) as pipe:
             for command in commands:
@@ -233,9 +216,8 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
 
 
 def packed(*commands: tuple[Any, ...]) -> bytes:
-    """Commands in Redis's protocol, packed by hiredis where it is installed, else here: redis-py's
-    packer (``Connection.pack_commands``) takes 2.4 times as long for an enqueue's ``MULTI`` without
-    hiredis, 11.5 µs against 4.7 (the arguments here are bytes, str or int)."""
+    """Commands (of bytes, str or int) in Redis's protocol, packed by hiredis if installed, else here: redis-py's
+    ``Connection.pack_commands`` takes 11.5 µs for an enqueue's ``MULTI`` without hiredis, this 4.7."""
     if _pack_command is not None:
         return b"".join(map(_pack_command, commands))
     parts = []
@@ -340,22 +322,17 @@ def _named_clients(text: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 class OutageRetry:
-    """The one way yotaq waits out an outage: retry with capped exponential backoff, until a deadline.
-
-    A producer gives up after a few seconds (``give_up_after``) so that its caller hears of the
-    outage; a worker waits for ever (``None``). ``sleep`` is how the wait is spent: a worker's can
-    be interrupted by a stop signal.
-    """
+    """The one way yotaq waits out an outage: retry with capped exponential backoff, until a deadline. A
+    producer gives up after ``give_up_after`` seconds, so that its caller hears of the outage; a worker waits
+    for ever (``None``), in a ``sleep`` that a stop signal interrupts."""
 
     def __init__(self, give_up_after: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.give_up_after = give_up_after
         self.sleep = sleep
 
     def run(self, command: Callable[[], T], on_outage: Callable[[RedisUnavailable], None] | None = None) -> T:
-        """``command()``, called again while it raises ``RedisUnavailable``, until the deadline.
-
-        ``on_outage`` is told of the first failure. Raises the last ``RedisUnavailable`` at the deadline.
-        """
+        """``command()``, called again while it raises ``RedisUnavailable`` (``on_outage`` told of the first),
+        until the deadline: then that ``RedisUnavailable`` is raised."""
         give_up_at = None if self.give_up_after is None else time.monotonic() + self.give_up_after
         pause = FIRST_PAUSE_S
         failing = False
@@ -369,18 +346,4 @@ class OutageRetry:
                     on_outage(exc)
                 failing = True
             self.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE_S)
-
-    async def arun(self, command: Callable[[], Awaitable[T]]) -> T:
-        """``run`` for a coroutine (``AsyncBroker``): the same deadline and backoff, each pause an
-        ``asyncio.sleep``, so that the event loop goes on meanwhile."""
-        give_up_at = None if self.give_up_after is None else time.monotonic() + self.give_up_after
-        pause = FIRST_PAUSE_S
-        while True:
-            try:
-                return await command()
-            except RedisUnavailable as exc:
-                if give_up_at is not None and time.monotonic() + pause > give_up_at:
-                    raise RedisUnavailable(f"{exc} (gave up after {self.give_up_after:g} s)") from exc
-            await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)

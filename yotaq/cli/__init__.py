@@ -21,6 +21,7 @@ from ..broker.connection import Client
 from ..exceptions import ConfigurationError, JobFailed, YotaqError
 from ..info import QueueInfo
 from ..job import Status
+from ..producing import Settings
 from ..queue import Queue
 from ..server import serve
 from ..supervisor import Supervisor
@@ -109,8 +110,11 @@ def _queues(client: Client, names: list[str]) -> list[Queue]:
         ConfigurationError: Redis holds nothing of one of them (a mistyped name, most likely): said
             before anything is written for it.
     """
-    broker = Broker(client)
-    queues = [Queue(client, name, secret=secret(), shards=broker.recorded_shards(QueueKeys(name))) for name in names]
+    broker, settings = Broker(client), Settings(secret=secret())
+    queues = [
+        Queue(client, name, settings=dataclasses.replace(settings, shards=broker.recorded_shards(QueueKeys(name))))
+        for name in names
+    ]
     if unknown := [queue.name for queue in queues if not broker.holds_anything(queue.shards)]:
         raise ConfigurationError(
             f"no queue named {' or '.join(map(repr, unknown))} in Redis: nothing was enqueued, scheduled or run there"
@@ -140,12 +144,10 @@ def _configure_logging() -> None:
 
 def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "secret": secret(),
+        "settings": Settings(secret=secret(), shards=args.shards, replicas=args.replicas),
         "burst": args.burst,
         "liveness_timeout": args.liveness_timeout,
         "heartbeat_interval": args.heartbeat_interval,
-        "shards": args.shards,
-        "replicas": args.replicas,
         "concurrency": args.concurrency,
         "threads": args.threads,
         "hooks": load_hooks(args.hooks or []),

@@ -56,6 +56,12 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
+def _whole(name: str, value: int, most: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+        raise ConfigurationError(f"{name} must be a whole number from 1 to {most:,}, got {value!r}")
+    return value
+
+
 class Worker(Stopping):
     """Runs the tasks of one or more queues, one at a time (or more: ``threads``, ``concurrency``), always
     from the first non-empty queue.
@@ -63,8 +69,7 @@ class Worker(Stopping):
     Args:
         redis_client: the connection; ``yotaq.connect(url)`` makes a suitable one.
         queues: the queues to take tasks from, in priority order.
-        secret: when given, only messages signed with it are run; anything else is set aside.
-            Results are signed with it too.
+        secret: when given, only messages signed with it are run (anything else is set aside), and results signed.
         burst: stop when no task is pending or scheduled instead of waiting for more.
         liveness_timeout: seconds without a heartbeat after which this worker counts as dead.
         heartbeat_interval: seconds between heartbeats (and between looks for dead workers); by default
@@ -75,8 +80,8 @@ class Worker(Stopping):
         watchdog: told each task's time limit, for a supervising process to enforce it even on
             code that Python's signals cannot interrupt.
         shards: how many shards each of the queues has (as its producers say); the worker takes
-            from every shard in turn, starting from a random one, so that none starves.
-        replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``).
+            from every shard in turn, starting from a random one, so that none starves; 1 by default.
+        replicas: count an outcome recorded only once this many replicas have it (Redis ``WAIT``); 0 by default.
         settings: ``secret``, ``shards`` and ``replicas`` at once, as a ``yotaq.Settings`` (the one its
             producers were given; then give none of the three).
         hooks: ``yotaq.Hook`` objects, told when the worker starts and stops and around each task.
@@ -98,8 +103,8 @@ class Worker(Stopping):
         max_deliveries: int = MAX_DELIVERIES,
         name: str | None = None,
         watchdog: Watchdog | None = None,
-        shards: int = 1,
-        replicas: int = 0,
+        shards: int | None = None,
+        replicas: int | None = None,
         hooks: Sequence[Hook] = (),
         concurrency: int = 1,
         threads: int = 1,
@@ -118,28 +123,15 @@ class Worker(Stopping):
             heartbeat_interval = min(HEARTBEAT_INTERVAL_S, _positive("liveness_timeout", liveness_timeout) / 2)
         if _positive("heartbeat_interval", heartbeat_interval) >= _positive("liveness_timeout", liveness_timeout):
             raise ConfigurationError("heartbeat_interval must be shorter than liveness_timeout")
-        if (
-            not isinstance(max_deliveries, int)
-            or isinstance(max_deliveries, bool)
-            or not 1 <= max_deliveries <= MAX_MAX_DELIVERIES
-        ):
-            raise ConfigurationError(
-                f"max_deliveries must be a whole number from 1 to {MAX_MAX_DELIVERIES:_}, got {max_deliveries!r}"
-            )
+        max_deliveries = _whole("max_deliveries", max_deliveries, MAX_MAX_DELIVERIES)
         self.liveness = Liveness(liveness_timeout, heartbeat_interval, max_deliveries)
         self.name = check_name("worker name", name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
         self.counts: Counter[str] = Counter()
         self._secret = serializer.as_secret(secret)
         self._watchdog = watchdog
         self._hooks = Hooks(hooks)
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ConfigurationError(
-                f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
-            )
-        self.concurrency = concurrency
-        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
-            raise ConfigurationError(f"threads must be a whole number from 1 to {MAX_THREADS:,}, got {threads!r}")
-        self.threads = threads
+        self.concurrency = _whole("concurrency", concurrency, MAX_CONCURRENCY)
+        self.threads = _whole("threads", threads, MAX_THREADS)
         self._outage_retry = OutageRetry(None, sleep=self._sleep)
         # Made by run(), in the thread that runs the tasks (signals), afresh for each run
         self._batch: Batch
@@ -157,8 +149,6 @@ class Worker(Stopping):
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.queue for q in self.queues]})"
-
-    # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
         """Run tasks until stopped by SIGINT/SIGTERM (or, in burst mode, until there are none left).

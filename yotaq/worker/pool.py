@@ -2,7 +2,7 @@
 
 Up to N coroutines are in flight on the worker's event loop; the worker leases more as they finish,
 and records each outcome as it comes (acknowledgements are batched as usual). Each coroutine has its
-own time limit and is cancelled on its own (``timelimit.Coroutines``). A plain function still runs alone
+own time limit and is cancelled on its own (``coroutines.Coroutines``). A plain function still runs alone
 in the main thread, and while it runs the coroutines wait: an event loop cannot take the thread
 back from a function that does not ``await``. The same goes for a coroutine that blocks (calls
 ``time.sleep``, say): it holds up the others until it awaits, and only a supervisor, told the

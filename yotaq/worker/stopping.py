@@ -92,10 +92,24 @@ class Stopping:
         watcher woken). On a Redis Cluster a single-queue worker's wait cannot be named, and ends within
         ``IDLE_WAIT_S``.
         """
-        with self._stop_lock:
+        # A signal handler runs in the main thread between two bytecodes of what it interrupted, which may
+        # hold a lock the wake-up takes (this one, the event's, a stream's) or have named its wait for work
+        # but not sent it, so that no unblock can end it until the handler returns: there, the stop is
+        # marked without waiting on anything, and the wake-up is left to a thread of its own.
+        if not self._stop_lock.acquire(blocking=False):
+            return  # another call is stopping it (perhaps the one this signal interrupted)
+        try:
             if self._stopping or self._shutting_down:
                 return
             self._stopping = True
+        finally:
+            self._stop_lock.release()
+        if threading.current_thread() is threading.main_thread():
+            self.broker.thread(self._wake, name="yotaq-stop").start()  # a daemon: its start waits on no lock
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
         logger.info("stop requested: finishing the running task, then stopping")
         self._stop_requested.set()
         if self._watcher is not None:

@@ -8,7 +8,7 @@ import logging
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import outcomes, serializer
@@ -332,20 +332,3 @@ class TaskHandler:
 
     def close(self) -> None:
         self._runner.close()
-
-
-def record_overdue(broker: Broker, queues: Sequence[QueueKeys], worker: str, job_id: str, secret: bytes | None) -> bool:
-    """Record the job ``job_id`` that ``worker`` (killed) was running as having run past its time limit:
-    failed, or retried if it has retries left, as if it had raised ``TimeLimitExceeded``. Whether it
-    held the job (a supervisor calls this before giving back the rest)."""
-    for keys in queues:
-        for message in broker.held(keys, worker):
-            if serializer.message_id(message) != job_id:
-                continue
-            handler = TaskHandler(
-                broker, worker, secret, Batch(), TaskRunner(None), lambda step: step(), Counter(), Hooks(())
-            )
-            if (ready := handler.begin(keys, message)) is not None:
-                handler.end(ready, None, TimeLimitExceeded())
-            return True
-    return False
