@@ -31,13 +31,11 @@ def code_lines(source: str) -> int:
     lines: set[int] = set()
     previous = None
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type in SKIPPED:
-            continue
-        if token.type == tokenize.STRING and (previous is None or previous.type in STATEMENT_START):
-            previous = token  # a docstring, or a string standing alone as a statement
-            continue
-        lines.update(range(token.start[0], token.end[0] + 1))
+        standing_alone = previous is None or previous.type in STATEMENT_START
         previous = token
+        if token.type in SKIPPED or (token.type == tokenize.STRING and standing_alone):
+            continue  # (a string standing alone as a statement: a docstring)
+        lines.update(range(token.start[0], token.end[0] + 1))
     return len(lines)
 
 
