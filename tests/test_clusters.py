@@ -205,3 +205,30 @@ def test_a_cluster_that_refuses_commands_while_a_master_is_down_is_an_outage_the
         assert worker.popen.poll() is None, worker.output()
         assert worker.stop() == 0, worker.output()
         client.close()
+
+
+def test_a_chord_and_a_chain_on_a_sharded_queue_of_a_cluster_run_each_step_once_in_one_slot(
+    tmp_path: Path, spawn: Callable[..., Process]
+) -> None:
+    # Given a cluster of its own, a 3-shard queue with a shard on each master, and a worker serving it
+    with LocalCluster(tmp_path / "cluster") as cluster:
+        client = connect(cluster.url)
+        name = on_three_masters(cluster)
+        queue = yotaq.Queue(client, name, shards=3)
+        spawn("-m", "yotaq", "worker", "--queue", name, "--shards", "3", url=cluster.url)
+        # When a chord of 30 members and a chain of three steps are enqueued on it
+        chord = queue.chord([queue.call(abs, -n) for n in range(30)], queue.call(sum))
+        chain = queue.chain(queue.call(abs, -7), queue.call(divmod, 2), queue.call(list))
+        # Then the callback gets every member's result, in member order, and the chain's steps each the last's
+        assert chord.result(timeout=60) == sum(range(30))
+        assert chain.result(timeout=60) == [3, 1]
+        # each workflow's jobs in one shard (one slot: each step that tells a dependent is one script there)
+        members = queue.group([queue.call(abs, -n) for n in range(10)])
+        assert len({queue._shard(job.id).shard for job in members.jobs}) == 1
+        assert members.results(timeout=60) == list(range(10))
+        # and a workflow that would span queues (two slots) is refused, nothing enqueued
+        other = yotaq.Queue(client, f"{name}-other")
+        with pytest.raises(yotaq.ConfigurationError):
+            queue.chain(queue.call(abs, -1), other.call(abs))
+        assert other.info().pending == 0
+        client.close()

@@ -136,17 +136,16 @@ end
 -- Each command is paid for once per call where it can be: one DEL, HDEL and HINCRBY for the whole
 -- batch; only a result's RPUSH and PEXPIRE are one per job.
 if #done > 0 then
-  local done_ids, result_keys, envelopes, done_ttls = {}, {}, {}, {}
+  local done_ids, result_keys, envelopes, done_ttls, done_parts = {}, {}, {}, {}, {}
   for k, i in ipairs(done) do
     done_ids[k], result_keys[k], envelopes[k], done_ttls[k] = ids[i], KEYS[17 + i], ARGV[6 + i], ttls[i]
+    done_parts[k] = parts[i]
   end
   store_results(result_keys, envelopes, done_ttls)
   forget_jobs(lim, done_ids)
   redis.call('HINCRBY', KEYS[5], 'done', #done_ids)
   local now = now_ms()
-  for _, i in ipairs(done) do
-    fan_in(parts[i], ids[i], ARGV[6 + i], 'done', ttls[i], now)
-  end
+  fan_in(done_parts, done_ids, envelopes, 'done', done_ttls, now)
   count_in(KEYS[12], math.floor(now / 1000), #done_ids, tonumber(ARGV[4]))
   local expiries, shown, all_shown = {}, {}, lines(ARGV[5])
   for k, i in ipairs(done) do

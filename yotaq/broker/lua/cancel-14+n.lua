@@ -57,5 +57,5 @@ store_results({KEYS[4]}, {ARGV[2]}, {ARGV[3]})
 local now = now_ms()
 list_finished({done = KEYS[9], cancelled = KEYS[10], jobs = KEYS[11]}, 'cancelled', {ARGV[1]},
   {now + tonumber(ARGV[3])}, {'- - -'}, now)
-fan_in(parts[1], ARGV[1], ARGV[2], 'cancelled', ARGV[3], now)
+fan_in({parts[1]}, {ARGV[1]}, {ARGV[2]}, 'cancelled', {ARGV[3]}, now)
 return state

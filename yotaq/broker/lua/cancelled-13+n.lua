@@ -35,5 +35,5 @@ store_results({KEYS[5]}, {ARGV[3]}, {ARGV[4]})
 local now = now_ms()
 list_finished({done = KEYS[10], cancelled = KEYS[11], jobs = KEYS[12]}, 'cancelled', {ARGV[2]},
   {now + tonumber(ARGV[4])}, {ARGV[5]}, now)
-fan_in(parts[1], ARGV[2], ARGV[3], 'cancelled', ARGV[4], now)
+fan_in({parts[1]}, {ARGV[2]}, {ARGV[3]}, 'cancelled', {ARGV[4]}, now)
 return 1

@@ -33,7 +33,7 @@ local k = {state = KEYS[2], deliveries = KEYS[3], jobs = KEYS[5], messages = KEY
   result = KEYS[8]}
 local now = now_ms()
 fail(k, ARGV[2], ARGV[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), now)
-fan_in(parts[1], ARGV[2], ARGV[4], string.match(ARGV[4], '^%S+ (%S+)'), tonumber(ARGV[6]), now)
+fan_in({parts[1]}, {ARGV[2]}, {ARGV[4]}, string.match(ARGV[4], '^%S+ (%S+)'), {tonumber(ARGV[6])}, now)
 if ARGV[7] ~= '' and redis.call('HGET', KEYS[2], ARGV[7]) == 'active' then
   redis.call('HSET', KEYS[2], ARGV[7], 'pending')
 end

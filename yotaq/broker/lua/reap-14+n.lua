@@ -65,7 +65,7 @@ for i = #held, 1, -1 do
     local k = {state = KEYS[5], deliveries = KEYS[6], jobs = KEYS[8], messages = KEYS[9], reasons = KEYS[10],
       result = KEYS[14 + i]}
     fail(k, ids[i], held[i], ARGV[7 + 2 * i], tonumber(ARGV[4]), tonumber(ARGV[5]), now)
-    fan_in(parts[i], ids[i], ARGV[7 + 2 * i], 'dead', tonumber(ARGV[5]), now)
+    fan_in({parts[i]}, {ids[i]}, {ARGV[7 + 2 * i]}, 'dead', {tonumber(ARGV[5])}, now)
   else
     give_back(lim, {held[i]})
     requeued = requeued + 1

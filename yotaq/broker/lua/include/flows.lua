@@ -69,29 +69,42 @@ local function enqueue_dependent(d, now_too, now)
   end
 end
 
--- Tell a job's dependents its final outcome: `envelope`, of `kind` (done, failed, dead, cancelled), once
--- per dependent whatever the deliveries, and drop its field in the flows hash (nothing to tell when it has
--- none). Its dependents are kept as long as its result (`ttl` ms), for its page.
-local function fan_in(part, id, envelope, kind, ttl, now)
-  if part.own then
-    redis.call('PEXPIRE', part.own.record, ttl)
-    redis.call('PEXPIRE', part.own.parents, ttl)
-  end
-  if not part.actual then
-    return
-  end
-  for _, d in ipairs(part.deps) do
-    if redis.call('HSETNX', d.parents, id, envelope) == 1 then
-      local left = redis.call('HINCRBY', d.record, 'waiting', -1)
-      if left < 0 then -- the dependent is long over and its record gone: leave nothing behind
-        redis.call('DEL', d.record, d.parents)
-      elseif left == 0 then
-        enqueue_dependent(d, false, now)
-      elseif kind ~= 'done' and redis.call('HGET', d.record, 'allow') ~= '1' then
-        enqueue_dependent(d, true, now)
+-- Tell jobs' dependents their final outcomes (`envelopes[i]` of `ids[i]`, all of `kind`: done, failed,
+-- dead, cancelled), once per parent and dependent whatever the deliveries, and drop the jobs' fields in the
+-- flows hash (nothing to tell for a job with none). A dependent told by several jobs at once (a chord's
+-- members acknowledged together) counts them down in one step, and the fields go in one HDEL. Each job's
+-- dependents are kept as long as its result (`ttls[i]` ms), for its page.
+local function fan_in(parts, ids, envelopes, kind, ttls, now)
+  local told, counts, over = {}, {}, {}
+  for i, part in ipairs(parts) do
+    if part.own then
+      redis.call('PEXPIRE', part.own.record, ttls[i])
+      redis.call('PEXPIRE', part.own.parents, ttls[i])
+    end
+    if part.actual then
+      for _, d in ipairs(part.deps) do
+        if redis.call('HSETNX', d.parents, ids[i], envelopes[i]) == 1 then
+          if not counts[d.id] then
+            told[#told + 1], counts[d.id] = d, 0
+          end
+          counts[d.id] = counts[d.id] + 1
+        end
       end
+      redis.call('SET', part.next, part.dependents, 'PX', ttls[i])
+      over[#over + 1] = ids[i]
     end
   end
-  redis.call('SET', part.next, part.dependents, 'PX', ttl)
-  redis.call('HDEL', part.flows, id)
+  for _, d in ipairs(told) do
+    local left = redis.call('HINCRBY', d.record, 'waiting', -counts[d.id])
+    if left < 0 then -- the dependent is long over and its record gone: leave nothing behind
+      redis.call('DEL', d.record, d.parents)
+    elseif left == 0 then
+      enqueue_dependent(d, false, now)
+    elseif kind ~= 'done' and redis.call('HGET', d.record, 'allow') ~= '1' then
+      enqueue_dependent(d, true, now)
+    end
+  end
+  if #over > 0 then
+    redis.call('HDEL', parts[1].flows, unpack(over))
+  end
 end
