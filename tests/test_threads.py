@@ -124,6 +124,29 @@ def test_a_thread_stuck_in_c_past_its_limit_fails_it_at_once_and_its_siblings_re
     assert (info.failed, info.done, info.dead, info.pending, info.active) == (1, 3, 0, 0, 0)
 
 
+def test_a_worker_with_no_supervisor_replaces_its_process_by_itself_when_a_thread_is_stuck_in_c(
+    queue, spawn, queue_name, tmp_path
+):
+    # Given a task stuck in time.sleep with a 1 s limit, and a sibling, in a worker that no supervisor runs
+    journal, gate = tmp_path / "journal", tmp_path / "gate"
+    stuck = queue.options(timeout=1).enqueue(time.sleep, 3600)
+    runner = spawn(*worker("--queue", queue_name, "--threads", "2"))
+    wait_for(lambda: stuck.status is Status.ACTIVE, what="the stuck task to start")
+    sibling = queue.enqueue(tasks.gated, str(journal), 0, str(gate))
+    wait_for(lambda: len(tasks.events(journal, "start")) == 1, what="the sibling to start")
+    # Then the stuck task fails 2 s past its limit, and the process runs again in its own place (the same
+    # pid, fresh), rather than exit for something else to start one: it runs the sibling again, to its end
+    with pytest.raises(JobFailed, match=r"time limit of 1 s"):
+        stuck.result(timeout=10)
+    wait_for(lambda: len(tasks.events(journal, "start")) == 2, what="the sibling to start again")
+    assert {pid for _, pid in tasks.events(journal, "start")} == {runner.popen.pid}
+    assert "this worker runs again in a fresh process" in runner.output()
+    gate.touch()
+    assert sibling.result(timeout=10) is None
+    assert queue.enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+    assert runner.popen.poll() is None
+
+
 def test_a_stuck_task_s_retries_apply_as_for_any_failure(queue, spawn, queue_name):
     # Given a task stuck in C with a 0.5 s limit and one retry
     stuck = queue.options(timeout=0.5, retries=1, retry_delay=0).enqueue(time.sleep, 3600)

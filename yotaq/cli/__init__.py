@@ -26,6 +26,7 @@ from ..queue import Queue
 from ..server import serve
 from ..supervisor import Supervisor
 from ..worker import Worker
+from ..worker.stopping import replace_by_itself
 from ..workflows import links_of
 from .hooks import load_hooks
 from .parser import DEFAULT_QUEUE, DEFAULT_REDIS_URL, parser
@@ -84,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.processes:
             Supervisor(redis_url(), queues, args.processes, **options).run()
             return 0
+        replace_by_itself(sys.orig_argv)  # (a task stuck in C past its limit: see exit_replaced)
         with connect(redis_url()) as client:
             Worker(client, queues, **options).run()
         return 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -146,8 +147,23 @@ class Stopping:
             raise StopRequested
 
 
+_run_again: list[str] = []  # the command line that replaces this process, if it replaces itself
+
+
+def replace_by_itself(command: Sequence[str]) -> None:
+    """Have this process replace itself by running ``command`` again (``os.execv``), rather than exit for
+    whatever runs it to start a fresh one: what ``python -m yotaq worker`` does when no supervisor runs it."""
+    _run_again[:] = command
+
+
 def exit_replaced() -> None:
-    """End this process now: a thread is stuck in a task, which only the end of its process stops."""
+    """End this process now: a thread is stuck in a task, which only the end of its process stops. The
+    stuck task is recorded and the rest given back already: a process that runs again starts afresh (the
+    same pid, none of the old threads, no connection: Python's file descriptors are not inherited)."""
+    if _run_again:
+        logger.critical("this worker runs again in a fresh process (%s)", " ".join(_run_again))
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, *_run_again[1:]])
     logger.critical("this worker exits (status %d) for a fresh process to take its place", EXIT_STUCK)
     logging.shutdown()
     os._exit(EXIT_STUCK)
