@@ -281,3 +281,37 @@ def test_an_idle_worker_of_ten_queues_keeps_one_wait_in_redis_not_one_a_queue(sp
     wait_for(lambda: "bzpopmin" in _blocked_clients(client), timeout=15, what="the time thread's wait again")
     assert _blocked_clients(client) == ["bzpopmin"]
     client.close()
+
+
+def test_a_round_armed_as_work_wakes_the_last_one_is_woken_too(own_redis, queue_name):
+    import threading
+
+    from yotaq.broker import Broker, QueueKeys
+    from yotaq.worker.watch import QueueWatcher
+
+    # Given a queue watcher of three queues, armed, whose worker arms the next round just as work on one
+    # of them wakes this one (a worker with threads arms as soon as it has a free slot again): here, in
+    # the midst of the wake-up, as it stops watching the other queues
+    client = yotaq.connect(own_redis.url)
+    queues = [QueueKeys(f"{queue_name}-{n}") for n in range(3)]
+    watcher = QueueWatcher(Broker(client), queues)
+    forget, rounds = watcher._watch.forget, []
+
+    def forget_while_the_next_round_is_armed(key):
+        forget(key)
+        if not rounds:  # the worker, woken, has leased the work and has a slot free again
+            client.lpop(queues[1].pending)
+            rounds.append(watcher.arm())
+
+    watcher._watch.forget = forget_while_the_next_round_is_armed
+    woken = threading.Event()
+    watcher.on_work = woken.set
+    first = watcher.arm()
+    # When work comes
+    client.rpush(queues[1].pending, b"x")
+    assert woken.wait(5)
+    # Then the round armed meanwhile is woken too: its watch of the queues may have been undone (else it
+    # would wait, some queues unwatched, until its wait timed out)
+    assert rounds and rounds[0] > first and watcher._woken_round >= rounds[0]
+    watcher.close()
+    client.close()

@@ -63,12 +63,13 @@ class QueueWatcher:
         self._watch.close(JOIN_S)
 
     def _came(self, pending: str, message: bytes) -> None:
-        """Work on one queue: wake the worker, and watch the others no longer (one wake-up a round)."""
+        """Work on one queue: watch the others no longer (one wake-up a round), and wake the worker. In
+        that order: a round armed meanwhile, whose watch this may have undone, is woken with this one."""
+        for other in self._pending:
+            self._watch.forget(other)
         with self._condition:
             self._woken_round = self._round
             self._condition.notify_all()
-        for other in self._pending:
-            self._watch.forget(other)
         if self.on_work is not None:
             self.on_work()
 
