@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--systems", default="yotaq,celery")
-    parser.add_argument("--peer-venv", type=Path, default=ROOT / ".venv-bench")
+    parser.add_argument("--peer-venv", type=lambda path: Path(path).resolve(), default=ROOT / ".venv-bench")
     parser.add_argument("--timeout", type=float, default=300.0, help="the longest a celery run may take (s)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
