@@ -315,3 +315,39 @@ def test_a_round_armed_as_work_wakes_the_last_one_is_woken_too(own_redis, queue_
     assert rounds and rounds[0] > first and watcher._woken_round >= rounds[0]
     watcher.close()
     client.close()
+
+
+@pytest.mark.parametrize("end", ["killed", "timed out by Redis"])
+def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
+    own_redis, queue_name, monkeypatch, end
+):
+    import threading
+
+    from yotaq.broker import watch
+
+    monkeypatch.setattr(watch, "KEEPALIVE_S", 0.5)  # (30 s: the test would wait that long for the keepalive)
+    # Given an idle worker of three queues, its queue watcher's tracked reads done
+    client = yotaq.connect(own_redis.url)
+    queues = [yotaq.Queue(client, f"{queue_name}-{n}") for n in range(3)]
+    worker = yotaq.Worker(client, [queue.name for queue in queues])
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        assert queues[2].enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+        [reader] = wait_for(lambda: [c for c in client.client_list() if "t" in c["flags"]], what="the tracked reader")
+        # When the connection its reads are tracked on ends, which tells its listener nothing: killed, or
+        # closed by Redis as idle (a reader sends nothing while its lists wait; the listener, subscribed, is
+        # never closed so)
+        if end == "killed":
+            client.client_kill_filter(_id=reader["id"])
+        else:
+            client.config_set("timeout", 1)
+            time.sleep(2.5)  # idle for longer than that: Redis's clientsCron closes such a client within it
+        # Then a task on each queue still runs (no tracking left: nothing would ever wake the worker)
+        for queue in queues:
+            assert queue.enqueue(divmod, 9, 2).result(timeout=5) == (4, 1)
+    finally:
+        client.config_set("timeout", 0)
+        worker.stop()
+        runner.join(timeout=30)
+        client.close()

@@ -11,7 +11,7 @@ told when that key next changes, here on a second connection subscribed to ``__r
 its one listening connection waits without a command for as long as nothing happens; when a worker
 stores a result, or a producer pushes a message, Redis names the list to the listener, which reads it once
 more. Per list: one read when watched (pipelined for many at once) and one when it changes; while they
-all wait, nothing (a ``PING`` on the listener every ``KEEPALIVE_S``, so a connection gone dead is noticed),
+all wait, nothing (a ``PING`` on each connection every ``KEEPALIVE_S``, so a connection gone dead is noticed),
 whatever the number of lists. Measured with 100 futures waiting: 0 commands/s, against 20/s for 100
 threads in ``Job.result`` (one ``BLMOVE`` per future per 5 s, and a connection each: redis-py's default
 pool holds 100).
@@ -27,7 +27,8 @@ On a Redis Cluster each node holding watched lists gets its own pair of connecti
 of one queue (shard) are in one slot, so on one node. A tracking table that Redis trims
 (``tracking-table-max-keys``) or a flush tells the listener too; the lists named are then read again,
 which costs a read and loses nothing. After a connection drops, both are made again and every list
-watched there read again: an element pushed meanwhile is found then.
+watched there read again: an element pushed meanwhile is found then. The reader's end (a ``CLIENT KILL``,
+Redis's ``timeout``) tells the listener nothing: it is found by its keepalive, ``KEEPALIVE_S`` at most.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from .keys import INVALIDATIONS, watch_channel
 
 logger = logging.getLogger(__name__)
 
-KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs, to learn whether it is still connected
+KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs on both, to learn whether they are connected
 _FAILURES = (redis.RedisError, OSError)
 
 
@@ -181,6 +182,7 @@ class _Node:
                         break
                 if not self._listener.can_read(timeout=KEEPALIVE_S):
                     self._listener.send_command("PING", check_health=False)
+                    self._keep_reader()
                     continue
                 self._heard(self._listener.read_response())
             except _FAILURES as exc:
@@ -238,11 +240,23 @@ class _Node:
             found = self._read(keys) if keys else {}
         self._deliver(found)
 
-    def _read(self, keys: list[str]) -> dict[str, bytes]:
-        """Under the lock: each list's first element (see ``_lindex``). Should the reader have dropped, it is
-        connected again and tracked, and every list watched here read again (the reads tracked on the
-        old connection went with it); should that fail too, the listening thread connects both anew."""
+    def _keep_reader(self) -> None:
+        """The reader's keepalive, beside the listener's. Nothing tells the listener of the reader's end
+        (killed, or closed by Redis's ``timeout`` as it sends nothing while its lists wait), and the tracking
+        of its reads ends with it: so a reader gone is found here, and connected, tracked and read again."""
+        with self._lock:
+            found = self._read([], ping=True) if self._tracking else {}
+        self._deliver(found)
+
+    def _read(self, keys: list[str], *, ping: bool = False) -> dict[str, bytes]:
+        """Under the lock: each list's first element (see ``_lindex``), after a ``PING`` if ``ping``. Should
+        the reader have dropped, it is connected again and tracked, and every list watched here read again
+        (the reads tracked on the old connection went with it); should that fail too, the listening thread
+        connects both anew."""
         try:
+            if ping:
+                self._reader.send_command("PING", check_health=False)
+                self._reader.read_response()
             return self._lindex(keys)
         except _FAILURES:
             self._reader.disconnect()
