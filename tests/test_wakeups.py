@@ -351,3 +351,35 @@ def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
         worker.stop()
         runner.join(timeout=30)
         client.close()
+
+
+def test_an_idle_worker_of_three_queues_on_a_redis_evicting_tracked_keys_does_not_read_them_in_a_loop(
+    own_redis, queue_name
+):
+    import threading
+
+    # Given an idle worker of three queues, its queue watcher's reads tracked
+    client = yotaq.connect(own_redis.url)
+    queues = [yotaq.Queue(client, f"{queue_name}-{n}") for n in range(3)]
+    worker = yotaq.Worker(client, [queue.name for queue in queues])
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        assert queues[2].enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
+        wait_for(lambda: [c for c in client.client_list() if "t" in c["flags"]], what="the tracked reader")
+        # When Redis tracks fewer keys than it watches: each read of one evicts another from the table,
+        # which Redis tells the listener of as a change of it (tracking-table-max-keys)
+        client.config_set("tracking-table-max-keys", 1)
+        before, started = _calls(client, "cmdstat_lindex"), time.monotonic()
+        time.sleep(3)  # the window measured
+        rate = (_calls(client, "cmdstat_lindex") - before) / (time.monotonic() - started)
+        # Then it does not read them again in a loop as fast as Redis answers (10,000 reads a second)
+        assert rate < 10, rate
+        # and a task on each queue still runs
+        for queue in queues:
+            assert queue.enqueue(divmod, 9, 2).result(timeout=20) == (4, 1)
+    finally:
+        client.config_set("tracking-table-max-keys", 0)
+        worker.stop()
+        runner.join(timeout=30)
+        client.close()
