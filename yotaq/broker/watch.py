@@ -11,7 +11,7 @@ told when that key next changes, here on a second connection subscribed to ``__r
 its one listening connection waits without a command for as long as nothing happens; when a worker
 stores a result, or a producer pushes a message, Redis names the list to the listener, which reads it once
 more. Per list: one read when watched (pipelined for many at once) and one when it changes; while they
-all wait, nothing (a ``PING`` on the listener every ``KEEPALIVE_S``, so a connection gone dead is noticed),
+all wait, nothing (a ``PING`` on each connection every ``KEEPALIVE_S``, so a connection gone dead is noticed),
 whatever the number of lists. Measured with 100 futures waiting: 0 commands/s, against 20/s for 100
 threads in ``Job.result`` (one ``BLMOVE`` per future per 5 s, and a connection each: redis-py's default
 pool holds 100).
@@ -26,8 +26,10 @@ expire.
 On a Redis Cluster each node holding watched lists gets its own pair of connections and thread: the lists
 of one queue (shard) are in one slot, so on one node. A tracking table that Redis trims
 (``tracking-table-max-keys``) or a flush tells the listener too; the lists named are then read again,
-which costs a read and loses nothing. After a connection drops, both are made again and every list
-watched there read again: an element pushed meanwhile is found then.
+which costs a read and loses nothing (a table too small for them all, where each read evicts another, is
+read less often: see ``_Node._heard``). After a connection drops, both are made again and every list
+watched there read again: an element pushed meanwhile is found then. The reader's end (a ``CLIENT KILL``,
+Redis's ``timeout``) tells the listener nothing: it is found by its keepalive, ``KEEPALIVE_S`` at most.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ from .keys import INVALIDATIONS, watch_channel
 
 logger = logging.getLogger(__name__)
 
-KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs, to learn whether it is still connected
+KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs on both, to learn whether they are connected
 _FAILURES = (redis.RedisError, OSError)
+CHURN_S = 0.05  # news of a change this soon after a read, that finds nothing, may be Redis evicting what it read
 
 
 Thread = Callable[[Callable[[], None], str], threading.Thread]  # makes a (daemon) thread: (target, name)
@@ -140,6 +143,8 @@ class _Node:
         self._listener: Any = None
         self._tracking = False  # whether the reader's reads are tracked now (both connections up)
         self._listener_id: Any = None  # the listener's connection id, where the reader's changes are told
+        self._read_at = 0.0  # when the reader last read lists (time.monotonic())
+        self._backoff = 0.0  # how long news of a change right after a read waits before its read (see _heard)
         self._thread = thread(self._listen, "yotaq-list-watch")
         self._thread.start()
 
@@ -181,8 +186,9 @@ class _Node:
                         break
                 if not self._listener.can_read(timeout=KEEPALIVE_S):
                     self._listener.send_command("PING", check_health=False)
+                    self._keep_reader()
                     continue
-                self._heard(self._listener.read_response())
+                self._heard(self._messages())
             except _FAILURES as exc:
                 with self._lock:
                     self._tracking = False
@@ -224,25 +230,71 @@ class _Node:
         self._reader.read_response()
         self._tracking = True
 
-    def _heard(self, reply: Any) -> None:
-        """One message on the listener: the lists that changed (all of them, for a flush)."""
-        if not isinstance(reply, list) or len(reply) < 3 or reply[0] != b"message" or reply[1] == self._channel:
-            return  # a PING's reply, or the wake-up of close()
-        changed = reply[2]
+    def _messages(self) -> list[Any]:
+        """The listener's next message, and those that came with it: read together, their lists at once."""
+        messages = [self._listener.read_response()]
+        while self._listener.can_read(timeout=0):
+            messages.append(self._listener.read_response())
+        return messages
+
+    def _heard(self, messages: list[Any]) -> None:
+        """Messages on the listener: the lists that changed (all of them, for a flush), read again.
+
+        A Redis tracking more keys than ``tracking-table-max-keys`` evicts some from its table, telling of
+        each as of a change: with more lists watched than it keeps, each read evicts another, told at once,
+        and reading it again evicts the next, as fast as Redis answers. So news of a change that comes
+        right after a read (``CHURN_S``) and finds nothing makes the next such news wait before its read,
+        twice as long each time (``MAX_PAUSE_S`` at most); news later than that, or an element found, ends
+        the waits. What comes meanwhile is read then (nothing is lost: the lists named are read at last)."""
+        heard_at = time.monotonic()
+        changed = self._changed(messages)
+        if changed is not None and not changed:
+            return  # a PING's reply, the wake-up of close(), or no list
+        churning = changed is not None and heard_at - self._read_at < CHURN_S
+        if churning and self._backoff and not self._closed.wait(self._backoff):
+            more = self._changed(self._messages()) if self._listener.can_read(timeout=0) else set()
+            changed = None if more is None or changed is None else changed | more
         with self._lock:
-            if changed is None:
-                keys = list(self._watched)
-            else:
-                names = (key.decode() if isinstance(key, bytes) else str(key) for key in changed)
-                keys = [key for key in names if key in self._watched]
+            keys = list(self._watched) if changed is None else [key for key in changed if key in self._watched]
             found = self._read(keys) if keys else {}
+        if churning and keys and not found:
+            if not self._backoff:
+                logger.warning(
+                    "Redis evicts the keys read to watch lists (tracking-table-max-keys?): reading them less often"
+                )
+            self._backoff = min(max(self._backoff * 2, FIRST_PAUSE_S), MAX_PAUSE_S)
+        elif keys:
+            self._backoff = 0.0
         self._deliver(found)
 
-    def _read(self, keys: list[str]) -> dict[str, bytes]:
-        """Under the lock: each list's first element (see ``_lindex``). Should the reader have dropped, it is
-        connected again and tracked, and every list watched here read again (the reads tracked on the
-        old connection went with it); should that fail too, the listening thread connects both anew."""
+    def _changed(self, messages: list[Any]) -> set[str] | None:
+        """The lists these messages name as changed (None: all of them, a flush)."""
+        changed: set[str] = set()
+        for reply in messages:
+            if not isinstance(reply, list) or len(reply) < 3 or reply[0] != b"message" or reply[1] == self._channel:
+                continue  # a PING's reply, or the wake-up of close()
+            if reply[2] is None:
+                return None
+            changed.update(key.decode() if isinstance(key, bytes) else str(key) for key in reply[2])
+        return changed
+
+    def _keep_reader(self) -> None:
+        """The reader's keepalive, beside the listener's. Nothing tells the listener of the reader's end
+        (killed, or closed by Redis's ``timeout`` as it sends nothing while its lists wait), and the tracking
+        of its reads ends with it: so a reader gone is found here, and connected, tracked and read again."""
+        with self._lock:
+            found = self._read([], ping=True) if self._tracking else {}
+        self._deliver(found)
+
+    def _read(self, keys: list[str], *, ping: bool = False) -> dict[str, bytes]:
+        """Under the lock: each list's first element (see ``_lindex``), after a ``PING`` if ``ping``. Should
+        the reader have dropped, it is connected again and tracked, and every list watched here read again
+        (the reads tracked on the old connection went with it); should that fail too, the listening thread
+        connects both anew."""
         try:
+            if ping:
+                self._reader.send_command("PING", check_health=False)
+                self._reader.read_response()
             return self._lindex(keys)
         except _FAILURES:
             self._reader.disconnect()
@@ -261,6 +313,7 @@ class _Node:
             return {}
         self._reader.send_packed_command([packed(*(("LINDEX", key, 0) for key in keys))], check_health=False)
         replies = [self._reader.read_response() for _ in keys]
+        self._read_at = time.monotonic()
         found = {key: cast(bytes, reply) for key, reply in zip(keys, replies, strict=True) if reply is not None}
         self._watched.difference_update(found)
         return found
