@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 KEEPALIVE_S = 30.0  # a listener that heard nothing for this long PINGs on both, to learn whether they are connected
 _FAILURES = (redis.RedisError, OSError)
 CHURN_S = 0.05  # news of a change this soon after a read, that finds nothing, may be Redis evicting what it read
+# The longest such news then waits before its read: it may also be other workers taking each message first,
+# and this one, idle, joins them that much later when messages are left
+CHURN_WAIT_S = 1.0
 
 
 Thread = Callable[[Callable[[], None], str], threading.Thread]  # makes a (daemon) thread: (target, name)
@@ -244,7 +247,7 @@ class _Node:
         each as of a change: with more lists watched than it keeps, each read evicts another, told at once,
         and reading it again evicts the next, as fast as Redis answers. So news of a change that comes
         right after a read (``CHURN_S``) and finds nothing makes the next such news wait before its read,
-        twice as long each time (``MAX_PAUSE_S`` at most); news later than that, or an element found, ends
+        twice as long each time (``CHURN_WAIT_S`` at most); news later than that, or an element found, ends
         the waits. What comes meanwhile is read then (nothing is lost: the lists named are read at last)."""
         heard_at = time.monotonic()
         changed = self._changed(messages)
@@ -260,9 +263,12 @@ class _Node:
         if churning and keys and not found:
             if not self._backoff:
                 logger.warning(
-                    "Redis evicts the keys read to watch lists (tracking-table-max-keys?): reading them less often"
+                    "lists watched change as soon as they are read, and hold nothing (Redis evicting the keys it "
+                    "tracks, see tracking-table-max-keys, or other workers taking each message first): reading "
+                    "them at most once every %g s while that lasts",
+                    CHURN_WAIT_S,
                 )
-            self._backoff = min(max(self._backoff * 2, FIRST_PAUSE_S), MAX_PAUSE_S)
+            self._backoff = min(max(self._backoff * 2, FIRST_PAUSE_S), CHURN_WAIT_S)
         elif keys:
             self._backoff = 0.0
         self._deliver(found)
