@@ -4,6 +4,7 @@ worker waits starts on time, and one whose wake-up was lost still starts, within
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -317,16 +318,12 @@ def test_a_round_armed_as_work_wakes_the_last_one_is_woken_too(own_redis, queue_
     client.close()
 
 
-@pytest.mark.parametrize("end", ["killed", "timed out by Redis"])
-def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
-    own_redis, queue_name, monkeypatch, end
-):
+@contextlib.contextmanager
+def _idle_worker_of_three_queues(own_redis, queue_name):
+    """An in-process worker of three queues, idle once it ran a task and its queue watcher's reads are
+    tracked: (its client, the queues, the tracked reader's CLIENT LIST entry). Stopped at the end."""
     import threading
 
-    from yotaq.broker import watch
-
-    monkeypatch.setattr(watch, "KEEPALIVE_S", 0.5)  # (30 s: the test would wait that long for the keepalive)
-    # Given an idle worker of three queues, its queue watcher's tracked reads done
     client = yotaq.connect(own_redis.url)
     queues = [yotaq.Queue(client, f"{queue_name}-{n}") for n in range(3)]
     worker = yotaq.Worker(client, [queue.name for queue in queues])
@@ -335,6 +332,24 @@ def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
     try:
         assert queues[2].enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
         [reader] = wait_for(lambda: [c for c in client.client_list() if "t" in c["flags"]], what="the tracked reader")
+        yield client, queues, reader
+    finally:
+        worker.stop()
+        runner.join(timeout=30)
+        client.close()
+
+
+@pytest.mark.parametrize("end", ["killed", "timed out by Redis"])
+def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
+    own_redis, queue_name, monkeypatch, end
+):
+    from yotaq.broker import watch
+
+    # (30 s: the test would wait that long for the keepalive; longer than Redis's timeout below, which it would
+    # otherwise keep from closing the reader)
+    monkeypatch.setattr(watch, "KEEPALIVE_S", 2.0)
+    # Given an idle worker of three queues, its queue watcher's tracked reads done
+    with _idle_worker_of_three_queues(own_redis, queue_name) as (client, queues, reader):
         # When the connection its reads are tracked on ends, which tells its listener nothing: killed, or
         # closed by Redis as idle (a reader sends nothing while its lists wait; the listener, subscribed, is
         # never closed so)
@@ -342,44 +357,31 @@ def test_a_worker_of_three_queues_whose_reader_connection_ended_still_sees_work(
             client.client_kill_filter(_id=reader["id"])
         else:
             client.config_set("timeout", 1)
-            time.sleep(2.5)  # idle for longer than that: Redis's clientsCron closes such a client within it
-        # Then a task on each queue still runs (no tracking left: nothing would ever wake the worker)
-        for queue in queues:
-            assert queue.enqueue(divmod, 9, 2).result(timeout=5) == (4, 1)
-    finally:
-        client.config_set("timeout", 0)
-        worker.stop()
-        runner.join(timeout=30)
-        client.close()
+        try:
+            wait_for(lambda: reader["id"] not in [c["id"] for c in client.client_list()], what="the reader's end")
+            # Then a task on each queue still runs (no tracking left: nothing would ever wake the worker)
+            for queue in queues:
+                assert queue.enqueue(divmod, 9, 2).result(timeout=5) == (4, 1)
+        finally:
+            client.config_set("timeout", 0)
 
 
 def test_an_idle_worker_of_three_queues_on_a_redis_evicting_tracked_keys_does_not_read_them_in_a_loop(
     own_redis, queue_name
 ):
-    import threading
-
     # Given an idle worker of three queues, its queue watcher's reads tracked
-    client = yotaq.connect(own_redis.url)
-    queues = [yotaq.Queue(client, f"{queue_name}-{n}") for n in range(3)]
-    worker = yotaq.Worker(client, [queue.name for queue in queues])
-    runner = threading.Thread(target=worker.run)
-    runner.start()
-    try:
-        assert queues[2].enqueue(divmod, 7, 2).result(timeout=10) == (3, 1)
-        wait_for(lambda: [c for c in client.client_list() if "t" in c["flags"]], what="the tracked reader")
+    with _idle_worker_of_three_queues(own_redis, queue_name) as (client, queues, _):
         # When Redis tracks fewer keys than it watches: each read of one evicts another from the table,
         # which Redis tells the listener of as a change of it (tracking-table-max-keys)
         client.config_set("tracking-table-max-keys", 1)
-        before, started = _calls(client, "cmdstat_lindex"), time.monotonic()
-        time.sleep(3)  # the window measured
-        rate = (_calls(client, "cmdstat_lindex") - before) / (time.monotonic() - started)
-        # Then it does not read them again in a loop as fast as Redis answers (10,000 reads a second)
-        assert rate < 10, rate
-        # and a task on each queue still runs
-        for queue in queues:
-            assert queue.enqueue(divmod, 9, 2).result(timeout=20) == (4, 1)
-    finally:
-        client.config_set("tracking-table-max-keys", 0)
-        worker.stop()
-        runner.join(timeout=30)
-        client.close()
+        try:
+            before, started = _calls(client, "cmdstat_lindex"), time.monotonic()
+            time.sleep(3)  # the window measured
+            rate = (_calls(client, "cmdstat_lindex") - before) / (time.monotonic() - started)
+            # Then it does not read them again in a loop as fast as Redis answers (10,000 reads a second)
+            assert rate < 10, rate
+            # and a task on each queue still runs
+            for queue in queues:
+                assert queue.enqueue(divmod, 9, 2).result(timeout=20) == (4, 1)
+        finally:
+            client.config_set("tracking-table-max-keys", 0)
