@@ -164,7 +164,8 @@ def exit_replaced() -> None:
         logger.critical("this worker runs again in a fresh process (%s)", " ".join(_run_again))
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):  # what they buffer would be lost with the process image
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         os.execv(sys.executable, [sys.executable, *_run_again[1:]])
     logger.critical("this worker exits (status %d) for a fresh process to take its place", EXIT_STUCK)
     logging.shutdown()
