@@ -540,3 +540,29 @@ def test_stop_from_a_signal_handler_in_the_main_thread_ends_the_worker_promptly(
     assert info.workers == [] and info.active == 0
     if busy:
         assert info.done + info.pending == 20_000
+
+
+def test_a_burst_worker_looks_for_work_left_only_once_a_lease_finds_none_not_at_every_batch(
+    r, queue, burst_worker, monkeypatch
+):
+    from yotaq.broker.leases import Leasing
+
+    # Given 2,000 tasks, leased in batches by a burst worker, whose calls that acknowledge are watched
+    queue.enqueue_many(divmod, [(n, 7) for n in range(2000)])
+    calls: list[tuple[int, int]] = []  # (acknowledgements, tasks asked for)
+    ack_and_lease = Leasing.ack_and_lease
+
+    def watched(self, keys, worker, acks, size):
+        calls.append((len(acks), size))
+        return ack_and_lease(self, keys, worker, acks, size)
+
+    monkeypatch.setattr(Leasing, "ack_and_lease", watched)
+    r.config_resetstat()
+    burst_worker()
+    assert queue.info().done == 2000
+    # Then each batch's acknowledgements went with the next lease, in one call, not in a call of their own
+    # first (but the last batch's, once nothing was left to lease)
+    assert [call for call in calls[:-1] if call[0] and not call[1]] == [], calls
+    # and it asked whether anything was left (pending, scheduled or waiting: an LLEN and two ZCARDs) only
+    # once its leases found nothing, not before each batch
+    assert r.info("commandstats").get("cmdstat_llen", {"calls": 0})["calls"] <= 3

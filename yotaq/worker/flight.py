@@ -161,10 +161,9 @@ def loop_in_flight(
     try:
         while not worker._stopping or flight.busy():
             if not worker._stopping and flight.free():
-                if worker.burst and not flight.busy() and worker._burst_over():
-                    return
                 try:
-                    worker._lease(watcher, size=flight.free(), wait=not flight.busy())
+                    if worker._lease(watcher, size=flight.free(), wait=not flight.busy()):
+                        return  # a burst run, over
                 except RedisUnavailable as exc:
                     logger.warning("Redis unreachable (%s); retrying until it is back", exc)
                     if flight.busy():

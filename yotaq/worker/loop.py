@@ -236,14 +236,12 @@ class Worker(Stopping):
             loop_in_flight(self, watcher, maintenance, watchdog)
             return
         while not self._stopping:
-            if self.burst and self._burst_over():
-                return
             try:
-                self._lease(watcher)
+                if self._lease(watcher):
+                    return  # a burst run, over
             except RedisUnavailable as exc:
                 logger.warning("Redis unreachable (%s); retrying until it is back", exc)
-                # The reply to a lease may be what was lost, leaving a message in our active list
-                # that we do not know of. We hold nothing we have started: give everything back.
+                # A lost reply to a lease may leave a message in our active list unknown to us: give all back
                 self._until_done(lambda: self._rejoin(maintenance), failing=True)
                 continue
             while not self._stopping and (leased := self._batch.next()) is not None:
@@ -252,9 +250,9 @@ class Worker(Stopping):
                     self._until_done(self._send_acks)
             # The batch's acknowledgements go out with the next lease, in one round trip.
 
-    def _lease(self, watcher: QueueWatcher | None, *, size: int | None = None, wait: bool = True) -> None:
-        """Lease the next task(s) into the batch (``size`` at most, or as the batch sees fit), waiting up
-        to ``IDLE_WAIT_S`` when there are none (unless ``wait`` is off)."""
+    def _lease(self, watcher: QueueWatcher | None, *, size: int | None = None, wait: bool = True) -> bool:
+        """Lease the next task(s) into the batch (``size`` at most, or as the batch sees fit), waiting up to
+        ``IDLE_WAIT_S`` when there are none (unless ``wait``); whether a burst run is over (if none came)."""
         size = self._batch.size() if size is None else size
         # A wait that found nothing is followed by another, not by a lease that would find nothing either
         # (nothing has finished since: there is nothing to acknowledge)
@@ -265,15 +263,16 @@ class Worker(Stopping):
             if leases.messages:
                 self._batch.add(keys, leases)
                 self._send_acks()  # those of the queues not looked at
-                return
+                return False
         # A lease may find nothing to run though jobs were pending (cancelled ones it dropped): a burst run
         # then ends here rather than waiting for work it would not stay for
-        if not wait or (self.burst and self._burst_over()):
-            return
+        over = wait and self.burst and self._burst_over()
+        if not wait or over:
+            return over
         self._waiting = True  # from here a stop signal interrupts the wait; before, it is seen here
         try:
             if self._stopping:
-                return
+                return False
             if watcher is None:
                 first = self.queues[0]
                 leases = self.broker.lease_blocking(first, self.name, IDLE_WAIT_S, self._blocked)
@@ -283,6 +282,7 @@ class Worker(Stopping):
                 self._idle = not watcher.wait(IDLE_WAIT_S)
         finally:
             self._waiting = False
+        return False
 
     def _agree_shards(self) -> None:
         for group in self._groups:
