@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..exceptions import ConfigurationError, JobIdInUse
@@ -70,6 +70,11 @@ def belief(flow: Flow) -> str:
     if flow == NO_FLOW:
         return ""
     return f"{int(flow.after)} {flow.dependents}".rstrip()
+
+
+def beliefs(flows: Iterable[Flow]) -> str:
+    """Several jobs' ``belief`` as one script argument: each followed by a newline (``include/lines.lua``)."""
+    return "".join(f"{belief(flow)}\n" for flow in flows)
 
 
 def with_actual(flow: Flow, actual: bytes | None) -> Flow:

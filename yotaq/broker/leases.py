@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from ..exceptions import BrokerError, RedisUnavailable
 from .connection import Client, named_wait
-from .flows import NO_FLOW, Flow, belief, believed, part_keys
+from .flows import NO_FLOW, Flow, belief, beliefs, believed, part_keys
 from .keys import QueueKeys
 from .scripts import keys_for
 
@@ -92,8 +92,7 @@ class Leasing:
 
         def send(flows: list[Flow]) -> Any:
             parts = [key for ack, flow in zip(acks, flows, strict=True) for key in part_keys(keys, ack.job_id, flow)]
-            believes = "".join(f"{belief(flow)}\n" for flow in flows)
-            args: list[Any] = [ids, ttls, size, ran_ms, seen, believes, *envelopes]
+            args: list[Any] = [ids, ttls, size, ran_ms, seen, beliefs(flows), *envelopes]
             return self._call(functools.partial(self._scripts.ack, [*fixed, *parts], args), own=True, write=bool(acks))
 
         lost, messages, unknown, _, _ = believed(send, [ack.flow for ack in acks], lambda reply: reply[4])

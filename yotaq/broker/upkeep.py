@@ -12,7 +12,7 @@ from ..serializer import message_id
 from . import commands
 from .commands import ScheduleRecord
 from .connection import Client, named_wait, transaction
-from .flows import Flow, belief, part_keys, with_actual
+from .flows import Flow, beliefs, part_keys, with_actual
 from .keys import FleetKeys, QueueKeys
 from .scripts import Scripts, keys_for
 
@@ -163,7 +163,7 @@ class Upkeep:
         ]
         script_keys += [key for job_id, part in zip(ids, parts, strict=True) for key in part_keys(keys, job_id, part)]
         args: list[Any] = [worker, max_deliveries, "1" if force else "", record_ttl_ms, result_ttl_ms, " ".join(ids)]
-        args.append("\n".join(belief(part) for part in parts))
+        args.append(beliefs(parts))
         args += [part for job_id, message in zip(ids, held, strict=True) for part in (message, dead_envelope(job_id))]
         reaped = self._call(lambda c: self._scripts.reap(script_keys, args, client=c))
         return (int(reaped[0]), int(reaped[1])) if reaped else None

@@ -43,6 +43,7 @@
 --@include over
 --@include finished
 --@include flows
+--@include lines
 local lim = {active = KEYS[1], pending = KEYS[2], state = KEYS[3], deliveries = KEYS[4], holders = KEYS[6],
   waiting = KEYS[7], waiting_messages = KEYS[8], rates = KEYS[9], scheduled = KEYS[10], scheduled_messages = KEYS[11],
   marker = KEYS[13]}
@@ -66,14 +67,6 @@ local function count_in(series, second, done, ms)
     counted[#counted + 1] = mark .. at .. ' ' .. (count + done) .. ' ' .. (sum + ms)
   end
   redis.call('HSET', series, unpack(counted))
-end
--- The lines of `text`, each followed by a newline.
-local function lines(text)
-  local found = {}
-  for line in string.gmatch(text, '([^\n]*)\n') do
-    found[#found + 1] = line
-  end
-  return found
 end
 local ids, ttls = {}, {}
 for id in string.gmatch(ARGV[1], '%S+') do

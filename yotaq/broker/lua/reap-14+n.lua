@@ -14,7 +14,7 @@
   ARGV[1] worker id   ARGV[2] max deliveries   ARGV[3] '1' to skip the deadline check
   ARGV[4] how long a dead record is kept (ms)   ARGV[5] how long its result is kept (ms)
   ARGV[6] the job ids, space separated
-  ARGV[7] what the caller believes of each job's part in a workflow, one line each ('-' for none)
+  ARGV[7] what the caller believes of each job's part in a workflow, in order, each followed by a newline
   ARGV[6 + 2i] the i-th message the caller read from the active list
   ARGV[7 + 2i] its outcome should it be set aside: a signed envelope that says why
   A job set aside tells its dependents (include/flows.lua).
@@ -27,6 +27,7 @@
 --@include active
 --@include fail
 --@include flows
+--@include lines
 local now = now_ms()
 if ARGV[3] ~= '1' then
   local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -43,12 +44,9 @@ for i, message in ipairs(held) do
     return false
   end
 end
-local ids, beliefs = {}, {}
+local ids, beliefs = {}, lines(ARGV[7])
 for id in string.gmatch(ARGV[6], '%S+') do
   ids[#ids + 1] = id
-end
-for belief in string.gmatch(ARGV[7], '[^\n]+') do
-  beliefs[#beliefs + 1] = belief ~= '-' and belief or ''
 end
 local parts, wrong = check_beliefs(KEYS[14], ids, beliefs, 15 + #held)
 if #wrong > 0 then
