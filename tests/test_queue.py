@@ -120,22 +120,33 @@ def _last_command(r: redis.Redis, client_id: int) -> str:
 def test_a_plain_enqueue_goes_through_the_threads_own_connection(queue, r):
     mine = _sender_id(queue)
     queue.enqueue(print, 1)
-    assert _last_command(r, mine) == "exec"  # the last command it sent: push's MULTI ... EXEC
+    assert _last_command(r, mine) == "evalsha"  # the last command it sent: the push script
     queue.options(retries=1).enqueue_many(print, [(2,), (3,)])
-    assert _last_command(r, mine) == "exec"
+    assert _last_command(r, mine) == "exec"  # a bulk push's MULTI ... EXEC
     assert _sender_id(queue) == mine
 
 
-def test_a_single_push_writes_the_bytes_its_multi_packs_to_for_each_queue_and_shard():
-    # The queue's part of the bytes is cached per queue and shard: each must get its own key names.
+def test_a_single_push_writes_the_bytes_its_evalsha_packs_to_for_each_queue_and_shard():
+    # The queue's part of the bytes is cached per queue and shard (and script): each must get its own key names.
+    sha = "0123456789abcdef0123456789abcdef01234567"
     for keys in (QueueKeys("tasks"), QueueKeys("other"), QueueKeys("tasks", 3), QueueKeys("tasks")):
-        for job_id, message in (("job-1", b"a message"), ("01J\u00e9t\u00e9", b"\r\n* $3 with \r\n inside")):
-            one = commands.push_commands(keys, job_id, message)
-            assert one == commands.push_many_commands(keys, [job_id], [message])
-            assert commands.push_wire(keys, job_id, message) == packed((b"MULTI",), *one, (b"EXEC",))
+        for job_id, message in (("job-1", b"a message"), ("01J-second:id", b"\r\n* $3 with \r\n inside")):
+            script_keys, args = commands.push_script(keys, [job_id], [message], again=False)
+            wire = packed(("EVALSHA", sha, len(script_keys), *script_keys, *args))
+            assert commands.push_wire(keys, job_id, message, sha) == wire
 
 
-def test_single_enqueues_onto_two_queues_in_turn_each_land_on_their_own_queue_as_one_multi(r, queue_name):
+def test_a_single_enqueue_on_a_redis_that_forgot_the_push_script_loads_it_and_pushes_once(queue, r):
+    queue.enqueue(divmod, 7, 1)
+    r.script_flush()  # as after a restart or a failover to a replica, which knows no script
+    job = queue.enqueue(divmod, 7, 2)
+    pending = [decode(message, None, queue.name) for message in r.lrange(queue.keys.pending, 0, -1)]
+    assert [task.args for task in pending] == [(7, 1), (7, 2)]
+    assert pending[1].id == job.id and job.status == "pending"
+    assert r.script_exists(queue.broker._scripts.push.sha) == [True]
+
+
+def test_single_enqueues_onto_two_queues_in_turn_each_land_on_their_own_queue_as_one_script_call(r, queue_name):
     queues = [yotaq.Queue(r, f"{queue_name}-{n}") for n in range(2)]
     before = r.info("commandstats")
     jobs = [queue.enqueue(divmod, 7, n + 1) for n in range(2) for queue in queues]
@@ -145,9 +156,11 @@ def test_single_enqueues_onto_two_queues_in_turn_each_land_on_their_own_queue_as
         assert [task.id for task in pending] == [job.id for job in jobs[n::2]]
         assert [task.args for task in pending] == [(7, 1), (7, 2)]
         assert [job.status for job in jobs[n::2]] == ["pending", "pending"]
-    # Each enqueue sent one MULTI of one RPUSH and one HSET (and the first one of each queue agreed on its shards)
+    # Each enqueue sent one EVALSHA of the push script, an RPUSH and an HSET (and the first one of each queue
+    # agreed on its shards in a MULTI; the first of all loaded the script)
     sent = {name: after[name]["calls"] - before.get(name, {"calls": 0})["calls"] for name in after}
-    assert {name: sent[f"cmdstat_{name}"] for name in ("rpush", "hset", "exec")} == {"rpush": 4, "hset": 4, "exec": 6}
+    counted = {name: sent.get(f"cmdstat_{name}", 0) for name in ("rpush", "hset", "exec", "evalsha")}
+    assert counted == {"rpush": 4, "hset": 4, "exec": 2, "evalsha": 4}
 
 
 def test_enqueue_and_result_waits_keep_a_connection_per_thread_which_goes_back_to_the_pool_with_it(queue, r):

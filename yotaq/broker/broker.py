@@ -22,7 +22,7 @@ from redis.sentinel import SentinelConnectionPool
 
 from . import commands
 from .commands import Record, block_s
-from .connection import Client, OutageRetry, ThreadClients, check_client, transaction, translated
+from .connection import Client, OutageRetry, ThreadClients, check_client, evalsha, transaction, translated
 from .control import Control
 from .flows import Workflows
 from .keys import QueueKeys
@@ -163,11 +163,16 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
     # -- producing -----------------------------------------------------------------------------
 
     def push(self, keys: QueueKeys, job_id: str, message: bytes) -> None:
-        """Append a message to the pending list, its job now pending: one ``MULTI``, one round trip
+        """Append a message to the pending list, its job now pending: one script call, one round trip
         (tried again after a lost reply, it pushes nothing if the first try went through)."""
-        push, wire = commands.push_commands(keys, job_id, message), commands.push_wire(keys, job_id, message)
+        script = self._scripts.push
+        wire = commands.push_wire(keys, job_id, message, script.sha)
+
+        def load_and_push(client: Client) -> None:  # on a Redis that does not know the script yet, or a Cluster
+            script(*commands.push_script(keys, [job_id], [message], again=False), client=client)
+
         again = self._push_again(keys, [job_id], [message])
-        self._patient(lambda client: transaction(client, *push, wire=wire), write=True, again=again)
+        self._patient(lambda client: evalsha(client, wire, load_and_push), write=True, again=again)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""

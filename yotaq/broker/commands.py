@@ -66,44 +66,35 @@ def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequen
     return commands
 
 
-def push_commands(keys: QueueKeys, job_id: str, message: bytes) -> list[Command]:
-    """``push_many_commands`` of one message."""
-    return [("RPUSH", keys.pending, message), ("HSET", keys.state, job_id, "pending")]
+def push_script(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes], *, again: bool) -> Script:
+    """``push-3+n.lua`` for messages whose jobs are ``job_ids``: on a first try, or ``again`` after a try
+    whose reply was lost (which pushes only the messages whose jobs have left no trace)."""
+    traces = map(keys.result, job_ids) if again else ()
+    jobs = (part for job in zip(job_ids, messages, strict=True) for part in job)
+    return [*keys_for("push", keys), *traces], ["1" if again else "0", *jobs]
 
 
-def push_wire(keys: QueueKeys, job_id: str, message: bytes) -> bytes:
-    """``push_commands`` inside ``MULTI`` ... ``EXEC``, packed as ``connection.packed`` packs them: what
-    a single enqueue writes, made in one step from the queue's part of it. Packed argument by argument,
-    as for any other ``MULTI``, it is the largest cost of an enqueue after the round trip without hiredis."""
-    start, middle = _push_frame(keys)
+def push_wire(keys: QueueKeys, job_id: str, message: bytes, sha: str) -> bytes:
+    """A first try's ``push_script`` of one message as ``EVALSHA`` of the script ``sha``, packed as
+    ``connection.packed`` packs it: what a single enqueue writes, made in one step from the queue's part
+    of it. Packed argument by argument, it is the largest cost of an enqueue after the round trip."""
     job = job_id.encode()
-    return b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s" % (start, len(message), message, middle, len(job), job, _PUSH_END)
+    return b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (_push_frame(keys, sha), len(job), job, len(message), message)
 
 
 @functools.lru_cache(maxsize=256)
-def _push_frame(keys: QueueKeys) -> tuple[bytes, bytes]:
-    """``push_wire``'s bytes that are the same for every push onto one queue: up to the message, and
-    between the message and the job id (the key names, for keys that are immutable)."""
-    pending, state = keys.pending.encode(), keys.state.encode()
-    return (
-        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(pending), pending),
-        b"*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (len(state), state),
-    )
-
-
-_PUSH_END = b"$7\r\npending\r\n*1\r\n$4\r\nEXEC\r\n"
+def _push_frame(keys: QueueKeys, sha: str) -> bytes:
+    """``push_wire``'s bytes that are the same for every push onto one queue: all but the job id and the
+    message (the key names, for keys that are immutable)."""
+    head = (b"EVALSHA", sha.encode(), b"3", *(key.encode() for key in keys_for("push", keys)), b"0")
+    return b"*9\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in head)
 
 
 def push_again_scripts(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Script]:
-    """``push-3+n.lua``, ``BULK_CHUNK`` messages a call: a push tried again after its reply was lost,
-    which pushes only the messages whose jobs have left no trace (the first try went through)."""
-    chunks = range(0, len(messages), BULK_CHUNK)
+    """``push_script`` tried again, ``BULK_CHUNK`` messages a call."""
     return [
-        (
-            [*keys_for("push", keys), *(keys.result(job_id) for job_id in job_ids[start : start + BULK_CHUNK])],
-            list(messages[start : start + BULK_CHUNK]),
-        )
-        for start in chunks
+        push_script(keys, job_ids[start : start + BULK_CHUNK], messages[start : start + BULK_CHUNK], again=True)
+        for start in range(0, len(messages), BULK_CHUNK)
     ]
 
 

@@ -15,7 +15,14 @@ import redis
 from redis import DriverInfo
 from redis.asyncio.sentinel import MasterNotFoundError as AsyncMasterNotFoundError
 from redis.cluster import RedisCluster
-from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    TryAgainError,
+)
 from redis.sentinel import MasterNotFoundError
 
 from ..exceptions import BrokerError, ConfigurationError, RedisUnavailable
@@ -168,9 +175,8 @@ def reply_by(connection: Any, deadline: float | None) -> None:
         raise RedisUnavailable("no reply from Redis in time, so the command may or may not have gone through")
 
 
-def transaction(own: Client, *commands: tuple[Any, ...], wire: bytes | None = None) -> list[Any]:
+def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     """Run ``commands`` as one ``MULTI`` ... ``EXEC`` on ``own``'s connection, in one round trip; their replies.
-    ``wire``: the same already packed as ``packed`` would pack them, ``MULTI`` and ``EXEC`` included.
 
     redis-py's ``pipeline()`` would take another connection from the pool, at the pool's price: this writes
     on the connection an ``OwnClient`` holds and reads every reply back, so that it stays in step even when
@@ -181,8 +187,7 @@ def transaction(own: Client, *commands: tuple[Any, ...], wire: bytes | None = No
                 pipe.execute_command(*command)
             return list(pipe.execute())
     connection: Any = own.connection
-    wire = packed((b"MULTI",), *commands, (b"EXEC",)) if wire is None else wire
-    connection.send_packed_command([wire], check_health=False)
+    connection.send_packed_command([packed((b"MULTI",), *commands, (b"EXEC",))], check_health=False)
     reply_by(connection, own.deadline)  # the replies come together: one wait for them all
     error: redis.ResponseError | None = None
     replies: Any = None
@@ -192,6 +197,22 @@ def transaction(own: Client, *commands: tuple[Any, ...], wire: bytes | None = No
         except redis.ResponseError as exc:
             error = error or exc
     return exec_replies(replies, error)
+
+
+def evalsha(own: Client, wire: bytes, otherwise: Callable[[Client], T]) -> T | Any:
+    """A script's ``EVALSHA``, already packed as ``packed`` would pack it (``wire``), written on ``own``'s
+    connection; its reply. One command and one reply to read: what makes a single enqueue cheaper than a
+    ``MULTI`` of its two commands (four replies). ``otherwise(own)`` runs the script the long way (which
+    loads it) on a Redis that does not know it yet, and on any other client (a Redis Cluster's)."""
+    if not isinstance(own, OwnClient):  # (not isinstance against RedisCluster: see ThreadClients)
+        return otherwise(own)
+    connection: Any = own.connection
+    connection.send_packed_command([wire], check_health=False)
+    reply_by(connection, own.deadline)
+    try:
+        return connection.read_response()
+    except NoScriptError:  # an error reply, read to its end: the connection is in step, and nothing ran
+        return otherwise(own)
 
 
 def exec_replies(replies: Any, error: redis.ResponseError | None) -> list[Any]:
