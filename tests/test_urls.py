@@ -11,8 +11,8 @@ import redis.cluster
 from redis.connection import SSLConnection
 from redis.sentinel import SentinelConnectionPool
 
-from yotaq.broker.connection import CONNECT_TIMEOUT_S, DRIVER_INFO, SOCKET_TIMEOUT_S, translated
-from yotaq.broker.urls import connect, connect_async
+from yotaq.broker.connection import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S, translated
+from yotaq.broker.urls import DRIVER_INFO, connect, connect_async
 from yotaq.exceptions import ConfigurationError, RedisUnavailable
 from yotaq.server import free_port
 

@@ -3,7 +3,6 @@ waiting out an outage, and redis-py's errors in yotaq's words."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 import threading
@@ -12,17 +11,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
-from redis import DriverInfo
 from redis.asyncio.sentinel import MasterNotFoundError as AsyncMasterNotFoundError
 from redis.cluster import RedisCluster
-from redis.exceptions import (
-    ClusterDownError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisClusterException,
-    TryAgainError,
-)
+from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.sentinel import MasterNotFoundError
 
 from ..exceptions import BrokerError, ConfigurationError, RedisUnavailable
@@ -35,20 +26,6 @@ SOCKET_TIMEOUT_S = 10.0
 # Waiting out an outage: exponential backoff from the first pause, capped.
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 5.0
-
-
-def _driver_info() -> DriverInfo:
-    """How yotaq's connections name themselves (CLIENT SETINFO, Redis 7.2+): "redis-py(yotaq_v0.1.0)". Given
-    whole, as redis-py otherwise looks its own version up in the packages' metadata for every new connection
-    (2-4 ms each); yotaq's is looked up once per process (about 3 ms), if it is installed."""
-    info = DriverInfo(lib_version=redis.__version__)
-    try:
-        return info.add_upstream_driver("yotaq", importlib.metadata.version("yotaq"))
-    except importlib.metadata.PackageNotFoundError:
-        return info
-
-
-DRIVER_INFO = _driver_info()
 
 
 Client = redis.Redis | RedisCluster
@@ -211,7 +188,7 @@ def evalsha(own: Client, wire: bytes, otherwise: Callable[[Client], T]) -> T | A
     reply_by(connection, own.deadline)
     try:
         return connection.read_response()
-    except NoScriptError:  # an error reply, read to its end: the connection is in step, and nothing ran
+    except redis.exceptions.NoScriptError:  # an error reply, read to its end: in step, and nothing ran
         return otherwise(own)
 
 
