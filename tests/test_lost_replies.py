@@ -10,6 +10,7 @@ import redis
 
 import yotaq
 from yotaq.broker import commands
+from yotaq.broker.scripts import SOURCES
 
 from . import tasks
 from .helpers import wait_for
@@ -37,13 +38,16 @@ def test_an_enqueue_retried_after_a_lost_reply_enqueues_once(
     proxy, proxied_queue, r, queue_name, burst_worker, tmp_path
 ):
     journal = tmp_path / "journal.txt"
-    # Given a connection that loses the reply to the enqueue, after Redis applied it
-    proxy.drop_next_reply_to(b"RPUSH")
+    # Given a connection that loses the reply to the enqueue (its push script's, which Redis knows), after
+    # Redis applied it
+    r.script_load(SOURCES["push"])
+    proxy.drop_next_reply_to(b"EVALSHA")
     # When the producer's enqueue tries again and succeeds
     job = proxied_queue.enqueue(tasks.note, str(journal), "ran", 1)
     # Then the job is on the queue once, and runs once
     assert proxy.dropped.is_set()
     assert _pending(r, queue_name) == 1
+    assert r.hget(proxied_queue.keys.stats, "pushed_again") == b"1"  # the try again found the first's trace
     assert job.status == yotaq.Status.PENDING
     burst_worker()
     assert [value for value, _ in tasks.events(journal, "ran")] == ["1"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..exceptions import ConfigurationError, JobIdInUse
@@ -72,8 +72,11 @@ def belief(flow: Flow) -> str:
     return f"{int(flow.after)} {flow.dependents}".rstrip()
 
 
-def beliefs(flows: Iterable[Flow]) -> str:
-    """Several jobs' ``belief`` as one script argument: each followed by a newline (``include/lines.lua``)."""
+def beliefs(flows: Sequence[Flow]) -> str:
+    """Several jobs' ``belief`` as one script argument: each followed by a newline (``include/lines.lua``);
+    '' when none of them is in a workflow (the usual batch: nothing for the script to split)."""
+    if all(flow == NO_FLOW for flow in flows):
+        return ""
     return "".join(f"{belief(flow)}\n" for flow in flows)
 
 

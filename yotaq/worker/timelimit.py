@@ -142,7 +142,8 @@ class TaskRunner:
             TimeLimitExceeded: it ran past ``timeout``.
             TaskCancelled: it was cancelled meanwhile (``cancel``).
         """
-        with self._watched(timeout, task.id):
+        self._arm(timeout, task.id)
+        try:
             value = self._call(task, timeout)
             if inspect.isawaitable(value):
                 self._running, self._job = True, task.id
@@ -151,26 +152,30 @@ class TaskRunner:
                 finally:
                     self._running = False
             return value
+        finally:
+            self._disarm()
 
     def start(self, task: Task, timeout: float | None) -> Any:
         """``task.fn(*args, **kwargs)``, within ``timeout``: a function's value, or an ``async def``'s
         coroutine, not awaited yet (``Coroutines.start`` gives it its own time limit)."""
-        with self._watched(timeout, task.id):
+        self._arm(timeout, task.id)
+        try:
             return self._call(task, timeout)
+        finally:
+            self._disarm()
 
-    @contextlib.contextmanager
-    def _watched(self, timeout: float | None, job_id: str) -> Iterator[None]:
-        """The watchdog told the time limit for as long as the block runs (it kills what blocks even
-        signals and the event loop)."""
+    def _arm(self, timeout: float | None, job_id: str) -> None:
+        """Tell the watchdog the time limit of what runs until ``_disarm`` (it kills what blocks even
+        signals and the event loop). A ``try``/``finally`` in each caller, not a context manager: a
+        generator's costs a few microseconds a task."""
         if timeout is not None and self._watchdog is not None:
             if self._name_job is not None:
                 self._name_job(job_id)
             self._watchdog.arm(timeout)
-        try:
-            yield
-        finally:
-            if self._watchdog is not None:
-                self._watchdog.disarm()
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.disarm()
 
     def _call(self, task: Task, timeout: float | None) -> Any:
         self._running, self._overdue, self._job = True, 0, task.id

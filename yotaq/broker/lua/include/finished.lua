@@ -16,13 +16,11 @@ local function list_finished(f, state, ids, expiries, shown, now)
     return
   end
   local listed, other = f[state], state == 'done' and f.cancelled or f.done
-  local scored, described, last = {}, {}, 0
+  local scored, described, last, head = {}, {}, 0, state .. ' ' .. now .. ' '
   for i, id in ipairs(ids) do
-    scored[#scored + 1] = expiries[i]
-    scored[#scored + 1] = id
-    described[#described + 1] = id
-    described[#described + 1] = state .. ' ' .. now .. ' ' .. shown[i]
-    last = math.max(last, tonumber(expiries[i]))
+    scored[2 * i - 1], scored[2 * i] = expiries[i], id
+    described[2 * i - 1], described[2 * i] = id, head .. shown[i]
+    last = math.max(last, expiries[i])
   end
   redis.call('ZADD', listed, unpack(scored))
   if redis.call('EXISTS', other) == 1 then -- a running job cancelled may have finished first, or the reverse

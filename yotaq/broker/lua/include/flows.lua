@@ -42,9 +42,14 @@ end
 local function check_beliefs(flows, ids, beliefs, at)
   local parts, wrong = {}, {}
   local actuals = #ids > 0 and redis.call('HMGET', flows, unpack(ids)) or {}
+  local plain = {after = false, dependents = '', deps = {}, flows = flows, actual = false} -- read only
   for i = 1, #ids do
-    parts[i], at = flow_part(beliefs[i], at)
-    parts[i].flows, parts[i].actual = flows, actuals[i]
+    if (beliefs[i] or '') == '' and not actuals[i] then
+      parts[i] = plain -- the usual job, in no workflow: no keys of its own, nothing to make
+    else
+      parts[i], at = flow_part(beliefs[i], at)
+      parts[i].flows, parts[i].actual = flows, actuals[i]
+    end
     if actuals[i] and actuals[i] ~= parts[i].dependents then
       wrong[#wrong + 1] = i
       wrong[#wrong + 1] = actuals[i]
