@@ -134,7 +134,7 @@ class AsyncBroker:
         self._schedule: AsyncScript = client.register_script(SOURCES["schedule"])
         self._workflow: AsyncScript = client.register_script(SOURCES["workflow"])
 
-    async def _patient(
+    async def _through_outage(
         self,
         command: Callable[[AsyncClient], Awaitable[T]],
         *,
@@ -144,7 +144,7 @@ class AsyncBroker:
     ) -> T:
         """``command(client)``, tried again through an outage and given up within its give-up time (plus
         ``blocks_s``, for a command that waits in Redis). ``write``: replicated as ``replicas`` asks.
-        ``again``: what a write sends on its later tries, as ``Broker._patient``."""
+        ``again``: what a write sends on its later tries, as ``Broker._through_outage``."""
         give_up_at = time.monotonic() + cast(float, self.outage_retry.give_up_after) + blocks_s
         sends = [command] if again is None else [command, again]  # the last one for every later try
         if write and self.replicas:
@@ -205,7 +205,7 @@ class AsyncBroker:
             for script_keys, args in commands.push_again_scripts(keys, job_ids, messages):
                 await self._push(script_keys, args, client=client)
 
-        await self._patient(
+        await self._through_outage(
             lambda client: transaction(client, *push, cluster=self._cluster), write=True, again=push_again
         )
 
@@ -221,7 +221,7 @@ class AsyncBroker:
         script_keys, args = commands.enqueue_script(
             keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, token=os.urandom(8).hex()
         )
-        reply = await self._patient(lambda c: self._enqueue(script_keys, args, client=c), write=True)
+        reply = await self._through_outage(lambda c: self._enqueue(script_keys, args, client=c), write=True)
         return commands.read_enqueue(reply, job_id)
 
     async def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
@@ -231,7 +231,7 @@ class AsyncBroker:
             ConfigurationError: the queue has another number of shards.
         """
         agree = commands.agree_shards_commands(keys, shards)
-        recorded, _ = await self._patient(lambda client: transaction(client, *agree, cluster=self._cluster))
+        recorded, _ = await self._through_outage(lambda client: transaction(client, *agree, cluster=self._cluster))
         commands.check_shards(keys, recorded, shards, who)
 
     # -- reading -------------------------------------------------------------------------------
@@ -239,12 +239,12 @@ class AsyncBroker:
     async def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
         wait = commands.wait_result_command(keys, job_id, timeout_s)
-        return cast(bytes | None, await self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))
+        return cast(bytes | None, await self._through_outage(lambda c: c.execute_command(*wait), blocks_s=timeout_s))
 
     async def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
         """Where a job is, in O(1) (see ``commands.read_status``)."""
         script_keys, args = commands.status_script(keys, job_id)
-        return commands.read_status(await self._patient(lambda c: self._status(script_keys, args, client=c)))
+        return commands.read_status(await self._through_outage(lambda c: self._status(script_keys, args, client=c)))
 
     async def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
@@ -257,24 +257,24 @@ class AsyncBroker:
                 keys, reply, await transaction(client, *lengths, cluster=self._cluster) if lengths else []
             )
 
-        return await self._patient(read)
+        return await self._through_outage(read)
 
     async def jobs_of(self, keys: QueueKeys, kind: FailedOrDead) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
         script_keys, args = commands.records_script(keys, kind)
-        return commands.read_records(await self._patient(lambda c: self._records(script_keys, args, client=c)))
+        return commands.read_records(await self._through_outage(lambda c: self._records(script_keys, args, client=c)))
 
     async def requeue(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
         script_keys, args = commands.requeue_script(keys, kind, job_ids)
-        return int(await self._patient(lambda c: self._requeue(script_keys, args, client=c)))
+        return int(await self._through_outage(lambda c: self._requeue(script_keys, args, client=c)))
 
     async def purge(self, keys: QueueKeys, kind: FailedOrDead) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
         purge = commands.purge_commands(keys, kind)
-        count, _ = await self._patient(lambda client: transaction(client, *purge, cluster=self._cluster))
+        count, _ = await self._through_outage(lambda client: transaction(client, *purge, cluster=self._cluster))
         return int(count)
 
     # -- periodic schedules --------------------------------------------------------------------
@@ -282,12 +282,12 @@ class AsyncBroker:
     async def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
         """Register (or replace) a periodic schedule; see ``schedule-5.lua``."""
         script_keys, args = commands.schedule_script(keys, name, record, timing, first_run_ms)
-        await self._patient(lambda c: self._schedule(script_keys, args, client=c), write=True)
+        await self._through_outage(lambda c: self._schedule(script_keys, args, client=c), write=True)
 
     async def unschedule(self, keys: QueueKeys, name: str) -> bool:
         """Remove a periodic schedule, and all that was noted about it; whether there was one."""
         removals = commands.unschedule_commands(keys, name)
-        removed, *_ = await self._patient(
+        removed, *_ = await self._through_outage(
             lambda client: transaction(client, *removals, cluster=self._cluster), write=True
         )
         return bool(removed)
@@ -295,7 +295,9 @@ class AsyncBroker:
     async def schedules(self, keys: QueueKeys) -> list[ScheduleRecord]:
         """Every periodic schedule (see ``commands.read_schedules``)."""
         reads = commands.schedules_commands(keys)
-        return commands.read_schedules(await self._patient(lambda c: transaction(c, *reads, cluster=self._cluster)))
+        return commands.read_schedules(
+            await self._through_outage(lambda c: transaction(c, *reads, cluster=self._cluster))
+        )
 
     # -- reaching into a job -------------------------------------------------------------------
 
@@ -305,7 +307,7 @@ class AsyncBroker:
 
         async def send(dependents: list[Flow]) -> Any:
             script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents[0])
-            return await self._patient(functools.partial(self._cancel, script_keys, args))
+            return await self._through_outage(functools.partial(self._cancel, script_keys, args))
 
         return commands.read_cancel(await flows.believed_async(send, [Flow(after=True)]))
 
@@ -313,14 +315,16 @@ class AsyncBroker:
         """Enqueue the jobs of a workflow at once (see ``Flows.enqueue_workflow``)."""
         flows.check_one_slot(steps, self._cluster)
         script_keys, args = flows.workflow_script(steps, os.urandom(8).hex(), commands.ENQUEUE_TOKEN_TTL_MS)
-        flows.read_workflow(await self._patient(lambda c: self._workflow(script_keys, args, client=c), write=True))
+        flows.read_workflow(
+            await self._through_outage(lambda c: self._workflow(script_keys, args, client=c), write=True)
+        )
 
     async def links(self, keys: QueueKeys, job_id: str) -> flows.Links:
         """What is kept of a job's parents and dependents."""
         reads = flows.links_commands(keys, job_id)
-        return flows.read_links(await self._patient(lambda c: transaction(c, *reads, cluster=self._cluster)))
+        return flows.read_links(await self._through_outage(lambda c: transaction(c, *reads, cluster=self._cluster)))
 
     async def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
         """What the job last reported with ``current_job().set_progress`` (JSON), or None."""
         key = keys.progress(job_id)
-        return cast(bytes | None, await self._patient(lambda c: c.get(key)))
+        return cast(bytes | None, await self._through_outage(lambda c: c.get(key)))

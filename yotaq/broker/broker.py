@@ -119,7 +119,7 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         Cluster within the socket timeout."""
         return block_s(timeout_s if self._longest_wait_s is None else min(timeout_s, self._longest_wait_s))
 
-    def _patient(
+    def _through_outage(
         self,
         command: Callable[[Client], T],
         *,
@@ -172,14 +172,14 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
             script(*commands.push_script(keys, [job_id], [message], again=False), client=client)
 
         again = self._push_again(keys, [job_id], [message])
-        self._patient(lambda client: evalsha(client, wire, load_and_push), write=True, again=again)
+        self._through_outage(lambda client: evalsha(client, wire, load_and_push), write=True, again=again)
 
     def push_many(self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> None:
         """Append many messages at once, in one transaction."""
         push = commands.push_many_commands(keys, job_ids, messages)
         if push:
             again = self._push_again(keys, job_ids, messages)
-            self._patient(lambda client: transaction(client, *push), write=True, again=again)
+            self._through_outage(lambda client: transaction(client, *push), write=True, again=again)
 
     def _push_again(
         self, keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]
@@ -205,7 +205,7 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
         script_keys, args = commands.enqueue_script(
             keys, job_id, message, unique=unique, at_ms=at_ms, delay_ms=delay_ms, token=os.urandom(8).hex()
         )
-        reply = self._patient(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True)
+        reply = self._through_outage(lambda c: self._scripts.enqueue(script_keys, args, client=c), write=True)
         return commands.read_enqueue(reply, job_id)
 
     def agree_shards(self, keys: QueueKeys, shards: int, who: str) -> None:
@@ -216,12 +216,12 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
             ConfigurationError: the queue has another number of shards.
         """
         agree = commands.agree_shards_commands(keys, shards)
-        recorded, _ = self._patient(lambda c: transaction(c, *agree))
+        recorded, _ = self._through_outage(lambda c: transaction(c, *agree))
         commands.check_shards(keys, recorded, shards, who)
 
     def recorded_shards(self, keys: QueueKeys) -> int:
         """How many shards the queue's producers and workers have agreed on (1 if none has said)."""
-        recorded = self._patient(lambda c: c.get(keys.shards))
+        recorded = self._through_outage(lambda c: c.get(keys.shards))
         return 1 if recorded is None else int(recorded)
 
     # -- reading -------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
     def wait_result(self, keys: QueueKeys, job_id: str, timeout_s: float) -> bytes | None:
         """The job's result envelope, waiting for it in Redis at most ``timeout_s``; None if none came."""
         wait = commands.wait_result_command(keys, job_id, timeout_s)
-        return cast(bytes | None, self._patient(lambda c: c.execute_command(*wait), blocks_s=timeout_s))  # type: ignore[no-untyped-call]
+        return cast(bytes | None, self._through_outage(lambda c: c.execute_command(*wait), blocks_s=timeout_s))  # type: ignore[no-untyped-call]
 
     def watch_lists(self, on_element: Callable[[str, bytes], None], thread: Thread | None = None) -> ListWatch:
         """Wait for many lists at once to hold something, in one blocking read per Redis node: the lists
@@ -242,7 +242,7 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
     def status(self, keys: QueueKeys, job_id: str) -> tuple[str, bytes | None]:
         """Where a job is, in O(1) (see ``commands.read_status``)."""
         script_keys, args = commands.status_script(keys, job_id)
-        return commands.read_status(self._patient(lambda c: self._scripts.status(script_keys, args, client=c)))
+        return commands.read_status(self._through_outage(lambda c: self._scripts.status(script_keys, args, client=c)))
 
     def info(self, keys: QueueKeys) -> QueueInfo:
         """Counts of the queue's jobs, and its workers, in two round trips."""
@@ -254,24 +254,24 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
             lengths = commands.active_commands(keys, reply)
             return commands.read_info(keys, reply, transaction(client, *lengths) if lengths else [])
 
-        return self._patient(read)
+        return self._through_outage(read)
 
     def jobs_of(self, keys: QueueKeys, kind: FailedOrDead) -> list[Record]:
         """The records of the jobs set aside as ``kind`` that are kept, oldest first."""
         script_keys, args = commands.records_script(keys, kind)
-        return commands.read_records(self._patient(lambda c: self._scripts.records(script_keys, args, client=c)))
+        return commands.read_records(self._through_outage(lambda c: self._scripts.records(script_keys, args, client=c)))
 
     def requeue(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
         """Put jobs set aside as ``kind`` back on the queue, to run from scratch; how many were found."""
         if not job_ids:
             return 0
         script_keys, args = commands.requeue_script(keys, kind, job_ids)
-        return int(self._patient(lambda c: self._scripts.requeue(script_keys, args, client=c)))
+        return int(self._through_outage(lambda c: self._scripts.requeue(script_keys, args, client=c)))
 
     def purge(self, keys: QueueKeys, kind: FailedOrDead) -> int:
         """Forget every job set aside as ``kind``; how many there were."""
         purge = commands.purge_commands(keys, kind)
-        count, _ = self._patient(lambda c: transaction(c, *purge))
+        count, _ = self._through_outage(lambda c: transaction(c, *purge))
         return int(count)
 
     def forget_jobs(self, keys: QueueKeys, kind: FailedOrDead, job_ids: Sequence[str]) -> int:
@@ -281,4 +281,4 @@ class Broker(Control, Leasing, Reads, Upkeep, Workflows):
             return 0
         commands_ = zip(("ZREM", "HDEL", "HDEL"), keys.keys_of(kind), strict=True)
         forget = [(command, key, *job_ids) for command, key in commands_]
-        return int(self._patient(lambda c: transaction(c, *forget))[0])
+        return int(self._through_outage(lambda c: transaction(c, *forget))[0])

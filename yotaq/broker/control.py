@@ -27,7 +27,9 @@ class Control:
 
         def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
 
-        def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
+        def _through_outage(
+            self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False
+        ) -> T: ...
 
     def cancel(self, keys: QueueKeys, job_id: str, envelope: bytes, result_ttl_ms: int) -> str | None:
         """Cancel a job and tell its dependents (see ``cancel-14+n.lua``); its state before, or None when
@@ -35,7 +37,7 @@ class Control:
 
         def send(dependents: list[Flow]) -> Any:
             script_keys, args = commands.cancel_script(keys, job_id, envelope, result_ttl_ms, dependents[0])
-            return self._patient(functools.partial(self._scripts.cancel, script_keys, args))
+            return self._through_outage(functools.partial(self._scripts.cancel, script_keys, args))
 
         return commands.read_cancel(believed(send, [Flow(after=True)]))
 
@@ -80,7 +82,7 @@ class Control:
         self._call(lambda c: c.set(keys.progress(job_id), progress, px=ttl_ms), own=True)
 
     def progress(self, keys: QueueKeys, job_id: str) -> bytes | None:
-        return cast(bytes | None, self._patient(lambda c: c.get(keys.progress(job_id))))
+        return cast(bytes | None, self._through_outage(lambda c: c.get(keys.progress(job_id))))
 
 
 class Heard(NamedTuple):

@@ -264,7 +264,9 @@ class Workflows:
 
         def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
 
-        def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
+        def _through_outage(
+            self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False
+        ) -> T: ...
 
     def enqueue_workflow(self, steps: Sequence[Step]) -> None:
         """Enqueue the jobs of a workflow at once, in one script call (``workflow-1+n.lua``).
@@ -275,12 +277,12 @@ class Workflows:
         """
         check_one_slot(steps, self.cluster)
         script_keys, args = workflow_script(steps, os.urandom(8).hex(), TOKEN_TTL_MS)
-        read_workflow(self._patient(lambda c: self._scripts.workflow(script_keys, args, client=c), write=True))
+        read_workflow(self._through_outage(lambda c: self._scripts.workflow(script_keys, args, client=c), write=True))
 
     def links(self, keys: QueueKeys, job_id: str) -> Links:
         """What is kept of a job's parents and dependents."""
         reads = links_commands(keys, job_id)
-        return read_links(self._patient(lambda c: transaction(c, *reads)))
+        return read_links(self._through_outage(lambda c: transaction(c, *reads)))
 
     def dependent_record(self, keys: QueueKeys, job_id: str) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
         """A dependent's record and its parents' outcomes so far, for the worker about to run it."""

@@ -46,7 +46,9 @@ class Upkeep:
 
         def _call(self, command: Callable[[Client], T], *, own: bool = False, write: bool = False) -> T: ...
 
-        def _patient(self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False) -> T: ...
+        def _through_outage(
+            self, command: Callable[[Client], T], *, blocks_s: float = 0.0, write: bool = False
+        ) -> T: ...
 
         def _wait(self, command: Callable[[Client], T], timeout_s: float) -> T: ...
 
@@ -204,18 +206,18 @@ class Upkeep:
     def schedule(self, keys: QueueKeys, name: str, record: bytes, timing: str, first_run_ms: int) -> None:
         """Register (or replace) a periodic schedule; see ``schedule-5.lua``."""
         script_keys, args = commands.schedule_script(keys, name, record, timing, first_run_ms)
-        self._patient(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
+        self._through_outage(lambda c: self._scripts.schedule(script_keys, args, client=c), write=True)
 
     def unschedule(self, keys: QueueKeys, name: str) -> bool:
         """Remove a periodic schedule, and all that was noted about it; whether there was one."""
         removals = commands.unschedule_commands(keys, name)
-        removed, *_ = self._patient(lambda c: transaction(c, *removals), write=True)
+        removed, *_ = self._through_outage(lambda c: transaction(c, *removals), write=True)
         return bool(removed)
 
     def schedules(self, keys: QueueKeys) -> list[ScheduleRecord]:
         """Every periodic schedule (see ``commands.read_schedules``)."""
         reads = commands.schedules_commands(keys)
-        return commands.read_schedules(self._patient(lambda c: transaction(c, *reads)))
+        return commands.read_schedules(self._through_outage(lambda c: transaction(c, *reads)))
 
     def due_ticks(self, keys: QueueKeys) -> list[tuple[str, bytes, bytes]]:
         """The periodic schedules due now: name, due time (ms, as Redis writes the score: ``tick``
