@@ -7,16 +7,21 @@ blank and not comments. ``yotaq.server`` (the Redis this script starts) is left 
 
     python scripts/one_task_path.py            # the table
     python scripts/one_task_path.py --names    # only the module names, one a line
+    python scripts/one_task_path.py --entries  # how often each step enters each module (main thread only)
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import logging
 import sys
 import tempfile
 import tokenize
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import yotaq
 from yotaq.server import EmbeddedRedis
@@ -55,21 +60,56 @@ def lua_lines(source: str) -> int:
     return count
 
 
-def one_task() -> None:
+def one_task(phase: Callable[[str, Callable[[], Any]], Any] = lambda name, step: step()) -> None:
+    """Enqueue one task, run it in a burst worker, read its result: each of the three steps through ``phase``."""
+
     def noop() -> int:
         return 1
 
     with tempfile.TemporaryDirectory() as directory, EmbeddedRedis(Path(directory) / "redis") as server:
         client = yotaq.connect(server.url)
         queue = yotaq.Queue(client, "path")
-        job = queue.enqueue(noop)
-        yotaq.Worker(client, ["path"], burst=True).run()
-        assert job.result(timeout=5) == 1
+        job = phase("enqueue", lambda: queue.enqueue(noop))
+        phase("worker", lambda: yotaq.Worker(client, ["path"], burst=True).run())
+        assert phase("result", lambda: job.result(timeout=5)) == 1
         client.close()
+
+
+def entries() -> None:
+    """How many times the main thread enters a yotaq module in each step: a call (or a generator resumed)
+    in a module from code outside it, yotaq's or a dependency's calling back; and into how many modules."""
+    counted: dict[str, list[str]] = {}
+
+    def phase(name: str, step: Callable[[], Any]) -> Any:
+        entered = counted[name] = []
+
+        def profile(frame: FrameType, event: str, arg: object) -> None:
+            module = frame.f_globals.get("__name__", "")
+            if event != "call" or module.split(".")[0] != "yotaq" or module in NOT_COUNTED:
+                return
+            if frame.f_back is None or frame.f_back.f_globals.get("__name__") != module:
+                entered.append(module)
+
+        sys.setprofile(profile)
+        try:
+            return step()
+        finally:
+            sys.setprofile(None)
+
+    one_task(phase)
+    for name, entered in counted.items():
+        print(f"{name}: entered {len(entered):,} times, {len(set(entered))} modules")
+        for module, times in collections.Counter(entered).most_common():
+            print(f"  {times:5d}  {module}")
+    every = {module for entered in counted.values() for module in entered}
+    print(f"the whole path: {sum(map(len, counted.values())):,} entries, {len(every)} modules")
 
 
 def main() -> None:
     logging.disable(logging.WARNING)  # the no-secret warnings
+    if "--entries" in sys.argv:
+        entries()
+        return
     one_task()
     names = sorted(name for name in sys.modules if name.split(".")[0] == "yotaq" and name not in NOT_COUNTED)
     if "--names" in sys.argv:
