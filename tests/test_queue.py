@@ -1,5 +1,6 @@
 import importlib.metadata
 import os
+import signal
 import threading
 import time
 import warnings
@@ -144,6 +145,45 @@ def test_a_single_enqueue_on_a_redis_that_forgot_the_push_script_loads_it_and_pu
     assert [task.args for task in pending] == [(7, 1), (7, 2)]
     assert pending[1].id == job.id and job.status == "pending"
     assert r.script_exists(queue.broker._scripts.push.sha) == [True]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt(signum, frame):
+    raise _Interrupted
+
+
+# Each way an enqueue is sent: one EVALSHA packed here; a script called through redis-py; a MULTI
+@pytest.mark.parametrize("enqueue", ["plain", "with an id", "bulk"])
+def test_an_enqueue_interrupted_by_a_signal_while_it_waits_for_its_reply_leaves_its_connection_in_step(
+    queue, r, enqueue
+):
+    send = {
+        "plain": lambda: queue.enqueue(divmod, 7, 2),
+        "with an id": lambda: queue.options(job_id="chosen").enqueue(divmod, 7, 2),
+        "bulk": lambda: queue.enqueue_many(divmod, [(7, 2)]),
+    }[enqueue]
+    queue.enqueue(divmod, 7, 1)  # the script loaded, the thread's connection made
+    # Given an enqueue waiting for its reply (Redis holds every command for 0.5 s) when a signal's handler raises
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    try:
+        r.client_pause(500)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(_Interrupted):
+            send()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # When the thread goes on with the same queue
+    job = queue.enqueue(divmod, 7, 3)
+    # Then each command reads its own reply, not the one the interrupted enqueue left unread; that one went
+    # through or not (its caller was told it may have), once at most
+    assert job.status == "pending"
+    pending = [decode(m, None, queue.name).args[1] for m in r.lrange(queue.keys.pending, 0, -1)]
+    assert pending in ([1, 3], [1, 2, 3])
+    assert queue.info().pending == len(pending)
 
 
 def test_single_enqueues_onto_two_queues_in_turn_each_land_on_their_own_queue_as_one_script_call(r, queue_name):

@@ -56,8 +56,8 @@ class ScheduleRecord(NamedTuple):
 
 
 def push_many_commands(keys: QueueKeys, job_ids: Sequence[str], messages: Sequence[bytes]) -> list[Command]:
-    """An enqueue of one message or many, as one ``MULTI``: ``BULK_CHUNK`` messages per ``RPUSH``, their
-    jobs pending. Empty for no messages."""
+    """A bulk enqueue (and an asyncio producer's push), as one ``MULTI``: ``BULK_CHUNK`` messages per ``RPUSH``,
+    their jobs pending. Empty for no messages."""
     commands: list[Command] = []
     for start in range(0, len(messages), BULK_CHUNK):
         commands.append(("RPUSH", keys.pending, *messages[start : start + BULK_CHUNK]))

@@ -134,22 +134,27 @@ class OwnClient(redis.Redis):
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         connection: Any = self.connection
         connection.send_command(*args)
-        try:
-            reply_by(connection, self.deadline)
+
+        def read() -> Any:
             return self.parse_response(connection, args[0], **options)  # type: ignore[no-untyped-call]
-        except redis.ResponseError:  # an error reply (NOSCRIPT, say), read to its end: the connection is fine
-            raise
-        except BaseException:  # a signal's exception, say: the reply not read would be taken for the next one's
-            connection.disconnect()
-            raise
+
+        return in_step(connection, self.deadline, read)
 
 
-def reply_by(connection: Any, deadline: float | None) -> None:
-    """Wait until ``connection`` has a reply to read, or give up on it at ``deadline`` (a
-    ``time.monotonic()``; None: as long as the connection's ``socket_timeout``)."""
-    if deadline is not None and not connection.can_read(timeout=max(deadline - time.monotonic(), 0.0)):
-        connection.disconnect()  # the reply may come later, where the next command's is expected
-        raise RedisUnavailable("no reply from Redis in time, so the command may or may not have gone through")
+def in_step(connection: Any, deadline: float | None, read: Callable[[], T]) -> T:
+    """``read()`` the reply to what was just written on ``connection``, given up on at ``deadline`` (a
+    ``time.monotonic()``; None: as long as the connection's ``socket_timeout``). Anything but an error reply
+    raised meanwhile (a signal's exception) drops the connection: its reply would be taken for the next one's."""
+    try:
+        if deadline is not None and not connection.can_read(timeout=max(deadline - time.monotonic(), 0.0)):
+            connection.disconnect()  # the reply may come later, where the next command's is expected
+            raise RedisUnavailable("no reply from Redis in time, so the command may or may not have gone through")
+        return read()
+    except redis.ResponseError:
+        raise
+    except BaseException:
+        connection.disconnect()
+        raise
 
 
 def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
@@ -165,30 +170,31 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
             return list(pipe.execute())
     connection: Any = own.connection
     connection.send_packed_command([packed((b"MULTI",), *commands, (b"EXEC",))], check_health=False)
-    reply_by(connection, own.deadline)  # the replies come together: one wait for them all
-    error: redis.ResponseError | None = None
-    replies: Any = None
-    for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
-        try:
-            replies = connection.read_response()
-        except redis.ResponseError as exc:
-            error = error or exc
-    return exec_replies(replies, error)
+
+    def read_all() -> tuple[Any, redis.ResponseError | None]:  # the replies come together: one wait for them all
+        error: redis.ResponseError | None = None
+        replies: Any = None
+        for _ in range(len(commands) + 2):  # +OK, one +QUEUED each, then EXEC's array
+            try:
+                replies = connection.read_response()
+            except redis.ResponseError as exc:
+                error = error or exc
+        return replies, error
+
+    return exec_replies(*in_step(connection, own.deadline, read_all))
 
 
 def evalsha(own: Client, wire: bytes, otherwise: Callable[[Client], T]) -> T | Any:
-    """A script's ``EVALSHA``, already packed as ``packed`` would pack it (``wire``), written on ``own``'s
-    connection; its reply. One command and one reply to read: what makes a single enqueue cheaper than a
-    ``MULTI`` of its two commands (four replies). ``otherwise(own)`` runs the script the long way (which
+    """A script's ``EVALSHA`` packed already (``wire``), written on ``own``'s connection; its reply. One reply to read
+    makes a single enqueue cheaper than a ``MULTI`` (four). ``otherwise(own)`` runs the script the long way (which
     loads it) on a Redis that does not know it yet, and on any other client (a Redis Cluster's)."""
     if not isinstance(own, OwnClient):  # (not isinstance against RedisCluster: see ThreadClients)
         return otherwise(own)
     connection: Any = own.connection
     connection.send_packed_command([wire], check_health=False)
-    reply_by(connection, own.deadline)
     try:
-        return connection.read_response()
-    except redis.exceptions.NoScriptError:  # an error reply, read to its end: in step, and nothing ran
+        return in_step(connection, own.deadline, connection.read_response)
+    except redis.exceptions.NoScriptError:  # nothing ran
         return otherwise(own)
 
 
@@ -215,7 +221,7 @@ def pairs(reply: Any) -> list[tuple[Any, Any]]:
 
 def packed(*commands: tuple[Any, ...]) -> bytes:
     """Commands (of bytes, str or int) in Redis's protocol, packed by hiredis if installed, else here: redis-py's
-    ``Connection.pack_commands`` takes 11.5 µs for an enqueue's ``MULTI`` without hiredis, this 4.7."""
+    ``Connection.pack_commands`` takes 11.5 µs for a ``MULTI`` of two commands without hiredis, this 4.7."""
     if _pack_command is not None:
         return b"".join(map(_pack_command, commands))
     parts = []
@@ -227,15 +233,12 @@ def packed(*commands: tuple[Any, ...]) -> bytes:
     return b"".join(parts)
 
 
-def _hiredis_packer() -> Callable[[tuple[Any, ...]], bytes] | None:
-    try:
-        from hiredis import pack_command  # the "hiredis" extra
-    except ImportError:  # pragma: no cover - without the extra
-        return None
-    return cast(Callable[[tuple[Any, ...]], bytes], pack_command)
+try:
+    import hiredis  # the "hiredis" extra
 
-
-_pack_command = _hiredis_packer()
+    _pack_command: Callable[[tuple[Any, ...]], bytes] | None = hiredis.pack_command
+except ImportError:  # pragma: no cover - without the extra
+    _pack_command = None
 
 
 _TRANSIENT_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN")
