@@ -542,6 +542,27 @@ def test_stop_from_a_signal_handler_in_the_main_thread_ends_the_worker_promptly(
         assert info.done + info.pending == 20_000
 
 
+def _forget_scripts(url: str) -> str:
+    import redis
+
+    redis.Redis.from_url(url).script_flush()  # as a restart or a failover to a replica would
+    return "forgotten"
+
+
+def test_a_worker_whose_redis_forgot_its_scripts_while_a_task_ran_acknowledges_it_and_leases_on(
+    queue, r, redis_url, burst_worker
+):
+    # Given a task during which Redis forgets every script (the acknowledgement's is sent packed, by its sha)
+    first = queue.enqueue(_forget_scripts, redis_url)
+    second = queue.enqueue(divmod, 7, 2)
+    # When a worker runs both
+    burst_worker()
+    # Then the acknowledgement loaded its script again and went through, and the next task ran
+    assert first.result(timeout=5) == "forgotten"
+    assert second.result(timeout=5) == (3, 1)
+    assert queue.info().done == 2
+
+
 def test_a_burst_worker_looks_for_work_left_only_once_a_lease_finds_none_not_at_every_batch(
     r, queue, burst_worker, monkeypatch
 ):
