@@ -184,7 +184,7 @@ def transaction(own: Client, *commands: tuple[Any, ...]) -> list[Any]:
     return exec_replies(*in_step(connection, own.deadline, read_all))
 
 
-def evalsha(own: Client, wire: bytes, otherwise: Callable[[Client], T]) -> T | Any:
+def evalsha(own: Client, wire: bytes, otherwise: Callable[[Client], Any]) -> Any:
     """A script's ``EVALSHA`` packed already (``wire``), written on ``own``'s connection; its reply. One reply to read
     makes a single enqueue cheaper than a ``MULTI`` (four). ``otherwise(own)`` runs the script the long way (which
     loads it) on a Redis that does not know it yet, and on any other client (a Redis Cluster's)."""
